@@ -1,0 +1,75 @@
+"""Hook specifications: everything a jurisdiction plugin can contribute to the engine.
+
+Plugins implement these with ``@caratflow.hookspecs.hookimpl`` and register through the
+entry-point group ``caratflow.plugins``. The engine calls hooks only through
+``caratflow.pluginhost.PluginHost``, once per plugin when the process starts, handing
+each call a ``register`` callback bound to that plugin (so every contribution knows
+which jurisdiction it came from and can be enabled per authority).
+
+Evolve a hook by adding arguments; never rename one in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from caratflow.law import Rule
+    from caratflow.pluginhost import AuthorityProfile
+    from caratflow.workflow import WorkflowRegistrar
+
+PROJECT = "caratflow"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------------------
+# Contributions: called once per plugin at start-up; the results are cached for the
+# life of the process. Each takes a ``register`` callback instead of returning a list.
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
+    """Add states and transitions to the core shipment workflow.
+
+    Called once per plugin when the plugin host starts. Call ``register.state(...)``
+    and ``register.transition(...)``; a transition may use core states and the states
+    this plugin adds. The contributions apply only to shipments of authorities that
+    enable this plugin. Return nothing.
+    """
+
+
+@hookspec
+def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
+    """Register the plugin's rules (``caratflow.law.Rule``, usually from a ``RuleBook``).
+
+    Called once per plugin at start-up. The engine evaluates a rule for every decision
+    on a shipment of an authority that enables the plugin, when the rule's actions,
+    goods and directions match and a version of it is in force on the legal date.
+    Return nothing.
+    """
+
+
+@hookspec
+def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
+    """Describe the authorities this jurisdiction serves (code, country, zone, name).
+
+    Called once per plugin at start-up; ``caratflow init`` creates the missing ones
+    and enables the registering plugin for them. Several plugins may name the same
+    authority (Belgium: ``eu`` and ``belgium_g7``); their plugin lists are merged.
+    Return nothing.
+    """
+
+
+@hookspec
+def caratflow_demo_register(register: Callable[[Mapping[str, Any]], None]) -> None:
+    """Offer realistic demo shipments, each a presentation payload as the API accepts it.
+
+    Called by ``caratflow serve --demo`` on an empty database. A payload may carry
+    ``"demo_actions": [{"action": "verify"}, {"action": "hold", "reason": "..."}]`` to
+    walk it along the workflow after presentation. Return nothing.
+    """

@@ -1,0 +1,1 @@
+"""Alembic migrations of the caratflow schema, shipped inside the package."""

@@ -1,0 +1,140 @@
+"""Loads the jurisdiction plugins and is the engine's only way of calling their hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from caratflow import hookspecs
+from caratflow.law import Rule
+from caratflow.workflow import CORE_STATES, CORE_TRANSITIONS, Workflow, WorkflowRegistrar
+
+ENTRY_POINT_GROUP = "caratflow.plugins"
+
+
+class UnknownPlugin(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class AuthorityProfile:
+    """An authority as a plugin describes it; ``caratflow init`` stores it."""
+
+    code: str
+    name: str
+    country: str
+    zone: str
+    subdivision: str | None = None
+
+
+@dataclass
+class Contributions:
+    """What one plugin contributed at start-up."""
+
+    workflow: WorkflowRegistrar
+    rules: list[Rule] = field(default_factory=list)
+    authorities: list[AuthorityProfile] = field(default_factory=list)
+    demo: list[Mapping[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Jurisdiction:
+    """The law for one set of enabled plugins: its workflow and its rules."""
+
+    plugins: frozenset[str]
+    workflow: Workflow
+    rules: tuple[Rule, ...]
+
+
+def installed_plugins() -> dict[str, str]:
+    """Plugin names from the entry-point group, with the module each points to."""
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_plugin_host(
+    enabled: Sequence[str] | None = None,
+    extra: Mapping[str, ModuleType | object] | None = None,
+) -> PluginHost:
+    """A plugin host with the installed plugins named in ``enabled`` (all when ``None``).
+
+    ``extra`` registers further plugin objects by name (tests, embedded deployments).
+    """
+    installed = installed_plugins()
+    if enabled is not None:
+        unknown = sorted(set(enabled) - set(installed) - set(extra or {}))
+        if unknown:
+            raise UnknownPlugin(
+                f"unknown plugin(s) {', '.join(unknown)}; installed: {', '.join(sorted(installed))}"
+            )
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    for name in installed:
+        if enabled is not None and name not in enabled:
+            manager.set_blocked(name)
+    manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for name, plugin in (extra or {}).items():
+        manager.register(plugin, name=name)
+    manager.check_pending()  # a misspelled hook implementation fails here, not silently
+    return PluginHost(manager)
+
+
+class PluginHost:
+    """A typed facade over pluggy: one method per use, hooks always called by keyword."""
+
+    def __init__(self, manager: pluggy.PluginManager):
+        self._manager = manager
+        self._contributions = {name: self._collect(name) for name in self.plugin_names}
+
+    @property
+    def plugin_names(self) -> list[str]:
+        # A blocked plugin stays in pluggy's list with ``None`` in its place.
+        return sorted(name for name, plugin in self._manager.list_name_plugin() if plugin)
+
+    def contributions(self, plugin: str) -> Contributions:
+        try:
+            return self._contributions[plugin]
+        except KeyError:
+            raise UnknownPlugin(f"plugin {plugin!r} is not enabled") from None
+
+    def jurisdiction(self, plugins: Iterable[str]) -> Jurisdiction:
+        """The workflow and rules of ``plugins``, built once per process per plugin set."""
+        return self._jurisdiction(frozenset(plugins) & frozenset(self.plugin_names))
+
+    @cache  # noqa: B019 - one host per process; the cache is the point
+    def _jurisdiction(self, plugins: frozenset[str]) -> Jurisdiction:
+        chosen = [self._contributions[name] for name in sorted(plugins)]
+        workflow = Workflow(
+            [*CORE_STATES, *(s for c in chosen for s in c.workflow.states)],
+            [*CORE_TRANSITIONS, *(t for c in chosen for t in c.workflow.transitions)],
+        )
+        return Jurisdiction(plugins, workflow, tuple(r for c in chosen for r in c.rules))
+
+    def authority_profiles(self) -> dict[str, tuple[AuthorityProfile, list[str]]]:
+        """Every authority a plugin serves, with the plugins that serve it."""
+        profiles: dict[str, tuple[AuthorityProfile, list[str]]] = {}
+        for name, contributed in self._contributions.items():
+            for profile in contributed.authorities:
+                profiles.setdefault(profile.code, (profile, []))[1].append(name)
+        return profiles
+
+    def demo_payloads(self) -> list[Mapping[str, Any]]:
+        return [p for c in self._contributions.values() for p in c.demo]
+
+    def _collect(self, plugin: str) -> Contributions:
+        others = [p for n, p in self._manager.list_name_plugin() if p and n != plugin]
+        hook = self._manager.subset_hook_caller
+        found = Contributions(workflow=WorkflowRegistrar(plugin))
+        hook("caratflow_workflow_extend", others)(register=found.workflow)
+        hook("caratflow_rules_register", others)(register=found.rules.append)
+        hook("caratflow_authorities_register", others)(register=found.authorities.append)
+        hook("caratflow_demo_register", others)(register=found.demo.append)
+        for rule in found.rules:
+            if rule.plugin != plugin:
+                raise ValueError(f"plugin {plugin!r} registered rule {rule.id} of {rule.plugin!r}")
+        return found

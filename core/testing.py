@@ -1,0 +1,273 @@
+"""pytest plugin with caratflow's fixtures (loaded through the ``pytest11`` entry point).
+
+Every database test runs twice: on an SQLite file and on PostgreSQL
+(``CARATFLOW_TEST_POSTGRES_URL``, default ``postgresql://postgres@127.0.0.1:5432/test``;
+each run works in a database of its own, created and dropped around it). Without a
+reachable PostgreSQL those tests skip, except under ``CI=true``, where they fail.
+
+Each test gets a connection inside a transaction that is rolled back afterwards; the
+sessions it opens (the app's included) work in SAVEPOINTs within it. Tests that need
+several real connections (row locks, concurrent writers) use ``committed_runtime``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from caratflow.config import Settings
+from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
+from caratflow.models import Base, Role
+from caratflow.pluginhost import PluginHost, load_plugin_host
+from caratflow.provisioning import add_user, create_token, ensure_authorities
+from caratflow.runtime import Runtime
+from caratflow.service import Actor, ShipmentService
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("CARATFLOW_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+@contextmanager
+def temporary_database(backend: str, folder: Path) -> Iterator[str]:
+    """A new, empty database on ``backend``; dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / f'caratflow-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    admin_url = make_url(postgres_admin_url()).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        admin.dispose()
+        reason = f"PostgreSQL not reachable at {admin_url.render_as_string()}: {error}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (in CI a PostgreSQL test may not skip)")
+        pytest.skip(reason)
+    name = f"caratflow_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# -- databases --------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgres_only: row locks and concurrent writers; runs on PostgreSQL only"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run ``postgres_only`` tests for the PostgreSQL backend alone (deselect, not skip)."""
+    deselected = [
+        item
+        for item in items
+        if item.get_closest_marker("postgres_only")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("backend") == "sqlite"
+    ]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        dropped = set(deselected)
+        items[:] = [item for item in items if item not in dropped]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def plugin_host() -> PluginHost:
+    """Every installed plugin; override in a conftest to add test plugins."""
+    return load_plugin_host()
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with temporary_database(backend, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_engine(database_url: str, plugin_host: PluginHost) -> Iterator[Engine]:
+    """The schema upgraded from empty through every migration, with the authorities."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with unit_of_work(session_factory(engine)) as session:
+        ensure_authorities(session, plugin_host)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(migrated_engine: Engine) -> Iterator[Connection]:
+    with migrated_engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            yield connection
+        finally:
+            transaction.rollback()
+
+
+@pytest.fixture
+def sessions(connection: Connection) -> sessionmaker[Session]:
+    """Sessions that commit into SAVEPOINTs of the test's outer transaction."""
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def runtime(
+    migrated_engine: Engine,
+    sessions: sessionmaker[Session],
+    plugin_host: PluginHost,
+    database_url: str,
+    tmp_path: Path,
+) -> Runtime:
+    settings = Settings.from_env({}, database_url=database_url, instance_path=tmp_path)
+    return Runtime(settings, migrated_engine, sessions, plugin_host, ShipmentService(plugin_host))
+
+
+@pytest.fixture
+def committed_runtime(
+    migrated_engine: Engine, plugin_host: PluginHost, database_url: str, tmp_path: Path
+) -> Iterator[Runtime]:
+    """A runtime whose sessions really commit; every row it leaves is deleted after."""
+    settings = Settings.from_env({}, database_url=database_url, instance_path=tmp_path)
+    factory = session_factory(migrated_engine)
+    yield Runtime(settings, migrated_engine, factory, plugin_host, ShipmentService(plugin_host))
+    with migrated_engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name != "authority":
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def service(runtime: Runtime) -> ShipmentService:
+    return runtime.shipments
+
+
+# -- people -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def officer() -> Actor:
+    return Actor("officer.be", Role.OFFICER, frozenset({"BE"}))
+
+
+@pytest.fixture
+def make_token(session: Session) -> Callable[..., str]:
+    """Create a user and return a bearer token: ``make_token(Role.OFFICER, "BE")``."""
+
+    def make(role: Role = Role.OFFICER, *authorities: str, name: str | None = None) -> str:
+        user = add_user(
+            session, name or f"{role.value}-{uuid.uuid4().hex[:6]}", role, authorities or ("BE",)
+        )
+        token = create_token(session, user.name)
+        session.commit()
+        return token
+
+    return make
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Any:
+    from caratflow.web import create_app
+
+    return create_app({"TESTING": True}, runtime=runtime)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(make_token: Callable[..., str]) -> dict[str, str]:
+    """Headers of a Belgian officer."""
+    return {"Authorization": f"Bearer {make_token(Role.OFFICER, 'BE')}"}
+
+
+# -- shipments --------------------------------------------------------------------------
+
+COMPLIANT_ROUGH_IMPORT: dict[str, Any] = {
+    "authority": "BE",
+    "direction": "import",
+    "goods": "rough",
+    "presented_at": "2026-11-20T10:15:00+01:00",
+    "entry_point": "BRU",
+    "certificate": {
+        "number": "CA123456",
+        "issuing_country": "CA",
+        "issuing_authority": "Natural Resources Canada",
+        "issued_on": "2026-11-10",
+        "expires_on": "2027-01-10",
+        "exporter": {"name": "Arctic Rough Ltd", "address": "400 Burrard St, Vancouver"},
+        "importer": {"name": "Schupstraat Diamonds NV", "address": "Schupstraat 9, Antwerpen"},
+        "parcels": 2,
+        "carats": "123.45",
+        "value_usd": "456789.00",
+        "hs_codes": ["7102.10"],
+        "origin": ["CA"],
+        "provenance": "CA",
+    },
+    "containers": [{"id": "C1", "seals": ["S-991"], "seals_intact": True}],
+}
+
+
+def shipment_payload(**changes: Any) -> dict[str, Any]:
+    """A compliant Belgian rough import, with dotted-path changes applied.
+
+    ``shipment_payload(**{"certificate.carats": "-1"})``; a value of ``DELETE`` removes
+    the field.
+    """
+    payload = copy.deepcopy(COMPLIANT_ROUGH_IMPORT)
+    for path, value in changes.items():
+        *parents, leaf = path.split(".")
+        target: Any = payload
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if value is DELETE:
+            del target[leaf]
+        elif isinstance(target, list):
+            target[int(leaf)] = value
+        else:
+            target[leaf] = value
+    return payload
+
+
+DELETE = object()
+
+
+@pytest.fixture
+def payload() -> Callable[..., dict[str, Any]]:
+    return shipment_payload

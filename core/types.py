@@ -1,0 +1,85 @@
+"""Column types that keep the engine's promises on every database.
+
+SQLite has no exact decimal and no time zones: its NUMERIC is a float and its
+DATETIME forgets the offset. Carats and money must stay exact, and instants must come
+back as UTC, so both are adapted here once instead of at every use.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Numeric
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """``NUMERIC(precision, scale)`` on PostgreSQL; a scaled integer on SQLite.
+
+    The scaled integer keeps sums, ordering and comparisons exact in SQL. A value with
+    more decimal places than ``scale`` is refused rather than silently rounded.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int):
+        super().__init__()
+        self.precision = precision
+        self.scale = scale
+
+    def __repr__(self) -> str:  # Alembic renders migrations from this
+        return f"{type(self).__name__}({self.precision}, {self.scale})"
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value)
+        if value.as_tuple().exponent < -self.scale:  # type: ignore[operator]
+            raise ValueError(f"{value} has more than {self.scale} decimal places")
+        if dialect.name == "sqlite":
+            return int(value.scaleb(self.scale))
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.scale)
+        return Decimal(value)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant: aware on the way in (naive is a bug), UTC on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: instants must carry a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def Carats() -> ExactDecimal:
+    return ExactDecimal(16, 4)
+
+
+def Money() -> ExactDecimal:
+    return ExactDecimal(18, 2)

@@ -1,0 +1,197 @@
+"""The shipment state machine: core states and transitions plus what plugins contribute.
+
+One ``transitions.Machine`` per workflow definition, built once per process for each
+set of enabled plugins; shipments are ORM rows carrying their state and are never
+added to the machine (a ``Machine`` per row costs ~270 µs and 8.5 KiB, and
+``add_model`` keeps every model alive). The database transaction, not
+``transitions``, undoes a state change when something later fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from transitions import Machine
+
+from caratflow.errors import ActionNotAvailable
+from caratflow.models import Shipment
+
+PRESENTED = "presented"
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    terminal: bool = False
+    description: str = ""
+    plugin: str | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An action officers can take, with what it needs before the law allows it.
+
+    ``requires_clean``: refused while any finding holds or refuses (the guard).
+    ``requires_reason``: the decision must carry a written ground (detention, refusal,
+    remedial release). ``directions`` of ``None`` means every direction.
+    """
+
+    action: str
+    sources: tuple[str, ...]
+    dest: str
+    requires_clean: bool = False
+    requires_reason: bool = False
+    directions: frozenset[str] | None = None
+    description: str = ""
+    plugin: str | None = None
+
+    def allows(self, shipment: Shipment) -> bool:
+        return shipment.state in self.sources and (
+            self.directions is None or shipment.direction in self.directions
+        )
+
+
+CORE_STATES = (
+    State(PRESENTED, description="presented with its certificate; not yet verified"),
+    State("verified", description="content verified against the certificate"),
+    State("held", description="detained: a condition of the law is not met"),
+    State("released", terminal=True, description="released into free circulation"),
+    State("exported", terminal=True, description="left under a validated export certificate"),
+    State("refused", terminal=True, description="refused; the goods may not pass"),
+)
+
+CORE_TRANSITIONS = (
+    Transition(
+        "verify",
+        (PRESENTED,),
+        "verified",
+        requires_clean=True,
+        description="content checked against the certificate; the record is clean",
+    ),
+    Transition(
+        "hold",
+        (PRESENTED, "verified"),
+        "held",
+        requires_reason=True,
+        description="detain the consignment",
+    ),
+    Transition(
+        "release",
+        ("verified",),
+        "released",
+        requires_clean=True,
+        directions=frozenset({"import", "transit"}),
+        description="release the verified consignment",
+    ),
+    Transition(
+        "export",
+        ("verified",),
+        "exported",
+        requires_clean=True,
+        directions=frozenset({"export"}),
+        description="let the verified consignment leave",
+    ),
+    Transition(
+        "remediate",
+        ("held",),
+        "released",
+        requires_reason=True,
+        description="release after remedial action, with the recorded ground",
+    ),
+    Transition(
+        "refuse",
+        (PRESENTED, "held"),
+        "refused",
+        requires_reason=True,
+        description="refuse the consignment for good",
+    ),
+)
+
+
+@dataclass
+class WorkflowRegistrar:
+    """Handed to ``caratflow_workflow_extend``: a plugin adds states and transitions."""
+
+    plugin: str
+    states: list[State] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+
+    def state(self, name: str, *, terminal: bool = False, description: str = "") -> None:
+        self.states.append(State(name, terminal, description, self.plugin))
+
+    def transition(
+        self,
+        action: str,
+        sources: str | Iterable[str],
+        dest: str,
+        *,
+        requires_clean: bool = False,
+        requires_reason: bool = False,
+        directions: Iterable[str] | None = None,
+        description: str = "",
+    ) -> None:
+        self.transitions.append(
+            Transition(
+                action=action,
+                sources=(sources,) if isinstance(sources, str) else tuple(sources),
+                dest=dest,
+                requires_clean=requires_clean,
+                requires_reason=requires_reason,
+                directions=None if directions is None else frozenset(directions),
+                description=description,
+                plugin=self.plugin,
+            )
+        )
+
+
+class Workflow:
+    """States and transitions for one set of plugins, with its single shared machine."""
+
+    def __init__(self, states: Iterable[State], transitions: Iterable[Transition]):
+        self.states = {s.name: s for s in states}
+        self.transitions = list(transitions)
+        for t in self.transitions:
+            unknown = [s for s in (*t.sources, t.dest) if s not in self.states]
+            if unknown:
+                raise ValueError(f"transition {t.action!r} names unknown states {unknown}")
+        self.machine = Machine(
+            model=None,
+            states=list(self.states),
+            initial=None,
+            auto_transitions=False,
+            model_attribute="state",
+            send_event=True,
+        )
+        for t in self.transitions:
+            self.machine.add_transition(
+                t.action, list(t.sources), t.dest, conditions=[_direction_is(t.directions)]
+            )
+
+    @property
+    def actions(self) -> list[str]:
+        return list(dict.fromkeys(t.action for t in self.transitions))
+
+    def available(self, shipment: Shipment) -> list[Transition]:
+        return [t for t in self.transitions if t.allows(shipment)]
+
+    def transition_for(self, shipment: Shipment, action: str) -> Transition:
+        for t in self.transitions:
+            if t.action == action and t.allows(shipment):
+                return t
+        raise ActionNotAvailable(
+            action, shipment.state, [t.action for t in self.available(shipment)]
+        )
+
+    def fire(self, shipment: Shipment, action: str) -> None:
+        """Move the shipment along ``action``; the caller's transaction makes it durable."""
+        self.transition_for(shipment, action)  # explains what is possible instead
+        if not self.machine.events[action].trigger(shipment):
+            raise RuntimeError(f"machine refused {action!r} that the transition table allows")
+
+
+def _direction_is(directions: frozenset[str] | None):  # type: ignore[no-untyped-def]
+    def condition(event_data) -> bool:  # type: ignore[no-untyped-def]
+        return directions is None or event_data.model.direction in directions
+
+    return condition

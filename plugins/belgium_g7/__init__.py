@@ -1,0 +1,69 @@
+"""G7/EU measures on Russian diamonds at the Antwerp control point.
+
+Implements the Belgian Council of Ministers' communiqué of 29 March 2024 and the EU
+law it rests on (Reg. (EU) 833/2014 Art. 3p as amended): documented non-Russian
+origin for rough, polished and synthetic diamonds. Usable by any G7/EU control point
+by configuration. Rules in ``rules.py``, legal text in ``rules.toml``, dated values
+(sanctioned origins, thresholds) in ``parameters/``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from caratflow.hookspecs import hookimpl
+from caratflow.law import Rule
+from caratflow.pluginhost import AuthorityProfile
+from caratflow.plugins.belgium_g7.rules import RULES
+from caratflow.workflow import PRESENTED, WorkflowRegistrar
+
+HERE = Path(__file__).parent
+EVIDENCE_REQUESTED = "origin_evidence_requested"
+
+
+@hookimpl
+def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
+    register.state(
+        EVIDENCE_REQUESTED,
+        description="the control point asked the trader for evidence of the mining countries",
+    )
+    register.transition(
+        "request_origin_evidence",
+        PRESENTED,
+        EVIDENCE_REQUESTED,
+        requires_reason=True,
+        description="ask for documents proving non-Russian origin before verifying",
+    )
+    register.transition(
+        "receive_origin_evidence",
+        EVIDENCE_REQUESTED,
+        PRESENTED,
+        description="evidence received; the shipment returns to the counter",
+    )
+
+
+@hookimpl
+def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
+    for rule in RULES:
+        register(rule)
+
+
+@hookimpl
+def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
+    register(
+        AuthorityProfile(
+            code="BE",
+            name="FPS Economy, Diamond Office Antwerp",
+            country="BE",
+            zone="Europe/Brussels",
+        )
+    )
+
+
+@hookimpl
+def caratflow_demo_register(register: Callable[[Mapping[str, Any]], None]) -> None:
+    for payload in json.loads((HERE / "demo.json").read_text("utf-8")):
+        register(payload)

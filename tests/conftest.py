@@ -1,0 +1,61 @@
+"""Test set-up: the built-in plugins plus ``testlaw``, a made-up jurisdiction (authority TT).
+
+``testlaw`` exercises the engine without any real law: its one rule, ``test.flag``,
+returns whatever outcome a shipment's ``flag`` field asks for, and was amended on
+2026-01-01 (before, a ``warn`` flag was a hold), so replays have something to show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from caratflow.hookspecs import hookimpl
+from caratflow.law import Case, Outcome, Rule, RuleBook, Verdict
+from caratflow.pluginhost import AuthorityProfile, PluginHost, load_plugin_host
+from caratflow.workflow import WorkflowRegistrar
+
+TESTLAW = RuleBook("testlaw", Path(__file__).parent / "testlaw" / "rules.toml")
+
+
+@TESTLAW.rule("test.flag", label="original")
+def flag_before_2026(case: Case) -> Verdict | None:
+    """Until 2026 the flag 'warn' meant a hold."""
+    flag = case.shipment.details.get("flag")
+    if flag is None:
+        return None
+    outcome = Outcome.HOLD if flag == "warn" else Outcome(flag)
+    return Verdict(outcome, f"flagged {flag}")
+
+
+@TESTLAW.rule("test.flag", label="amended")
+def flag_since_2026(case: Case) -> Verdict | None:
+    """The flag's outcome, as asked for."""
+    flag = case.shipment.details.get("flag")
+    return None if flag is None else Verdict(Outcome(flag), f"flagged {flag}")
+
+
+class TestLaw:
+    """The ``testlaw`` plugin, registered as an object rather than an entry point."""
+
+    @hookimpl
+    def caratflow_rules_register(self, register: Callable[[Rule], None]) -> None:
+        for rule in TESTLAW:
+            register(rule)
+
+    @hookimpl
+    def caratflow_authorities_register(self, register: Callable[[AuthorityProfile], None]) -> None:
+        register(AuthorityProfile("TT", "Test Authority", "NL", "Europe/Amsterdam"))
+
+    @hookimpl
+    def caratflow_workflow_extend(self, register: WorkflowRegistrar) -> None:
+        register.state("quarantined", description="set aside for a second look")
+        register.transition("quarantine", "verified", "quarantined", requires_clean=True)
+        register.transition("unquarantine", "quarantined", "verified")
+
+
+@pytest.fixture(scope="session")
+def plugin_host() -> PluginHost:
+    return load_plugin_host(extra={"testlaw": TestLaw()})

@@ -1,0 +1,65 @@
+"""The first rule of each jurisdiction, read like the law (the full law follows per plugin)."""
+
+from __future__ import annotations
+
+from caratflow.models import Role
+from caratflow.service import Actor
+from caratflow.testing import shipment_payload
+
+NORWAY = Actor("officer.no", Role.OFFICER, frozenset({"NO"}))
+
+
+def outcomes(findings) -> dict[str, str]:
+    return {f.rule: f.outcome.value for f in findings}
+
+
+def test_an_import_whose_seal_is_broken_is_detained_citing_art_3b(session, service, officer):
+    broken = shipment_payload(**{"containers.0.seals_intact": False})
+    [finding] = [
+        f for f in service.check(session, broken, officer) if f.rule == "eu.import.container"
+    ]
+    assert (finding.outcome.value, finding.basis) == ("hold", "Reg. (EC) 2368/2002 Art. 3(b)")
+    assert "C1" in finding.message
+
+
+def test_an_import_certified_by_a_non_participant_is_detained_citing_art_3a(
+    session, service, officer
+):
+    libyan = shipment_payload(**{"certificate.issuing_country": "LY", "certificate.number": "LY1"})
+    findings = service.check(session, libyan, officer)
+    assert outcomes(findings)["eu.import.certificate"] == "hold"
+    assert (
+        outcomes(service.check(session, shipment_payload(), officer))["eu.import.certificate"]
+        == "pass"
+    )
+
+
+def test_rough_imported_into_norway_through_bergen_is_refused_citing_section_9(session, service):
+    bergen = shipment_payload(authority="NO", entry_point="BGO")
+    [finding] = service.check(session, bergen, NORWAY)
+    assert (finding.rule, finding.outcome.value, finding.basis) == (
+        "no.import.gardermoen",
+        "refuse",
+        "FOR-2004-02-24-470 §9",
+    )
+    gardermoen = shipment_payload(authority="NO", entry_point="OSL")
+    assert outcomes(service.check(session, gardermoen, NORWAY)) == {"no.import.gardermoen": "pass"}
+
+
+def test_russian_rough_is_refused_despite_a_valid_kp_certificate(session, service, officer):
+    russian = shipment_payload(
+        **{
+            "certificate.issuing_country": "RU",
+            "certificate.number": "RU77",
+            "certificate.origin": ["RU"],
+            "certificate.provenance": "RU",
+        }
+    )
+    found = outcomes(service.check(session, russian, officer))
+    assert found["eu.import.certificate"] == "pass"  # Russia is still a KP participant
+    assert found["g7.rough.non_russian"] == "refuse"
+
+
+def test_a_mixed_parcel_with_any_russian_share_is_refused(session, service, officer):
+    mixed = shipment_payload(**{"certificate.origin": ["AO", "RU", "BW"]})
+    assert outcomes(service.check(session, mixed, officer))["g7.rough.non_russian"] == "refuse"

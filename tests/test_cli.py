@@ -1,0 +1,127 @@
+"""The ``caratflow`` command as an operator uses it, on a fresh database of each backend."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from caratflow.cli import main
+from caratflow.testing import shipment_payload, temporary_database
+
+
+@pytest.fixture
+def cli(backend, tmp_path):
+    with temporary_database(backend, tmp_path) as url:
+        env = {"CARATFLOW_DATABASE_URL": url, "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
+        runner = CliRunner(env=env)
+
+        def run(*args: str, input: str | None = None, ok: bool = True):
+            result = runner.invoke(main, list(args), input=input, catch_exceptions=False)
+            if ok:
+                assert result.exit_code == 0, result.output + result.stderr
+            return result
+
+        yield run
+
+
+def test_init_is_safe_to_repeat(cli):
+    assert "authorities created: BE, NO" in cli("init").stderr
+    assert "authorities created: none" in cli("init").stderr
+
+
+def test_users_and_a_token_that_is_printed_alone(cli):
+    cli("init")
+    cli(
+        "users",
+        "add",
+        "anna",
+        "--role",
+        "officer",
+        "--authority",
+        "BE",
+        "--password-stdin",
+        input="correct horse battery staple\n",
+    )
+    token = cli("tokens", "create", "anna").stdout
+    assert token.startswith("cf_") and token.count("\n") == 1 and len(token.strip()) > 40
+    duplicate = cli("users", "add", "anna", "--role", "officer", "--authority", "BE", ok=False)
+    assert duplicate.exit_code == 1 and "exists already" in duplicate.stderr
+    unknown = cli("users", "add", "bob", "--role", "officer", "--authority", "XX", ok=False)
+    assert "unknown authority XX" in unknown.stderr
+
+
+def test_present_act_and_replay_from_the_terminal(cli, tmp_path):
+    cli("init")
+    file = tmp_path / "shipment.json"
+    file.write_text(json.dumps(shipment_payload(**{"certificate.origin": ["RU"]})))
+    shown = json.loads(cli("present", str(file)).stdout)
+    assert shown["state"] == "presented"
+    refused = cli("act", str(shown["id"]), "verify", ok=False)
+    assert refused.exit_code == 1 and "g7.rough.non_russian" in refused.stderr
+    cli("act", str(shown["id"]), "refuse", "--reason", "Russian origin")
+    replay = cli("replay", str(shown["id"]), "--as-of", "2023-06-01").stdout
+    assert "g7.rough.non_russian: refuse -> not assessed" in replay
+    assert "2 of 2 decisions would differ under the law of 2023-06-01" in replay
+
+
+def test_a_file_that_is_not_json_is_a_clear_error(cli, tmp_path):
+    cli("init")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    result = cli("present", str(bad), ok=False)
+    assert result.exit_code == 1 and "not valid JSON" in result.stderr
+
+
+def test_an_unknown_plugin_in_the_configuration_is_a_clear_error(tmp_path):
+    runner = CliRunner(
+        env={"CARATFLOW_PLUGINS": "eu,atlantis", "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
+    )
+    result = runner.invoke(main, ["init"])
+    assert result.exit_code == 1 and "unknown plugin(s) atlantis" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_demo_starts_on_an_empty_embedded_database(tmp_path):
+    port = free_port()
+    env = {**os.environ, "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
+    env.pop("CARATFLOW_DATABASE_URL", None)
+    caratflow = Path(sys.executable).with_name("caratflow")
+    server = subprocess.Popen(
+        [str(caratflow), "serve", "--demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health") as r:
+                    health = json.load(r)
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "server did not answer within 30 s"
+                time.sleep(0.2)
+        assert health["status"] == "ok"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
+            assert "6 shipment(s) on record" in r.read().decode()
+        assert (tmp_path / "caratflow.sqlite3").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,42 @@
+"""Law as data: every rule cites LAW.md with its basis and dates; every parameter has a source."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from caratflow.law import DatedParameters
+from caratflow.pluginhost import load_plugin_host
+
+ROOT = Path(__file__).resolve().parents[1]
+LAW = ROOT.parent / "shared" / "LAW.md"
+
+
+def law_ids() -> set[str]:
+    return set(re.findall(r"^\| ((?:eu|kp|no|g7|nl)\.[a-z0-9_.]+) \|", LAW.read_text(), re.M))
+
+
+def test_every_registered_rule_is_a_rule_of_law_md_with_a_basis():
+    ids = law_ids()
+    assert len(ids) > 50
+    host = load_plugin_host()
+    for plugin in host.plugin_names:
+        for rule in host.contributions(plugin).rules:
+            assert rule.id in ids, f"{plugin}: {rule.id} is not a LAW.md rule id"
+            assert rule.basis and rule.version.source
+            assert rule.summary, f"{rule.id}: the rule function needs a docstring"
+
+
+def test_every_rule_text_in_rules_toml_has_its_function():
+    host = load_plugin_host()
+    for plugin in host.plugin_names:
+        registered = {(r.id, r.version.label) for r in host.contributions(plugin).rules}
+        module = __import__(f"caratflow.plugins.{plugin}.rules", fromlist=["RULES"])
+        listed = {(v.id, v.label) for v in module.RULES.versions}
+        assert listed == registered, plugin
+
+
+def test_every_dated_parameter_has_a_source_and_a_start():
+    for folder in (ROOT / "plugins").glob("*/parameters"):
+        parameters = DatedParameters(*folder.glob("*.toml"))
+        assert parameters.names(), folder
