@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from caratflow.errors import (
@@ -46,6 +46,12 @@ from caratflow.schemas import ShipmentIn, parse_shipment
 from caratflow.workflow import PRESENTED
 
 PRESENT = "present"
+# What every decision reads, loaded with the shipment instead of one query per attribute.
+DECISION_LOAD = (
+    joinedload(Shipment.authority),
+    joinedload(Shipment.certificate),
+    selectinload(Shipment.containers),
+)
 NOT_ASSESSED = "not assessed"
 
 
@@ -94,7 +100,7 @@ class ShipmentService:
 
     def get(self, session: Session, shipment_id: int, actor: Actor) -> Shipment:
         """The shipment, if the actor may see it; another authority's is simply not found."""
-        shipment = session.get(Shipment, shipment_id)
+        shipment = session.get(Shipment, shipment_id, options=DECISION_LOAD)
         if shipment is None or not actor.may_act_for(shipment.authority_code):
             raise NotFound(f"no shipment {shipment_id}")
         return shipment
@@ -253,6 +259,7 @@ class ShipmentService:
         inputs: Mapping[str, Any] | None,
     ) -> Event:
         event = Event(
+            shipment=shipment,  # appends to shipment.events only if already loaded
             action=action,
             actor=actor.name,
             from_state=from_state,
@@ -272,7 +279,7 @@ class ShipmentService:
                 for f in findings
             ],
         )
-        shipment.events.append(event)
+        session.add(event)
         session.flush()
         return event
 
