@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -92,9 +92,14 @@ class ReplayLine:
         ]
 
 
+DecisionObserver = Callable[[Session, Shipment, Event, Jurisdiction], None]
+"""Called in the decision's own transaction after it is recorded (ledger, deadlines)."""
+
+
 class ShipmentService:
-    def __init__(self, host: PluginHost):
+    def __init__(self, host: PluginHost, observers: Sequence[DecisionObserver] = ()):
         self.host = host
+        self.observers = list(observers)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -281,6 +286,9 @@ class ShipmentService:
         )
         session.add(event)
         session.flush()
+        jurisdiction = self.jurisdiction_of(shipment)
+        for observe in self.observers:
+            observe(session, shipment, event, jurisdiction)
         return event
 
     def _by_idempotency_key(

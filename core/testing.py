@@ -154,7 +154,7 @@ def runtime(
     tmp_path: Path,
 ) -> Runtime:
     settings = Settings.from_env({}, database_url=database_url, instance_path=tmp_path)
-    return Runtime(settings, migrated_engine, sessions, plugin_host, ShipmentService(plugin_host))
+    return Runtime.assemble(settings, migrated_engine, sessions, plugin_host)
 
 
 @pytest.fixture
@@ -163,8 +163,7 @@ def committed_runtime(
 ) -> Iterator[Runtime]:
     """A runtime whose sessions really commit; every row it leaves is deleted after."""
     settings = Settings.from_env({}, database_url=database_url, instance_path=tmp_path)
-    factory = session_factory(migrated_engine)
-    yield Runtime(settings, migrated_engine, factory, plugin_host, ShipmentService(plugin_host))
+    yield Runtime.assemble(settings, migrated_engine, session_factory(migrated_engine), plugin_host)
     with migrated_engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name != "authority":
