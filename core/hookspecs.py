@@ -12,6 +12,7 @@ Evolve a hook by adding arguments; never rename one in place.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -19,6 +20,7 @@ import pluggy
 if TYPE_CHECKING:
     from caratflow.law import Rule
     from caratflow.pluginhost import AuthorityProfile
+    from caratflow.retention import RetentionFacts
     from caratflow.workflow import WorkflowRegistrar
 
 PROJECT = "caratflow"
@@ -71,5 +73,36 @@ def caratflow_demo_register(register: Callable[[Mapping[str, Any]], None]) -> No
 
     Called by ``caratflow serve --demo`` on an empty database. A payload may carry
     ``"demo_actions": [{"action": "verify"}, {"action": "hold", "reason": "..."}]`` to
-    walk it along the workflow after presentation. Return nothing.
+    walk it along the workflow after presentation (with ``"inputs"`` where an action
+    records choices), and ``"demo_parties": [...]`` to register its importer or exporter
+    first. Return nothing.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Per-record questions: called for one authority's plugins only (those it enables).
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def caratflow_party_validate(
+    authority: str, party: Mapping[str, Any], report: Callable[[str, str], None]
+) -> None:
+    """Check a party registration against the jurisdiction's own rules (e.g. Norway §7).
+
+    Called before a party (importer/exporter) is registered with ``authority``;
+    ``party`` holds the submitted fields. Call ``report(field, message)`` for every
+    problem; the registration is refused with all of them. Return nothing.
+    """
+
+
+@hookspec
+def caratflow_retention_until(record: RetentionFacts) -> date | None:
+    """The first day on which the law no longer requires a shipment's records to be kept.
+
+    Called by ``caratflow purge`` for each finished shipment, with the dates its
+    retention periods count from. Return ``None`` when this jurisdiction sets no
+    period, or the date, with the legal basis in the plugin's rules.toml. The engine
+    keeps a record until the latest date any enabled plugin returns; a record for
+    which a period cannot be computed yet (e.g. not cleared by customs) is kept.
     """

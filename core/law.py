@@ -11,11 +11,12 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from caratflow.models import Shipment
@@ -93,15 +94,22 @@ class Case:
     """What a rule sees: the shipment, the action under way and the legal date.
 
     ``legal_date`` is the date in the authority's zone whose law applies (the
-    presentation date, or the date asked for by a replay); ``registry`` answers the
-    questions a rule may ask of stored records without the rule touching SQL.
+    presentation date, or the date asked for by a replay); ``at`` is the instant of the
+    decision itself; ``registry`` answers the questions a rule may ask of stored records
+    without the rule touching SQL.
     """
 
     shipment: Shipment
     action: str
     legal_date: date
     registry: Registry
+    at: datetime
     inputs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def decision_date(self) -> date:
+        """The decision's date in the authority's zone (e.g. the customs clearance date)."""
+        return self.at.astimezone(ZoneInfo(self.shipment.authority.zone)).date()
 
 
 RuleCheck = Callable[[Case], "Verdict | Iterable[Verdict] | None"]

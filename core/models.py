@@ -125,7 +125,11 @@ class ApiToken(Base):
 
 
 class Party(Base):
-    """A registered importer or exporter (Norway §7 registers them before shipping)."""
+    """A registered importer or exporter (Norway §7 registers them before shipping).
+
+    ``national_id`` is personal data (a person's identity number): shown masked, and in
+    full only to the roles that need it.
+    """
 
     __tablename__ = "party"
     __table_args__ = (UniqueConstraint("authority_code", "name"),)
@@ -136,7 +140,10 @@ class Party(Base):
     address: Mapped[str] = mapped_column(Text, default="")
     phone: Mapped[str | None] = mapped_column(String(40))
     organisation_number: Mapped[str | None] = mapped_column(String(40))
+    national_id: Mapped[str | None] = mapped_column(String(40))
+    roles: Mapped[list[Any]] = mapped_column(default=list)
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registered_by: Mapped[str] = mapped_column(String(120), default="")
 
 
 class Shipment(Base):
@@ -259,3 +266,18 @@ class FindingRecord(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     event: Mapped[Event] = relationship(back_populates="findings")
+
+
+class PurgeRecord(Base):
+    """What a purge deleted, when, by whom and why: the tombstone of a shipment's records."""
+
+    __tablename__ = "purge_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(unique=True)
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"))
+    certificate_number: Mapped[str] = mapped_column(String(40))
+    kept_until: Mapped[date]
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    purged_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -115,6 +115,15 @@ class PluginHost:
         )
         return Jurisdiction(plugins, workflow, tuple(r for c in chosen for r in c.rules))
 
+    def hook_for(self, hook: str, plugins: Iterable[str]) -> pluggy.HookCaller:
+        """``hook`` as answered by ``plugins`` alone (an authority's enabled plugins)."""
+        return self._hook_for(hook, frozenset(plugins))
+
+    @cache  # noqa: B019 - one host per process; a handful of plugin sets
+    def _hook_for(self, hook: str, plugins: frozenset[str]) -> pluggy.HookCaller:
+        others = [p for n, p in self._manager.list_name_plugin() if p and n not in plugins]
+        return self._manager.subset_hook_caller(hook, others)
+
     def authority_profiles(self) -> dict[str, tuple[AuthorityProfile, list[str]]]:
         """Every authority a plugin serves, with the plugins that serve it."""
         profiles: dict[str, tuple[AuthorityProfile, list[str]]] = {}

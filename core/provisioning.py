@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from caratflow.errors import Conflict, FieldError, InvalidInput, NotFound
 from caratflow.models import ApiToken, Authority, Role, Shipment, User
+from caratflow.parties import register_party
 from caratflow.pluginhost import PluginHost
 from caratflow.security import hash_password, new_token
 from caratflow.service import Actor, ShipmentService
@@ -93,10 +94,17 @@ def load_demo(session: Session, host: PluginHost, shipments: ShipmentService) ->
     ensure_authorities(session, host)
     loaded = 0
     for payload in host.demo_payloads():
+        for party in payload.get("demo_parties", []):
+            register_party(session, host, party, SYSTEM)
         presentation = shipments.present(session, _without_demo_keys(payload), SYSTEM)
         for step in payload.get("demo_actions", []):
             shipments.act(
-                session, presentation.shipment.id, step["action"], SYSTEM, reason=step.get("reason")
+                session,
+                presentation.shipment.id,
+                step["action"],
+                SYSTEM,
+                reason=step.get("reason"),
+                inputs=step.get("inputs"),
             )
         loaded += 1
     log.info("loaded %d demo shipments", loaded)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from caratflow.models import Certificate, Party, Shipment
+from caratflow.models import Certificate, Direction, Event, Party, Shipment
 
 
 class Registry:
@@ -18,6 +20,22 @@ class Registry:
             select(Party.id).where(Party.authority_code == authority_code, Party.name == name)
         )
         return found is not None
+
+    def cleared_import(self, authority_code: str, number: str, clearing: Sequence[str]) -> bool:
+        """Did an import under certificate ``number`` get cleared (one of ``clearing``)?"""
+        query = (
+            select(Event.id)
+            .join(Shipment, Event.shipment_id == Shipment.id)
+            .join(Certificate, Certificate.shipment_id == Shipment.id)
+            .where(
+                Shipment.authority_code == authority_code,
+                Shipment.direction == Direction.IMPORT,
+                Certificate.number == number,
+                Event.action.in_(clearing),
+            )
+            .limit(1)
+        )
+        return self._session.scalar(query) is not None
 
     def presentations_of_certificate(self, number: str, *, excluding: int | None = None) -> int:
         """How many other shipments already presented a certificate with this number."""

@@ -143,7 +143,12 @@ def parse_shipment(payload: Any) -> ShipmentIn:
     try:
         return ShipmentIn.model_validate(dict(payload))
     except ValidationError as error:
-        raise InvalidInput([_field_error(e) for e in error.errors()]) from None
+        raise InvalidInput(field_errors(error)) from None
+
+
+def field_errors(error: ValidationError) -> list[FieldError]:
+    """pydantic's errors as ``FieldError``s named by dotted path (``certificate.carats``)."""
+    return [_field_error(e) for e in error.errors()]
 
 
 def _field_error(error: Mapping[str, Any]) -> FieldError:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,11 +39,12 @@ from caratflow.models import (
     FindingRecord,
     Role,
     Shipment,
+    utcnow,
 )
 from caratflow.pluginhost import Jurisdiction, PluginHost
 from caratflow.registry import Registry
 from caratflow.schemas import ShipmentIn, parse_shipment
-from caratflow.workflow import PRESENTED
+from caratflow.workflow import PRESENTED, Transition
 
 PRESENT = "present"
 # What every decision reads, loaded with the shipment instead of one query per attribute.
@@ -192,15 +193,19 @@ class ShipmentService:
             )
         workflow = self.jurisdiction_of(shipment).workflow
         transition = workflow.transition_for(shipment, action)
+        if transition.roles is not None and actor.role not in transition.roles:
+            raise Forbidden(f"'{action}' is reserved to: {', '.join(sorted(transition.roles))}")
         reason = (reason or "").strip() or None
         if transition.requires_reason and reason is None:
             raise ReasonRequired(f"'{action}' needs a written reason")
+        _check_inputs(transition, inputs or {})
         day = legal_date(shipment)
         findings = self._assess(session, shipment, action, day, inputs or {})
         if transition.requires_clean and any(f.outcome.blocks for f in findings):
             raise LawForbids(action, findings)
         from_state = shipment.state
         workflow.fire(shipment, action)
+        shipment.updated_at = utcnow()  # every decision bumps the version, state change or not
         try:  # the UPDATE carries "WHERE version = <the version we loaded>"
             self._record(
                 session, shipment, action, actor, from_state, reason, day, findings, inputs
@@ -220,7 +225,7 @@ class ShipmentService:
         shipment = self.get(session, shipment_id, actor)
         lines = []
         for event in shipment.events:
-            replayed = self._assess(session, shipment, event.action, as_of, event.data)
+            replayed = self._assess(session, shipment, event.action, as_of, event.data, event.at)
             recorded = [(f.rule, f.outcome) for f in event.findings]
             lines.append(ReplayLine(event, recorded, replayed))
         return lines
@@ -242,8 +247,9 @@ class ShipmentService:
         action: str,
         day: date,
         inputs: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
     ) -> list[Finding]:
-        case = Case(shipment, action, day, Registry(session), inputs or {})
+        case = Case(shipment, action, day, Registry(session), at or utcnow(), inputs or {})
         return [
             f
             for rule in self.jurisdiction_of(shipment).rules
@@ -347,6 +353,16 @@ def _build(parsed: ShipmentIn, authority: Authority) -> Shipment:
             for c in parsed.containers
         ],
     )
+
+
+def _check_inputs(transition: Transition, inputs: Mapping[str, Any]) -> None:
+    problems = [
+        FieldError(f"inputs.{name}", f"choose one of: {', '.join(allowed)}")
+        for name, allowed in transition.inputs.items()
+        if inputs.get(name) not in allowed
+    ]
+    if problems:
+        raise InvalidInput(problems)
 
 
 def _refuse_role(actor: Actor, role: Role, what: str) -> None:

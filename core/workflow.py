@@ -9,7 +9,7 @@ added to the machine (a ``Machine`` per row costs ~270 µs and 8.5 KiB, and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from transitions import Machine
@@ -18,6 +18,7 @@ from caratflow.errors import ActionNotAvailable
 from caratflow.models import Shipment
 
 PRESENTED = "presented"
+STAY = "="  # transitions' reflexive destination: the decision is recorded, the state stays
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class Transition:
 
     ``requires_clean``: refused while any finding holds or refuses (the guard).
     ``requires_reason``: the decision must carry a written ground (detention, refusal,
-    remedial release). ``directions`` of ``None`` means every direction.
+    remedial release). ``directions`` of ``None`` means every direction; ``roles`` of
+    ``None`` means every role that may decide at all. ``inputs`` names the choices the
+    decision must record, each with its allowed values (``{"outcome": ("pass", "fail")}``).
     """
 
     action: str
@@ -43,6 +46,8 @@ class Transition:
     requires_clean: bool = False
     requires_reason: bool = False
     directions: frozenset[str] | None = None
+    roles: frozenset[str] | None = None
+    inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
     plugin: str | None = None
 
@@ -129,6 +134,8 @@ class WorkflowRegistrar:
         requires_clean: bool = False,
         requires_reason: bool = False,
         directions: Iterable[str] | None = None,
+        roles: Iterable[str] | None = None,
+        inputs: Mapping[str, Iterable[str]] | None = None,
         description: str = "",
     ) -> None:
         self.transitions.append(
@@ -139,6 +146,8 @@ class WorkflowRegistrar:
                 requires_clean=requires_clean,
                 requires_reason=requires_reason,
                 directions=None if directions is None else frozenset(directions),
+                roles=None if roles is None else frozenset(roles),
+                inputs={name: tuple(values) for name, values in (inputs or {}).items()},
                 description=description,
                 plugin=self.plugin,
             )
@@ -152,7 +161,7 @@ class Workflow:
         self.states = {s.name: s for s in states}
         self.transitions = list(transitions)
         for t in self.transitions:
-            unknown = [s for s in (*t.sources, t.dest) if s not in self.states]
+            unknown = [s for s in (*t.sources, t.dest) if s not in self.states and s != STAY]
             if unknown:
                 raise ValueError(f"transition {t.action!r} names unknown states {unknown}")
         self.machine = Machine(

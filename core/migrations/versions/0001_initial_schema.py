@@ -78,7 +78,10 @@ def upgrade() -> None:
         sa.Column("address", sa.Text(), nullable=False),
         sa.Column("phone", sa.String(length=40), nullable=True),
         sa.Column("organisation_number", sa.String(length=40), nullable=True),
+        sa.Column("national_id", sa.String(length=40), nullable=True),
+        sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("registered_at", caratflow.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("registered_by", sa.String(length=120), nullable=False),
         sa.ForeignKeyConstraint(
             ["authority_code"], ["authority.code"], name=op.f("fk_party_authority_code_authority")
         ),
@@ -249,8 +252,28 @@ def upgrade() -> None:
     with op.batch_alter_table("finding", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_finding_event_id"), ["event_id"], unique=False)
 
+    op.create_table(
+        "purge_record",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("shipment_id", sa.Integer(), nullable=False),
+        sa.Column("authority_code", sa.String(length=16), nullable=False),
+        sa.Column("certificate_number", sa.String(length=40), nullable=False),
+        sa.Column("kept_until", sa.Date(), nullable=False),
+        sa.Column("actor", sa.String(length=120), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("purged_at", caratflow.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["authority_code"],
+            ["authority.code"],
+            name=op.f("fk_purge_record_authority_code_authority"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_purge_record")),
+        sa.UniqueConstraint("shipment_id", name=op.f("uq_purge_record_shipment_id")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("purge_record")
     with op.batch_alter_table("finding", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_finding_event_id"))
 
