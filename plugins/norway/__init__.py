@@ -1,7 +1,10 @@
 """FOR-2004-02-24-470: Norway's regulation on the Kimberley Process for rough diamonds.
 
 The controlling authority is Norges Gullsmedforbund; customs is Tollvesenet; appeals
-go to Utenriksdepartementet. Rules in ``rules.py``, legal text in ``rules.toml``,
+go to Utenriksdepartementet (UD). An import waits in the bonded warehouse at Oslo
+Gardermoen (§9) while the controls of §11 are recorded one by one; completing the
+control (``verify``) grants the permit of §12, and customs clearance (``release``)
+starts the ten years of §13. Rules in ``rules.py``, legal text in ``rules.toml``,
 dated values in ``parameters/``.
 """
 
@@ -9,15 +12,107 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from caratflow.hookspecs import hookimpl
 from caratflow.law import Rule
 from caratflow.pluginhost import AuthorityProfile
-from caratflow.plugins.norway.rules import RULES
+from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
+from caratflow.plugins.norway.rules import AUTHORITY, CLEARANCE, RULES, keep_until
+from caratflow.retention import RetentionFacts
+from caratflow.workflow import PRESENTED, STAY, WorkflowRegistrar
 
 HERE = Path(__file__).parent
+BONDED = "bonded"
+OUTCOME = {"outcome": ("pass", "fail")}
+CONTROLS = {
+    "control_documents": "document control: certificate against the advance notice (§11)",
+    "control_identity": "identity control: seals, container and markings (§11)",
+    "control_physical": "physical control of the diamonds, where there is reason (§11)",
+    "control_freight_documents": "control of the freight documents (§11)",
+}
+
+
+@hookimpl
+def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
+    register.state(BONDED, description="in the bonded warehouse at Oslo Gardermoen (§9)")
+    register.state("appeal_lodged", description="a refusal is appealed (§6, §12)")
+    register.state("appeal_forwarded", description="the appeal is with Utenriksdepartementet")
+    register.transition(
+        "store_bonded",
+        PRESENTED,
+        BONDED,
+        directions={"import"},
+        description="goods stored in the bonded warehouse until control and clearance (§9)",
+    )
+    register.transition(
+        "verify",
+        BONDED,
+        "verified",
+        requires_clean=True,
+        description="control completed: permit granted, customs told (§12)",
+    )
+    register.transition(
+        "hold", BONDED, "held", requires_reason=True, description="detain the consignment"
+    )
+    register.transition(
+        "refuse", BONDED, "refused", requires_reason=True, description="refuse the consignment"
+    )
+    for action, description in CONTROLS.items():
+        register.transition(
+            action,
+            [PRESENTED, BONDED],
+            STAY,
+            inputs=OUTCOME,
+            requires_reason=action == "control_physical",
+            description=description,
+        )
+    register.transition(
+        "allow_late_registration",
+        [PRESENTED, BONDED],
+        STAY,
+        requires_reason=True,
+        roles={"supervisor", "admin"},
+        description="allow registration after the shipment (§7)",
+    )
+    register.transition(
+        "notify_customs_suspicion",
+        [PRESENTED, BONDED, "verified", "held"],
+        STAY,
+        requires_reason=True,
+        roles={"supervisor", "admin"},
+        description="tell Tollvesenet of a suspected offence (§12)",
+    )
+    register.transition(
+        "lodge_appeal",
+        "refused",
+        "appeal_lodged",
+        requires_reason=True,
+        description="the party appeals the refusal to the ministry",
+    )
+    register.transition(
+        "forward_appeal",
+        "appeal_lodged",
+        "appeal_forwarded",
+        requires_reason=True,
+        description="forward the appeal to UD",
+    )
+    register.transition(
+        "uphold_appeal",
+        "appeal_forwarded",
+        "refused",
+        requires_reason=True,
+        description="UD upheld the refusal",
+    )
+    register.transition(
+        "overturn_appeal",
+        "appeal_forwarded",
+        PRESENTED,
+        requires_reason=True,
+        description="UD overturned the refusal: the shipment is examined again",
+    )
 
 
 @hookimpl
@@ -28,9 +123,40 @@ def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
 
 @hookimpl
 def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
-    register(
-        AuthorityProfile(code="NO", name="Norges Gullsmedforbund", country="NO", zone="Europe/Oslo")
-    )
+    register(AuthorityProfile(AUTHORITY, "Norges Gullsmedforbund", "NO", "Europe/Oslo"))
+
+
+@hookimpl
+def caratflow_party_validate(
+    authority: str, party: Mapping[str, Any], report: Callable[[str, str], None]
+) -> None:
+    """§7: name, address, phone, and an organisation or birth number, checked."""
+    if authority != AUTHORITY:
+        return
+    organisation, person = party.get("organisation_number"), party.get("national_id")
+    if not organisation and not person:
+        report("organisation_number", "give the organisation number or the birth number (§7)")
+    if organisation and not valid_organisation_number(organisation):
+        report(
+            "organisation_number",
+            f"{organisation} is not a valid Norwegian organisation "
+            "number (nine digits, MOD11 check digit)",
+        )
+    if person and not valid_birth_number(person):
+        report(
+            "national_id",
+            "not a valid Norwegian birth number (eleven digits, two MOD11 check digits)",
+        )
+
+
+@hookimpl
+def caratflow_retention_until(record: RetentionFacts) -> date | None:
+    """§13: ten years from customs clearance; a refused shipment never cleared counts from
+    its final decision (the documents of a refusal matter as much, and for as long)."""
+    if record.authority != AUTHORITY:
+        return None
+    counted_from = record.last(*CLEARANCE) or record.decisions[-1][1]
+    return keep_until(counted_from, record.presented_on)
 
 
 @hookimpl

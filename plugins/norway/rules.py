@@ -1,19 +1,77 @@
-"""Rules of FOR-2004-02-24-470 (Norway)."""
+"""Rules of FOR-2004-02-24-470 (Norway), each citing its § and LAW.md id.
+
+Controls (§11) are recorded as decisions of their own (``control_documents``, …) with
+an outcome; the rules read those decisions when the control is completed (``verify``,
+which for Norway grants the permit of §12).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
-from caratflow.law import Case, DatedParameters, RuleBook, Verdict, passed, refuse
+from caratflow.law import (
+    Case,
+    DatedParameters,
+    RuleBook,
+    Verdict,
+    hold,
+    info,
+    passed,
+    refuse,
+    warn,
+)
+from caratflow.models import Event
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters(*sorted((HERE / "parameters").glob("*.toml")))
 RULES = RuleBook("norway", HERE / "rules.toml")
+AUTHORITY = "NO"
+COMPLETION = {"verify"}  # the control is completed and the permit granted (§12)
+CLEARANCE = ("release", "export")  # customs clearance after the permit (§9, §10)
 
 
-@RULES.rule("no.import.gardermoen", directions={"import"}, goods={"rough"})
+def decisions(case: Case, *actions: str) -> list[Event]:
+    return [e for e in case.shipment.events if e.action in actions]
+
+
+def participants(case: Case) -> set[str]:
+    return set(PARAMETERS.value("kp_participants", case.legal_date))
+
+
+# -- registration and routing --------------------------------------------------------------
+
+
+@RULES.rule("no.registration", goods={"rough"}, directions={"import", "export"})
+def party_registered(case: Case) -> Verdict:
+    """The importer or exporter is registered before the goods cross the border (§7)."""
+    certificate = case.shipment.certificate
+    name = (
+        certificate.importer_name
+        if case.shipment.direction == "import"
+        else (certificate.exporter_name)
+    )
+    role = "importer" if case.shipment.direction == "import" else "exporter"
+    if case.registry.party_registered(AUTHORITY, name):
+        return passed(f"{role} {name} is registered")
+    late = decisions(case, "allow_late_registration")
+    if late:
+        return info(
+            f"{role} {name} registers late, allowed on {late[-1].at:%Y-%m-%d}: {late[-1].reason}"
+        )
+    return refuse(
+        f"{role} {name} is not registered with the authority; register first, or allow late "
+        "registration if it does not hinder control",
+        party=name,
+        role=role,
+    )
+
+
+@RULES.rule("no.import.gardermoen", goods={"rough"}, directions={"import"})
 def imported_through_gardermoen(case: Case) -> Verdict:
-    """Rough diamonds may be imported only through Oslo Lufthavn Gardermoen."""
+    """Rough diamonds enter only through Oslo Gardermoen and wait in its bonded warehouse."""
     allowed = PARAMETERS.value("import_entry_points", case.legal_date)
     entry = case.shipment.entry_point
     if entry not in allowed:
@@ -23,4 +81,237 @@ def imported_through_gardermoen(case: Case) -> Verdict:
             entry_point=entry,
             allowed=allowed,
         )
+    if case.action in COMPLETION | set(CLEARANCE) and not decisions(case, "store_bonded"):
+        return hold(
+            "the goods must be stored in the bonded warehouse at Gardermoen until "
+            "control and customs clearance"
+        )
     return passed(f"entered through {entry}")
+
+
+# -- import and export conditions ------------------------------------------------------------
+
+
+@RULES.rule("no.import.conditions", goods={"rough"}, directions={"import"})
+def import_conditions(case: Case) -> Iterable[Verdict]:
+    """Imports need a participant's certificate, sealed tamper-proof containers (§4)."""
+    certificate = case.shipment.certificate
+    if certificate.issuing_country not in participants(case):
+        yield refuse(
+            f"the certificate was issued in {certificate.issuing_country}, which is "
+            "not a Kimberley Process participant"
+        )
+    broken = [c.label for c in case.shipment.containers if not c.seals_intact]
+    if broken:
+        yield hold(f"container(s) {', '.join(broken)} not correctly sealed", containers=broken)
+    if certificate.issuing_country in participants(case) and not broken:
+        yield passed("certificate of a participant; containers sealed")
+
+
+@RULES.rule("no.export.conditions", goods={"rough"}, directions={"export"})
+def export_conditions(case: Case) -> Verdict:
+    """Exports go only to another participant under a Norwegian certificate (§5)."""
+    destination = case.shipment.details.get("destination")
+    certificate = case.shipment.certificate
+    if not destination:
+        return hold("state the destination country (details.destination) of the export")
+    if destination == AUTHORITY or destination not in participants(case):
+        return refuse(
+            f"{destination} is not another Kimberley Process participant", destination=destination
+        )
+    if certificate.issuing_country != AUTHORITY:
+        return refuse(
+            "an export from Norway travels under a certificate issued by the "
+            f"Norwegian authority, not one issued in {certificate.issuing_country}"
+        )
+    return passed(f"export to participant {destination} under a Norwegian certificate")
+
+
+@RULES.rule("no.reexport.proof", goods={"rough"}, directions={"export"})
+def reexport_proven(case: Case) -> Verdict | None:
+    """A re-export proves the goods came from a participant: the import's KP certificate (§5)."""
+    if not case.shipment.details.get("reexport"):
+        return None
+    number = case.shipment.details.get("import_certificate")
+    if not number:
+        return refuse(
+            "a re-export needs the KP certificate that accompanied the import "
+            "(details.import_certificate)"
+        )
+    if not case.registry.cleared_import(AUTHORITY, number, CLEARANCE):
+        return refuse(
+            f"no import into Norway under certificate {number} was cleared",
+            import_certificate=number,
+        )
+    return passed(f"imported under certificate {number}, cleared in Norway")
+
+
+@RULES.rule("no.export.permit", goods={"rough"}, directions={"export"}, actions={"export"})
+def export_permitted(case: Case) -> Verdict:
+    """Customs lets the goods out only with the authority's permit (§10)."""
+    granted = decisions(case, *COMPLETION)
+    if not granted:
+        return hold("no export permit has been granted")
+    return passed(f"permit granted on {granted[-1].at:%Y-%m-%d} by {granted[-1].actor}")
+
+
+# -- controls (§11) and their completion (§12) -----------------------------------------------
+
+
+def recorded_control(case: Case, action: str, what: str) -> Verdict | None:
+    """The latest outcome of a control step: the one being recorded now, or an earlier one."""
+    if case.action == action:
+        outcome, day = case.inputs.get("outcome"), case.decision_date
+    elif steps := decisions(case, action):
+        outcome, day = steps[-1].data.get("outcome"), steps[-1].at.date()
+    else:
+        return None
+    if outcome == "fail":
+        return hold(f"{what} failed on {day:%Y-%m-%d}", control=action)
+    return passed(f"{what} passed on {day:%Y-%m-%d}")
+
+
+@RULES.rule("no.control.document", goods={"rough"}, directions={"import"})
+def document_control(case: Case) -> Iterable[Verdict]:
+    """Every import: the certificate matches the advance notice, field by field (§11)."""
+    notice = case.shipment.details.get("advance_notice") or {}
+    certificate = case.shipment.certificate
+    announced = {
+        "certificate_number": certificate.number,
+        "parcels": certificate.parcels,
+        "carats": certificate.carats,
+        "exporter": certificate.exporter_name,
+        "importer": certificate.importer_name,
+    }
+    differing = {
+        field: {"announced": str(notice[field]), "presented": str(value)}
+        for field, value in announced.items()
+        if field in notice and _normalised(notice[field]) != _normalised(value)
+    }
+    if differing:
+        yield hold(
+            f"the certificate differs from the advance notice in {', '.join(differing)}",
+            differences=differing,
+        )
+    if case.action in COMPLETION:
+        recorded = recorded_control(case, "control_documents", "document control")
+        yield recorded or hold("the document control has not been recorded")
+
+
+@RULES.rule("no.control.identity", goods={"rough"})
+def identity_control(case: Case) -> Iterable[Verdict]:
+    """Every shipment: seals unbroken, container untouched, markings match (§11)."""
+    broken = [c.label for c in case.shipment.containers if not c.seals_intact]
+    if broken:
+        yield hold(f"seals broken on {', '.join(broken)}", containers=broken)
+    if case.action in COMPLETION:
+        recorded = recorded_control(case, "control_identity", "identity control")
+        yield recorded or hold("the identity control has not been recorded")
+
+
+@RULES.rule("no.control.physical", goods={"rough"})
+def physical_control(case: Case) -> Verdict | None:
+    """The authority examines the diamonds themselves where it finds reason (§11)."""
+    return recorded_control(case, "control_physical", "physical control")
+
+
+@RULES.rule("no.control.freight_docs", goods={"rough"})
+def freight_documents_control(case: Case) -> Verdict | None:
+    """The authority may check every freight document (§11)."""
+    return recorded_control(case, "control_freight_documents", "freight document control")
+
+
+@RULES.rule("no.control.mark", goods={"rough"}, actions=COMPLETION)
+def control_marked(case: Case) -> Verdict:
+    """On completion: mark the certificate controlled, keep a copy, tell Tollvesenet (§12)."""
+    return info(
+        f"certificate {case.shipment.certificate.number} marked as controlled; a copy is kept "
+        "and Tollvesenet is told the permit is granted",
+        notify="Tollvesenet",
+    )
+
+
+@RULES.rule("no.control.suspicion", goods={"rough"}, actions={"notify_customs_suspicion"})
+def suspicion_reported(case: Case) -> Verdict:
+    """On suspicion of a crime the authority must notify Tollvesenet (§12)."""
+    return info("Tollvesenet notified of a suspected offence", notify="Tollvesenet")
+
+
+# -- appeals to Utenriksdepartementet (§6, §12) ----------------------------------------------
+
+APPEAL_ACTIONS = {"lodge_appeal", "forward_appeal", "uphold_appeal", "overturn_appeal"}
+
+
+@RULES.rule("no.control.appeal", goods={"rough"}, directions={"import"}, actions=APPEAL_ACTIONS)
+def control_appeal(case: Case) -> Verdict:
+    """A control decision may be appealed to Utenriksdepartementet (§12)."""
+    return info(_appeal_message(case, "the control decision"))
+
+
+@RULES.rule("no.certificate.appeal", goods={"rough"}, directions={"export"}, actions=APPEAL_ACTIONS)
+def certificate_appeal(case: Case) -> Verdict:
+    """Decisions on issuing a Norwegian certificate may be appealed to the ministry (§6)."""
+    return info(_appeal_message(case, "the decision on the Norwegian certificate"))
+
+
+def _appeal_message(case: Case, decision: str) -> str:
+    refusals = decisions(case, "refuse")
+    appealed = f" of {refusals[-1].at:%Y-%m-%d}" if refusals else ""
+    step = {
+        "lodge_appeal": "appeal lodged against",
+        "forward_appeal": "appeal forwarded to Utenriksdepartementet against",
+        "uphold_appeal": "Utenriksdepartementet upheld",
+        "overturn_appeal": "Utenriksdepartementet overturned",
+    }[case.action]
+    return f"{step} {decision}{appealed}"
+
+
+# -- fees and retention (§3, §13) ------------------------------------------------------------
+
+
+@RULES.rule("no.authority.fees", goods={"rough"}, actions=COMPLETION)
+def control_fee(case: Case) -> Verdict:
+    """The fee for a control may not exceed the authority's average cost (§3)."""
+    fee = Decimal(PARAMETERS.value("control_fee_nok", case.legal_date))
+    ceiling = Decimal(PARAMETERS.value("average_control_cost_nok", case.legal_date))
+    if fee > ceiling:
+        return warn(
+            f"the fee schedule (NOK {fee}) exceeds the average cost (NOK {ceiling}); "
+            "§3 forbids charging it",
+            fee_nok=fee,
+            average_cost_nok=ceiling,
+        )
+    return info(f"control fee NOK {fee} (average cost NOK {ceiling})", fee_nok=fee)
+
+
+@RULES.rule("no.retain.10y", goods={"rough"}, actions=set(CLEARANCE))
+def retention_announced(case: Case) -> Verdict:
+    """Every document is kept at least 10 years from customs clearance (§13)."""
+    cleared = case.decision_date
+    until = keep_until(cleared, case.legal_date)
+    return info(
+        f"documents kept until at least {until:%Y-%m-%d} (10 years from clearance "
+        f"on {cleared:%Y-%m-%d})",
+        keep_until=until,
+    )
+
+
+def keep_until(cleared_on: date, legal_date: date) -> date:
+    """The first day the documents may go: the clearance date's anniversary, never earlier.
+
+    Cleared on 29 February, the anniversary in a common year is 1 March: "at least ten
+    years" may not end a day early.
+    """
+    years = PARAMETERS.value("retention_years", legal_date)
+    try:
+        return cleared_on.replace(year=cleared_on.year + years)
+    except ValueError:  # 29 February into a common year
+        return date(cleared_on.year + years, 3, 1)
+
+
+def _normalised(value: object) -> str:
+    text = str(value).strip().casefold()
+    try:
+        return str(Decimal(text).normalize())
+    except ArithmeticError:
+        return text
