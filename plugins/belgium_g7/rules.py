@@ -1,26 +1,188 @@
-"""Rules of the G7/EU Russian diamond measures."""
+"""Rules of the G7/EU measures on Russian diamonds, at a control point such as Antwerp.
+
+What a presentation may carry for these rules, beside the KP certificate (as extra
+fields of the shipment, kept in ``details``): ``transit_countries`` (ISO codes the
+goods passed through), ``origin_shares`` (``{"RU": "1", "AO": "99"}``: percent of a
+mixed parcel by mining country), ``stones`` (``[{"id": "…", "lot": "…", "carats":
+"0.70", "origin": ["RU"]}]`` for polished and synthetic goods) and ``destination``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
-from caratflow.law import Case, DatedParameters, RuleBook, Verdict, passed, refuse
+from caratflow.law import Case, DatedParameters, RuleBook, Verdict, hold, passed, refuse, warn
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters(*sorted((HERE / "parameters").glob("*.toml")))
 RULES = RuleBook("belgium_g7", HERE / "rules.toml")
+WHOLE = Decimal(100)
+
+
+def sanctioned(case: Case) -> set[str]:
+    return set(PARAMETERS.value("sanctioned_countries", case.legal_date))
+
+
+def shares(case: Case) -> dict[str, Decimal]:
+    """A mixed parcel's shares by mining country, in percent; an unreadable share counts as
+    a share (so a Russian one still taints) of unknown size."""
+    raw: Mapping[str, Any] = case.shipment.details.get("origin_shares") or {}
+    return {country: _decimal(share, Decimal("NaN")) for country, share in raw.items()}
+
+
+def mining_countries(case: Case) -> set[str]:
+    declared = {c for c, share in shares(case).items() if share.is_nan() or share > 0}
+    return set(case.shipment.certificate.origin) | declared
+
+
+def routed_through(case: Case) -> set[str]:
+    """Where the goods came from and passed through: provenance and transit countries."""
+    transit = case.shipment.details.get("transit_countries") or []
+    return {case.shipment.certificate.provenance, *transit}
+
+
+def stones(case: Case) -> list[Mapping[str, Any]]:
+    return list(case.shipment.details.get("stones") or [])
+
+
+@RULES.rule("g7.scope")
+def covered_by_the_g7_system(case: Case) -> Verdict:
+    """Rough, polished and synthetic diamonds all come under the G7 control system."""
+    goods = case.shipment.goods
+    if goods == "synthetic" and not case.shipment.certificate.origin:
+        return hold(
+            "a synthetic diamond's country of production must be declared "
+            "(certificate origin) so that Russian production can be excluded"
+        )
+    return passed(f"{goods} diamonds: checked under the G7 control and verification system")
 
 
 @RULES.rule("g7.rough.non_russian", goods={"rough"})
 def rough_not_russian(case: Case) -> Verdict:
-    """Rough diamonds need documented non-Russian origin, whatever the KP certificate says."""
-    sanctioned = set(PARAMETERS.value("sanctioned_countries", case.legal_date))
-    certificate = case.shipment.certificate
-    tainted = sorted(sanctioned & {*certificate.origin, certificate.provenance})
+    """Rough needs documented non-Russian origin, whatever the KP certificate says."""
+    if not mining_countries(case):
+        return hold(
+            "no country of mining is documented: origin evidence is needed before the "
+            "parcel can be cleared"
+        )
+    tainted = sorted(sanctioned(case) & (mining_countries(case) | routed_through(case)))
     if tainted:
         return refuse(
-            f"origin or provenance {', '.join(tainted)} is covered by the ban on Russian "
+            f"origin, provenance or transit {', '.join(tainted)} is covered by the ban on Russian "
             "diamonds; a valid Kimberley Process certificate does not clear it",
             countries=tainted,
         )
-    return passed("no Russian origin or provenance declared")
+    return passed("documented non-Russian origin, provenance and route")
+
+
+@RULES.rule("g7.russian_ban", goods={"polished", "synthetic"})
+def polished_and_synthetic_not_russian(case: Case) -> Verdict:
+    """No Russian diamonds: none exported from or through Russia (direct ban), and no
+    Russian stones processed elsewhere above the weight in force (indirect ban)."""
+    banned = sanctioned(case)
+    if through := sorted(banned & routed_through(case)):
+        return refuse(
+            f"exported from or through {', '.join(through)}: direct ban", countries=through
+        )
+    russian_origin = banned & mining_countries(case)
+    if not russian_origin:
+        return passed("no Russian origin declared")
+    if case.shipment.goods == "synthetic":
+        return refuse(
+            "synthetic diamonds produced in Russia: direct ban", countries=sorted(russian_origin)
+        )
+    threshold = PARAMETERS.value("indirect_ban_min_carats", case.legal_date)
+    if threshold == "none":
+        return passed(
+            "Russian origin, processed in a third country: the indirect ban was not "
+            "yet in force on the legal date"
+        )
+    weighed = [s for s in stones(case) if banned & set(s.get("origin") or [])]
+    if not weighed:
+        return hold(
+            "Russian origin declared but no stone weights given: the indirect ban "
+            f"covers stones of {threshold} ct and above"
+        )
+    unweighed = [str(s.get("id", "?")) for s in weighed if _decimal(s.get("carats")).is_nan()]
+    if unweighed:
+        return hold(f"unreadable weight for Russian-origin stone(s) {', '.join(unweighed)}")
+    caught = [s for s in weighed if _decimal(s.get("carats")) >= Decimal(threshold)]
+    if caught:
+        ids = [str(s.get("id", "?")) for s in caught]
+        return refuse(
+            f"Russian-origin stones of {threshold} ct or more, processed in a third "
+            f"country (indirect ban): {', '.join(ids)}",
+            stones=ids,
+            threshold_carats=threshold,
+        )
+    return passed(
+        f"Russian-origin stones all below {threshold} ct, the indirect ban's weight "
+        "on the legal date"
+    )
+
+
+@RULES.rule("g7.mining_countries", goods={"rough", "polished"})
+def mining_countries_listed(case: Case) -> Verdict | None:
+    """Every country of mining of a (mixed) parcel is listed, from the dates in force."""
+    required = PARAMETERS.value("mining_countries_required_for", case.legal_date)
+    if case.shipment.goods not in required:
+        return None
+    if not mining_countries(case):
+        return hold("the countries of mining are not stated: no documented non-Russian origin")
+    given = shares(case)
+    if given and (any(v.is_nan() for v in given.values()) or sum(given.values()) != WHOLE):
+        return hold(
+            f"the mining countries stated cover {sum(given.values())}% of the parcel, "
+            "not all of it: no documented non-Russian origin for the rest",
+            covered_percent=sum(given.values()),
+        )
+    return passed(f"countries of mining listed: {', '.join(sorted(mining_countries(case)))}")
+
+
+@RULES.rule("g7.mixed_parcels", goods={"rough", "polished"})
+def mixed_parcel_untainted(case: Case) -> Verdict | None:
+    """A mixed parcel with any Russian share is Russian for the ban."""
+    countries = mining_countries(case)
+    if len(countries) < 2:
+        return None
+    tainted = sorted(sanctioned(case) & countries)
+    if tainted:
+        portion = {c: str(shares(case).get(c, "unknown")) for c in tainted}
+        return refuse(
+            f"mixed parcel with a share from {', '.join(tainted)} "
+            f"({', '.join(f'{c}: {p}%' for c, p in portion.items())}): the whole "
+            "parcel counts as Russian",
+            shares=portion,
+        )
+    return passed(f"mixed parcel of {', '.join(sorted(countries))}: no Russian share")
+
+
+@RULES.rule("nl.trace.serial_lot", goods={"polished", "synthetic"})
+def serial_or_lot_numbers(case: Case) -> Iterable[Verdict]:
+    """Traceability rests on serial and lot numbers, not physical trackers."""
+    listed = stones(case)
+    if not listed:
+        yield warn(
+            "no stones listed with serial or lot numbers: tracing this lot relies on "
+            "the certificate alone"
+        )
+        return
+    unnamed = [i for i, s in enumerate(listed) if not (s.get("id") or s.get("lot"))]
+    if unnamed:
+        yield hold(
+            f"{len(unnamed)} stone(s) carry neither a serial nor a lot number", positions=unnamed
+        )
+    else:
+        yield passed(f"{len(listed)} stone(s), each with a serial or lot number")
+
+
+def _decimal(value: object, unreadable: Decimal = Decimal("NaN")) -> Decimal:
+    """A number from the trader's file; NaN when it cannot be read, never a silent zero."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return unreadable
+    return number if number.is_finite() else unreadable

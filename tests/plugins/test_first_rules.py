@@ -1,4 +1,4 @@
-"""The first rules of the EU and G7 plugins, read like the law (their full law follows)."""
+"""The first rules of the EU plugin, read like the law (its full law follows)."""
 
 from __future__ import annotations
 
@@ -28,22 +28,3 @@ def test_an_import_certified_by_a_non_participant_is_detained_citing_art_3a(
         outcomes(service.check(session, shipment_payload(), officer))["eu.import.certificate"]
         == "pass"
     )
-
-
-def test_russian_rough_is_refused_despite_a_valid_kp_certificate(session, service, officer):
-    russian = shipment_payload(
-        **{
-            "certificate.issuing_country": "RU",
-            "certificate.number": "RU77",
-            "certificate.origin": ["RU"],
-            "certificate.provenance": "RU",
-        }
-    )
-    found = outcomes(service.check(session, russian, officer))
-    assert found["eu.import.certificate"] == "pass"  # Russia is still a KP participant
-    assert found["g7.rough.non_russian"] == "refuse"
-
-
-def test_a_mixed_parcel_with_any_russian_share_is_refused(session, service, officer):
-    mixed = shipment_payload(**{"certificate.origin": ["AO", "RU", "BW"]})
-    assert outcomes(service.check(session, mixed, officer))["g7.rough.non_russian"] == "refuse"
