@@ -52,4 +52,8 @@ def test_a_rule_not_yet_in_force_is_reported_as_not_assessed(session, service, o
     russian = shipment_payload(**{"certificate.origin": ["RU"]})
     shipment = service.present(session, russian, officer).shipment
     [line] = service.replay(session, shipment.id, date(2023, 6, 1), officer)
-    assert line.differences == ["g7.rough.non_russian: refuse -> not assessed"]
+    assert line.differences == [
+        "g7.mining_countries: pass -> not assessed",
+        "g7.rough.non_russian: refuse -> not assessed",
+        "g7.scope: pass -> not assessed",
+    ]

@@ -35,7 +35,9 @@ def test_presenting_answers_201_with_state_findings_and_actions(client, auth):
     assert {f["rule"] for f in body["findings"]} == {
         "eu.import.certificate",
         "eu.import.container",
+        "g7.mining_countries",
         "g7.rough.non_russian",
+        "g7.scope",
     }
     assert body["available_actions"] == ["verify", "hold", "refuse", "request_origin_evidence"]
 
@@ -145,7 +147,7 @@ def test_the_completeness_check_records_nothing(client, auth, session):
     assert response.status_code == 200
     assert response.json["blocking"] is True
     refused = [f for f in response.json["findings"] if f["outcome"] == "refuse"]
-    assert [f["rule"] for f in refused] == ["g7.rough.non_russian"]
+    assert [f["rule"] for f in refused] == ["g7.rough.non_russian", "g7.mixed_parcels"]
     assert count_shipments(session) == 0
 
 
