@@ -77,6 +77,13 @@ class Finding:
     message: str
     version: date
     data: Mapping[str, Any] = field(default_factory=dict)
+    guard: bool = False  # a hold or refusal here stops the action itself, clean or not
+
+    @property
+    def stops(self) -> bool:
+        """Does this finding stop the action it was assessed for, even one needing no
+        clean record? (Only a guard rule's hold or refusal does.)"""
+        return self.guard and self.outcome.blocks
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -136,7 +143,9 @@ class Rule:
 
     ``actions``, ``goods`` and ``directions`` of ``None`` mean "all": a rule without
     ``actions`` is re-evaluated at every decision, so each decision records the
-    findings that stood when it was taken.
+    findings that stood when it was taken. A ``guard`` rule states a condition of the
+    actions it names: its hold or refusal stops them even where the transition needs
+    no clean record (a remedial release without a lawful ground, say).
     """
 
     version: RuleVersion
@@ -145,6 +154,7 @@ class Rule:
     actions: frozenset[str] | None = None
     goods: frozenset[str] | None = None
     directions: frozenset[str] | None = None
+    guard: bool = False
 
     @property
     def id(self) -> str:
@@ -172,8 +182,9 @@ class Rule:
         if result is None:
             return []
         verdicts = [result] if isinstance(result, Verdict) else list(result)
+        version = self.version.effective_from
         return [
-            Finding(self.id, v.outcome, self.basis, v.message, self.version.effective_from, v.data)
+            Finding(self.id, v.outcome, self.basis, v.message, version, v.data, self.guard)
             for v in verdicts
         ]
 
@@ -219,6 +230,7 @@ class RuleBook:
         actions: Iterable[str] | None = None,
         goods: Iterable[str] | None = None,
         directions: Iterable[str] | None = None,
+        guard: bool = False,
     ) -> Callable[[RuleCheck], Rule]:
         """Decorate a rule function; its legal text must be listed in ``rules.toml``."""
         try:
@@ -236,7 +248,10 @@ class RuleBook:
                 actions=_frozen(actions),
                 goods=_frozen(goods),
                 directions=_frozen(directions),
+                guard=guard,
             )
+            if guard and actions is None:
+                raise ValueError(f"guard rule {rule_id} must name the actions it guards")
             self._rules.append(bound)
             return bound
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from caratflow.models import Certificate, Direction, Event, Party, Shipment
+
+
+@dataclass(frozen=True)
+class PartyHistory:
+    shipments: int
+    held: int
 
 
 class Registry:
@@ -36,6 +43,27 @@ class Registry:
             .limit(1)
         )
         return self._session.scalar(query) is not None
+
+    def party_history(
+        self, authority_code: str, name: str, *, excluding: int | None = None
+    ) -> PartyHistory:
+        """How often a trader appeared in this authority's shipments, and how often held."""
+        involved = or_(Certificate.importer_name == name, Certificate.exporter_name == name)
+        shipments = (
+            select(Shipment.id)
+            .join(Certificate, Certificate.shipment_id == Shipment.id)
+            .where(Shipment.authority_code == authority_code, involved)
+        )
+        if excluding is not None:
+            shipments = shipments.where(Shipment.id != excluding)
+        ids = shipments.scalar_subquery()
+        count = self._session.scalar(select(func.count()).where(Shipment.id.in_(ids))) or 0
+        held = self._session.scalar(
+            select(func.count(func.distinct(Event.shipment_id))).where(
+                Event.shipment_id.in_(ids), Event.action == "hold"
+            )
+        )
+        return PartyHistory(shipments=count, held=held or 0)
 
     def presentations_of_certificate(self, number: str, *, excluding: int | None = None) -> int:
         """How many other shipments already presented a certificate with this number."""

@@ -201,7 +201,7 @@ class ShipmentService:
         _check_inputs(transition, inputs or {})
         day = legal_date(shipment)
         findings = self._assess(session, shipment, action, day, inputs or {})
-        if transition.requires_clean and any(f.outcome.blocks for f in findings):
+        if any(f.stops or (transition.requires_clean and f.outcome.blocks) for f in findings):
             raise LawForbids(action, findings)
         from_state = shipment.state
         workflow.fire(shipment, action)

@@ -228,6 +228,7 @@ COMPLIANT_ROUGH_IMPORT: dict[str, Any] = {
         "number": "CA123456",
         "issuing_country": "CA",
         "issuing_authority": "Natural Resources Canada",
+        "validating_authority": "Natural Resources Canada",
         "issued_on": "2026-11-10",
         "expires_on": "2027-01-10",
         "exporter": {"name": "Arctic Rough Ltd", "address": "400 Burrard St, Vancouver"},

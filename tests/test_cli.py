@@ -119,9 +119,38 @@ def test_serve_demo_starts_on_an_empty_embedded_database(tmp_path):
                 assert time.monotonic() < deadline, "server did not answer within 30 s"
                 time.sleep(0.2)
         assert health["status"] == "ok"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
-            assert "6 shipment(s) on record" in r.read().decode()
         assert (tmp_path / "caratflow.sqlite3").exists()
+        run = {"env": env, "capture_output": True, "text": True, "check": True}
+        subprocess.run(
+            [
+                str(caratflow),
+                "users",
+                "add",
+                "audit",
+                "--role",
+                "auditor",
+                "--authority",
+                "BE",
+                "--authority",
+                "NO",
+            ],
+            **run,
+        )
+        token = subprocess.run([str(caratflow), "tokens", "create", "audit"], **run).stdout
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/shipments",
+            headers={"Authorization": f"Bearer {token.strip()}"},
+        )
+        with urllib.request.urlopen(request) as r:
+            shipments = json.load(r)["items"]
+        assert {(s["authority"], s["state"]) for s in shipments} == {
+            ("BE", "released"),
+            ("BE", "held"),
+            ("BE", "presented"),
+            ("BE", "refused"),
+            ("NO", "released"),
+            ("NO", "refused"),
+        }
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -1,22 +1,62 @@
-"""The import conditions of Reg. (EC) 2368/2002 Art. 3, as rules of the EU plugin."""
+"""Reg. (EC) 2368/2002 as rules of the EU plugin: import (Arts. 3-7), export (Arts. 11-14),
+transit (Art. 18), industry and fees (Arts. 17, 19), and the KP minimums of Annex I.
+
+What a decision may record (``inputs``): on ``verify``, the method of Art. 4(5)
+(``every_container`` or ``risk_selection``), the containers ``opened``, and what was
+found (``counted_parcels``, ``weighed_carats``); on an export's ``verify`` (validation,
+Art. 12(2)), ``sealed_under_supervision``; on ``remediate``, the ``ground`` of Art. 5(2).
+What a presentation may carry (``details``): ``destination``, ``lawful_import``
+(``{"kind": "confirmed_import" | "annex_v_declaration" | "lawful_presence", …}``),
+``member_state_of_import``/``member_state_of_destination``, ``exported_on``,
+``transit_declared`` and ``invoice_warranty``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import math
+from collections.abc import Iterable
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
-from caratflow.law import Case, DatedParameters, RuleBook, Verdict, hold, passed
+from caratflow.calendar import WorkingCalendar
+from caratflow.law import (
+    Case,
+    DatedParameters,
+    RuleBook,
+    Verdict,
+    hold,
+    info,
+    passed,
+    refuse,
+    warn,
+)
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters(*sorted((HERE / "parameters").glob("*.toml")))
 RULES = RuleBook("eu", HERE / "rules.toml")
+COMMUNITY = "EU"
+ROUGH = {"rough"}
 
 
-@RULES.rule("eu.import.certificate", directions={"import"}, goods={"rough"})
+def parameter(case: Case, name: str) -> Any:
+    return PARAMETERS.value(name, case.legal_date)
+
+
+def participants(case: Case) -> set[str]:
+    return set(parameter(case, "kp_participants"))
+
+
+# -- import conditions (Art. 3) ---------------------------------------------------------------
+
+
+@RULES.rule("eu.import.certificate", directions={"import"}, goods=ROUGH)
 def certificate_from_participant(case: Case) -> Verdict:
     """Rough diamonds are imported only with a certificate of a KP participant's authority."""
-    participants = PARAMETERS.value("kp_participants", case.legal_date)
     country = case.shipment.certificate.issuing_country
-    if country not in participants:
+    if country not in participants(case):
         return hold(
             f"the certificate was issued in {country}, which is not a Kimberley Process "
             "participant: the consignment is to be detained (Art. 5(1)(b))",
@@ -25,7 +65,7 @@ def certificate_from_participant(case: Case) -> Verdict:
     return passed(f"certificate issued by a participant ({country})")
 
 
-@RULES.rule("eu.import.container", directions={"import"}, goods={"rough"})
+@RULES.rule("eu.import.container", directions={"import"}, goods=ROUGH)
 def containers_sealed(case: Case) -> Verdict:
     """Rough diamonds arrive in tamper-proof containers whose export seals are unbroken."""
     broken = [c.label for c in case.shipment.containers if not c.seals_intact]
@@ -36,3 +76,333 @@ def containers_sealed(case: Case) -> Verdict:
             containers=broken,
         )
     return passed("every container's seals are intact")
+
+
+@RULES.rule("eu.import.identifies", directions={"import"}, goods=ROUGH, actions={"verify"})
+def certificate_identifies_consignment(case: Case) -> Verdict:
+    """The certificate clearly identifies the consignment: parcels and carats match."""
+    certificate = case.shipment.certificate
+    differences = {}
+    counted = case.inputs.get("counted_parcels")
+    if counted is not None and str(counted) != str(certificate.parcels):
+        differences["parcels"] = {"certificate": certificate.parcels, "found": counted}
+    weighed = _decimal(case.inputs.get("weighed_carats"))
+    tolerance = Decimal(parameter(case, "weighing_tolerance_carats"))
+    if weighed is not None and weighed.is_nan():
+        return hold(f"the weighed carats {case.inputs['weighed_carats']!r} cannot be read")
+    if weighed is not None and abs(weighed - certificate.carats) > tolerance:
+        differences["carats"] = {"certificate": str(certificate.carats), "found": str(weighed)}
+    if differences:
+        return hold(
+            f"the consignment does not match its certificate ({', '.join(differences)}): "
+            "to be detained (Art. 5(1)(b))",
+            differences=differences,
+        )
+    return passed("the certificate identifies the consignment")
+
+
+@RULES.rule("kp.certificate.fields", directions={"import", "transit"}, goods=ROUGH)
+def certificate_complete(case: Case) -> Iterable[Verdict]:
+    """The certificate carries the KP minimum content, validated by the exporting authority."""
+    certificate = case.shipment.certificate
+    validated = bool(certificate.validating_authority)
+    origin_known = bool(certificate.origin) or bool(case.shipment.details.get("mixed"))
+    if not validated:
+        yield hold("the certificate shows no validation by the exporting authority (Annex I)")
+    if not origin_known:
+        yield hold("an unmixed parcel's certificate must state its country of origin (Annex I)")
+    if validated and origin_known:
+        yield passed("KP minimum content present, validated by the exporting authority")
+
+
+# -- presentation and verification (Arts. 4 and 5) --------------------------------------------
+
+
+@RULES.rule("eu.present", directions={"import"}, goods=ROUGH, actions={"present"})
+def presented_where_due(case: Case) -> Verdict:
+    """Presented in the Member State of import or of destination (or, lacking an authority
+    there, in another one)."""
+    country = case.shipment.authority.country
+    details = case.shipment.details
+    due = {details.get("member_state_of_import"), details.get("member_state_of_destination")}
+    due.discard(None)
+    if not due or country in due:
+        return passed(f"presented to the Community authority in {country}")
+    return warn(
+        f"presented in {country}, not in the Member State of import or destination "
+        f"({', '.join(sorted(due))}): lawful only where neither has a Community authority",
+        due=sorted(due),
+    )
+
+
+def risk_analysis(case: Case) -> dict[str, Any]:
+    """Art. 4(5)(b): why this consignment does or does not have every container opened."""
+    profile = parameter(case, "risk_profile")
+    certificate = case.shipment.certificate
+    reasons: list[str] = []
+    score = 0
+    for trader in sorted({certificate.importer_name, certificate.exporter_name}):
+        history = case.registry.party_history(
+            case.shipment.authority_code, trader, excluding=case.shipment.id
+        )
+        if history.shipments == 0:
+            score += profile["first_time_trader"]
+            reasons.append(f"first shipment of {trader}")
+        if history.held:
+            score += profile["trader_held_before"]
+            reasons.append(f"{trader} had {history.held} consignment(s) detained before")
+    if certificate.origin and certificate.provenance not in certificate.origin:
+        score += profile["provenance_not_origin"]
+        reasons.append(f"provenance {certificate.provenance} is not a country of origin")
+    per_carat = certificate.value_usd / certificate.carats
+    low, high = Decimal(profile["min_usd_per_carat"]), Decimal(profile["max_usd_per_carat"])
+    if not low <= per_carat <= high:
+        score += profile["value_per_carat_outside"]
+        reasons.append(f"USD {per_carat:.2f} per carat is outside {low}-{high}")
+    labels = [c.label for c in case.shipment.containers]
+    if score >= profile["open_every_container_from"]:
+        selection = labels
+    else:
+        share = Decimal(profile["sample_share"])
+        count = max(1, math.ceil(len(labels) * share))
+        selection = sorted(labels, key=lambda label: _lot(case, label))[:count]
+    return {
+        "score": score,
+        "reasons": reasons or ["no risk factor"],
+        "open": sorted(selection),
+        "open_every_container": selection == labels,
+    }
+
+
+@RULES.rule(
+    "eu.verify.method", directions={"import", "export"}, goods=ROUGH, actions={"present", "verify"}
+)
+def verification_method(case: Case) -> Verdict:
+    """Content is verified by opening every container, or those a risk analysis selects."""
+    analysis = risk_analysis(case)
+    if case.action == "present":
+        return info(
+            f"risk analysis: score {analysis['score']} "
+            f"({'; '.join(analysis['reasons'])}); open {', '.join(analysis['open'])}",
+            **analysis,
+        )
+    method = case.inputs.get("method", "every_container")
+    if method not in parameter(case, "verification_methods"):
+        return hold(f"unknown verification method {method!r}")
+    opened = set(case.inputs.get("opened") or [])
+    if method == "every_container":
+        return passed("every container opened (Art. 4(5)(a))", method=method)
+    if analysis["open_every_container"]:
+        return hold(
+            "the risk analysis requires every container to be opened: "
+            f"{'; '.join(analysis['reasons'])}",
+            **analysis,
+        )
+    missing = sorted(set(analysis["open"]) - opened)
+    if missing:
+        return hold(
+            f"the risk analysis selected {', '.join(missing)}, which was not opened", **analysis
+        )
+    return passed(
+        f"risk-based selection opened {', '.join(sorted(opened))} (score {analysis['score']})",
+        method=method,
+        **analysis,
+    )
+
+
+@RULES.rule("eu.verify.without_delay", goods=ROUGH, actions={"verify"})
+def verified_without_delay(case: Case) -> Verdict:
+    """Verification is carried out without delay."""
+    authority = case.shipment.authority
+    calendar = WorkingCalendar(country=authority.country, zone=authority.zone)
+    presented = calendar.legal_date(case.shipment.presented_at)
+    waited = calendar.working_days_between(presented, case.decision_date)
+    allowed = parameter(case, "verification_working_days")
+    if waited > allowed:
+        return warn(
+            f"verified {waited} working days after presentation; the service standard "
+            f"for 'without delay' is {allowed}",
+            working_days=waited,
+        )
+    return passed(f"verified {waited} working day(s) after presentation")
+
+
+@RULES.rule("eu.detain", directions={"import"}, goods=ROUGH, actions={"hold"})
+def detained(case: Case) -> Verdict:
+    """Where Art. 3 is not met, the consignment is detained."""
+    return info(
+        "consignment detained; it may be released only after remedial action "
+        "(Art. 5(2)) and the Commission and issuing authority are told (Art. 5(3))"
+    )
+
+
+@RULES.rule("eu.remedial_release", goods=ROUGH, actions={"remediate"}, guard=True)
+def remedial_release_ground(case: Case) -> Verdict:
+    """A detained consignment is released after remedial action only on a lawful ground."""
+    grounds = parameter(case, "remedial_release_grounds")
+    ground = case.inputs.get("ground")
+    if ground not in grounds:
+        return refuse(
+            f"remedial release needs its ground (inputs.ground): one of {', '.join(grounds)}",
+            grounds=grounds,
+        )
+    return passed(f"released after remedial action on the ground: {ground.replace('_', ' ')}")
+
+
+# -- lawful import before the regulation, and certified stocks (Arts. 6 and 7) ----------------
+
+
+@RULES.rule("eu.pre_application", directions={"import"}, goods=ROUGH, actions={"present"})
+def exported_before_application(case: Case) -> Verdict | None:
+    """Goods exported at the latest five days before the regulation applied may be admitted."""
+    exported = case.shipment.details.get("exported_on")
+    if not exported:
+        return None
+    applies = parameter(case, "regulation_applies_from")
+    latest = applies["date"] - timedelta(days=applies["exported_at_latest_days_before"])
+    if str(exported) <= latest.isoformat():
+        return info(
+            f"exported on {exported}, at the latest five days before the regulation "
+            "applied: a confirmation of lawful import may be issued"
+        )
+    return None
+
+
+def lawful_import(case: Case) -> dict[str, Any]:
+    return dict(case.shipment.details.get("lawful_import") or {})
+
+
+@RULES.rule("eu.certified_stocks", directions={"export"}, goods=ROUGH)
+def lawful_presence(case: Case) -> Verdict | None:
+    """Stocks certified, or confirmed lawfully present, count as meeting Art. 3."""
+    evidence = lawful_import(case)
+    if evidence.get("kind") != "lawful_presence":
+        return None
+    if not evidence.get("reference"):
+        return hold("a lawful-presence confirmation must give its reference")
+    return passed(f"lawful presence confirmed ({evidence['reference']})")
+
+
+# -- export (Arts. 11 to 14) ------------------------------------------------------------------
+
+
+@RULES.rule("eu.export.issue", directions={"export"}, goods=ROUGH)
+def export_certificate_may_issue(case: Case) -> Iterable[Verdict]:
+    """A Community certificate issues only on conclusive evidence of lawful import, to a
+    participant, in a tamper-proof container."""
+    evidence = lawful_import(case)
+    kind = evidence.get("kind")
+    if kind == "confirmed_import":
+        number = evidence.get("certificate", "")
+        if case.registry.cleared_import(
+            case.shipment.authority_code, number, ("verify", "release")
+        ):
+            yield passed(f"lawful import shown: certificate {number} was verified here")
+        else:
+            yield hold(f"no verified import under certificate {number} is on record")
+    elif kind not in {"annex_v_declaration", "lawful_presence"}:
+        yield hold("no conclusive evidence of lawful import (details.lawful_import)")
+    if not case.shipment.containers or not all(c.seals for c in case.shipment.containers):
+        yield hold("every container must be tamper-proof and sealed")
+
+
+@RULES.rule("eu.export.wdc_declaration", directions={"export"}, goods=ROUGH)
+def industry_declaration(case: Case) -> Verdict | None:
+    """A signed declaration by a member of an Annex V organisation may evidence lawful import."""
+    evidence = lawful_import(case)
+    if evidence.get("kind") != "annex_v_declaration":
+        return None
+    organisation = evidence.get("organisation")
+    if organisation not in parameter(case, "annex_v_organisations"):
+        return hold(f"{organisation or 'no organisation'} is not an Annex V organisation")
+    if not evidence.get("member") or not evidence.get("signed_on"):
+        return hold("the declaration must name the signing member and its date")
+    return passed(
+        f"declaration of {evidence['member']} ({organisation}), signed {evidence['signed_on']}"
+    )
+
+
+@RULES.rule("kp.no_non_participants", directions={"export"}, goods=ROUGH)
+def destination_participates(case: Case) -> Verdict:
+    """No rough diamonds go to a country outside the Kimberley Process."""
+    destination = case.shipment.details.get("destination")
+    if not destination:
+        return hold("state the destination country (details.destination)")
+    if destination not in participants(case):
+        return refuse(
+            f"{destination} is not a Kimberley Process participant", destination=destination
+        )
+    return passed(f"destination {destination} is a participant")
+
+
+@RULES.rule("eu.export.validate", directions={"export"}, goods=ROUGH, actions={"verify"})
+def export_validated(case: Case) -> Verdict:
+    """The certificate is validated only after checking content and sealing under supervision."""
+    if case.inputs.get("sealed_under_supervision") != "yes":
+        return hold(
+            "the containers must be sealed under the authority's supervision before "
+            "the certificate is validated (inputs.sealed_under_supervision: yes)"
+        )
+    return passed("content checked and containers sealed under supervision")
+
+
+@RULES.rule("eu.export.detain", directions={"export"}, goods=ROUGH, actions={"hold"})
+def export_detained(case: Case) -> Verdict:
+    """An export not meeting Arts. 11-13 is detained, as Art. 5(2)-(3) provide."""
+    return info("export consignment detained; remedial release and notice as Art. 5(2)-(3)")
+
+
+# -- transit, traders and fees (Arts. 17 to 19) -----------------------------------------------
+
+
+@RULES.rule("eu.transit", directions={"transit"}, goods=ROUGH)
+def transit_exempt(case: Case) -> Verdict:
+    """Transit is exempt if the container is untampered and the certificate names the Community."""
+    broken = [c.label for c in case.shipment.containers if not c.seals_intact]
+    if broken:
+        return hold(f"in transit with broken seals on {', '.join(broken)}")
+    declared = case.shipment.details.get("transit_declared") or []
+    if COMMUNITY not in declared:
+        return hold(
+            "the certificate does not state the Community as transit (details.transit_declared)"
+        )
+    return passed("transit exempt: recorded, not verified")
+
+
+@RULES.rule(
+    "eu.industry.records", directions={"import", "export"}, goods=ROUGH, actions={"present"}
+)
+def invoice_warranty(case: Case) -> Verdict:
+    """Traders' invoices carry the KP warranty statement, and traders keep records 3 years."""
+    if case.shipment.details.get("invoice_warranty") is False:
+        return warn("the invoice does not carry the KP warranty statement")
+    return passed("invoice warranty not in question")
+
+
+@RULES.rule("eu.fees", goods=ROUGH, actions={"verify"})
+def fee_within_cost(case: Case) -> Verdict:
+    """Fees may not exceed the cost of the service."""
+    fees = parameter(case, "fees")
+    fee, cost = Decimal(fees["fee_eur"]), Decimal(fees["cost_eur"])
+    if fee > cost:
+        return warn(
+            f"the fee (EUR {fee}) exceeds the cost of the service (EUR {cost})",
+            fee_eur=fee,
+            cost_eur=cost,
+        )
+    return info(f"verification fee EUR {fee}", fee_eur=fee)
+
+
+def _lot(case: Case, label: str) -> str:
+    """A reproducible draw: the same consignment always selects the same containers."""
+    seed = f"{case.shipment.certificate.number}/{label}"
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return Decimal("NaN")

@@ -35,6 +35,10 @@ def test_presenting_answers_201_with_state_findings_and_actions(client, auth):
     assert {f["rule"] for f in body["findings"]} == {
         "eu.import.certificate",
         "eu.import.container",
+        "eu.industry.records",
+        "eu.present",
+        "eu.verify.method",
+        "kp.certificate.fields",
         "g7.mining_countries",
         "g7.rough.non_russian",
         "g7.scope",
@@ -102,7 +106,7 @@ def test_hold_then_remediate_with_reasons_shows_in_the_history(client, auth):
         f"{base}/actions/remediate",
         json={
             "reason": "issuing authority corrected the seal record",
-            "inputs": {"ground": "another_authority"},
+            "inputs": {"ground": "caused_by_another_authority"},
         },
         headers=auth,
     )
@@ -113,7 +117,7 @@ def test_hold_then_remediate_with_reasons_shows_in_the_history(client, auth):
         ("hold", "held"),
         ("remediate", "released"),
     ]
-    assert events[2]["inputs"] == {"ground": "another_authority"}
+    assert events[2]["inputs"] == {"ground": "caused_by_another_authority"}
 
 
 def test_another_authority_cannot_see_or_touch_a_shipment(client, auth, make_token):

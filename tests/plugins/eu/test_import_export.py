@@ -1,0 +1,296 @@
+"""Reg. (EC) 2368/2002 at the Antwerp Diamond Office: import, export and transit controls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from caratflow.errors import LawForbids
+from caratflow.testing import DELETE, shipment_payload
+
+
+def outcomes(findings) -> dict[str, str]:
+    return {f.rule: str(f.outcome) for f in findings}
+
+
+def check(session, service, officer, payload) -> dict[str, str]:
+    return outcomes(service.check(session, payload, officer))
+
+
+def present(session, service, officer, payload=None):
+    shipment = service.present(session, payload or shipment_payload(), officer).shipment
+    session.flush()
+    return shipment
+
+
+def export_payload(**changes: Any) -> dict[str, Any]:
+    payload = shipment_payload(
+        **{
+            "direction": "export",
+            "certificate.number": "EC004211",
+            "certificate.issuing_country": "EU",
+            "certificate.issuing_authority": "FPS Economy, Diamond Office Antwerp",
+            "certificate.exporter.name": "Schupstraat Diamonds NV",
+            **changes,
+        }
+    )
+    payload.setdefault("destination", "CA")
+    payload.setdefault(
+        "lawful_import",
+        {
+            "kind": "annex_v_declaration",
+            "organisation": "World Diamond Council",
+            "member": "Schupstraat Diamonds NV",
+            "signed_on": "2026-11-18",
+        },
+    )
+    return payload
+
+
+# -- Art. 3 and Annex I ---------------------------------------------------------------------
+
+
+def test_a_certificate_not_validated_by_the_exporting_authority_is_detained(
+    session, service, officer
+):
+    unvalidated = shipment_payload(**{"certificate.validating_authority": DELETE})
+    assert check(session, service, officer, unvalidated)["kp.certificate.fields"] == "hold"
+    assert check(session, service, officer, shipment_payload())["kp.certificate.fields"] == "pass"
+
+
+def test_an_unmixed_parcel_without_origin_is_detained_but_a_mixed_one_is_not(
+    session, service, officer
+):
+    silent = shipment_payload(**{"certificate.origin": []})
+    assert check(session, service, officer, silent)["kp.certificate.fields"] == "hold"
+    silent["mixed"] = True
+    assert check(session, service, officer, silent)["kp.certificate.fields"] == "pass"
+
+
+def test_wrong_carats_found_at_verification_detain_the_consignment_citing_art_3c(
+    session, service, officer
+):
+    shipment = present(session, service, officer)
+    with pytest.raises(LawForbids, match=r"eu\.import\.identifies.*carats"):
+        service.act(
+            session,
+            shipment.id,
+            "verify",
+            officer,
+            inputs={"weighed_carats": "121.90", "counted_parcels": 2},
+        )
+    verified = service.act(
+        session,
+        shipment.id,
+        "verify",
+        officer,
+        inputs={"weighed_carats": "123.455", "counted_parcels": 2},
+    )
+    assert verified.state == "verified"
+
+
+def test_a_missing_parcel_detains_the_consignment(session, service, officer):
+    shipment = present(session, service, officer)
+    with pytest.raises(LawForbids, match="parcels"):
+        service.act(session, shipment.id, "verify", officer, inputs={"counted_parcels": 1})
+
+
+# -- Art. 4 ---------------------------------------------------------------------------------
+
+
+def test_presentation_outside_the_member_state_of_import_or_destination_is_flagged(
+    session, service, officer
+):
+    elsewhere = shipment_payload(member_state_of_import="DE", member_state_of_destination="NL")
+    assert check(session, service, officer, elsewhere)["eu.present"] == "warn"
+    due = shipment_payload(member_state_of_import="DE", member_state_of_destination="BE")
+    assert check(session, service, officer, due)["eu.present"] == "pass"
+
+
+def test_the_risk_analysis_explains_its_selection_at_presentation(session, service, officer):
+    payload = shipment_payload(
+        containers=[{"id": f"C{i}", "seals": [f"S-{i}"], "seals_intact": True} for i in range(1, 7)]
+    )
+    shipment = present(session, service, officer, payload)
+    [analysis] = [f for f in shipment.events[0].findings if f.rule == "eu.verify.method"]
+    assert analysis.data["reasons"] == [
+        "first shipment of Arctic Rough Ltd",
+        "first shipment of Schupstraat Diamonds NV",
+    ]
+    assert analysis.data["open_every_container"] is True  # two first-time traders: score 4
+    assert analysis.data["open"] == ["C1", "C2", "C3", "C4", "C5", "C6"]
+
+
+def test_a_known_trader_gets_a_risk_based_selection_that_must_be_opened(session, service, officer):
+    containers = [{"id": f"C{i}", "seals": [f"S-{i}"], "seals_intact": True} for i in range(1, 7)]
+    present(session, service, officer, shipment_payload(containers=containers))
+    shipment = present(session, service, officer, shipment_payload(containers=containers))
+    [analysis] = [f for f in shipment.events[0].findings if f.rule == "eu.verify.method"]
+    assert analysis.data["score"] == 0 and analysis.data["open_every_container"] is False
+    selection = analysis.data["open"]
+    assert len(selection) == 3  # a third of six, by a reproducible draw
+    not_selected = sorted({c["id"] for c in containers} - set(selection))
+    with pytest.raises(LawForbids, match="was not opened"):
+        service.act(
+            session,
+            shipment.id,
+            "verify",
+            officer,
+            inputs={"method": "risk_selection", "opened": not_selected},
+        )
+    verified = service.act(
+        session,
+        shipment.id,
+        "verify",
+        officer,
+        inputs={"method": "risk_selection", "opened": selection},
+    )
+    [method] = [f for f in verified.events[-1].findings if f.rule == "eu.verify.method"]
+    assert method.outcome == "pass" and "risk-based selection" in method.message
+
+
+def test_a_high_risk_consignment_may_not_be_verified_by_selection(session, service, officer):
+    shipment = present(session, service, officer)
+    with pytest.raises(LawForbids, match="requires every container to be opened"):
+        service.act(
+            session,
+            shipment.id,
+            "verify",
+            officer,
+            inputs={"method": "risk_selection", "opened": ["C1"]},
+        )
+
+
+def test_verification_long_after_presentation_is_not_without_delay(session, service, officer):
+    late = shipment_payload(presented_at="2026-01-05T10:00:00+01:00")
+    shipment = present(session, service, officer, late)
+    verified = service.act(session, shipment.id, "verify", officer)
+    assert outcomes(verified.events[-1].findings)["eu.verify.without_delay"] == "warn"
+
+
+# -- Art. 5 ---------------------------------------------------------------------------------
+
+
+def test_a_broken_seal_is_detained_and_released_only_on_a_lawful_ground(session, service, officer):
+    shipment = present(
+        session, service, officer, shipment_payload(**{"containers.0.seals_intact": False})
+    )
+    held = service.act(session, shipment.id, "hold", officer, reason="seal S-991 broken")
+    assert outcomes(held.events[-1].findings)["eu.detain"] == "info"
+    with pytest.raises(LawForbids, match="remedial release needs its ground"):
+        service.act(
+            session,
+            shipment.id,
+            "remediate",
+            officer,
+            reason="fixed",
+            inputs={"ground": "the importer asked nicely"},
+        )
+    released = service.act(
+        session,
+        shipment.id,
+        "remediate",
+        officer,
+        reason="exporting authority confirmed it resealed after inspection",
+        inputs={"ground": "caused_by_another_authority"},
+    )
+    assert released.state == "released"
+
+
+# -- Arts. 6 and 7 --------------------------------------------------------------------------
+
+
+def test_goods_exported_five_days_before_the_regulation_applied_may_be_admitted(
+    session, service, officer
+):
+    early = shipment_payload(exported_on="2002-12-27", presented_at="2003-01-06T10:00:00+01:00")
+    assert check(session, service, officer, early)["eu.pre_application"] == "info"
+    late = shipment_payload(exported_on="2002-12-28", presented_at="2003-01-06T10:00:00+01:00")
+    assert "eu.pre_application" not in check(session, service, officer, late)
+
+
+def test_a_lawful_presence_confirmation_needs_its_reference(session, service, officer):
+    vague = export_payload(lawful_import={"kind": "lawful_presence"})
+    assert check(session, service, officer, vague)["eu.certified_stocks"] == "hold"
+    stated = export_payload(lawful_import={"kind": "lawful_presence", "reference": "LP-2003-11"})
+    assert check(session, service, officer, stated)["eu.certified_stocks"] == "pass"
+
+
+# -- Arts. 11 to 14 -------------------------------------------------------------------------
+
+
+def test_an_export_to_a_non_participant_is_refused(session, service, officer):
+    assert (
+        check(session, service, officer, export_payload(destination="LY"))["kp.no_non_participants"]
+        == "refuse"
+    )
+    assert check(session, service, officer, export_payload())["kp.no_non_participants"] == "pass"
+
+
+def test_an_export_needs_conclusive_evidence_of_lawful_import(session, service, officer):
+    none = export_payload(lawful_import={})
+    assert check(session, service, officer, none)["eu.export.issue"] == "hold"
+    unknown = export_payload(lawful_import={"kind": "confirmed_import", "certificate": "CA1"})
+    assert check(session, service, officer, unknown)["eu.export.issue"] == "hold"
+    imported = present(session, service, officer)
+    service.act(session, imported.id, "verify", officer)
+    confirmed = export_payload(
+        lawful_import={"kind": "confirmed_import", "certificate": "CA123456"}
+    )
+    assert check(session, service, officer, confirmed)["eu.export.issue"] == "pass"
+
+
+def test_an_industry_declaration_counts_only_from_an_annex_v_member(session, service, officer):
+    assert check(session, service, officer, export_payload())["eu.export.wdc_declaration"] == "pass"
+    outsider = export_payload(
+        lawful_import={
+            "kind": "annex_v_declaration",
+            "organisation": "Diamond Friends Club",
+            "member": "X",
+            "signed_on": "2026-11-18",
+        }
+    )
+    assert check(session, service, officer, outsider)["eu.export.wdc_declaration"] == "hold"
+
+
+def test_an_export_certificate_is_validated_only_after_sealing_under_supervision(
+    session, service, officer
+):
+    shipment = present(session, service, officer, export_payload())
+    with pytest.raises(LawForbids, match="sealed under the authority's supervision"):
+        service.act(session, shipment.id, "verify", officer)
+    service.act(session, shipment.id, "verify", officer, inputs={"sealed_under_supervision": "yes"})
+    assert service.act(session, shipment.id, "export", officer).state == "exported"
+
+
+def test_a_detained_export_cites_art_14(session, service, officer):
+    shipment = present(session, service, officer, export_payload(destination="LY"))
+    held = service.act(session, shipment.id, "hold", officer, reason="destination not in KP")
+    assert outcomes(held.events[-1].findings)["eu.export.detain"] == "info"
+
+
+# -- Arts. 17 to 19 -------------------------------------------------------------------------
+
+
+def test_transit_is_exempt_when_untampered_and_declared(session, service, officer):
+    transit = shipment_payload(direction="transit", transit_declared=["EU"])
+    assert check(session, service, officer, transit)["eu.transit"] == "pass"
+    undeclared = shipment_payload(direction="transit")
+    assert check(session, service, officer, undeclared)["eu.transit"] == "hold"
+    tampered = shipment_payload(
+        direction="transit", transit_declared=["EU"], **{"containers.0.seals_intact": False}
+    )
+    assert check(session, service, officer, tampered)["eu.transit"] == "hold"
+
+
+def test_an_invoice_without_the_kp_warranty_is_flagged(session, service, officer):
+    bare = shipment_payload(invoice_warranty=False)
+    assert check(session, service, officer, bare)["eu.industry.records"] == "warn"
+
+
+def test_the_fee_is_recorded_and_never_above_the_cost(session, service, officer):
+    shipment = present(session, service, officer)
+    verified = service.act(session, shipment.id, "verify", officer)
+    [fee] = [f for f in verified.events[-1].findings if f.rule == "eu.fees"]
+    assert (fee.outcome, fee.data) == ("info", {"fee_eur": "120.00"})
