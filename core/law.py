@@ -292,6 +292,11 @@ class DatedParameters:
                         )
                 self._values[name] = values
 
+    @classmethod
+    def in_folder(cls, folder: Path) -> DatedParameters:
+        """Every ``*.toml`` of a plugin's ``parameters/`` folder."""
+        return cls(*sorted(folder.glob("*.toml")))
+
     def entry(self, name: str, on: date) -> dict[str, Any]:
         """The dated entry of ``name`` in force on ``on`` (value, source, effective_from)."""
         try:

@@ -268,6 +268,11 @@ def shipment_payload(**changes: Any) -> dict[str, Any]:
 DELETE = object()
 
 
+def outcomes(findings: Any) -> dict[str, str]:
+    """``{rule: outcome}`` of findings or of their stored records, for terse assertions."""
+    return {f.rule: str(f.outcome) for f in findings}
+
+
 @pytest.fixture
 def payload() -> Callable[..., dict[str, Any]]:
     return shipment_payload

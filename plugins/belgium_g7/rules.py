@@ -17,7 +17,7 @@ from typing import Any
 from caratflow.law import Case, DatedParameters, RuleBook, Verdict, hold, passed, refuse, warn
 
 HERE = Path(__file__).parent
-PARAMETERS = DatedParameters(*sorted((HERE / "parameters").glob("*.toml")))
+PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("belgium_g7", HERE / "rules.toml")
 WHOLE = Decimal(100)
 

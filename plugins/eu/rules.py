@@ -35,7 +35,7 @@ from caratflow.law import (
 )
 
 HERE = Path(__file__).parent
-PARAMETERS = DatedParameters(*sorted((HERE / "parameters").glob("*.toml")))
+PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("eu", HERE / "rules.toml")
 COMMUNITY = "EU"
 ROUGH = {"rough"}

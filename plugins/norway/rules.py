@@ -26,7 +26,7 @@ from caratflow.law import (
 from caratflow.models import Event
 
 HERE = Path(__file__).parent
-PARAMETERS = DatedParameters(*sorted((HERE / "parameters").glob("*.toml")))
+PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("norway", HERE / "rules.toml")
 AUTHORITY = "NO"
 COMPLETION = {"verify"}  # the control is completed and the permit granted (§12)

@@ -7,11 +7,7 @@ from typing import Any
 import pytest
 
 from caratflow.errors import LawForbids
-from caratflow.testing import DELETE, shipment_payload
-
-
-def outcomes(findings) -> dict[str, str]:
-    return {f.rule: str(f.outcome) for f in findings}
+from caratflow.testing import DELETE, outcomes, shipment_payload
 
 
 def check(session, service, officer, payload) -> dict[str, str]:
@@ -49,6 +45,27 @@ def export_payload(**changes: Any) -> dict[str, Any]:
 
 
 # -- Art. 3 and Annex I ---------------------------------------------------------------------
+
+
+def test_an_import_whose_seal_is_broken_is_detained_citing_art_3b(session, service, officer):
+    broken = shipment_payload(**{"containers.0.seals_intact": False})
+    [finding] = [
+        f for f in service.check(session, broken, officer) if f.rule == "eu.import.container"
+    ]
+    assert (finding.outcome.value, finding.basis) == ("hold", "Reg. (EC) 2368/2002 Art. 3(b)")
+    assert "C1" in finding.message
+
+
+def test_an_import_certified_by_a_non_participant_is_detained_citing_art_3a(
+    session, service, officer
+):
+    libyan = shipment_payload(**{"certificate.issuing_country": "LY", "certificate.number": "LY1"})
+    findings = service.check(session, libyan, officer)
+    assert outcomes(findings)["eu.import.certificate"] == "hold"
+    assert (
+        outcomes(service.check(session, shipment_payload(), officer))["eu.import.certificate"]
+        == "pass"
+    )
 
 
 def test_a_certificate_not_validated_by_the_exporting_authority_is_detained(

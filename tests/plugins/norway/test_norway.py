@@ -15,7 +15,7 @@ from caratflow.plugins.norway.identity import valid_birth_number, valid_organisa
 from caratflow.plugins.norway.rules import keep_until
 from caratflow.retention import purge, retention_of
 from caratflow.service import Actor
-from caratflow.testing import shipment_payload
+from caratflow.testing import outcomes, shipment_payload
 
 OFFICER = Actor("officer.no", Role.OFFICER, frozenset({"NO"}))
 SUPERVISOR = Actor("supervisor.no", Role.SUPERVISOR, frozenset({"NO"}))
@@ -79,10 +79,6 @@ def registered(session, runtime):
 
 def act(session, service, shipment, action, actor=OFFICER, **kw):
     return service.act(session, shipment.id, action, actor, **kw)
-
-
-def rules_of(findings) -> dict[str, str]:
-    return {f.rule: str(f.outcome) for f in findings}  # findings or their stored records
 
 
 def cleared_import(session, service, **changes):
@@ -179,20 +175,20 @@ def test_a_physical_control_needs_its_reason(session, service, registered):
         inputs=PASS,
         reason="value per carat far above the parcel's declared quality",
     )
-    found = rules_of(service.check(session, import_payload(), OFFICER))
+    found = outcomes(service.check(session, import_payload(), OFFICER))
     assert "no.control.physical" not in found  # only where the authority found reason
-    assert rules_of(shipment.events[-1].findings)["no.control.physical"] == "pass"
+    assert outcomes(shipment.events[-1].findings)["no.control.physical"] == "pass"
 
 
 def test_freight_documents_can_be_checked_and_a_failure_holds(session, service, registered):
     shipment = service.present(session, import_payload(), OFFICER).shipment
     act(session, service, shipment, "control_freight_documents", inputs={"outcome": "fail"})
-    assert rules_of(shipment.events[-1].findings)["no.control.freight_docs"] == "hold"
+    assert outcomes(shipment.events[-1].findings)["no.control.freight_docs"] == "hold"
 
 
 def test_a_seal_mismatch_is_held(session, service, registered):
     broken = import_payload(**{"containers.0.seals_intact": False})
-    found = rules_of(service.check(session, broken, OFFICER))
+    found = outcomes(service.check(session, broken, OFFICER))
     assert found["no.control.identity"] == "hold"
     assert found["no.import.conditions"] == "hold"
 
@@ -215,7 +211,7 @@ def test_the_certificate_is_compared_with_the_advance_notice_field_by_field(
 
 def test_an_import_from_a_non_participant_is_refused_citing_section_4(session, service, registered):
     libyan = import_payload(**{"certificate.issuing_country": "LY", "certificate.number": "LY9"})
-    assert rules_of(service.check(session, libyan, OFFICER))["no.import.conditions"] == "refuse"
+    assert outcomes(service.check(session, libyan, OFFICER))["no.import.conditions"] == "refuse"
 
 
 # -- §7 registration -------------------------------------------------------------------------
@@ -225,7 +221,7 @@ def test_an_unregistered_exporter_is_refused_then_allowed_to_register_late(
     session, service, runtime
 ):
     shipment = service.present(session, export_payload(), OFFICER).shipment
-    assert rules_of(shipment.events[0].findings)["no.registration"] == "refuse"
+    assert outcomes(shipment.events[0].findings)["no.registration"] == "refuse"
     with pytest.raises(LawForbids, match="not registered"):
         act(session, service, shipment, "verify")
     with pytest.raises(Forbidden, match="reserved to: admin, supervisor"):
@@ -291,26 +287,26 @@ def test_birth_numbers(number, valid):
 
 
 def test_an_export_to_a_non_participant_is_refused(session, service, registered):
-    found = rules_of(service.check(session, export_payload(destination="LY"), OFFICER))
+    found = outcomes(service.check(session, export_payload(destination="LY"), OFFICER))
     assert found["no.export.conditions"] == "refuse"
-    assert rules_of(service.check(session, export_payload(), OFFICER))["no.export.conditions"] == (
+    assert outcomes(service.check(session, export_payload(), OFFICER))["no.export.conditions"] == (
         "pass"
     )
 
 
 def test_an_export_travels_under_a_norwegian_certificate(session, service, registered):
     foreign = export_payload(**{"certificate.issuing_country": "BE", "certificate.number": "BE1"})
-    assert rules_of(service.check(session, foreign, OFFICER))["no.export.conditions"] == "refuse"
+    assert outcomes(service.check(session, foreign, OFFICER))["no.export.conditions"] == "refuse"
 
 
 def test_a_reexport_without_the_import_certificate_is_refused(session, service, registered):
     without = export_payload(reexport=True)
-    assert rules_of(service.check(session, without, OFFICER))["no.reexport.proof"] == "refuse"
+    assert outcomes(service.check(session, without, OFFICER))["no.reexport.proof"] == "refuse"
     unknown = export_payload(reexport=True, import_certificate="CA999999")
-    assert rules_of(service.check(session, unknown, OFFICER))["no.reexport.proof"] == "refuse"
+    assert outcomes(service.check(session, unknown, OFFICER))["no.reexport.proof"] == "refuse"
     cleared_import(session, service)
     proven = export_payload(reexport=True, import_certificate="CA123456")
-    assert rules_of(service.check(session, proven, OFFICER))["no.reexport.proof"] == "pass"
+    assert outcomes(service.check(session, proven, OFFICER))["no.reexport.proof"] == "pass"
 
 
 def test_customs_lets_an_export_out_only_with_the_permit(session, service, registered):
@@ -319,7 +315,7 @@ def test_customs_lets_an_export_out_only_with_the_permit(session, service, regis
         act(session, service, shipment, action, inputs=PASS)
     act(session, service, shipment, "verify")
     exported = act(session, service, shipment, "export")
-    assert rules_of(exported.events[-1].findings)["no.export.permit"] == "pass"
+    assert outcomes(exported.events[-1].findings)["no.export.permit"] == "pass"
 
 
 # -- §6, §12 appeals and suspicion -----------------------------------------------------------
@@ -355,7 +351,7 @@ def test_an_appeal_against_an_export_certificate_decision_cites_section_6(
     act(session, service, shipment, "forward_appeal", reason="to UD")
     upheld = act(session, service, shipment, "uphold_appeal", reason="UD upheld")
     assert upheld.state == "refused"
-    appeals = {r: o for r, o in rules_of(upheld.events[-1].findings).items() if "appeal" in r}
+    appeals = {r: o for r, o in outcomes(upheld.events[-1].findings).items() if "appeal" in r}
     assert appeals == {"no.certificate.appeal": "info"}
 
 
@@ -401,7 +397,7 @@ def test_retention_counts_from_clearance_not_presentation(
     assert retention.keep_until == keep_until(cleared_on, date(2025, 6, 2))
     assert retention.keep_until.year == cleared_on.year + 10
     release = shipment.events[-1]
-    assert rules_of(release.findings)["no.retain.10y"] == "info"
+    assert outcomes(release.findings)["no.retain.10y"] == "info"
 
 
 def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
