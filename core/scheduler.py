@@ -1,0 +1,120 @@
+"""The one periodic job: sweep due deadlines, then deliver the outbox.
+
+APScheduler 3 runs a single interval job in a ``BackgroundScheduler`` (memory job
+store): deadlines are rows, never scheduler jobs (DESIGN.md, "Deadlines and
+reminders"). The job runs the ``PERIODIC_TASKS`` below in order; each claims its rows
+in the database, so any number of processes (``caratflow worker``, ``caratflow
+serve``) may run it at once. To add periodic work, add a
+task to ``PERIODIC_TASKS``: a function of the runtime and the scheduler's context.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from caratflow import deadlines, ledger
+from caratflow.models import utcnow
+from caratflow.outbox import DeliverySettings, Dispatcher
+from caratflow.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = timedelta(seconds=30)
+JOB_ID = "caratflow-periodic"
+
+
+@dataclass
+class Worker:
+    """What the periodic tasks share in one process: the runtime and the dispatcher."""
+
+    runtime: Runtime
+    delivery: DeliverySettings = field(default_factory=DeliverySettings.from_env)
+    dispatcher: Dispatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dispatcher = Dispatcher(
+            self.runtime.sessions, self.delivery, on_sent=[deadlines.message_sent]
+        )
+
+
+def sweep_deadlines(worker: Worker) -> Any:
+    """Queue due reminders, mark missed deadlines, escalate (issue 4)."""
+    return deadlines.sweep_due(worker.runtime.sessions, late_after=worker.delivery.late_after)
+
+
+def deliver_outbox(worker: Worker) -> Any:
+    """Send what the sweep and the decisions queued."""
+    return worker.dispatcher.dispatch()
+
+
+PeriodicTask = Callable[[Worker], Any]
+PERIODIC_TASKS: list[tuple[str, PeriodicTask]] = [
+    ("deadlines", sweep_deadlines),
+    ("outbox", deliver_outbox),
+    ("ledger", lambda w: ledger.sequence_once(w.runtime.sessions, w.runtime.settings)),  # issue 5
+]
+"""Run in this order at every tick. Add the ledger sequencer here."""
+
+
+def run_periodic_tasks(worker: Worker) -> dict[str, Any]:
+    """One tick: every task once; one task's failure is logged and does not stop the next."""
+    results: dict[str, Any] = {}
+    for name, task in PERIODIC_TASKS:
+        try:
+            results[name] = task(worker)
+        except Exception:
+            log.exception("periodic task %r failed; it runs again at the next tick", name)
+            results[name] = None
+        else:
+            log.info("periodic task %r: %s", name, results[name])
+    return results
+
+
+def start_scheduler(
+    runtime: Runtime,
+    interval: timedelta = DEFAULT_INTERVAL,
+    delivery: DeliverySettings | None = None,
+) -> BackgroundScheduler:
+    """Start the background scheduler with its one interval job; it also runs at once.
+
+    ``max_instances=1`` and ``coalesce``: a tick that takes longer than the interval is
+    not run twice side by side, and ticks missed meanwhile collapse into one.
+    """
+    worker = Worker(runtime, delivery or DeliverySettings.from_env())
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        run_periodic_tasks,
+        "interval",
+        args=[worker],
+        seconds=interval.total_seconds(),
+        id=JOB_ID,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        next_run_time=utcnow(),
+    )
+    scheduler.start()
+    log.info("scheduler started: one job every %s", interval)
+    return scheduler
+
+
+def run_worker(runtime: Runtime, interval: timedelta = DEFAULT_INTERVAL) -> None:
+    """``caratflow worker``: run the scheduler until SIGTERM or SIGINT, then stop cleanly
+    (the tick under way finishes; a SIGKILL loses nothing either, see ``caratflow.outbox``)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    scheduler = start_scheduler(runtime, interval)
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        log.info("worker stopped")

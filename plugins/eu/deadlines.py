@@ -1,0 +1,130 @@
+"""The EU's legal clocks on an import of rough diamonds (Reg. (EC) 2368/2002).
+
+- ``eu.confirm.10_days`` (Art. 5(1)(a)): a compliant consignment is confirmed on the
+  original certificate, with a certified copy to the importer, within 10 working days
+  of presentation. Opened on presentation, met by verification, moot once the
+  consignment is detained or refused.
+- ``eu.notify.1_month`` (Art. 5(3)): within one month of a detention the Commission
+  and the participant's authority that issued or validated the certificate are told
+  of the non-compliance. Opened by the detention with both notices queued in the
+  outbox; met when they have been delivered.
+
+The periods are dated parameters (``parameters/deadlines.toml``); the legal text is in
+``rules.toml``. Each clock also has a rule function, so the decision that meets or
+opens it records a finding citing it.
+"""
+
+from __future__ import annotations
+
+from caratflow.deadlines import (
+    SUPERVISORS,
+    Anchor,
+    DatedPeriod,
+    Notice,
+    Reminder,
+    calendar_of,
+    deadline_of,
+    declare,
+)
+from caratflow.law import Case, Verdict, info, passed, warn
+from caratflow.models import Event, Shipment
+from caratflow.plugins.eu.rules import PARAMETERS, RULES
+
+COMMISSION = "commission"
+
+
+def issuing_authority(shipment: Shipment) -> str:
+    """The audience of the participant's authority that issued the certificate."""
+    return f"kp-authority:{shipment.certificate.issuing_country}"
+
+
+CONFIRMATION = declare(
+    RULES,
+    "eu.confirm.10_days",
+    opened_by={"present"},
+    anchor=Anchor.PRESENTATION,
+    period=DatedPeriod(PARAMETERS, "confirmation_period"),
+    met_by={"verify"},
+    cancelled_by={"hold", "refuse"},
+    goods={"rough"},
+    directions={"import"},
+    reminders=(Reminder(3), Reminder(0)),
+    escalate_to=(SUPERVISORS,),
+)
+
+
+def non_compliance_notices(shipment: Shipment, event: Event) -> list[Notice]:
+    """Art. 5(3): one notice to the Commission, one to the issuing authority."""
+    cert = shipment.certificate
+    subject = (
+        f"Non-compliant consignment detained: KP certificate {cert.number} "
+        f"(Reg. (EC) 2368/2002 Art. 5(3))"
+    )
+    body = (
+        f"The {shipment.authority.name} detained a consignment of rough diamonds "
+        f"presented under Kimberley Process certificate {cert.number}, issued by "
+        f"{cert.issuing_authority} ({cert.issuing_country}) on {cert.issued_on:%d %B %Y}.\n"
+        f"Exporter: {cert.exporter_name}\nImporter: {cert.importer_name}\n"
+        f"Parcels: {cert.parcels}; carats: {cert.carats}; value: USD {cert.value_usd}\n"
+        f"Ground of the detention: {event.reason or 'not stated'}\n"
+    )
+    data = {
+        "certificate": cert.number,
+        "issuing_country": cert.issuing_country,
+        "issuing_authority": cert.issuing_authority,
+        "detained_on": event.legal_date,
+        "reason": event.reason,
+    }
+    return [
+        Notice(COMMISSION, subject, body, data),
+        Notice(issuing_authority(shipment), subject, body, data),
+    ]
+
+
+NON_COMPLIANCE_NOTICE = declare(
+    RULES,
+    "eu.notify.1_month",
+    opened_by={"hold"},
+    anchor=Anchor.DECISION,
+    period=DatedPeriod(PARAMETERS, "non_compliance_notice_period"),
+    goods={"rough"},
+    directions={"import"},
+    reminders=(Reminder(5), Reminder(0)),
+    escalate_to=(SUPERVISORS,),
+    notices=non_compliance_notices,
+)
+
+DEADLINES = (CONFIRMATION, NON_COMPLIANCE_NOTICE)
+
+
+@RULES.rule("eu.confirm.10_days", actions={"verify"}, goods={"rough"}, directions={"import"})
+def confirmed_within_ten_working_days(case: Case) -> Verdict | None:
+    """A compliant import is confirmed within 10 working days of its presentation."""
+    deadline = deadline_of(case.shipment, CONFIRMATION.id)
+    if deadline is None:  # presented before the clock was kept
+        return None
+    due = f"{deadline.due_on:%A %d %B %Y}"
+    if case.at > deadline.due_at:
+        return warn(
+            f"confirmed late: the {deadline.period} from presentation on "
+            f"{deadline.starts_on:%d %B %Y} ran out at the end of {due}",
+            due_on=deadline.due_on,
+        )
+    return passed(
+        f"confirmed within {deadline.period} of presentation (due {due})", due_on=deadline.due_on
+    )
+
+
+@RULES.rule("eu.notify.1_month", actions={"hold"}, goods={"rough"}, directions={"import"})
+def non_compliance_to_be_notified(case: Case) -> Verdict:
+    """Within one month of a detention, the Commission and the certificate's issuing
+    authority are informed of the non-compliance."""
+    calendar = calendar_of(case.shipment.authority)
+    period = NON_COMPLIANCE_NOTICE.period_on(case.legal_date)
+    due_on = period.due_after(calendar, calendar.legal_date(case.at))
+    cert = case.shipment.certificate
+    return info(
+        f"the Commission and {cert.issuing_authority} ({cert.issuing_country}) are to be "
+        f"informed of the non-compliance by {due_on:%A %d %B %Y}; the notices are queued",
+        due_on=due_on,
+    )

@@ -1,0 +1,86 @@
+"""Norway's legal clock on a shipment: the advance notice of §8 (FOR-2004-02-24-470).
+
+"Forhåndsmeldingen skal være kommet fram til tilsynsmyndigheten senest 1 virkedag før
+forsendelsen skal ekspederes": the notice on the set form reaches the authority at the
+latest 1 working day before dispatch. Counted in the Norwegian calendar (holidays,
+weekends and the authority's closure days) in Europe/Oslo: a notice received on
+Ascension Day for a dispatch the next day arrived 0 working days before, too late.
+
+The notice is given in the presented shipment's details::
+
+    "advance_notice": {"received_at": "2026-05-13T14:05:00+02:00", "dispatch_on": "2026-05-15"}
+
+The period is a dated parameter (``parameters/deadlines.toml``); the legal text is in
+``rules.toml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from caratflow.deadlines import DatedPeriod, calendar_of
+from caratflow.errors import FieldError, InvalidInput
+from caratflow.law import Case, Verdict, passed, warn
+from caratflow.plugins.norway.rules import PARAMETERS, RULES
+
+ADVANCE_NOTICE_PERIOD = DatedPeriod(PARAMETERS, "advance_notice_period")
+
+
+@RULES.rule("no.advance_notice", actions={"present"}, goods={"rough"})
+def advance_notice_in_time(case: Case) -> Verdict | None:
+    """The advance notice reaches the authority at least 1 working day before dispatch (§8)."""
+    notice = case.shipment.details.get("advance_notice")
+    if not isinstance(notice, Mapping) or "received_at" not in notice:
+        return None  # no notice to time; document control (§11) asks for the notice itself
+    received_at, dispatch_on = _read(notice)
+    calendar = calendar_of(case.shipment.authority)
+    period = ADVANCE_NOTICE_PERIOD(case.legal_date)
+    latest = period.latest_before(calendar, dispatch_on)
+    received_on = calendar.legal_date(received_at)
+    facts = {
+        "received_on": received_on,
+        "dispatch_on": dispatch_on,
+        "latest_on": latest,
+        # working days from the day of receipt up to the eve of dispatch
+        "working_days_before": calendar.working_days_between(
+            received_on - timedelta(days=1), dispatch_on - timedelta(days=1)
+        ),
+    }
+    if received_on > latest:
+        why = calendar.why_closed(received_on)
+        closed = f" ({why}, not a working day)" if why else ""
+        return warn(
+            f"the advance notice arrived on {received_on:%A %d %B %Y}{closed}, too late for a "
+            f"dispatch on {dispatch_on:%A %d %B %Y}: it had to arrive {period} before, by "
+            f"{latest:%A %d %B %Y}",
+            **facts,
+        )
+    return passed(
+        f"the advance notice arrived on {received_on:%A %d %B %Y}, at least {period} before "
+        f"the dispatch on {dispatch_on:%A %d %B %Y}",
+        **facts,
+    )
+
+
+def _read(notice: Mapping[str, Any]) -> tuple[datetime, date]:
+    """The notice's instant and dispatch date, or a clear error naming the field."""
+    errors = []
+    received_at: datetime | None = None
+    dispatch_on: date | None = None
+    try:
+        received_at = datetime.fromisoformat(str(notice["received_at"]))
+        if received_at.tzinfo is None:
+            errors.append(
+                FieldError("advance_notice.received_at", "give the time zone, e.g. +02:00")
+            )
+    except ValueError:
+        errors.append(FieldError("advance_notice.received_at", "not an ISO 8601 date and time"))
+    try:
+        dispatch_on = date.fromisoformat(str(notice.get("dispatch_on")))
+    except ValueError:
+        errors.append(FieldError("advance_notice.dispatch_on", "not an ISO 8601 date (YYYY-MM-DD)"))
+    if errors or received_at is None or dispatch_on is None:
+        raise InvalidInput(errors)
+    return received_at, dispatch_on

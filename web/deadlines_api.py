@@ -1,0 +1,108 @@
+"""``GET /api/v1/deadlines``: the deadlines an authority must watch (DESIGN.md API v1).
+
+Answers with the running deadlines and the missed ones not yet made good, soonest
+first, each with the working days left in its authority's calendar and its bucket
+(overdue, due soon, later, suspended); ``status`` narrows the list. A user sees only
+the authorities they act for, taken from the bearer token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from caratflow.deadlines import board
+from caratflow.errors import CaratflowError, FieldError, InvalidInput
+from caratflow.models import DeadlineStatus
+from caratflow.provisioning import actor_for
+from caratflow.representation import deadline_json
+from caratflow.security import user_for_token
+from caratflow.service import Actor
+from caratflow.web.context import close_db, db
+
+blueprint = Blueprint("deadlines_api", __name__, url_prefix="/api/v1")
+blueprint.teardown_app_request(close_db)
+
+BUCKETS = ("overdue", "due soon", "later", "suspended")
+MAX_PAGE = 500
+
+
+class Unauthorized(CaratflowError):
+    status = 401
+
+
+@blueprint.get("/deadlines")
+def list_deadlines() -> Response:
+    """``?status=open|due|missed|met|cancelled|suspended&authority=BE&within=3&limit&cursor``
+
+    ``due``: overdue or due within ``within`` working days; without ``status``: every
+    deadline still to watch.
+    """
+    actor = _actor()
+    status = request.args.get("status")
+    within = _int_arg("within", 3, 0, 365)
+    limit = _int_arg("limit", 200, 1, MAX_PAGE)
+    cursor = _int_arg("cursor", 0, 0, None)
+    statuses = _statuses(status)
+    authorities = None if actor.authorities is None else sorted(actor.authorities)
+    if request.args.get("authority"):
+        wanted = request.args["authority"]
+        authorities = [wanted] if authorities is None or wanted in authorities else []
+    views = board(
+        db(), authorities, within=within, statuses=statuses, limit=limit + 1, after_id=cursor
+    )
+    if status == "due":
+        views = [v for v in views if v.bucket in ("overdue", "due soon")]
+    page, more = views[:limit], len(views) > limit
+    return _json(
+        {
+            "items": [
+                deadline_json(v.deadline)
+                | {"working_days_left": v.working_days_left, "bucket": v.bucket}
+                for v in page
+            ],
+            "next_cursor": str(max(v.deadline.id for v in page)) if more else None,
+        }
+    )
+
+
+@blueprint.errorhandler(CaratflowError)
+def caratflow_error(error: CaratflowError) -> Response:
+    return _json(error.as_dict(), error.status)
+
+
+def _statuses(status: str | None) -> list[DeadlineStatus] | None:
+    if status in (None, "due"):
+        return None
+    try:
+        return [DeadlineStatus(status)]
+    except ValueError:
+        allowed = ", ".join(["due", *(s.value for s in DeadlineStatus)])
+        raise InvalidInput([FieldError("status", f"one of: {allowed}")]) from None
+
+
+def _actor() -> Actor:
+    if "actor" not in g:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        user = user_for_token(db(), token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise Unauthorized("a valid 'Authorization: Bearer <token>' header is required")
+        g.actor = actor_for(user)
+    return g.actor
+
+
+def _int_arg(name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+        bounds = f"{low}..{high}" if high is not None else f">= {low}"
+        raise InvalidInput([FieldError(name, f"must be a whole number {bounds}")])
+    return int(raw)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    return response
