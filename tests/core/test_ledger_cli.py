@@ -1,0 +1,81 @@
+"""`caratflow init` makes the ledger key; `caratflow ledger verify` names what was tampered."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from caratflow.cli import main
+from caratflow.db import make_engine
+from caratflow.signing import generate_key, public_key_pem
+from caratflow.testing import shipment_payload, temporary_database
+
+
+@pytest.fixture
+def cli(backend, tmp_path):
+    with temporary_database(backend, tmp_path) as url:
+        env = {"CARATFLOW_DATABASE_URL": url, "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
+        runner = CliRunner(env=env)
+
+        def run(*args: str, ok: bool = True):
+            result = runner.invoke(main, list(args), catch_exceptions=False)
+            if ok:
+                assert result.exit_code == 0, result.output + result.stderr
+            return result
+
+        run.url = url
+        yield run
+
+
+def test_init_creates_the_signing_key_once_and_never_replaces_it(cli, tmp_path):
+    key = tmp_path / "ledger-ed25519.pem"
+    assert f"ledger signing key created: {key}" in cli("init").stderr
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    before = key.read_bytes()
+    assert f"ledger signing key kept: {key}" in cli("init").stderr
+    assert key.read_bytes() == before
+    head = json.loads(cli("ledger", "head").stdout)
+    assert head["tree_head"] is None and head["public_key"].startswith("-----BEGIN PUBLIC KEY")
+
+
+def test_verify_passes_then_names_the_edited_decision(cli, tmp_path):
+    cli("init")
+    payload = tmp_path / "shipment.json"
+    payload.write_text(json.dumps(shipment_payload()))
+    for _ in range(3):
+        cli("present", str(payload))
+    assert cli("ledger", "sequence").stdout.strip() == "tree size 3"
+    assert cli("ledger", "sequence").stdout.strip() == "nothing pending"
+    clean = cli("ledger", "verify")
+    assert "3 entries under 1 signed tree heads (size 3), 0 pending" in clean.stdout
+    assert "every record matches its leaf" in clean.stdout
+    assert "verifying the ledger" in clean.stderr  # the progress bar
+
+    engine = make_engine(cli.url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE event SET to_state = 'released' WHERE id = 2"))
+        connection.execute(text("DELETE FROM finding WHERE id = (SELECT min(id) FROM finding)"))
+    engine.dispose()
+    tampered = cli("ledger", "verify", ok=False)
+    assert tampered.exit_code == 1
+    assert "event 2 changed after it was sealed" in tampered.stdout
+    assert "to_state: sealed 'presented', now 'released'" in tampered.stdout
+    assert "finding 1 of event 1 was deleted" in tampered.stdout
+    assert "2 discrepancies" in tampered.stderr
+
+
+def test_verify_with_another_authoritys_key_finds_every_head_foreign(cli, tmp_path):
+    cli("init")
+    payload = tmp_path / "shipment.json"
+    payload.write_text(json.dumps(shipment_payload()))
+    cli("present", str(payload))
+    cli("ledger", "sequence")
+    other = tmp_path / "other.pem"
+    (tmp_path / "other-public.pem").write_text(public_key_pem(generate_key(other)))
+    result = cli("ledger", "verify", "--public-key", str(tmp_path / "other-public.pem"), ok=False)
+    assert result.exit_code == 1 and "FORGED" in result.stdout and "tree_head 1" in result.stdout

@@ -1,0 +1,53 @@
+"""The public certificate check: ``GET /verify/<number>``, where a document's QR code points.
+
+Anyone holding a document (a customs officer abroad, a buyer) learns whether it is
+genuine, its status (valid, expired, returned, revoked), what it covers (origin, weight,
+parcels, HS codes: nothing that names the importer or the exporter) and the ledger's
+proof that it was sealed, checkable with the authority's public key. No account needed.
+
+| method and path | what |
+|---|---|
+| ``GET /verify/<number>`` | HTML page (JSON when the client asks for ``application/json``) |
+| ``GET /verify/<number>.json`` | the same as JSON |
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from caratflow import ledger
+from caratflow.documents import DocumentCheck, check_document
+from caratflow.web.context import db, runtime
+
+blueprint = Blueprint("verify", __name__)
+
+NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9/-]{0,39}")
+
+
+@blueprint.get("/verify/<path:number>.json")
+def check_json(number: str) -> Response:
+    return _answer(number, as_json=True)
+
+
+@blueprint.get("/verify/<path:number>")
+def check_page(number: str) -> Response:
+    wanted = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return _answer(number, as_json=wanted == "application/json")
+
+
+def _answer(number: str, *, as_json: bool) -> Response:
+    if NUMBER.fullmatch(number):
+        result = check_document(db(), number, ledger.public_key(runtime().settings))
+    else:
+        result = DocumentCheck(number[:60], False, problems=["this is not a document number"])
+    status = 200 if result.status else 404
+    if as_json:
+        response = jsonify(result.to_dict())
+    else:
+        response = Response(
+            render_template("verify/check.html", check=result, body=result.to_dict())
+        )
+    response.status_code = status
+    return response
