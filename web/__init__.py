@@ -1,4 +1,10 @@
-"""The web face of caratflow: admin UI, JSON API v1 and the public certificate check."""
+"""The web face of caratflow: admin UI, JSON API v1 and the public certificate check.
+
+``create_app`` reads its settings in this order: the defaults below and in
+``security.DEFAULTS``, the environment (``CARATFLOW_`` + the Flask name, e.g.
+``CARATFLOW_IDLE_MINUTES=10``), then ``config`` (tests). Each area is a blueprint
+whose routes read as its URL table.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
+from werkzeug.routing import IntegerConverter
 
 from caratflow.config import Settings
 from caratflow.runtime import Runtime
@@ -14,14 +23,59 @@ from caratflow.runtime import Runtime
 
 def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
     """Build the app; ``runtime`` lets a test or ``caratflow serve`` share its own."""
+    from caratflow.web import admin, api, auth, context, i18n, pages, security, shipments
+
     app = Flask(__name__)
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
     runtime = runtime or Runtime.start(Settings.from_env())
+    app.config.update(security.DEFAULTS)
     app.config.update(SECRET_KEY=runtime.settings.secret_key or secrets.token_hex(32))
+    app.config.from_prefixed_env("CARATFLOW")
     app.config.update(config or {})
     app.extensions["caratflow"] = runtime
 
-    from caratflow.web import api, pages
+    app.url_map.converters["id"] = RecordId
+    security.init_app(app)
+    i18n.init_app(app)
+    app.teardown_appcontext(context.close_db)
 
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(auth.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(shipments.blueprint)
+    app.register_blueprint(admin.blueprint)
+    from caratflow.web import deadlines_api  # issue 4: GET /api/v1/deadlines
+
+    app.register_blueprint(deadlines_api.blueprint)
+    from caratflow.web import ledger_api, verify  # issue 5: public check, ledger API
+
+    app.register_blueprint(verify.blueprint)
+    app.register_blueprint(ledger_api.blueprint)
     return app
+
+
+class RecordId(IntegerConverter):
+    """``<id:name>``: a record's id, 1 to 2**31 - 1 (a larger number is simply not found)."""
+
+    def __init__(self, map: Any) -> None:
+        super().__init__(map, min=1, max=2**31 - 1)
+
+
+class _CompiledTemplates(BytecodeCache):
+    """Templates compiled once per process, however many apps it makes (tests make many).
+
+    Keyed by template name and source checksum, so an edited template is compiled anew.
+    """
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self._compiled:
+            bucket.bytecode_from_string(self._compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = _CompiledTemplates()

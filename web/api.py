@@ -1,40 +1,93 @@
 """JSON API v1: the integration contract for customs systems and other authorities.
 
 Every error is JSON with a clear message (and, for rule failures, the findings); bad
-input never gives a 500. Authority isolation is enforced by the service layer with
-the actor taken from the bearer token, never from the request.
+input never gives a 500. The caller is the bearer token's user, never a cookie (so
+no CSRF), and authority isolation and roles are enforced by the service layer with
+that actor. Each view's ``@operation`` feeds ``/api/v1/openapi.json``.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from sqlalchemy import select, text
+from pydantic import ValidationError
+from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from caratflow.errors import CaratflowError, Conflict, FieldError, InvalidInput
-from caratflow.models import Shipment
+from caratflow import accounts, foureyes, queries
+from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, InvalidInput
+from caratflow.models import Direction, Goods, PendingDecision, Shipment
 from caratflow.provisioning import actor_for
 from caratflow.representation import event_json, shipment_json
+from caratflow.schemas import ShipmentIn, field_errors
 from caratflow.security import user_for_token
 from caratflow.service import Actor
-from caratflow.web.context import close_db, db, runtime
+from caratflow.web.apimodels import (
+    ActionIn,
+    CheckOut,
+    ErrorOut,
+    HealthOut,
+    HistoryOut,
+    PendingAnswer,
+    ShipmentList,
+    ShipmentOut,
+)
+from caratflow.web.context import db, runtime
+from caratflow.web.openapi import Param, document, operation
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
-blueprint.teardown_app_request(close_db)
 
 MAX_PAGE = 200
+MAX_ID = 2**31 - 1
+KEY_MAX = 200  # Idempotency-Key, as stored
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class Unauthorized(CaratflowError):
     status = 401
 
 
+# What most operations may answer besides success.
+_DENIED = {
+    401: ("no valid bearer token", ErrorOut),
+    403: ("the token's role or authorities do not allow it", ErrorOut),
+}
+_UNKNOWN = {404: ("no such shipment (or another authority's)", ErrorOut)}
+_BAD = {422: ("invalid input: every bad field is named", ErrorOut)}
+_ETAG = {"ETag": "the shipment's version, quoted"}
+_ID = Param("shipment_id", "")
+_TEXT = {"type": "string"}
+_FILTERS = [
+    Param("state", "only shipments in this state"),
+    Param("authority", "only this authority's (one of yours)"),
+    Param("goods", "rough, polished or synthetic", _TEXT | {"enum": [g.value for g in Goods]}),
+    Param("direction", "import, export or transit", _TEXT | {"enum": [d.value for d in Direction]}),
+    Param("certificate", "the certificate number, exactly"),
+    Param("presented_from", "presented on or after this day (UTC)", _TEXT | {"format": "date"}),
+    Param("presented_to", "presented on or before this day (UTC)", _TEXT | {"format": "date"}),
+    Param("cursor", "next_cursor of the previous page", _TEXT | {"pattern": r"^\d{1,10}$"}),
+    Param(
+        "limit",
+        f"page size, 1 to {MAX_PAGE} (default 50)",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+    ),
+]
+
+
 # -- URL table --------------------------------------------------------------------------
 
 
 @blueprint.get("/health")
+@operation(
+    summary="Status, enabled plugins, database reachable",
+    tag="service",
+    public=True,
+    responses={200: ("healthy", HealthOut), 503: ("the database is unreachable", HealthOut)},
+)
 def health() -> Response:
     try:
         db().execute(text("SELECT 1"))
@@ -49,10 +102,45 @@ def health() -> Response:
     return _json(body, 200 if reachable else 503)
 
 
+@blueprint.get("/openapi.json")
+@operation(
+    summary="This document, generated from the code",
+    tag="service",
+    public=True,
+    responses={200: ("the OpenAPI 3.1 document", None)},
+)
+def openapi() -> Response:
+    return _json(document(current_app, title="caratflow API v1", version="1"))
+
+
 @blueprint.post("/shipments")
+@operation(
+    summary="Present a shipment",
+    description=(
+        "Records the shipment with the findings of every rule that applies. With an "
+        "Idempotency-Key, sending the same shipment again answers 200 with the first "
+        "one (header Idempotent-Replayed); the same key with another shipment is a 409."
+    ),
+    body=ShipmentIn,
+    headers=[
+        Param(
+            "Idempotency-Key",
+            "present this shipment once",
+            _TEXT | {"minLength": 1, "maxLength": KEY_MAX},
+        )
+    ],
+    responses={
+        201: ("presented", ShipmentOut),
+        200: ("presented before under this Idempotency-Key", ShipmentOut),
+        **_DENIED,
+        409: ("the Idempotency-Key was used for another shipment", ErrorOut),
+        **_BAD,
+    },
+    response_headers={201: _ETAG, 200: _ETAG},
+)
 def present() -> Response:
     actor = _actor()
-    key = request.headers.get("Idempotency-Key")
+    key = _idempotency_key()
     presented = runtime().shipments.present(db(), _body(), actor, idempotency_key=key)
     db().commit()
     response = _shipment_response(presented.shipment, 201 if presented.created else 200)
@@ -62,6 +150,12 @@ def present() -> Response:
 
 
 @blueprint.post("/shipments/check")
+@operation(
+    summary="Completeness pre-check: every finding a presentation would get",
+    description="Nothing is recorded. Brokers send a file here before it reaches the counter.",
+    body=ShipmentIn,
+    responses={200: ("the findings", CheckOut), **_DENIED, **_BAD},
+)
 def check() -> Response:
     actor = _actor()
     findings = runtime().shipments.check(db(), _body(), actor)  # writes nothing
@@ -74,59 +168,108 @@ def check() -> Response:
 
 
 @blueprint.get("/shipments")
+@operation(
+    summary="List shipments, newest last, one page at a time",
+    query=_FILTERS,
+    responses={200: ("a page", ShipmentList), **_DENIED, **_BAD},
+)
 def list_shipments() -> Response:
     actor = _actor()
-    limit = _int_arg("limit", 50, 1, MAX_PAGE)
-    after = _int_arg("cursor", 0, 0, None)
-    query = select(Shipment).where(Shipment.id > after).order_by(Shipment.id).limit(limit + 1)
-    if actor.authorities is not None:
-        query = query.where(Shipment.authority_code.in_(actor.authorities))
-    for name in ("state", "goods", "direction"):
-        if request.args.get(name):
-            query = query.where(getattr(Shipment, name) == request.args[name])
-    if request.args.get("authority"):
-        query = query.where(Shipment.authority_code == request.args["authority"])
-    rows = list(db().scalars(query))
-    page, more = rows[:limit], len(rows) > limit
+    args = request.args
+    filters = queries.ShipmentFilter(
+        state=args.get("state") or None,
+        authority=args.get("authority") or None,
+        goods=_choice("goods", Goods),
+        direction=_choice("direction", Direction),
+        certificate=args.get("certificate") or None,
+        presented_from=_day("presented_from"),
+        presented_before=_day("presented_to", next_day=True),
+    )
+    page = queries.search_shipments(
+        db(),
+        actor,
+        filters,
+        cursor=_int_arg("cursor", None, 0, MAX_ID),
+        limit=_int_arg("limit", 50, 1, MAX_PAGE) or 50,
+        newest_first=False,
+        with_history=True,
+    )
     service = runtime().shipments
     return _json(
         {
-            "items": [shipment_json(s, service.available_actions(s)) for s in page],
-            "next_cursor": str(page[-1].id) if more else None,
+            "items": [shipment_json(s, service.available_actions(s)) for s in page.items],
+            "next_cursor": str(page.next_cursor) if page.next_cursor else None,
         }
     )
 
 
-@blueprint.get("/shipments/<int:shipment_id>")
+@blueprint.get("/shipments/<id:shipment_id>")
+@operation(
+    summary="One shipment, with its version as ETag",
+    responses={200: ("the shipment", ShipmentOut), **_DENIED, **_UNKNOWN},
+    response_headers={200: _ETAG},
+)
 def get_shipment(shipment_id: int) -> Response:
     shipment = runtime().shipments.get(db(), shipment_id, _actor())
     return _shipment_response(shipment)
 
 
-@blueprint.post("/shipments/<int:shipment_id>/actions/<action>")
+@blueprint.post("/shipments/<id:shipment_id>/actions/<action>")
+@operation(
+    summary="Take a decision (verify, hold, release, export, remediate, refuse, …)",
+    description=(
+        "Send If-Match with the version you decided on: a stale one is a 409. A rule "
+        "that holds or refuses makes it a 422 with the findings and their articles. "
+        "Where the authority wants four eyes, the first officer's call records a "
+        "request (202) and a second officer's same call takes the decision."
+    ),
+    body=ActionIn,
+    body_required=False,
+    headers=[Param("If-Match", "the version (ETag) the decision was taken on")],
+    responses={
+        200: ("decided", ShipmentOut),
+        202: ("requested; a second officer confirms", PendingAnswer),
+        **_DENIED,
+        **_UNKNOWN,
+        409: ("stale version, or not possible in this state", ErrorOut),
+        422: ("a reason or choice is missing, or the law forbids it", ErrorOut),
+    },
+    response_headers={200: _ETAG, 202: _ETAG},
+)
 def act(shipment_id: int, action: str) -> Response:
     actor = _actor()
-    body = _body(required=False)
-    reason = body.get("reason")
-    inputs = body.get("inputs", {})
-    if reason is not None and not isinstance(reason, str):
-        raise InvalidInput([FieldError("reason", "must be a string")])
-    if not isinstance(inputs, dict):
-        raise InvalidInput([FieldError("inputs", "must be a JSON object")])
-    shipment = runtime().shipments.act(
+    body = _action_body()
+    outcome = foureyes.decide(
+        runtime().shipments,
         db(),
         shipment_id,
         action,
         actor,
         expected_version=_if_match(),
-        reason=reason,
-        inputs=inputs,
+        reason=body.reason,
+        inputs=body.inputs,
     )
     db().commit()
-    return _shipment_response(shipment)
+    if isinstance(outcome, PendingDecision):
+        shipment = runtime().shipments.get(db(), shipment_id, actor)
+        service = runtime().shipments
+        response = _json(
+            {
+                "pending_decision": _pending_json(outcome),
+                "shipment": shipment_json(shipment, service.available_actions(shipment)),
+            },
+            202,
+        )
+        response.headers["ETag"] = f'"{shipment.version}"'
+        return response
+    return _shipment_response(outcome)
 
 
-@blueprint.get("/shipments/<int:shipment_id>/history")
+@blueprint.get("/shipments/<id:shipment_id>/history")
+@operation(
+    summary="Every decision with its findings",
+    responses={200: ("the decisions, oldest first", HistoryOut), **_DENIED, **_UNKNOWN},
+)
 def history(shipment_id: int) -> Response:
     shipment = runtime().shipments.get(db(), shipment_id, _actor())
     return _json({"shipment": shipment.id, "events": [event_json(e) for e in shipment.events]})
@@ -137,12 +280,16 @@ def history(shipment_id: int) -> Response:
 
 @blueprint.errorhandler(CaratflowError)
 def caratflow_error(error: CaratflowError) -> Response:
+    if isinstance(error, Unauthorized | Forbidden):
+        _record_refusal(error)
     return _json(error.as_dict(), error.status)
 
 
 @blueprint.errorhandler(HTTPException)
 def http_error(error: HTTPException) -> Response:
-    return _json({"error": error.name, "message": error.description}, error.code or 500)
+    return _json(
+        {"error": error.name.replace(" ", ""), "message": error.description}, error.code or 500
+    )
 
 
 @blueprint.errorhandler(Exception)
@@ -161,27 +308,122 @@ def _actor() -> Actor:
         user = user_for_token(db(), token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
             raise Unauthorized("a valid 'Authorization: Bearer <token>' header is required")
+        g.api_user = user
         g.actor = actor_for(user)
     return g.actor
 
 
+def _record_refusal(error: CaratflowError) -> None:
+    """Refused access is a security event (written after dropping the request's work)."""
+    session = db()
+    session.rollback()
+    accounts.record(
+        session,
+        accounts.EventKind.ACCESS_REFUSED,
+        user=g.get("api_user"),
+        remote_addr=request.remote_addr,
+        path=request.path,
+        method=request.method,
+        reason=str(error),
+    )
+    session.commit()
+
+
 def _body(required: bool = True) -> dict[str, Any]:
-    if not request.data and not required:
+    """The JSON object sent; strings that no database can store are refused here."""
+    raw = request.get_data(cache=True)
+    if not raw.strip() and not required:
         return {}
-    payload = request.get_json(silent=True)
+    try:
+        payload = json.loads(raw, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        payload = None
     if not isinstance(payload, dict):
         raise InvalidInput([FieldError("$", "the body must be a JSON object")])
+    bad = _unstorable(payload, "")
+    if bad is not None:
+        raise InvalidInput([FieldError(bad or "$", "contains a character that cannot be stored")])
     return payload
 
 
-def _int_arg(name: str, default: int, low: int, high: int | None) -> int:
+def _action_body() -> ActionIn:
+    try:
+        return ActionIn.model_validate(_body(required=False))
+    except ValidationError as error:
+        raise InvalidInput(field_errors(error)) from None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unstorable(value: Any, path: str) -> str | None:
+    """The path of a string with NUL or a lone surrogate (PostgreSQL refuses both)."""
+    if isinstance(value, str):
+        return path if "\x00" in value or not _encodable(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            found = _unstorable(key, here) or _unstorable(item, here)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= KEY_MAX or not key.isprintable():
+        raise InvalidInput([FieldError("Idempotency-Key", f"1 to {KEY_MAX} printable characters")])
+    return key
+
+
+def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
-        bounds = f"{low}..{high}" if high is not None else f">= {low}"
-        raise InvalidInput([FieldError(name, f"must be a whole number {bounds}")])
+    if not raw.isdigit() or not raw.isascii() or not low <= int(raw) <= high:
+        raise InvalidInput([FieldError(name, f"must be a whole number {low}..{high}")])
     return int(raw)
+
+
+def _choice(name: str, kind: type[Goods] | type[Direction]) -> str | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if raw not in {k.value for k in kind}:
+        allowed = ", ".join(k.value for k in kind)
+        raise InvalidInput([FieldError(name, f"one of {allowed}")])
+    return raw
+
+
+def _day(name: str, next_day: bool = False) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        if not ISO_DAY.match(raw):
+            raise ValueError(raw)
+        day = date.fromisoformat(raw)
+        if next_day:
+            day = date.fromordinal(day.toordinal() + 1)
+    except (ValueError, OverflowError):
+        raise InvalidInput([FieldError(name, "a day as YYYY-MM-DD")]) from None
+    return datetime.combine(day, time(), UTC)
 
 
 def _if_match() -> int | None:
@@ -189,9 +431,20 @@ def _if_match() -> int | None:
     if raw is None:
         return None
     tag = raw.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    if not tag.isdigit() or not tag.isascii() or int(tag) > MAX_ID:
         raise Conflict(f"If-Match {raw!r} is not a version this API issued")
     return int(tag)
+
+
+def _pending_json(request_: PendingDecision) -> dict[str, Any]:
+    return {
+        "id": request_.id,
+        "action": request_.action,
+        "reason": request_.reason,
+        "requested_by": request_.requested_by,
+        "requested_at": request_.requested_at.isoformat(),
+        "status": request_.status,
+    }
 
 
 def _shipment_response(shipment: Shipment, status: int = 200) -> Response:

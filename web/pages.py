@@ -1,25 +1,159 @@
-"""Server-rendered pages (the admin UI grows here)."""
+"""The office's overview pages: dashboard, deadlines, reports, parties, workflow, security log."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template_string
-from sqlalchemy import func, select
+from typing import Any
 
-from caratflow.models import Shipment
-from caratflow.web.context import runtime
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from caratflow import accounts, queries
+from caratflow.access import Permission, require
+from caratflow.deadlines import board
+from caratflow.errors import Conflict, InvalidInput
+from caratflow.models import utcnow
+from caratflow.parties import party_json, register_party
+from caratflow.web import i18n
+from caratflow.web.charts import bars
+from caratflow.web.context import db, runtime
+from caratflow.web.diagram import workflow_svg
+from caratflow.web.forms import PartyForm, options
+from caratflow.web.security import current_actor, requires
 
 blueprint = Blueprint("pages", __name__)
 
-INDEX = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>caratflow</title></head>
-<body><h1>caratflow</h1>
-<p>Border control of the diamond trade. Enabled plugins: {{ plugins|join(", ") }}.</p>
-<p>{{ count }} shipment(s) on record. The JSON API lives under <code>/api/v1</code>.</p>
-</body></html>"""
+DUE_SOON_WORKING_DAYS = 3
+
+
+# -- URL table --------------------------------------------------------------------------
 
 
 @blueprint.get("/")
-def index() -> str:
-    with runtime().sessions() as session:
-        count = session.scalar(select(func.count()).select_from(Shipment))
-    return render_template_string(INDEX, plugins=runtime().plugins.plugin_names, count=count)
+@requires(Permission.READ)
+def dashboard() -> str:
+    actor = current_actor()
+    counts = queries.state_counts(db(), actor)
+    watched = board(db(), actor.authorities, within=DUE_SOON_WORKING_DAYS, limit=200)
+    volume = queries.month_volume(db(), actor)
+    return render_template(
+        "dashboard.html",
+        counts=counts,
+        total=sum(counts.values()),
+        overdue=[v for v in watched if v.bucket == "overdue"][:10],
+        due_soon=[v for v in watched if v.bucket == "due soon"][:10],
+        volume=volume,
+        chart=_carats_chart(volume),
+        zones=_zones(),
+    )
+
+
+@blueprint.get("/deadlines")
+@requires(Permission.READ)
+def deadlines() -> str:
+    actor = current_actor()
+    watched = board(db(), actor.authorities, within=DUE_SOON_WORKING_DAYS, limit=500)
+    buckets: dict[str, list[Any]] = {"overdue": [], "due soon": [], "suspended": [], "later": []}
+    for view in watched:
+        buckets.setdefault(view.bucket, []).append(view)
+    return render_template("deadlines.html", buckets=buckets, zones=_zones(), now=utcnow())
+
+
+@blueprint.get("/reports")
+@requires(Permission.READ)
+def reports() -> str:
+    return render_template("reports.html", volume=queries.month_volume(db(), current_actor()))
+
+
+@blueprint.route("/parties", methods=["GET", "POST"])
+@requires(Permission.READ)
+def parties() -> Any:
+    """The register of importers and exporters (e.g. Norway §7), and registering one."""
+    actor = current_actor()
+    form = PartyForm()
+    form.authority.choices = options(
+        (a.code, f"{a.code} — {a.name}") for a in accounts.visible_authorities(db(), actor)
+    )
+    status = 200
+    if form.is_submitted():
+        require(actor, Permission.REGISTER_PARTIES)
+        if form.validate():
+            fields = {
+                name: getattr(form, name).data or None
+                for name in ("authority", "name", "address", "phone")
+            }
+            fields["roles"] = form.roles.data or []
+            for name in ("organisation_number", "national_id"):
+                if getattr(form, name).data:
+                    fields[name] = getattr(form, name).data
+            try:
+                register_party(db(), runtime().plugins, fields, actor)
+                db().commit()
+                flash(_("Registered."), "success")
+                return redirect(url_for(".parties"), 303)
+            except InvalidInput as error:
+                db().rollback()
+                for problem in error.errors:
+                    field = getattr(form, problem.field.split(".")[0], None)
+                    if field is not None and problem.field != "csrf_token":
+                        field.errors = [*field.errors, problem.message]
+                    else:
+                        flash(f"{problem.field}: {problem.message}", "error")
+                status = 422
+            except Conflict as error:
+                db().rollback()
+                flash(str(error), "error")
+                status = 409
+        else:
+            status = 422
+    registered = [party_json(p, actor) for p in queries.parties(db(), actor)]
+    return render_template("parties.html", form=form, parties=registered), status
+
+
+@blueprint.get("/workflow")
+@requires(Permission.READ)
+def workflow() -> str:
+    """The state machine of each set of enabled plugins, drawn."""
+    actor = current_actor()
+    host = runtime().plugins
+    drawings = [
+        {
+            "plugins": sorted(plugins),
+            "authorities": sorted(codes),
+            "svg": workflow_svg(host.jurisdiction(plugins).workflow),
+            "workflow": host.jurisdiction(plugins).workflow,
+        }
+        for plugins, codes in sorted(
+            queries.plugin_sets(db(), actor).items(), key=lambda item: sorted(item[1])
+        )
+    ]
+    return render_template("workflow.html", drawings=drawings)
+
+
+@blueprint.get("/security-log")
+@requires(Permission.AUDIT)
+def security_log() -> str:
+    before = request.args.get("before")
+    events = accounts.security_log(
+        db(), current_actor(), before=int(before) if before and before.isdigit() else None
+    )
+    return render_template("security_log.html", events=events)
+
+
+def _carats_chart(volume: queries.MonthVolume) -> Markup:
+    return bars(
+        volume.days,
+        value=lambda d: d.carats,
+        label=lambda d: str(d.day.day),
+        title=_("Carats presented per day"),
+        describe=lambda d: _(
+            "%(day)s: %(shipments)s shipments, %(carats)s ct",
+            day=i18n.day(d.day),
+            shipments=d.shipments,
+            carats=i18n.decimal(d.carats),
+        ),
+    )
+
+
+def _zones() -> dict[str, str]:
+    return {a.code: a.zone for a in accounts.visible_authorities(db(), current_actor())}

@@ -1,0 +1,89 @@
+"""Who may do what: the role policy the service layer enforces for every caller.
+
+The web hides what a user may not do, but the decision is taken here (and by each
+transition's own ``roles``), so an API token, a forged form or the CLI meets the same
+rule. Authority isolation is the other half: ``Actor.may_act_for``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from caratflow.errors import Forbidden
+from caratflow.models import Role
+
+if TYPE_CHECKING:  # the service imports this module
+    from caratflow.models import Shipment
+    from caratflow.service import Actor
+    from caratflow.workflow import Transition, Workflow
+
+
+class Permission(StrEnum):
+    READ = "read"  # shipments, decisions, parties, reports, the workflow diagrams
+    CHECK = "check"  # the completeness pre-check: records nothing
+    PRESENT = "present"
+    DECIDE = "decide"  # workflow actions, and confirming a colleague's four-eyes request
+    REGISTER_PARTIES = "register_parties"
+    AUDIT = "audit"  # the security log of the own authorities
+    ADMINISTER = "administer"  # users, roles, authorities' settings
+
+
+_OFFICE = frozenset(
+    {
+        Permission.READ,
+        Permission.CHECK,
+        Permission.PRESENT,
+        Permission.DECIDE,
+        Permission.REGISTER_PARTIES,
+    }
+)
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
+    Role.OFFICER: _OFFICE,
+    Role.SUPERVISOR: _OFFICE | {Permission.AUDIT},
+    Role.AUDITOR: frozenset({Permission.READ, Permission.CHECK, Permission.AUDIT}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+# The decisions an authority may put under four eyes (DESIGN.md "Web"): a second
+# officer confirms a remedial release (Art. 5(2)) or the validation of an export.
+FOUR_EYES_ACTIONS = ("remediate", "export")
+
+_WHAT = {
+    Permission.READ: "read records",
+    Permission.CHECK: "check presentations",
+    Permission.PRESENT: "present shipments",
+    Permission.DECIDE: "take decisions",
+    Permission.REGISTER_PARTIES: "register parties",
+    Permission.AUDIT: "read the security log",
+    Permission.ADMINISTER: "administer users and authorities",
+}
+
+
+def may(actor: Actor, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[actor.role]
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    """Raise ``Forbidden`` unless the actor's role grants ``permission``."""
+    if not may(actor, permission):
+        raise Forbidden(f"the {actor.role.value} role may not {_WHAT[permission]}")
+
+
+def may_take(actor: Actor, transition: Transition) -> bool:
+    """May this actor fire this transition (role policy and the transition's own roles)?"""
+    roles = getattr(transition, "roles", None)
+    return may(actor, Permission.DECIDE) and (roles is None or actor.role.value in roles)
+
+
+def actions_for(workflow: Workflow, shipment: Shipment, actor: Actor) -> list[Transition]:
+    """The transitions this actor may take on the shipment now, one per action."""
+    seen: dict[str, Transition] = {}
+    if not actor.may_act_for(shipment.authority_code):
+        return []
+    for transition in workflow.available(shipment):
+        if may_take(actor, transition):
+            seen.setdefault(transition.action, transition)
+    return list(seen.values())

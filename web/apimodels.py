@@ -1,0 +1,160 @@
+"""The shapes the API v1 answers with, as pydantic models: the OpenAPI document's schemas.
+
+They describe ``caratflow.representation`` (the one JSON shape of a shipment and a
+decision); the contract tests and schemathesis hold every answer against them. They
+allow fields beyond those listed: adding a field is not a breaking change.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from caratflow.models import Direction, Goods
+
+Exact = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
+Outcome = Literal["pass", "info", "warn", "hold", "refuse"]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class HealthOut(Out):
+    status: Literal["ok", "degraded"]
+    plugins: list[str]
+    database: Literal["reachable", "unreachable"]
+
+
+class FindingOut(Out):
+    """One rule's verdict: the LAW.md rule id, the article of law, the rule's version."""
+
+    rule: str
+    outcome: Outcome
+    basis: str = Field(description="the article of law, e.g. 'Reg. (EC) 2368/2002 Art. 3(b)'")
+    message: str
+    version: date = Field(description="the date the applied version of the rule took effect")
+    data: dict[str, Any]
+
+
+class PartyOut(Out):
+    name: str
+    address: str
+
+
+class CertificateOut(Out):
+    number: str
+    issuing_country: str
+    issuing_authority: str
+    validating_authority: str | None
+    issued_on: date
+    expires_on: date
+    exporter: PartyOut
+    importer: PartyOut
+    parcels: int
+    carats: Exact = Field(description="exact, as a decimal string")
+    value_usd: Exact = Field(description="exact, as a decimal string")
+    hs_codes: list[str]
+    origin: list[str]
+    provenance: str
+
+
+class ContainerOut(Out):
+    id: str
+    seals: list[str]
+    seals_intact: bool
+
+
+class DeadlineOut(Out):
+    """A legal clock kept for the shipment, in the authority's working-day calendar."""
+
+    id: int
+    rule: str
+    basis: str
+    status: str
+    due_on: date = Field(description="the legal date, in the authority's zone")
+    due_at: datetime = Field(description="the instant the due day ends")
+
+
+class ShipmentOut(Out):
+    id: int
+    authority: str
+    direction: Direction
+    goods: Goods
+    state: str
+    version: int = Field(description="also the ETag; send it back as If-Match")
+    presented_at: datetime
+    entry_point: str | None
+    certificate: CertificateOut
+    containers: list[ContainerOut]
+    details: dict[str, Any]
+    findings: list[FindingOut] = Field(description="the findings of the latest decision")
+    deadlines: list[DeadlineOut]
+    available_actions: list[str]
+
+
+class ShipmentList(Out):
+    items: list[ShipmentOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class CheckOut(Out):
+    findings: list[FindingOut]
+    blocking: bool = Field(description="true if any finding would hold or refuse")
+
+
+class EventOut(Out):
+    id: int
+    action: str
+    actor: str
+    from_state: str | None
+    to_state: str
+    reason: str | None
+    at: datetime
+    legal_date: date
+    inputs: dict[str, Any]
+    findings: list[FindingOut]
+
+
+class HistoryOut(Out):
+    shipment: int
+    events: list[EventOut]
+
+
+class PendingOut(Out):
+    id: int
+    action: str
+    reason: str | None
+    requested_by: str
+    requested_at: datetime
+    status: str
+
+
+class PendingAnswer(Out):
+    """202: the authority wants a second officer to confirm; the request is recorded."""
+
+    pending_decision: PendingOut
+    shipment: ShipmentOut
+
+
+class FieldErrorOut(Out):
+    field: str = Field(description="dotted path, e.g. 'certificate.carats'; '$': the whole body")
+    message: str
+
+
+class ErrorOut(Out):
+    error: str
+    message: str
+    errors: list[FieldErrorOut] | None = None
+    findings: list[FindingOut] | None = None
+
+
+class ActionIn(BaseModel):
+    """The body of an action: the written ground, and the choices the transition asks for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    inputs: dict[Annotated[str, StringConstraints(max_length=60)], Any] = {}

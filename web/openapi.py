@@ -1,0 +1,191 @@
+"""The OpenAPI 3.1 document of the API, generated from the code that serves it.
+
+A view says what it takes and answers with ``@operation(...)`` (pydantic models for
+bodies, plus its query parameters and headers); ``document(app)`` walks the app's URL
+map, so a route and its description cannot drift apart, and a route nobody described
+still appears (with a minimal entry) instead of hiding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import Flask
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from werkzeug.routing import Rule
+
+from caratflow import __name__ as package_name
+
+F = TypeVar("F", bound=Callable[..., Any])
+DOCUMENTED_PREFIXES = ("/api/", "/verify/")
+REF = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter or request header."""
+
+    name: str
+    description: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    description: str = ""
+    tag: str = "shipments"
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    responses: Mapping[int, tuple[str, type[BaseModel] | None]] = field(default_factory=dict)
+    query: Sequence[Param] = ()
+    headers: Sequence[Param] = ()
+    response_headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    public: bool = False
+
+
+def operation(**kwargs: Any) -> Callable[[F], F]:
+    """Describe a view for the OpenAPI document (see ``Operation``)."""
+
+    def describe(view: F) -> F:
+        view.__openapi__ = Operation(**kwargs)  # type: ignore[attr-defined]
+        return view
+
+    return describe
+
+
+def document(app: Flask, title: str = "caratflow API", version: str = "1") -> dict[str, Any]:
+    models: dict[str, tuple[type[BaseModel], str]] = {}
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith(DOCUMENTED_PREFIXES):
+            continue
+        described: Operation | None = getattr(
+            app.view_functions[rule.endpoint], "__openapi__", None
+        )
+        path, parameters = _path(rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = (
+                _operation(described, parameters, rule.endpoint, models)
+                if described
+                else _undescribed(rule, parameters)
+            )
+    schemas = _schemas(models)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": version,
+            "description": (
+                "The integration contract for customs systems and other authorities "
+                f"({package_name}). Errors are JSON; bad input never gives a 500."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+def _operation(
+    op: Operation,
+    parameters: list[dict[str, Any]],
+    endpoint: str,
+    models: dict[str, tuple[type[BaseModel], str]],
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "operationId": endpoint,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "parameters": [
+            *parameters,
+            *(_param("query", p) for p in op.query),
+            *(_param("header", p) for p in op.headers),
+        ],
+        "responses": {},
+    }
+    if op.description:
+        result["description"] = op.description
+    if op.public:
+        result["security"] = []
+    if op.body is not None:
+        models[op.body.__name__] = (op.body, "validation")
+        result["requestBody"] = {
+            "required": op.body_required,
+            "content": {"application/json": {"schema": {"$ref": _ref(op.body)}}},
+        }
+    for status, (description, model) in sorted(op.responses.items()):
+        answer: dict[str, Any] = {"description": description}
+        if model is not None:
+            models.setdefault(model.__name__, (model, "serialization"))
+            answer["content"] = {"application/json": {"schema": {"$ref": _ref(model)}}}
+        if status in op.response_headers:
+            answer["headers"] = {
+                name: {"description": text, "schema": {"type": "string"}}
+                for name, text in op.response_headers[status].items()
+            }
+        result["responses"][str(status)] = answer
+    return result
+
+
+def _undescribed(rule: Rule, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "operationId": rule.endpoint,
+        "summary": f"{rule.endpoint} (not described yet)",
+        "parameters": parameters,
+        "responses": {"default": {"description": "see the endpoint's documentation"}},
+    }
+
+
+_VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
+# Path parameter schemas by Flask converter: ``id`` is the app's record-id converter.
+_CONVERTERS: Mapping[str, Mapping[str, Any]] = {
+    "id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "int": {"type": "integer", "minimum": 0},
+    "path": {"type": "string", "pattern": "^.+$"},
+    "string": {"type": "string", "pattern": "^[^/]+$"},
+}
+
+
+def _path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
+    """``/shipments/<id:shipment_id>`` → ``/shipments/{shipment_id}`` and its parameter."""
+    parameters = [
+        {
+            "name": match["name"],
+            "in": "path",
+            "required": True,
+            "schema": dict(_CONVERTERS.get(match["converter"] or "string", _CONVERTERS["string"])),
+        }
+        for match in _VARIABLE.finditer(rule.rule)
+    ]
+    return _VARIABLE.sub(lambda m: "{" + m["name"] + "}", rule.rule), parameters
+
+
+def _param(where: str, param: Param) -> dict[str, Any]:
+    return {
+        "name": param.name,
+        "in": where,
+        "required": param.required,
+        "description": param.description,
+        "schema": dict(param.schema),
+    }
+
+
+def _ref(model: type[BaseModel]) -> str:
+    return REF.format(model=model.__name__)
+
+
+def _schemas(models: Mapping[str, tuple[type[BaseModel], str]]) -> dict[str, Any]:
+    """Every model's JSON schema (bodies as validated, answers as serialised), flat."""
+    if not models:
+        return {}
+    _, top = models_json_schema(list(models.values()), ref_template=REF)  # type: ignore[arg-type]
+    return dict(top.get("$defs", {}))

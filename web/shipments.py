@@ -1,0 +1,351 @@
+"""Shipment pages: the list, one shipment, presenting, the pre-check and each decision.
+
+Thin by design: every rule (who may, what the law says, which version is current)
+is the service's; a page collects what was typed, calls it, and shows what it said.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from caratflow import access, accounts, foureyes, ledger, queries
+from caratflow.access import Permission
+from caratflow.errors import (
+    ActionNotAvailable,
+    CaratflowError,
+    Conflict,
+    FieldError,
+    InvalidInput,
+    LawForbids,
+    ReasonRequired,
+)
+from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment
+from caratflow.representation import event_json, shipment_json
+from caratflow.schemas import parse_shipment
+from caratflow.service import latest_findings
+from caratflow.web.context import db, runtime
+from caratflow.web.forms import CheckFileForm, DecisionForm, EmptyForm, ShipmentForm, options
+from caratflow.web.security import current_actor, requires
+
+blueprint = Blueprint("shipments", __name__, url_prefix="/shipments")
+
+PAGE_SIZE = 50
+
+
+# -- URL table --------------------------------------------------------------------------
+
+
+@blueprint.get("/")
+@requires(Permission.READ)
+def index() -> str:
+    actor = current_actor()
+    args = request.args
+    authorities = accounts.visible_authorities(db(), actor)
+    zone = _zone_of(authorities, args.get("authority"))
+    filters = queries.ShipmentFilter(
+        state=args.get("state") or None,
+        authority=args.get("authority") or None,
+        goods=args.get("goods") or None,
+        direction=args.get("direction") or None,
+        certificate=args.get("certificate") or None,
+        presented_from=_day_start(args.get("from"), zone),
+        presented_before=_day_start(args.get("to"), zone, days=1),
+    )
+    cursor = args.get("cursor")
+    page = queries.search_shipments(
+        db(),
+        actor,
+        filters,
+        cursor=int(cursor) if cursor and cursor.isdigit() else None,
+        limit=PAGE_SIZE,
+    )
+    kept = {k: v for k, v in args.items() if v and k != "cursor"}
+    return render_template(
+        "shipments/index.html",
+        page=page,
+        filters=kept,
+        authorities=authorities,
+        states=_states_for(actor),
+        next_url=url_for(".index", **kept, cursor=page.next_cursor) if page.next_cursor else None,
+        first_url=url_for(".index", **kept) if cursor else None,
+    )
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+@requires(Permission.CHECK)
+def present() -> Any:
+    """Present at the counter; 'Check' shows the findings first and records nothing."""
+    actor = current_actor()
+    form = _shipment_form(actor)
+    findings, unplaced, status = None, [], 200
+    if form.is_submitted():
+        checking = "check" in request.form
+        if not checking:
+            access.require(actor, Permission.PRESENT)
+        if not form.validate():
+            status = 422
+        else:
+            payload, problems = form.payload(_zone_of_code(form.authority.data))
+            try:
+                if problems:
+                    raise InvalidInput(problems + _other_problems(payload, problems))
+                if checking:
+                    findings = runtime().shipments.check(db(), payload, actor)
+                else:
+                    presented = runtime().shipments.present(db(), payload, actor)
+                    db().commit()
+                    flash(_("Shipment presented."), "success")
+                    return redirect(url_for(".detail", shipment_id=presented.shipment.id), 303)
+            except InvalidInput as error:
+                db().rollback()
+                unplaced = form.show_errors(error.errors)
+                status = 422
+    return render_template(
+        "shipments/present.html", form=form, findings=findings, unplaced=unplaced
+    ), status
+
+
+@blueprint.route("/check", methods=["GET", "POST"])
+@requires(Permission.CHECK)
+def check() -> Any:
+    """The broker's completeness pre-check of a presentation file: nothing is recorded."""
+    form = CheckFileForm()
+    findings, errors, status = None, [], 200
+    if form.validate_on_submit():
+        upload = request.files.get("file")
+        text = upload.read().decode("utf-8", "replace") if upload else form.document.data or ""
+        try:
+            payload = json.loads(text)
+        except ValueError as error:
+            errors = [("$", _("Not valid JSON: %(error)s", error=str(error)))]
+            status = 422
+        else:
+            try:
+                findings = runtime().shipments.check(db(), payload, current_actor())
+            except InvalidInput as error:
+                errors = [(e.field, e.message) for e in error.errors]
+                status = 422
+    return render_template(
+        "shipments/check.html", form=form, findings=findings, errors=errors
+    ), status
+
+
+@blueprint.get("/<int:shipment_id>")
+@requires(Permission.READ)
+def detail(shipment_id: int) -> str:
+    return render_template("shipments/detail.html", **_detail(shipment_id))
+
+
+@blueprint.route("/<int:shipment_id>/actions/<action>", methods=["GET", "POST"])
+@requires(Permission.READ)
+def decide(shipment_id: int, action: str) -> Any:
+    """One decision: reason and choices as the transition asks; four eyes where set."""
+    actor = current_actor()
+    service = runtime().shipments
+    shipment = service.get(db(), shipment_id, actor)
+    access.require(actor, Permission.DECIDE)
+    transition = _transition(shipment, action)
+    form = DecisionForm(version=str(shipment.version))
+    problem, blocking, status = None, [], 200
+    if form.is_submitted():
+        if not form.validate() or not form.version.data.isdigit():
+            abort(400, _("The form is incomplete; reload the page."))
+        inputs, problems = form.inputs()
+        inputs |= {name: request.form.get(f"input_{name}") for name in _inputs(transition)}
+        try:
+            if problems:
+                raise InvalidInput(problems)
+            outcome = foureyes.decide(
+                service,
+                db(),
+                shipment_id,
+                action,
+                actor,
+                expected_version=int(form.version.data),
+                reason=form.reason.data,
+                inputs=inputs,
+            )
+            db().commit()
+        except (Conflict, ActionNotAvailable) as error:
+            db().rollback()
+            problem, status = str(error), 409
+        except LawForbids as error:
+            db().rollback()
+            problem, blocking, status = str(error), error.findings, 422
+        except (ReasonRequired, InvalidInput) as error:
+            db().rollback()
+            problem, status = str(error), 422
+        else:
+            if isinstance(outcome, PendingDecision):
+                flash(_("Requested. A second officer must confirm this decision."), "success")
+            else:
+                flash(_("Decision recorded."), "success")
+            return redirect(url_for(".detail", shipment_id=shipment_id), 303)
+        shipment = service.get(db(), shipment_id, actor)  # as it stands now
+        form.version.data = str(shipment.version)
+    return render_template(
+        "shipments/decide.html",
+        shipment=shipment,
+        transition=transition,
+        inputs=_inputs(transition),
+        form=form,
+        problem=problem,
+        blocking=blocking,
+        findings=latest_findings(shipment),
+        four_eyes=action in foureyes.four_eyes_actions(db(), shipment.authority_code),
+    ), status
+
+
+@blueprint.post("/<int:shipment_id>/requests/<int:request_id>/confirm")
+@requires(Permission.DECIDE)
+def confirm(shipment_id: int, request_id: int) -> Response:
+    try:
+        foureyes.confirm(runtime().shipments, db(), request_id, current_actor())
+        db().commit()
+        flash(_("Confirmed: the decision is recorded."), "success")
+    except (Conflict, ActionNotAvailable, LawForbids, ReasonRequired) as error:
+        db().rollback()
+        flash(str(error), "error")
+    return redirect(url_for(".detail", shipment_id=shipment_id), 303)
+
+
+@blueprint.post("/<int:shipment_id>/requests/<int:request_id>/withdraw")
+@requires(Permission.DECIDE)
+def withdraw(shipment_id: int, request_id: int) -> Response:
+    try:
+        foureyes.withdraw(runtime().shipments, db(), request_id, current_actor())
+        db().commit()
+        flash(_("The request is withdrawn."), "success")
+    except Conflict as error:
+        db().rollback()
+        flash(str(error), "error")
+    return redirect(url_for(".detail", shipment_id=shipment_id), 303)
+
+
+@blueprint.get("/<int:shipment_id>/documents/<int:document_id>.pdf")
+@requires(Permission.READ)
+def document(shipment_id: int, document_id: int) -> Response:
+    """An issued certificate or certified copy, as signed (another authority's: not found)."""
+    shipment = runtime().shipments.get(db(), shipment_id, current_actor())
+    found = db().get(IssuedDocument, document_id)
+    if found is None or found.shipment_id != shipment.id:
+        abort(404)
+    response = Response(found.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{found.number}.pdf"'
+    return response
+
+
+@blueprint.get("/<int:shipment_id>/record.json")
+@requires(Permission.READ)
+def record(shipment_id: int) -> Response:
+    """The whole record as a file: the shipment, its decisions and findings."""
+    service = runtime().shipments
+    shipment = service.get(db(), shipment_id, current_actor())
+    body = shipment_json(shipment, service.available_actions(shipment))
+    body["history"] = [event_json(e) for e in shipment.events]
+    response = Response(json.dumps(body, indent=2, ensure_ascii=False), mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="shipment-{shipment.id}-{shipment.certificate.number}.json"'
+    )
+    return response
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _detail(shipment_id: int) -> dict[str, Any]:
+    actor = current_actor()
+    service = runtime().shipments
+    shipment = service.get(db(), shipment_id, actor)
+    workflow = service.jurisdiction_of(shipment).workflow
+    actions = access.actions_for(workflow, shipment, actor)
+    return {
+        "shipment": shipment,
+        "zone": shipment.authority.zone,
+        "state": workflow.states.get(shipment.state),
+        "actions": actions,
+        "findings": latest_findings(shipment),
+        "events": shipment.events,
+        "deadlines": sorted(getattr(shipment, "deadlines", []), key=lambda d: d.due_at),
+        "requests": foureyes.open_requests(db(), shipment),
+        "ledger": {e.id: ledger.reference(e) for e in shipment.events},
+        "documents": db()
+        .scalars(select(IssuedDocument).where(IssuedDocument.shipment_id == shipment.id))
+        .all(),
+        "four_eyes": foureyes.four_eyes_actions(db(), shipment.authority_code),
+        "button": EmptyForm(),
+        "inputs_of": _inputs,
+    }
+
+
+def _other_problems(payload: dict[str, Any], known: list[FieldError]) -> list[FieldError]:
+    """What the schema says besides the fields the form could not even read."""
+    try:
+        parse_shipment(payload)
+    except InvalidInput as error:
+        seen = {p.field for p in known}
+        return [e for e in error.errors if e.field not in seen]
+    return []
+
+
+def _transition(shipment: Shipment, action: str) -> Any:
+    workflow = runtime().shipments.jurisdiction_of(shipment).workflow
+    try:
+        return workflow.transition_for(shipment, action)
+    except ActionNotAvailable as error:
+        raise _NotNow(str(error)) from None
+
+
+class _NotNow(CaratflowError):
+    status = 409
+
+
+def _inputs(transition: Any) -> dict[str, tuple[str, ...]]:
+    return dict(getattr(transition, "inputs", {}) or {})
+
+
+def _shipment_form(actor: Any) -> ShipmentForm:
+    form = ShipmentForm()
+    form.authority.choices = options(
+        (a.code, f"{a.code} — {a.name}") for a in accounts.visible_authorities(db(), actor)
+    )
+    return form
+
+
+def _zone_of_code(code: str | None) -> str:
+    authority = db().get(Authority, code) if code else None
+    return authority.zone if authority is not None else "UTC"
+
+
+def _zone_of(authorities: list[Authority], code: str | None) -> str:
+    for authority in authorities:
+        if authority.code == code or code is None:
+            return authority.zone
+    return "UTC"
+
+
+def _day_start(raw: str | None, zone: str, days: int = 0) -> datetime | None:
+    """The start of a day typed as YYYY-MM-DD, in ``zone``, as a UTC instant."""
+    try:
+        day = date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+    if day is None:
+        return None
+    local = datetime.combine(day + timedelta(days=days), time(), ZoneInfo(zone))
+    return local.astimezone(UTC)
+
+
+def _states_for(actor: Any) -> list[str]:
+    names: dict[str, None] = {}
+    host = runtime().plugins
+    for plugins in queries.plugin_sets(db(), actor):
+        names.update(dict.fromkeys(host.jurisdiction(plugins).workflow.states))
+    return list(names)
