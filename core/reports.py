@@ -1,0 +1,163 @@
+"""Periodic reports the law asks for (monthly to the Commission, quarterly KP statistics,
+annual to a ministry): plugins say what each holds, the engine finds the records and
+serves them as JSON or CSV.
+
+A period is a month (``2026-11``), a quarter (``2026-Q3``) or a year (``2026``) of the
+authority's own calendar: November in Brussels starts at midnight Brussels time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from caratflow.errors import FieldError, Forbidden, InvalidInput, NotFound
+from caratflow.law import RuleVersion, jsonable
+from caratflow.models import Authority, Shipment
+from caratflow.pluginhost import PluginHost
+from caratflow.service import Actor
+
+PERIOD_KINDS = ("month", "quarter", "year")
+_PATTERNS = {
+    "month": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"),
+    "quarter": re.compile(r"^(\d{4})-Q([1-4])$"),
+    "year": re.compile(r"^(\d{4})$"),
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str
+    start: date  # first day
+    end: date  # first day after
+    label: str
+
+    @classmethod
+    def parse(cls, text: str, kind: str) -> Period:
+        match = _PATTERNS[kind].match(text.strip())
+        if match is None:
+            example = {"month": "2026-11", "quarter": "2026-Q3", "year": "2026"}[kind]
+            raise InvalidInput([FieldError("period", f"a {kind} such as {example}")])
+        year = int(match.group(1))
+        if kind == "year":
+            return cls(kind, date(year, 1, 1), date(year + 1, 1, 1), text)
+        first_month = int(match.group(2)) if kind == "month" else 3 * int(match.group(2)) - 2
+        months = 1 if kind == "month" else 3
+        start = date(year, first_month, 1)
+        end_month = first_month + months
+        end = date(year + (end_month > 12), (end_month - 1) % 12 + 1, 1)
+        return cls(kind, start, end, text)
+
+    def instants(self, zone: str) -> tuple[datetime, datetime]:
+        """The period as UTC instants, its bounds at local midnight in ``zone``."""
+        tz = ZoneInfo(zone)
+        return tuple(  # type: ignore[return-value]
+            datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+            for day in (self.start, self.end)
+        )
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """What a report's builder sees: the authority, the period and its shipments."""
+
+    authority: Authority
+    period: Period
+    shipments: Sequence[Shipment]  # presented within the period, certificate and events loaded
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report the law requires, citing the rule that requires it."""
+
+    version: RuleVersion
+    title: str
+    period: str  # one of PERIOD_KINDS
+    columns: tuple[str, ...]
+    build: Callable[[ReportInput], Iterable[Mapping[str, Any]]]
+    plugin: str
+
+    @property
+    def name(self) -> str:
+        return self.version.id
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    report: Report
+    authority: str
+    period: Period
+    rows: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "report": self.report.name,
+            "title": self.report.title,
+            "basis": self.report.version.basis,
+            "authority": self.authority,
+            "period": self.period.label,
+            "from": self.period.start.isoformat(),
+            "until": self.period.end.isoformat(),
+            "columns": list(self.report.columns),
+            "rows": jsonable(self.rows),
+        }
+
+    def as_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=self.report.columns, lineterminator="\n")
+        writer.writeheader()
+        for row in jsonable(self.rows):
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+        return out.getvalue()
+
+
+def reports_of(host: PluginHost, plugins: Iterable[str]) -> dict[str, Report]:
+    return {r.name: r for name in plugins for r in host.contributions(name).reports}
+
+
+def run_report(
+    session: Session,
+    host: PluginHost,
+    name: str,
+    authority_code: str,
+    period_text: str,
+    actor: Actor,
+) -> ReportResult:
+    """Build report ``name`` of one authority for one period; reading only."""
+    authority = session.get(Authority, authority_code)
+    if authority is None:
+        raise InvalidInput([FieldError("authority", f"unknown authority {authority_code!r}")])
+    if not actor.may_act_for(authority.code):
+        raise Forbidden(f"{actor.name} does not act for authority {authority.code}")
+    available = reports_of(host, authority.plugins)
+    if name not in available:
+        known = ", ".join(sorted(available)) or "none"
+        raise NotFound(f"no report {name!r} for {authority.code} (available: {known})")
+    report = available[name]
+    period = Period.parse(period_text, report.period)
+    start, end = period.instants(authority.zone)
+    shipments = session.scalars(
+        select(Shipment)
+        .where(
+            Shipment.authority_code == authority.code,
+            Shipment.presented_at >= start,
+            Shipment.presented_at < end,
+        )
+        .options(joinedload(Shipment.certificate), selectinload(Shipment.events))
+        .order_by(Shipment.presented_at, Shipment.id)
+    ).all()
+    rows = [dict(row) for row in report.build(ReportInput(authority, period, shipments))]
+    return ReportResult(report, authority.code, period, rows)
+
+
+def _cell(value: Any) -> Any:
+    return ";".join(map(str, value)) if isinstance(value, list) else value

@@ -1,0 +1,147 @@
+"""The reports Reg. (EC) 2368/2002 requires: monthly to the Commission (Arts. 10, 15) and
+the KP statistics by quarter (Annex III)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from caratflow.models import Shipment
+from caratflow.plugins.eu.rules import RULES
+from caratflow.reports import Report, ReportInput
+
+ROUGH = "rough"
+
+
+def _verified_on(shipment: Shipment) -> str | None:
+    zone = ZoneInfo(shipment.authority.zone)
+    dates = [e.at.astimezone(zone).date() for e in shipment.events if e.action == "verify"]
+    return dates[-1].isoformat() if dates else None
+
+
+def _of(source: ReportInput, direction: str) -> Iterator[Shipment]:
+    return (s for s in source.shipments if s.goods == ROUGH and s.direction == direction)
+
+
+def import_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
+    """Art. 10(1)(a)-(k): every certificate presented, detained ones included."""
+    for shipment in _of(source, "import"):
+        c = shipment.certificate
+        yield {
+            "certificate_number": c.number,
+            "issuing_authority": c.issuing_authority,
+            "validating_authority": c.validating_authority or "",
+            "issued_on": c.issued_on,
+            "expires_on": c.expires_on,
+            "provenance": c.provenance,
+            "origin": list(c.origin),
+            "hs_codes": list(c.hs_codes),
+            "carats": c.carats,
+            "value_usd": c.value_usd,
+            "verifying_authority": source.authority.name,
+            "verified_on": _verified_on(shipment) or "",
+        }
+
+
+def export_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
+    """Art. 15(1): every Community certificate validated, with carats and value."""
+    for shipment in _of(source, "export"):
+        validated = _verified_on(shipment)
+        if validated is None:
+            continue
+        c = shipment.certificate
+        yield {
+            "certificate_number": c.number,
+            "issuing_authority": c.issuing_authority,
+            "validated_on": validated,
+            "expires_on": c.expires_on,
+            "destination": shipment.details.get("destination", ""),
+            "provenance": c.provenance,
+            "origin": list(c.origin),
+            "hs_codes": list(c.hs_codes),
+            "carats": c.carats,
+            "value_usd": c.value_usd,
+        }
+
+
+def statistics_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
+    """Annex III: trade by origin or provenance, HS code, carats and value."""
+    totals: dict[tuple[str, str, str, str], list[Decimal]] = defaultdict(
+        lambda: [Decimal(0), Decimal(0), Decimal(0)]
+    )
+    for shipment in source.shipments:
+        if shipment.goods != ROUGH or shipment.state == "refused":
+            continue
+        c = shipment.certificate
+        origin = "+".join(sorted(c.origin)) or "unknown"
+        for hs_code in c.hs_codes:
+            share = Decimal(len(c.hs_codes))
+            row = totals[(shipment.direction.value, origin, c.provenance, hs_code)]
+            row[0] += 1
+            row[1] += c.carats / share
+            row[2] += c.value_usd / share
+    for (direction, origin, provenance, hs_code), (count, carats, value) in sorted(totals.items()):
+        yield {
+            "direction": direction,
+            "origin": origin,
+            "provenance": provenance,
+            "hs_code": hs_code,
+            "shipments": int(count),
+            "carats": carats.quantize(Decimal("0.01")),
+            "value_usd": value.quantize(Decimal("0.01")),
+        }
+
+
+REPORTS = (
+    Report(
+        RULES.version("eu.report.import_monthly"),
+        "Monthly report on import certificates presented",
+        "month",
+        (
+            "certificate_number",
+            "issuing_authority",
+            "validating_authority",
+            "issued_on",
+            "expires_on",
+            "provenance",
+            "origin",
+            "hs_codes",
+            "carats",
+            "value_usd",
+            "verifying_authority",
+            "verified_on",
+        ),
+        import_rows,
+        "eu",
+    ),
+    Report(
+        RULES.version("eu.report.export_monthly"),
+        "Monthly report on Community certificates issued",
+        "month",
+        (
+            "certificate_number",
+            "issuing_authority",
+            "validated_on",
+            "expires_on",
+            "destination",
+            "provenance",
+            "origin",
+            "hs_codes",
+            "carats",
+            "value_usd",
+        ),
+        export_rows,
+        "eu",
+    ),
+    Report(
+        RULES.version("kp.statistics"),
+        "Kimberley Process trade statistics",
+        "quarter",
+        ("direction", "origin", "provenance", "hs_code", "shipments", "carats", "value_usd"),
+        statistics_rows,
+        "eu",
+    ),
+)
