@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -86,6 +87,7 @@ def init() -> None:
     with _unit() as session:
         created = ensure_authorities(session, runtime.plugins)
     click.echo(f"database ready; authorities created: {', '.join(created) or 'none'}", err=True)
+    _ensure_ledger_key(runtime)  # issue 5
 
 
 @main.command()
@@ -101,6 +103,7 @@ def serve(host: str, port: int, demo: bool) -> None:
     runtime = _runtime()
     if demo or not schema_is_current(runtime.engine):
         upgrade(runtime.engine)
+    _ensure_ledger_key(runtime)  # issue 5: serve sets up what init would
     with _unit() as session:
         ensure_authorities(session, runtime.plugins)
         if demo:
@@ -113,7 +116,13 @@ def serve(host: str, port: int, demo: bool) -> None:
             )
     app = create_app(runtime=runtime)
     click.echo(f"caratflow serving on http://{host}:{port}/", err=True)
-    waitress_serve(app, host=host, port=port, threads=8)
+    from caratflow.scheduler import start_scheduler  # issue 4: sweeps deadlines, sends outbox
+
+    scheduler = start_scheduler(runtime)
+    try:
+        waitress_serve(app, host=host, port=port, threads=8)
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 @main.group()
@@ -228,6 +237,270 @@ def tokens_create(name: str) -> None:
 def _print_shipment(runtime: Runtime, shipment: Any) -> None:
     body = shipment_json(shipment, runtime.shipments.available_actions(shipment))
     click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------------------
+# Deadlines, reminders and the worker (issue 4)
+# --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between two sweeps.",
+)
+@click.option("--once", is_flag=True, help="Sweep and deliver once, then exit (for cron).")
+def worker(interval: float, once: bool) -> None:
+    """Sweep due deadlines and deliver the outbox; any number of workers may run at once."""
+    from datetime import timedelta
+
+    from caratflow.scheduler import Worker, run_periodic_tasks, run_worker
+
+    runtime = _runtime()
+    if once:
+        for name, result in run_periodic_tasks(Worker(runtime)).items():
+            click.echo(f"{name}: {result if result is not None else 'failed, see the log'}")
+        return
+    click.echo(f"caratflow worker: one sweep every {interval:g} s; Ctrl-C stops", err=True)
+    run_worker(runtime, timedelta(seconds=interval))
+
+
+@main.group(invoke_without_command=True)
+@click.option("--authority", "authorities", multiple=True, help="Only these (repeat).")
+@click.option(
+    "--within",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="'Due soon' means due within this many working days.",
+)
+@click.option("--all", "show_all", is_flag=True, help="List the deadlines due later too.")
+@click.pass_context
+def deadlines(
+    ctx: click.Context, authorities: tuple[str, ...], within: int, show_all: bool
+) -> None:
+    """The deadlines overdue and due soon; sub-commands keep calendars and recipients."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from caratflow.deadlines import board
+    from caratflow.outbox import outbox_counts
+
+    shown = ("overdue", "due soon", "suspended", "later") if show_all else ("overdue", "due soon")
+    with _unit() as session:
+        views = board(session, authorities or None, within=within)
+        for bucket in shown:
+            rows = [v for v in views if v.bucket == bucket]
+            click.echo(f"{bucket.upper()} ({len(rows)})")
+            for view in rows:
+                d = view.deadline
+                click.echo(
+                    f"  {d.due_on:%a %Y-%m-%d}  {view.working_days_left:>4} wd  "
+                    f"{d.status.value:<9} {d.authority_code:<4} "
+                    f"{'shipment ' + str(d.shipment_id) if d.shipment_id else '-':<16} "
+                    f"{d.rule:<22} {d.basis}"
+                )
+        counts = outbox_counts(session, authorities or None)
+        click.echo(
+            f"outbox: {counts['pending']} pending, {counts['failed']} failed, {counts['sent']} sent"
+        )
+
+
+@deadlines.command("close-day")
+@click.argument("authority")
+@click.argument("day", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--reason", required=True, help="Why the office is closed (shown to officers).")
+def deadlines_close_day(authority: str, day: Any, reason: str) -> None:
+    """Close AUTHORITY's office on DAY: no working day; open deadlines move on."""
+    from caratflow.deadlines import add_closure_day
+
+    with _unit() as session:
+        moved = add_closure_day(session, authority, day.date(), reason, _local_actor().name)
+    click.echo(f"{authority} closed on {day:%Y-%m-%d}; {len(moved)} open deadline(s) moved")
+
+
+@deadlines.command("open-day")
+@click.argument("authority")
+@click.argument("day", type=click.DateTime(["%Y-%m-%d"]))
+def deadlines_open_day(authority: str, day: Any) -> None:
+    """Remove a closure day of AUTHORITY; open deadlines move back."""
+    from caratflow.deadlines import remove_closure_day
+
+    with _unit() as session:
+        moved = remove_closure_day(session, authority, day.date())
+    click.echo(f"{authority} open on {day:%Y-%m-%d}; {len(moved)} open deadline(s) moved")
+
+
+@deadlines.command("closure-days")
+@click.argument("authority")
+def deadlines_closure_days(authority: str) -> None:
+    """AUTHORITY's closure days, with who added them and why."""
+    from caratflow.deadlines import closure_days
+
+    with _unit() as session:
+        for closure in closure_days(session, authority):
+            click.echo(f"{closure.day:%a %Y-%m-%d}  {closure.reason}  ({closure.added_by})")
+
+
+@deadlines.command("add-recipient")
+@click.argument("authority")
+@click.argument("audience")
+@click.argument("address")
+def deadlines_add_recipient(authority: str, audience: str, address: str) -> None:
+    """Send AUTHORITY's messages for AUDIENCE (officers, supervisors, commission, ...) to
+    ADDRESS (mailto:..., https://..., log:...)."""
+    from caratflow.outbox import add_recipient
+
+    with _unit() as session:
+        add_recipient(session, authority, audience, address)
+    click.echo(f"{authority} {audience} -> {address}")
+
+
+@deadlines.command("recipients")
+@click.argument("authority", required=False)
+def deadlines_recipients(authority: str | None) -> None:
+    """Where each audience's messages go (an audience without one goes to the log)."""
+    from caratflow.outbox import recipients
+
+    with _unit() as session:
+        for recipient in recipients(session, authority):
+            click.echo(
+                f"{recipient.authority_code:<4} {recipient.audience:<20} {recipient.address}"
+            )
+
+
+# --------------------------------------------------------------------------------------
+# The ledger (issue 5)
+# --------------------------------------------------------------------------------------
+
+
+def _ensure_ledger_key(runtime: Runtime) -> None:
+    """``init``: create the ledger's signing key if there is none; never replace one."""
+    from caratflow.ledger import ensure_signing_key
+
+    path = runtime.settings.signing_key_path
+    if path is None:
+        raise click.ClickException("no ledger signing key path (CARATFLOW_SIGNING_KEY)")
+    made = ensure_signing_key(path)
+    click.echo(f"ledger signing key {'created' if made else 'kept'}: {path}", err=True)
+
+
+@main.group()
+def ledger() -> None:
+    """The tamper-evident ledger of decisions, documents and identities."""
+
+
+@ledger.command("sequence")
+def ledger_sequence() -> None:
+    """Place pending entries in the tree and sign a tree head (the scheduler does it too)."""
+    from caratflow.ledger import sequence_once
+
+    runtime = _runtime()
+    try:
+        size = sequence_once(runtime.sessions, runtime.settings)
+    except CaratflowError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"tree size {size}" if size is not None else "nothing pending")
+
+
+@ledger.command("head")
+def ledger_head() -> None:
+    """Print the latest signed tree head and the public key that verifies it."""
+    from caratflow.ledger import latest_head, signing_key
+    from caratflow.signing import public_key_pem
+
+    runtime = _runtime()
+    with _unit() as session:
+        head = latest_head(session)
+    body = {
+        "tree_head": head.to_dict() if head else None,
+        "public_key": public_key_pem(signing_key(runtime.settings)),
+    }
+    click.echo(json.dumps(body, indent=2))
+
+
+@ledger.command("verify")
+@click.option(
+    "--public-key",
+    type=click.File("r"),
+    help="The PEM public key to check the heads with (default: this node's own key).",
+)
+def ledger_verify(public_key: Any) -> None:
+    """Rebuild the tree from the records and name every record edited, deleted, inserted
+    or reordered; exit code 1 on any discrepancy."""
+    from caratflow import ledger as log
+    from caratflow.signing import load_public_key
+
+    runtime = _runtime()
+    try:
+        key = load_public_key(public_key.read()) if public_key else log.public_key(runtime.settings)
+    except (CaratflowError, ValueError, TypeError) as error:
+        raise click.ClickException(f"no public key to verify with: {error}") from None
+    with log.snapshot(runtime.sessions) as session:
+        total = log.count_entries(session)
+        with click.progressbar(length=total, label="verifying the ledger", file=sys.stderr) as bar:
+            report = log.verify_ledger(session, key, progress=bar.update)
+    for discrepancy in report.discrepancies:
+        click.echo(str(discrepancy))
+    for consequence in report.consequences:
+        click.echo(f"  consequence: {consequence}")
+    summary = (
+        f"{report.entries} entries under {report.heads} signed tree heads (size "
+        f"{report.tree_size}), {report.pending} pending: "
+    )
+    if report.ok:
+        click.echo(summary + "every record matches its leaf; the tree and heads verify")
+        return
+    click.echo(summary + f"{len(report.discrepancies)} discrepancies", err=True)
+    sys.exit(1)
+
+
+# -- hand-over --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("shipment_id", type=int)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write the ZIP bundle.",
+)
+def handover(shipment_id: int, out: str) -> None:
+    """Write every record of a shipment (data, decisions, signed documents) as one ZIP."""
+    from caratflow.handover import handover_bundle
+
+    runtime = _runtime()
+    with _unit() as session:
+        bundle = handover_bundle(session, runtime.shipments, shipment_id, _local_actor())
+    Path(out).write_bytes(bundle)
+    click.echo(f"{out}: {len(bundle)} bytes", err=True)
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("name")
+@click.option("--authority", required=True, help="The authority whose report it is.")
+@click.option("--period", required=True, help="2026-11, 2026-Q3 or 2026, as the report needs.")
+@click.option(
+    "--format", "form", type=click.Choice(["json", "csv"]), default="json", show_default=True
+)
+def report(name: str, authority: str, period: str, form: str) -> None:
+    """Build report NAME (e.g. eu.report.import_monthly) for one period."""
+    from caratflow.reports import run_report
+
+    runtime = _runtime()
+    with _unit() as session:
+        result = run_report(session, runtime.plugins, name, authority, period, _local_actor())
+    if form == "csv":
+        click.echo(result.as_csv(), nl=False)
+    else:
+        click.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":  # pragma: no cover

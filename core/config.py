@@ -24,6 +24,7 @@ class Settings:
     plugins: tuple[str, ...] | None = None
     signing_key_path: Path | None = None
     secret_key: str | None = None
+    public_url: str = "http://127.0.0.1:5000"  # issue 5: where documents' QR codes point
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -41,6 +42,7 @@ class Settings:
             plugins=_split_names(plugins) if plugins is not None else None,
             signing_key_path=Path(read("SIGNING_KEY") or instance / "ledger-ed25519.pem"),
             secret_key=read("SECRET_KEY"),
+            public_url=(read("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
         )
         return replace(settings, **overrides) if overrides else settings
 

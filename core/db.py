@@ -65,8 +65,8 @@ def alembic_config(connection: Any) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Create or upgrade the schema; safe to repeat. ``heads``: every branch, if any."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema; safe to repeat."""
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 

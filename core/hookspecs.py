@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from caratflow.deadlines import DeadlineRule
+    from caratflow.documents import DocumentType
     from caratflow.law import Rule
     from caratflow.pluginhost import AuthorityProfile
+    from caratflow.reports import Report
     from caratflow.retention import RetentionFacts
     from caratflow.workflow import WorkflowRegistrar
 
@@ -105,4 +108,56 @@ def caratflow_retention_until(record: RetentionFacts) -> date | None:
     period, or the date, with the legal basis in the plugin's rules.toml. The engine
     keeps a record until the latest date any enabled plugin returns; a record for
     which a period cannot be computed yet (e.g. not cleared by customs) is kept.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Deadlines (issue 4): a contribution like those above, called once per plugin at start-up.
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def caratflow_deadlines_register(register: Callable[[DeadlineRule], None]) -> None:
+    """Declare the legal clocks of the plugin's law (``caratflow.deadlines.DeadlineRule``,
+    usually made with ``caratflow.deadlines.declare`` from the plugin's ``RuleBook``).
+
+    Called once per plugin at start-up. Each rule says which decision opens a deadline,
+    which meet, cancel, suspend or resume it, its period (in the authority's working-day
+    calendar and zone) and its reminders. The engine opens and closes the rows in each
+    decision's transaction for authorities that enable the plugin; the scheduler's sweep
+    reminds, marks missed and escalates. Return nothing.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Documents (issue 5): a contribution like those above, called once per plugin at start-up.
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def caratflow_documents_register(register: Callable[[DocumentType], None]) -> None:
+    """Declare the documents the plugin's law lets an authority issue
+    (``caratflow.documents.DocumentType``: wording, numbering, validity, fields).
+
+    Called once per plugin at start-up. A kind starts with the plugin's name
+    (``eu.community_certificate``). The engine numbers, renders, signs and seals a
+    document when a workflow calls ``runtime.documents.issue``, for authorities that
+    enable the plugin; the public check ``/verify/<number>`` shows its status. Return
+    nothing.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Reports: a contribution like those above, called once per plugin at start-up.
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def caratflow_reports_register(register: Callable[[Report], None]) -> None:
+    """Declare the periodic reports the plugin's law requires (``caratflow.reports.Report``:
+    the rule that requires it, its period, its columns and a function building its rows).
+
+    Called once per plugin at start-up. ``caratflow report`` and
+    ``GET /api/v1/reports/<name>?period=…`` build a report for an authority that
+    enables the plugin, from the shipments presented within the period. Return nothing.
     """

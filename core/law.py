@@ -233,12 +233,7 @@ class RuleBook:
         guard: bool = False,
     ) -> Callable[[RuleCheck], Rule]:
         """Decorate a rule function; its legal text must be listed in ``rules.toml``."""
-        try:
-            version = self._versions[(rule_id, label)]
-        except KeyError:
-            raise LookupError(
-                f"{self.plugin}: rule {rule_id!r} ({label}) is not in rules.toml"
-            ) from None
+        version = self.version(rule_id, label)
 
         def decorate(check: RuleCheck) -> Rule:
             bound = Rule(
@@ -263,6 +258,15 @@ class RuleBook:
     @property
     def versions(self) -> list[RuleVersion]:
         return list(self._versions.values())
+
+    def version(self, rule_id: str, label: str = "original") -> RuleVersion:
+        """The legal text of ``rule_id`` for whatever cites it: a rule, a deadline, a report."""
+        try:
+            return self._versions[(rule_id, label)]
+        except KeyError:
+            raise LookupError(
+                f"{self.plugin}: {rule_id!r} ({label}) is not in rules.toml"
+            ) from None
 
 
 class DatedParameters:

@@ -9,17 +9,21 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Enum,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, backref, mapped_column, relationship
 
 from caratflow.types import Carats, Money, UTCDateTime
 
@@ -281,3 +285,385 @@ class PurgeRecord(Base):
     actor: Mapped[str] = mapped_column(String(120))
     reason: Mapped[str] = mapped_column(Text)
     purged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --------------------------------------------------------------------------------------
+# Deadlines and the outbox (issue 4; logic in caratflow.deadlines and caratflow.outbox).
+# A deadline is a row, not a scheduler job: one sweep claims the due ones through a
+# partial index on the open rows alone, so its cost follows what is due, not what is
+# stored. Outbox messages are written in the transaction of what caused them.
+# --------------------------------------------------------------------------------------
+
+OPEN_DEADLINE = text("status = 'open'")
+PENDING_MESSAGE = text("status = 'pending'")
+
+
+class DeadlineStatus(StrEnum):
+    OPEN = "open"
+    SUSPENDED = "suspended"  # the law stopped the clock (e.g. EU Art. 4(3), customs transit)
+    MET = "met"
+    MISSED = "missed"  # due passed first; ``met_at`` tells if it was fulfilled late
+    CANCELLED = "cancelled"
+
+
+class ClosureDay(Base):
+    """A day an authority's administrator closed the office: not a working day."""
+
+    __tablename__ = "closure_day"
+
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str] = mapped_column(String(120))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Recipient(Base):
+    """Where an authority's messages for an audience go: ``mailto:``, ``https://`` or ``log:``."""
+
+    __tablename__ = "recipient"
+    __table_args__ = (UniqueConstraint("authority_code", "audience", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"))
+    audience: Mapped[str] = mapped_column(String(60))
+    address: Mapped[str] = mapped_column(String(320))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Deadline(Base):
+    """A legal clock: opened by a decision, met, cancelled, suspended or missed.
+
+    ``next_at`` is when the sweep must look at the row again (the next reminder, or the
+    end of the due day); only open rows are in its index.
+    """
+
+    __tablename__ = "deadline"
+    __table_args__ = (
+        Index(
+            "ix_deadline_sweep",
+            "next_at",
+            postgresql_where=OPEN_DEADLINE,
+            sqlite_where=OPEN_DEADLINE,
+        ),
+        Index("ix_deadline_board", "authority_code", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"))
+    shipment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shipment.id", ondelete="CASCADE"), index=True
+    )
+    rule: Mapped[str] = mapped_column(String(80))
+    basis: Mapped[str] = mapped_column(String(200))
+    plugin: Mapped[str] = mapped_column(String(60))
+    period: Mapped[str] = mapped_column(String(40))
+    status: Mapped[DeadlineStatus] = mapped_column(
+        _enum(DeadlineStatus, "deadline_status"), default=DeadlineStatus.OPEN
+    )
+    starts_at: Mapped[datetime]
+    starts_on: Mapped[date]
+    due_on: Mapped[date]
+    due_at: Mapped[datetime]
+    next_at: Mapped[datetime | None]
+    reminders: Mapped[list[Any]] = mapped_column(default=list)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    escalate_to: Mapped[list[Any]] = mapped_column(default=list)
+    schedule: Mapped[int] = mapped_column(default=1)  # +1 each time the due date moves
+    suspended_on: Mapped[date | None]
+    suspended_days: Mapped[int] = mapped_column(default=0)
+    opened_by_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("event.id", ondelete="SET NULL")
+    )
+    closed_by_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("event.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    met_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+
+    shipment: Mapped[Shipment | None] = relationship(
+        backref=backref("deadlines", order_by="Deadline.id", passive_deletes=True)
+    )
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last retry
+    CANCELLED = "cancelled"  # a reminder whose deadline closed before it went out
+
+
+class OutboxMessage(Base):
+    """A message to deliver at least once; ``key`` lets its recipient drop a duplicate.
+
+    Claiming a message moves ``next_attempt_at`` one lease ahead, so a worker that dies
+    while sending gives it back when the lease runs out.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        Index(
+            "ix_outbox_message_dispatch",
+            "next_attempt_at",
+            postgresql_where=PENDING_MESSAGE,
+            sqlite_where=PENDING_MESSAGE,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    authority_code: Mapped[str | None] = mapped_column(ForeignKey("authority.code"))
+    shipment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shipment.id", ondelete="SET NULL"), index=True
+    )
+    deadline_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deadline.id", ondelete="SET NULL"), index=True
+    )
+    fulfils_deadline: Mapped[bool] = mapped_column(default=False)
+    kind: Mapped[str] = mapped_column(String(20))
+    audience: Mapped[str] = mapped_column(String(60))
+    address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+    )
+    scheduled_for: Mapped[datetime]
+    late: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------------------------
+# Web sign-in and access (issue 9; logic in caratflow.accounts and caratflow.foureyes).
+# Browser sessions live server-side so that signing out, an idle timeout or disabling a
+# user ends them at once; sign-ins and refused access are recorded as security events
+# (to be sealed in the ledger); administrators' TOTP secrets and each user's language
+# sit in a profile; an authority may ask a second officer to confirm some decisions.
+# --------------------------------------------------------------------------------------
+
+
+class WebSession(Base):
+    """A signed-in browser session: the cookie carries a token, the row only its digest."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reauthenticated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()
+
+
+class SecurityEvent(Base):
+    """A sign-in, a failed one, a sign-out, a refused access: who, from where, when.
+
+    ``authorities`` are those of the user concerned, so that each authority's
+    supervisors and auditors see their own; the throttle counts recent failures by
+    name and by address through the two indexes.
+    """
+
+    __tablename__ = "security_event"
+    __table_args__ = (
+        Index("ix_security_event_kind_user_at", "kind", "user_name", "at"),
+        Index("ix_security_event_kind_addr_at", "kind", "remote_addr", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    user_name: Mapped[str | None] = mapped_column(String(120))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(String(300))
+    authorities: Mapped[list[Any]] = mapped_column(default=list)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class UserProfile(Base):
+    """What a person chose (language) and what signs them in (their TOTP secret)."""
+
+    __tablename__ = "user_profile"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    locale: Mapped[str | None] = mapped_column(String(16))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]  # a code is good once: ASVS 2.8.4
+
+
+class AuthoritySetting(Base):
+    """An authority's own choices: which decisions need a second officer (four eyes)."""
+
+    __tablename__ = "authority_setting"
+
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"), primary_key=True)
+    four_eyes: Mapped[list[Any]] = mapped_column(default=list)
+    changed_by: Mapped[str] = mapped_column(String(120), default="")
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PendingDecision(Base):
+    """A decision one officer asked for that waits for a second officer's confirmation."""
+
+    __tablename__ = "pending_decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(
+        ForeignKey("shipment.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text)
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    shipment_version: Mapped[int]  # what the requester saw; a later change makes it stale
+    requested_by: Mapped[str] = mapped_column(String(120))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    closed_by: Mapped[str | None] = mapped_column(String(120))
+    closed_at: Mapped[datetime | None]
+
+
+# The shipment list pages newest first within an authority, optionally by state: both
+# walk an index in order and stop after one page, however many rows are stored.
+Index("ix_shipment_authority_id", Shipment.authority_code, Shipment.id)
+Index("ix_shipment_authority_state_id", Shipment.authority_code, Shipment.state, Shipment.id)
+
+
+# --------------------------------------------------------------------------------------
+# The ledger and the documents an authority issues (issue 5; logic in caratflow.ledger
+# and caratflow.documents). A ledger entry seals one record (a decision, an issued
+# document, a status change, a digital identity) in the transaction that writes it; the
+# sequencer later gives it its place in the Merkle tree (``seq``), stores the tree's
+# perfect subtrees and signs a tree head, so writers never queue on one row.
+# --------------------------------------------------------------------------------------
+
+PENDING_ENTRY = text("seq IS NULL")
+
+
+class LedgerEntry(Base):
+    """One leaf: the canonical JSON of a sealed record, and its place once sequenced.
+
+    The key is the record it seals (``kind``, ``record_key``): a record is sealed once.
+    ``leaf_data`` holds the exact bytes hashed (RFC 9162 leaf = SHA-256(0x00 ‖ data)).
+    """
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        Index(
+            "ix_ledger_entry_pending",
+            "logged_at",
+            postgresql_where=PENDING_ENTRY,
+            sqlite_where=PENDING_ENTRY,
+        ),
+    )
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    record_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    logged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    leaf_data: Mapped[str] = mapped_column(Text)
+
+
+class LedgerNode(Base):
+    """The hash of a perfect subtree of 2^level leaves; written once, never changed."""
+
+    __tablename__ = "ledger_node"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LedgerTreeHead(Base):
+    """A signed tree head (caratflow.signing.SignedTreeHead), one per sequencing batch.
+
+    ``previous_size`` chains each head to the one before, so a deleted head is noticed.
+    """
+
+    __tablename__ = "ledger_tree_head"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    previous_size: Mapped[int | None] = mapped_column(BigInteger)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(100))
+
+
+class DocumentStatus(StrEnum):
+    """What became of an issued document; "expired" is not stored, it follows from the date."""
+
+    VALID = "valid"
+    RETURNED = "returned"  # e.g. an unused EU certificate, Reg. (EC) 2368/2002 Art. 12(5)
+    REVOKED = "revoked"
+
+
+class IssuedDocument(Base):
+    """A certificate or certified copy an authority issued: the signed PDF and its content.
+
+    ``content`` is what the plugin declared (title, statement, fields); ``signature`` is
+    the detached Ed25519 signature of ``pdf``.
+    """
+
+    __tablename__ = "issued_document"
+    __table_args__ = (UniqueConstraint("kind", "authority_code", "serial"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(80))
+    serial: Mapped[int] = mapped_column(BigInteger)
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"))
+    shipment_id: Mapped[int | None] = mapped_column(  # NULL once the shipment is purged
+        ForeignKey("shipment.id", ondelete="SET NULL"), index=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_on: Mapped[date]
+    valid_until: Mapped[date | None]
+    actor: Mapped[str] = mapped_column(String(120))
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[DocumentStatus] = mapped_column(
+        _enum(DocumentStatus, "document_status"), default=DocumentStatus.VALID
+    )
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(100))
+
+    authority: Mapped[Authority] = relationship()
+    status_changes: Mapped[list[DocumentStatusChange]] = relationship(
+        back_populates="document",
+        cascade="all, delete-orphan",
+        order_by="DocumentStatusChange.id",
+        passive_deletes=True,
+    )
+
+
+class DocumentStatusChange(Base):
+    """A document returned or revoked: who, when, why (each one sealed in the ledger)."""
+
+    __tablename__ = "document_status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("issued_document.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[DocumentStatus] = mapped_column(_enum(DocumentStatus, "document_status"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+
+    document: Mapped[IssuedDocument] = relationship(back_populates="status_changes")

@@ -7,13 +7,18 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from caratflow import hookspecs
 from caratflow.law import Rule
 from caratflow.workflow import CORE_STATES, CORE_TRANSITIONS, Workflow, WorkflowRegistrar
+
+if TYPE_CHECKING:
+    from caratflow.deadlines import DeadlineRule
+    from caratflow.documents import DocumentType
+    from caratflow.reports import Report
 
 ENTRY_POINT_GROUP = "caratflow.plugins"
 
@@ -41,6 +46,9 @@ class Contributions:
     rules: list[Rule] = field(default_factory=list)
     authorities: list[AuthorityProfile] = field(default_factory=list)
     demo: list[Mapping[str, Any]] = field(default_factory=list)
+    deadlines: list[DeadlineRule] = field(default_factory=list)  # issue 4
+    documents: list[DocumentType] = field(default_factory=list)  # issue 5
+    reports: list[Report] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class Jurisdiction:
     plugins: frozenset[str]
     workflow: Workflow
     rules: tuple[Rule, ...]
+    deadlines: tuple[DeadlineRule, ...] = ()  # issue 4: the legal clocks of these plugins
 
 
 def installed_plugins() -> dict[str, str]:
@@ -113,7 +122,12 @@ class PluginHost:
             [*CORE_STATES, *(s for c in chosen for s in c.workflow.states)],
             [*CORE_TRANSITIONS, *(t for c in chosen for t in c.workflow.transitions)],
         )
-        return Jurisdiction(plugins, workflow, tuple(r for c in chosen for r in c.rules))
+        return Jurisdiction(
+            plugins,
+            workflow,
+            tuple(r for c in chosen for r in c.rules),
+            tuple(d for c in chosen for d in c.deadlines),
+        )
 
     def hook_for(self, hook: str, plugins: Iterable[str]) -> pluggy.HookCaller:
         """``hook`` as answered by ``plugins`` alone (an authority's enabled plugins)."""
@@ -143,7 +157,25 @@ class PluginHost:
         hook("caratflow_rules_register", others)(register=found.rules.append)
         hook("caratflow_authorities_register", others)(register=found.authorities.append)
         hook("caratflow_demo_register", others)(register=found.demo.append)
+        hook("caratflow_deadlines_register", others)(register=found.deadlines.append)
+        hook("caratflow_reports_register", others)(register=found.reports.append)
+        for deadline in found.deadlines:
+            if deadline.plugin != plugin:
+                raise ValueError(
+                    f"plugin {plugin!r} registered deadline {deadline.id} of {deadline.plugin!r}"
+                )
         for rule in found.rules:
             if rule.plugin != plugin:
                 raise ValueError(f"plugin {plugin!r} registered rule {rule.id} of {rule.plugin!r}")
+        hook("caratflow_documents_register", others)(register=found.documents.append)  # issue 5
+        for document in found.documents:
+            if document.plugin != plugin:
+                raise ValueError(f"plugin {plugin!r} registered document {document.kind!r}")
         return found
+
+    # -- documents (issue 5) ------------------------------------------------------------
+
+    def document_types(self, plugins: Iterable[str]) -> dict[str, DocumentType]:
+        """The documents the enabled ``plugins`` declare, by kind."""
+        enabled = frozenset(plugins) & frozenset(self.plugin_names)
+        return {d.kind: d for name in sorted(enabled) for d in self._contributions[name].documents}

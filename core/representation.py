@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from caratflow.models import Event, FindingRecord, Shipment
+from caratflow.ledger import reference as ledger_reference
+from caratflow.models import Deadline, Event, FindingRecord, Shipment
 
 
 def finding_json(finding: FindingRecord) -> dict[str, Any]:
@@ -30,6 +31,7 @@ def event_json(event: Event) -> dict[str, Any]:
         "legal_date": event.legal_date.isoformat(),
         "inputs": event.data,
         "findings": [finding_json(f) for f in event.findings],
+        "ledger": ledger_reference(event),  # issue 5: leaf hash, and seq once sequenced
     }
 
 
@@ -67,6 +69,30 @@ def shipment_json(shipment: Shipment, available_actions: list[str]) -> dict[str,
         ],
         "details": shipment.details,
         "findings": [finding_json(f) for f in latest.findings] if latest else [],
-        "deadlines": [],
+        "deadlines": [deadline_json(d) for d in shipment.deadlines],
         "available_actions": available_actions,
+    }
+
+
+# -- deadlines (issue 4) ------------------------------------------------------------------
+
+
+def deadline_json(deadline: Deadline) -> dict[str, Any]:
+    """A legal clock: the rule it keeps, when it runs out (a legal date in the authority's
+    zone and the UTC instant that ends it) and where it stands."""
+    return {
+        "id": deadline.id,
+        "rule": deadline.rule,
+        "basis": deadline.basis,
+        "status": deadline.status.value,
+        "period": deadline.period,
+        "starts_on": deadline.starts_on.isoformat(),
+        "due_on": deadline.due_on.isoformat(),
+        "due_at": deadline.due_at.isoformat(),
+        "suspended_since": deadline.suspended_on.isoformat() if deadline.suspended_on else None,
+        "suspended_working_days": deadline.suspended_days,
+        "met_at": deadline.met_at.isoformat() if deadline.met_at else None,
+        "closed_at": deadline.closed_at.isoformat() if deadline.closed_at else None,
+        "shipment": deadline.shipment_id,
+        "authority": deadline.authority_code,
     }

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from caratflow.errors import Conflict, Forbidden
+from caratflow.ledger import seal_purge
 from caratflow.models import PurgeRecord, Role, Shipment
 from caratflow.pluginhost import PluginHost
 from caratflow.service import Actor, legal_date
@@ -46,6 +47,18 @@ class Retention:
 
     def purgeable_on(self, today: date) -> bool:
         return self.keep_until is not None and today >= self.keep_until
+
+
+def years_after(day: date, years: int) -> date:
+    """The first day after ``years`` full years from ``day``: "keep at least N years".
+
+    From 29 February the anniversary in a common year is 1 March, so a period of
+    retention never ends a day early.
+    """
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February into a common year
+        return date(day.year + years, 3, 1)
 
 
 def facts(shipment: Shipment) -> RetentionFacts:
@@ -103,6 +116,8 @@ def purge(
         reason=reason,
     )
     session.add(record)
+    session.flush()
+    seal_purge(session, record)  # the ledger accounts for the decisions that go
     session.delete(shipment)
     session.flush()
     return record

@@ -9,6 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from caratflow.config import Settings
 from caratflow.db import make_engine, session_factory
+from caratflow.deadlines import keep_deadlines
+from caratflow.documents import DocumentService
+from caratflow.ledger import seal_decision
 from caratflow.pluginhost import PluginHost, load_plugin_host
 from caratflow.service import ShipmentService
 
@@ -20,6 +23,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     plugins: PluginHost
     shipments: ShipmentService
+    documents: DocumentService  # issue 5: certificates, signed and sealed
 
     @classmethod
     def start(cls, settings: Settings | None = None, plugins: PluginHost | None = None) -> Runtime:
@@ -38,5 +42,7 @@ class Runtime:
         plugins: PluginHost,
     ) -> Runtime:
         """Wire the services together; the one place that decides who observes decisions."""
-        shipments = ShipmentService(plugins, observers=[])
-        return cls(settings, engine, sessions, plugins, shipments)
+        # The ledger seals each decision last, as the other observers left it (issue 5).
+        shipments = ShipmentService(plugins, observers=[keep_deadlines, seal_decision])
+        documents = DocumentService(plugins, settings)
+        return cls(settings, engine, sessions, plugins, shipments, documents)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from importlib.resources import files
@@ -43,6 +43,21 @@ def _country_code(value: str) -> str:
     return value
 
 
+CLOCK_ROOM = timedelta(days=100 * 366)
+
+
+def _in_every_zone(value: datetime) -> datetime:
+    """An instant far enough from the calendar's ends (years 1 and 9999) that every zone
+    can show it and every legal clock counted from it (retention runs for years) fits."""
+    try:
+        (value - CLOCK_ROOM).astimezone(UTC)
+        (value + CLOCK_ROOM).astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of dates the engine can count from") from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_every_zone)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 CountryCode = Annotated[
@@ -109,7 +124,7 @@ class ShipmentIn(BaseModel):
     authority: Annotated[str, StringConstraints(min_length=1, max_length=16)]
     direction: Direction
     goods: Goods
-    presented_at: AwareDatetime | None = None
+    presented_at: Instant | None = None
     entry_point: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     certificate: CertificateIn
     containers: Annotated[list[ContainerIn], Field(min_length=1, max_length=500)]

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from caratflow import access, foureyes
 from caratflow.errors import (
     Conflict,
     FieldError,
@@ -146,7 +147,7 @@ class ShipmentService:
             earlier = self._by_idempotency_key(session, authority.code, idempotency_key, digest)
             if earlier is not None:
                 return Presentation(earlier, created=False)
-        _refuse_role(actor, Role.AUDITOR, "present shipments")
+        access.require(actor, access.Permission.PRESENT)
 
         shipment = _build(parsed, authority)
         shipment.idempotency_key, shipment.request_digest = idempotency_key, digest
@@ -185,7 +186,7 @@ class ShipmentService:
         action, ``LawForbids`` (with the findings) when a rule holds or refuses.
         """
         shipment = self.get(session, shipment_id, actor)
-        _refuse_role(actor, Role.AUDITOR, "take decisions")
+        access.require(actor, access.Permission.DECIDE)
         if expected_version is not None and expected_version != shipment.version:
             raise Conflict(
                 f"shipment {shipment_id} is at version {shipment.version}, not {expected_version}; "
@@ -195,6 +196,9 @@ class ShipmentService:
         transition = workflow.transition_for(shipment, action)
         if transition.roles is not None and actor.role not in transition.roles:
             raise Forbidden(f"'{action}' is reserved to: {', '.join(sorted(transition.roles))}")
+        second_look = foureyes.take_open_request(session, shipment, action, actor)
+        if second_look is not None:  # confirming a colleague's request: decide what was asked
+            reason, inputs = second_look.reason, foureyes.confirmed_inputs(second_look)
         reason = (reason or "").strip() or None
         if transition.requires_reason and reason is None:
             raise ReasonRequired(f"'{action}' needs a written reason")
@@ -203,6 +207,8 @@ class ShipmentService:
         findings = self._assess(session, shipment, action, day, inputs or {})
         if any(f.stops or (transition.requires_clean and f.outcome.blocks) for f in findings):
             raise LawForbids(action, findings)
+        if second_look is None:
+            foureyes.refuse_single_officer(session, shipment, action)
         from_state = shipment.state
         workflow.fire(shipment, action)
         shipment.updated_at = utcnow()  # every decision bumps the version, state change or not
@@ -363,11 +369,6 @@ def _check_inputs(transition: Transition, inputs: Mapping[str, Any]) -> None:
     ]
     if problems:
         raise InvalidInput(problems)
-
-
-def _refuse_role(actor: Actor, role: Role, what: str) -> None:
-    if actor.role == role:
-        raise Forbidden(f"the {role.value} role may not {what}")
 
 
 def _digest(payload: Any) -> str:

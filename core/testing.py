@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import copy
 import os
+import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +157,7 @@ def runtime(
     tmp_path: Path,
 ) -> Runtime:
     settings = Settings.from_env({}, database_url=database_url, instance_path=tmp_path)
+    settings = with_ledger_key(settings)  # issue 5
     return Runtime.assemble(settings, migrated_engine, sessions, plugin_host)
 
 
@@ -163,6 +167,7 @@ def committed_runtime(
 ) -> Iterator[Runtime]:
     """A runtime whose sessions really commit; every row it leaves is deleted after."""
     settings = Settings.from_env({}, database_url=database_url, instance_path=tmp_path)
+    settings = with_ledger_key(settings)  # issue 5
     yield Runtime.assemble(settings, migrated_engine, session_factory(migrated_engine), plugin_host)
     with migrated_engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
@@ -276,3 +281,92 @@ def outcomes(findings: Any) -> dict[str, str]:
 @pytest.fixture
 def payload() -> Callable[..., dict[str, Any]]:
     return shipment_payload
+
+
+# -- a real SMTP server (issue 4: the outbox's e-mail channel) ---------------------------
+
+
+class SmtpSink:
+    """Every message a real local SMTP server (aiosmtpd) accepted, in arrival order."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.messages: list[Any] = []  # email.message.Message
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            self.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+    def message_ids(self) -> list[str]:
+        with self._lock:
+            return [m["Message-ID"] for m in self.messages]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd, from the ``test`` extra)."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+# -- the ledger's signing key (issue 5) ------------------------------------------------------
+
+
+def with_ledger_key(settings: Settings) -> Settings:
+    """The settings with a signing key of their own instance folder, created as
+    ``caratflow init`` does (never a key in the working directory)."""
+    from dataclasses import replace
+
+    from caratflow.ledger import ensure_signing_key
+
+    path = settings.instance_path / "ledger-ed25519.pem"
+    ensure_signing_key(path)
+    return replace(settings, signing_key_path=path)
+
+
+# -- a real server (issue 9: browser tests and the web benchmark) -----------------------
+
+
+class LiveServer:
+    """A WSGI app served by waitress on a free localhost port, in a background thread.
+
+    ``with LiveServer(app) as server: server.url``. Waitress is what production runs
+    (README), so a browser test meets the same server, headers and threads.
+    """
+
+    def __init__(self, app: Any, threads: int = 4):
+        from waitress.server import create_server
+
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self._thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        server = self.server
+
+        def close_everything() -> None:  # runs in the server's own loop thread
+            for channel in list(server._map.values()):
+                channel.close()  # the trigger too: the map is empty, the loop ends
+
+        server.trigger.pull_trigger(close_everything)
+        self._thread.join(timeout=10)
+        server.task_dispatcher.shutdown()

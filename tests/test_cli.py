@@ -73,6 +73,30 @@ def test_present_act_and_replay_from_the_terminal(cli, tmp_path):
     assert "2 of 2 decisions would differ under the law of 2023-06-01" in replay
 
 
+def test_a_monthly_report_from_the_terminal(cli, tmp_path):
+    cli("init")
+    file = tmp_path / "shipment.json"
+    file.write_text(json.dumps(shipment_payload()))
+    cli("present", str(file))
+    csv = cli(
+        "report",
+        "eu.report.import_monthly",
+        "--authority",
+        "BE",
+        "--period",
+        "2026-11",
+        "--format",
+        "csv",
+    ).stdout
+    header, row = csv.splitlines()
+    assert header.startswith("certificate_number,issuing_authority,")
+    assert row.startswith("CA123456,")
+    wrong = cli(
+        "report", "eu.report.import_monthly", "--authority", "BE", "--period", "Nov", ok=False
+    )
+    assert wrong.exit_code == 1 and "a month such as 2026-11" in wrong.stderr
+
+
 def test_a_file_that_is_not_json_is_a_clear_error(cli, tmp_path):
     cli("init")
     bad = tmp_path / "bad.json"

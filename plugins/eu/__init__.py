@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from caratflow.deadlines import DeadlineRule
 from caratflow.hookspecs import hookimpl
 from caratflow.law import Rule
 from caratflow.pluginhost import AuthorityProfile
+from caratflow.plugins.eu.deadlines import DEADLINES
+from caratflow.plugins.eu.documents import caratflow_documents_register  # noqa: F401 - issue 5
+from caratflow.plugins.eu.reports import REPORTS
 from caratflow.plugins.eu.rules import RULES
+from caratflow.plugins.eu.scope import keep_until
+from caratflow.reports import Report
+from caratflow.retention import RetentionFacts
 
 HERE = Path(__file__).parent
 
@@ -42,3 +50,29 @@ def caratflow_authorities_register(register: Callable[[AuthorityProfile], None])
 def caratflow_demo_register(register: Callable[[Mapping[str, Any]], None]) -> None:
     for payload in json.loads((HERE / "demo.json").read_text("utf-8")):
         register(payload)
+
+
+# -- deadlines (issue 4) ------------------------------------------------------------------
+
+
+@hookimpl
+def caratflow_deadlines_register(register: Callable[[DeadlineRule], None]) -> None:
+    for deadline in DEADLINES:
+        register(deadline)
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+@hookimpl
+def caratflow_reports_register(register: Callable[[Report], None]) -> None:
+    for report in REPORTS:
+        register(report)
+
+
+# -- retention (Arts. 10(2), 12(4), 15(2)) --------------------------------------------------
+
+
+@hookimpl
+def caratflow_retention_until(record: RetentionFacts) -> date | None:
+    return keep_until(record)

@@ -19,8 +19,12 @@ from typing import Any
 from caratflow.hookspecs import hookimpl
 from caratflow.law import Rule
 from caratflow.pluginhost import AuthorityProfile
+from caratflow.plugins.norway.deadlines import advance_notice_in_time  # noqa: F401 - §8
+from caratflow.plugins.norway.documents import caratflow_documents_register  # noqa: F401
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
+from caratflow.plugins.norway.reports import REPORTS
 from caratflow.plugins.norway.rules import AUTHORITY, CLEARANCE, RULES, keep_until
+from caratflow.reports import Report
 from caratflow.retention import RetentionFacts
 from caratflow.workflow import PRESENTED, STAY, WorkflowRegistrar
 
@@ -163,3 +167,9 @@ def caratflow_retention_until(record: RetentionFacts) -> date | None:
 def caratflow_demo_register(register: Callable[[Mapping[str, Any]], None]) -> None:
     for payload in json.loads((HERE / "demo.json").read_text("utf-8")):
         register(payload)
+
+
+@hookimpl
+def caratflow_reports_register(register: Callable[[Report], None]) -> None:
+    for report in REPORTS:
+        register(report)

@@ -24,6 +24,7 @@ from caratflow.law import (
     warn,
 )
 from caratflow.models import Event
+from caratflow.retention import years_after
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
@@ -297,16 +298,8 @@ def retention_announced(case: Case) -> Verdict:
 
 
 def keep_until(cleared_on: date, legal_date: date) -> date:
-    """The first day the documents may go: the clearance date's anniversary, never earlier.
-
-    Cleared on 29 February, the anniversary in a common year is 1 March: "at least ten
-    years" may not end a day early.
-    """
-    years = PARAMETERS.value("retention_years", legal_date)
-    try:
-        return cleared_on.replace(year=cleared_on.year + years)
-    except ValueError:  # 29 February into a common year
-        return date(cleared_on.year + years, 3, 1)
+    """The first day the documents may go: ten years after clearance, never a day early."""
+    return years_after(cleared_on, PARAMETERS.value("retention_years", legal_date))
 
 
 def _normalised(value: object) -> str:

@@ -25,3 +25,14 @@ def test_migrations_upgrade_an_empty_database_to_the_models_exactly(backend, tmp
                 assert compare_metadata(context, Base.metadata) == []
         finally:
             engine.dispose()
+
+
+def test_the_migrations_form_one_line_of_history():
+    from alembic.script import ScriptDirectory
+
+    from caratflow.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(None))
+    assert script.get_heads() == [script.get_current_head()]
+    revisions = [r.revision for r in script.walk_revisions()]
+    assert revisions == sorted(revisions, reverse=True)  # 0004, 0003, …, 0001, in order

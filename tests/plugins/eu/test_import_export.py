@@ -311,3 +311,40 @@ def test_the_fee_is_recorded_and_never_above_the_cost(session, service, officer)
     verified = service.act(session, shipment.id, "verify", officer)
     [fee] = [f for f in verified.events[-1].findings if f.rule == "eu.fees"]
     assert (fee.outcome, fee.data) == ("info", {"fee_eur": "120.00"})
+
+
+# -- Arts. 10(2), 12(4), 15(2): retention ---------------------------------------------------
+
+
+def test_an_imports_original_certificate_is_kept_three_years_from_presentation(
+    session, service, officer, plugin_host
+):
+    from datetime import date
+
+    from caratflow.retention import retention_of
+
+    shipment = present(session, service, officer)
+    service.act(session, shipment.id, "verify", officer)
+    released = service.act(session, shipment.id, "release", officer)
+    assert retention_of(plugin_host, released).keep_until == date(2029, 11, 20)
+
+
+def test_an_exports_copy_is_kept_three_years_from_validation(
+    session, service, officer, plugin_host
+):
+    from zoneinfo import ZoneInfo
+
+    from caratflow.retention import retention_of, years_after
+
+    shipment = present(session, service, officer, export_payload())
+    service.act(session, shipment.id, "verify", officer, inputs={"sealed_under_supervision": "yes"})
+    exported = service.act(session, shipment.id, "export", officer)
+    validated = exported.events[1].at.astimezone(ZoneInfo("Europe/Brussels")).date()
+    assert retention_of(plugin_host, exported).keep_until == years_after(validated, 3)
+
+
+def test_what_the_plugin_leaves_out_is_declared_with_its_reason():
+    from caratflow.plugins.eu.scope import OUT_OF_SCOPE
+
+    assert set(OUT_OF_SCOPE) == {"kp.dealers.records_5y"}
+    assert all("Art" in reason or "Annex" in reason for reason in OUT_OF_SCOPE.values())

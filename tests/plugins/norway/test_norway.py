@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -401,8 +402,12 @@ def test_retention_counts_from_clearance_not_presentation(
 
 
 def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
-    session, service, registered, plugin_host
+    session, service, registered, plugin_host, runtime
 ):
+    from caratflow import ledger
+    from caratflow.signing import load_private_key
+
+    key = load_private_key(runtime.settings.signing_key_path)
     shipment = cleared_import(session, service)
     until = retention_of(plugin_host, shipment).keep_until
     day_before = until - timedelta(days=1)
@@ -410,7 +415,10 @@ def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
         purge(session, plugin_host, shipment.id, day_before, ADMIN, "routine")
     with pytest.raises(Forbidden):
         purge(session, plugin_host, shipment.id, until, OFFICER, "routine")
+    ledger.sequence_pending(session, key)
     record = purge(session, plugin_host, shipment.id, until, ADMIN, "ten years passed")
+    ledger.sequence_pending(session, key)
+    assert ledger.verify_ledger(session, key.public_key()).ok  # the purge is accounted for
     assert (record.certificate_number, record.kept_until) == ("CA123456", until)
     with pytest.raises(NotFound, match="no shipment"):
         service.get(session, shipment.id, OFFICER)
@@ -421,3 +429,55 @@ def test_an_unfinished_shipment_is_never_purgeable(session, service, registered,
     assert retention_of(plugin_host, shipment).keep_until is None
     with pytest.raises(Conflict, match="not yet known"):
         purge(session, plugin_host, shipment.id, date(2099, 1, 1), ADMIN, "tidy up")
+
+
+# -- §3 annual report ------------------------------------------------------------------------
+
+
+def test_the_annual_report_to_the_ministry_counts_controls_and_fees(
+    session, service, registered, plugin_host
+):
+    from caratflow.reports import run_report
+
+    cleared_import(session, service)
+    refused = service.present(session, import_payload(entry_point="BGO"), OFFICER).shipment
+    act(session, service, refused, "refuse", reason="entered through Bergen")
+    result = run_report(session, plugin_host, "no.authority.fees", "NO", "2026", OFFICER)
+    counts = {row["activity"]: row["count"] for row in result.rows}
+    assert counts["import shipments presented"] == 2
+    assert counts["permits granted"] == 1 and counts["refusals"] == 1
+    assert counts["document controls"] == 1 and counts["imports cleared by customs"] == 1
+    assert counts["control fees charged (NOK)"] == Decimal("1500.00")
+    assert result.as_json()["basis"] == "FOR-2004-02-24-470 §3"
+
+
+def test_every_record_of_a_shipment_is_handed_over_in_one_verifiable_bundle(
+    session, service, registered
+):
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    from caratflow.handover import handover_bundle
+
+    shipment = cleared_import(session, service)
+    bundle = zipfile.ZipFile(io.BytesIO(handover_bundle(session, service, shipment.id, OFFICER)))
+    manifest = json.loads(bundle.read("manifest.json"))
+    assert set(manifest["files"]) <= set(bundle.namelist())
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256(bundle.read(name)).hexdigest() == digest
+    history = json.loads(bundle.read("history.json"))
+    assert [e["action"] for e in history] == [
+        "present",
+        "store_bonded",
+        "control_documents",
+        "control_identity",
+        "verify",
+        "release",
+    ]
+    assert json.loads(bundle.read("shipment.json"))["certificate"]["number"] == "CA123456"
+    with pytest.raises(NotFound):
+        handover_bundle(
+            session, service, shipment.id, Actor("officer.be", Role.OFFICER, frozenset({"BE"}))
+        )
