@@ -298,8 +298,12 @@ class DatedParameters:
 
     @classmethod
     def in_folder(cls, folder: Path) -> DatedParameters:
-        """Every ``*.toml`` of a plugin's ``parameters/`` folder."""
-        return cls(*sorted(folder.glob("*.toml")))
+        """Every ``*.toml`` of a plugin's ``parameters/`` folder; none at all is an install
+        that lost its data, not a plugin without law."""
+        files = sorted(folder.glob("*.toml"))
+        if not files:
+            raise FileNotFoundError(f"no parameter files in {folder}")
+        return cls(*files)
 
     def entry(self, name: str, on: date) -> dict[str, Any]:
         """The dated entry of ``name`` in force on ``on`` (value, source, effective_from)."""
