@@ -485,6 +485,7 @@ def _ledger_proof(
 CERTIFICATE_LABELS = {
     "origin": "Country of origin",
     "provenance": "Country of provenance",
+    "destination": "Country of destination",
     "exporter": "Exporter",
     "importer": "Importer",
     "carats": "Carat weight",
@@ -501,8 +502,9 @@ def certificate_fields(
 ) -> list[Field]:
     """The goods and parties of the shipment's certificate as fields, keyed as the model is.
 
-    Origin, provenance, weight, parcels, HS codes and seals are public (the check page
-    shows them); the parties and the value are not.
+    Origin, provenance, destination (where the shipment names one), weight, parcels,
+    HS codes and seals are public (the check page shows them); the parties and the
+    value are not.
     """
     label = {**CERTIFICATE_LABELS, **(labels or {})}
     shipment = context.shipment
@@ -515,6 +517,10 @@ def certificate_fields(
     fields = [
         Field("origin", label["origin"], origin, public=True),
         Field("provenance", label["provenance"], format_country(cert.provenance), public=True),
+    ]
+    if destination := shipment.details.get("destination"):
+        fields.append(Field("destination", label["destination"], format_country(destination), True))
+    fields += [
         Field("exporter", label["exporter"], f"{cert.exporter_name}\n{cert.exporter_address}"),
         Field("importer", label["importer"], f"{cert.importer_name}\n{cert.importer_address}"),
         Field("carats", label["carats"], format_carats(cert.carats), public=True),

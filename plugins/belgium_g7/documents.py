@@ -12,29 +12,12 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from caratflow.documents import (
-    DocumentContext,
-    DocumentType,
-    Field,
-    Numbering,
-    Wording,
-    certificate_fields,
-    format_country,
-)
+from caratflow.documents import DocumentType, Numbering, Wording, certificate_fields
 from caratflow.hookspecs import hookimpl
 from caratflow.law import DatedParameters
 from caratflow.models import Authority, Direction, Goods, Shipment
 
 PARAMETERS = DatedParameters(Path(__file__).parent / "parameters" / "documents.toml")
-
-
-def _fields(context: DocumentContext) -> list[Field]:
-    fields = certificate_fields(context)
-    destination = context.shipment.details.get("destination")
-    if destination:
-        label = "Country of destination"
-        fields.insert(2, Field("destination", label, format_country(destination), True))
-    return fields
 
 
 def _refuses(shipment: Shipment) -> str | None:
@@ -54,7 +37,7 @@ G7_CERTIFICATE = DocumentType(
     "of 29 March 2024",
     wording=lambda day: Wording.from_data(PARAMETERS.value("g7_certificate_wording", day)),
     numbering=_numbering,
-    content=_fields,
+    content=certificate_fields,
     refuses=_refuses,
     required=lambda day: PARAMETERS.value("g7_certificate_minimum_content", day),
 )

@@ -34,16 +34,6 @@ from caratflow.models import Authority, Direction, Goods, Shipment
 PARAMETERS = DatedParameters(Path(__file__).parent / "parameters" / "documents.toml")
 
 
-def _community_certificate_fields(context: DocumentContext) -> list[Field]:
-    destination = context.shipment.details.get("destination")
-    fields = certificate_fields(context)
-    if destination:
-        fields.insert(
-            2, Field("destination", "Country of destination", format_country(destination), True)
-        )
-    return fields
-
-
 def _certified_copy_fields(context: DocumentContext) -> list[Field]:
     shipment = context.shipment
     cert = shipment.certificate
@@ -106,7 +96,7 @@ COMMUNITY_CERTIFICATE = DocumentType(
     basis="Reg. (EC) 2368/2002 Art. 11, 12 and Annex IV; KP minimum content: Annex I",
     wording=_wording("community_certificate_wording"),
     numbering=_serials("community_certificate_serials"),
-    content=_community_certificate_fields,
+    content=certificate_fields,
     validity=_two_months,
     refuses=_refuse_unless(Direction.EXPORT, Goods.ROUGH),
     required=_kp_minimum_content,

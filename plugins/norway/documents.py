@@ -20,7 +20,6 @@ from caratflow.documents import (
     Numbering,
     Wording,
     certificate_fields,
-    format_country,
 )
 from caratflow.hookspecs import hookimpl
 from caratflow.law import DatedParameters
@@ -31,12 +30,7 @@ PARAMETERS = DatedParameters(Path(__file__).parent / "parameters" / "documents.t
 
 def _fields(context: DocumentContext) -> list[Field]:
     labels = PARAMETERS.value("kp_certificate_wording", context.issued_on)["labels"]
-    fields = certificate_fields(context, labels)
-    destination = context.shipment.details.get("destination")
-    if destination:
-        label = "Bestemmelsesland / Country of destination"
-        fields.insert(2, Field("destination", label, format_country(destination), True))
-    return fields
+    return certificate_fields(context, labels)
 
 
 def _refuses(shipment: Shipment) -> str | None:
