@@ -19,9 +19,11 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from caratflow import accounts, foureyes, queries
+from caratflow.access import Permission, require
 from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, InvalidInput
 from caratflow.models import Direction, Goods, PendingDecision, Shipment
 from caratflow.provisioning import actor_for
+from caratflow.reports import run_report
 from caratflow.representation import event_json, shipment_json
 from caratflow.schemas import ShipmentIn, field_errors
 from caratflow.security import user_for_token
@@ -33,6 +35,7 @@ from caratflow.web.apimodels import (
     HealthOut,
     HistoryOut,
     PendingAnswer,
+    ReportOut,
     ShipmentList,
     ShipmentOut,
 )
@@ -45,6 +48,7 @@ MAX_PAGE = 200
 MAX_ID = 2**31 - 1
 KEY_MAX = 200  # Idempotency-Key, as stored
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+REPORT_FORMATS = ("json", "csv")
 
 
 class Unauthorized(CaratflowError):
@@ -275,6 +279,55 @@ def history(shipment_id: int) -> Response:
     return _json({"shipment": shipment.id, "events": [event_json(e) for e in shipment.events]})
 
 
+@blueprint.get("/reports/<report>")
+@operation(
+    summary="A statutory report of one authority for one period, as JSON or CSV",
+    description=(
+        "The reports the law asks for (e.g. eu.report.import_monthly, kp.statistics), "
+        "built from the records of the period in the authority's own calendar. Only "
+        "authorities you act for; without ?authority, your only one."
+    ),
+    tag="reports",
+    query=[
+        Param(
+            "period",
+            "a month (2026-11), a quarter (2026-Q3) or a year (2026), as the report asks",
+            required=True,
+        ),
+        Param("authority", "the authority's code (required if you act for more than one)"),
+        Param("format", "json (default) or csv", _TEXT | {"enum": list(REPORT_FORMATS)}),
+    ],
+    responses={
+        200: ("the report", ReportOut),
+        400: ("a parameter contains a NUL character", ErrorOut),
+        **_DENIED,
+        404: ("no such report for this authority", ErrorOut),
+        **_BAD,
+    },
+    response_headers={200: {"Content-Disposition": "with format=csv: the file's name"}},
+    other_content={200: {"text/csv": {"type": "string"}}},
+)
+def report(report: str) -> Response:
+    actor = _actor()
+    require(actor, Permission.READ)
+    wanted = request.args.get("format", "json")
+    if wanted not in REPORT_FORMATS:
+        raise InvalidInput([FieldError("format", "json or csv")])
+    period = request.args.get("period")
+    if not period:
+        raise InvalidInput([FieldError("period", "required, e.g. 2026-11, 2026-Q3 or 2026")])
+    authority = request.args.get("authority") or _only_authority(actor)
+    result = run_report(db(), runtime().plugins, report, authority, period, actor)
+    if wanted == "json":
+        return _json(result.as_json())
+    name = f"{result.report.name}-{result.authority}-{result.period.label.strip()}.csv"
+    return Response(
+        result.as_csv(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 # -- errors -----------------------------------------------------------------------------
 
 
@@ -311,6 +364,13 @@ def _actor() -> Actor:
         g.api_user = user
         g.actor = actor_for(user)
     return g.actor
+
+
+def _only_authority(actor: Actor) -> str:
+    """The authority a request means when it names none: the actor's only one."""
+    if actor.authorities is not None and len(actor.authorities) == 1:
+        return next(iter(actor.authorities))
+    raise InvalidInput([FieldError("authority", "required: you act for more than one")])
 
 
 def _record_refusal(error: CaratflowError) -> None:

@@ -139,6 +139,20 @@ class PendingAnswer(Out):
     shipment: ShipmentOut
 
 
+class ReportOut(Out):
+    """A statutory report of one authority for one period (``caratflow.reports``)."""
+
+    report: str = Field(description="the rule that requires it, e.g. 'eu.report.import_monthly'")
+    title: str
+    basis: str = Field(description="the article of law that requires it")
+    authority: str
+    period: str = Field(description="as asked: '2026-11', '2026-Q3' or '2026'")
+    from_: date = Field(alias="from", description="the first day, in the authority's calendar")
+    until: date = Field(description="the first day after the period")
+    columns: list[str]
+    rows: list[dict[str, Any]] = Field(description="one object per row, keyed by column")
+
+
 class FieldErrorOut(Out):
     field: str = Field(description="dotted path, e.g. 'certificate.carats'; '$': the whole body")
     message: str

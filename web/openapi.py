@@ -46,6 +46,8 @@ class Operation:
     query: Sequence[Param] = ()
     headers: Sequence[Param] = ()
     response_headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    # Other media types an answer may have (e.g. ``{200: {"text/csv": {"type": "string"}}}``).
+    other_content: Mapping[int, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     public: bool = False
 
 
@@ -127,6 +129,8 @@ def _operation(
         if model is not None:
             models.setdefault(model.__name__, (model, "serialization"))
             answer["content"] = {"application/json": {"schema": {"$ref": _ref(model)}}}
+        for media_type, schema in op.other_content.get(status, {}).items():
+            answer.setdefault("content", {})[media_type] = {"schema": dict(schema)}
         if status in op.response_headers:
             answer["headers"] = {
                 name: {"description": text, "schema": {"type": "string"}}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -14,6 +16,7 @@ from caratflow.deadlines import board
 from caratflow.errors import Conflict, InvalidInput
 from caratflow.models import utcnow
 from caratflow.parties import party_json, register_party
+from caratflow.reports import ReportResult, reports_of, run_report
 from caratflow.web import i18n
 from caratflow.web.charts import bars
 from caratflow.web.context import db, runtime
@@ -61,8 +64,56 @@ def deadlines() -> str:
 
 @blueprint.get("/reports")
 @requires(Permission.READ)
-def reports() -> str:
-    return render_template("reports.html", volume=queries.month_volume(db(), current_actor()))
+def reports() -> Any:
+    """This month's volume, and a statutory report of one own authority for one period."""
+    actor = current_actor()
+    authorities = accounts.visible_authorities(db(), actor)
+    host = runtime().plugins
+    offered = {n: r for a in authorities for n, r in reports_of(host, a.plugins).items()}
+    asked = {
+        "authority": request.args.get("authority") or (authorities[0].code if authorities else ""),
+        "report": request.args.get("report", ""),
+        "period": request.args.get("period", ""),
+    }
+    result, problems, status = None, [], 200
+    if asked["report"]:
+        try:
+            result = run_report(
+                db(), host, asked["report"], asked["authority"], asked["period"], actor
+            )
+        except InvalidInput as error:
+            problems, status = [p.message for p in error.errors], 422
+    return render_template(
+        "reports.html",
+        volume=queries.month_volume(db(), actor),
+        authorities=authorities,
+        offered=sorted(offered.values(), key=lambda r: r.name),
+        asked=asked,
+        result=result,
+        rows=_report_rows(result) if result else [],
+        problems=problems,
+    ), status
+
+
+@blueprint.get("/reports/<report>.csv")
+@requires(Permission.READ)
+def report_csv(report: str) -> Response:
+    """The same report as a file, for the authority's own records or to send on."""
+    args = request.args
+    result = run_report(
+        db(),
+        runtime().plugins,
+        report,
+        args.get("authority", ""),
+        args.get("period", ""),
+        current_actor(),
+    )
+    name = f"{result.report.name}-{result.authority}-{result.period.label.strip()}.csv"
+    return Response(
+        result.as_csv(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @blueprint.route("/parties", methods=["GET", "POST"])
@@ -153,6 +204,26 @@ def _carats_chart(volume: queries.MonthVolume) -> Markup:
             carats=i18n.decimal(d.carats),
         ),
     )
+
+
+def _report_rows(result: ReportResult) -> list[list[tuple[str, bool]]]:
+    """Each cell as the reader's language writes it, and whether it is a number."""
+    return [
+        [_report_cell(column, row.get(column)) for column in result.report.columns]
+        for row in result.rows
+    ]
+
+
+def _report_cell(column: str, value: Any) -> tuple[str, bool]:
+    if isinstance(value, Decimal):
+        return (i18n.usd(value) if column.endswith("_usd") else i18n.decimal(value)), True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return i18n.count(value), True
+    if isinstance(value, date):
+        return i18n.day(value), False
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)), False
+    return ("" if value is None else str(value)), False
 
 
 def _zones() -> dict[str, str]:

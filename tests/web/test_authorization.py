@@ -24,6 +24,7 @@ ROLES = ["anonymous", "officer", "supervisor", "auditor", "admin"]
 SCOPES = {"own": ("BE",), "foreign": ("NO",)}
 PASSED = {200, 201, 202, 303}
 REFUSED = {302, 401, 403, 404, 409, 422}
+IMPORTS = "eu.report.import_monthly"  # a Belgian report
 
 # -- the API (bearer tokens) -------------------------------------------------------------
 
@@ -37,9 +38,10 @@ API: dict[str, tuple[str, str, Any]] = {
     "history": ("GET", "/api/v1/shipments/{id}/history", None),
     "verify": ("POST", "/api/v1/shipments/{id}/actions/verify", {}),
     "hold": ("POST", "/api/v1/shipments/{id}/actions/hold", {"reason": "seal differs"}),
+    "report": ("GET", f"/api/v1/reports/{IMPORTS}?period=2026-11&authority=BE", None),
 }
 PUBLIC_API = {"health", "openapi"}
-READ_API = PUBLIC_API | {"check", "list", "get", "history"}
+READ_API = PUBLIC_API | {"check", "list", "get", "history", "report"}
 API_POLICY = {
     ("anonymous", "own"): PUBLIC_API,
     ("anonymous", "foreign"): PUBLIC_API,
@@ -79,12 +81,14 @@ PAGES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "workflow": ("GET", "/workflow", None),
     "deadlines": ("GET", "/deadlines", None),
     "reports": ("GET", "/reports", None),
+    "report": ("GET", f"/reports?authority=BE&report={IMPORTS}&period=2026-11", None),
+    "report_csv": ("GET", f"/reports/{IMPORTS}.csv?authority=BE&period=2026-11", None),
     "security_log": ("GET", "/security-log", None),
     "admin": ("GET", "/admin/", None),
     "four_eyes": ("POST", "/admin/authorities/BE/four-eyes", {"BE-four_eyes": "remediate"}),
 }
 EVERYONE = {"dashboard", "present_form", "parties", "workflow", "deadlines", "reports"}
-SEES_BELGIUM = {"shipments", "detail", "record", "check", "precheck"}
+SEES_BELGIUM = {"shipments", "detail", "record", "check", "precheck", "report", "report_csv"}
 WORKS_FOR_BELGIUM = {"present", "verify", "hold", "register_party"}
 PAGE_POLICY = {
     ("anonymous", "own"): set(),
