@@ -480,6 +480,35 @@ def handover(shipment_id: int, out: str) -> None:
     click.echo(f"{out}: {len(bundle)} bytes", err=True)
 
 
+@main.command()
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="Judge as of this date.")
+@click.option("--shipment", "shipment_id", type=int, help="Purge this shipment's records.")
+@click.option("--reason", help="Why it is purged (required with --shipment).")
+def purge(on: Any, shipment_id: int | None, reason: str | None) -> None:
+    """List which finished shipments the law lets go of, or purge one (never early)."""
+    from caratflow.retention import purge as purge_shipment
+    from caratflow.retention import retentions
+
+    today = on.date() if on else date.today()
+    runtime = _runtime()
+    with _unit() as session:
+        if shipment_id is None:
+            for kept in retentions(session, runtime.plugins, _local_actor()):
+                until = kept.keep_until.isoformat() if kept.keep_until else "not yet known"
+                state = "purgeable" if kept.purgeable_on(today) else "kept"
+                click.echo(
+                    f"{kept.shipment.id:>8} {kept.shipment.authority_code:4} "
+                    f"{state:9} until {until}"
+                )
+            return
+        if not reason:
+            raise click.ClickException("--reason is required to purge")
+        record = purge_shipment(
+            session, runtime.plugins, shipment_id, today, _local_actor(), reason
+        )
+        click.echo(f"shipment {shipment_id} purged; tombstone {record.id}", err=True)
+
+
 # -- reports ------------------------------------------------------------------------------
 
 

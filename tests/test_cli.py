@@ -97,6 +97,23 @@ def test_a_monthly_report_from_the_terminal(cli, tmp_path):
     assert wrong.exit_code == 1 and "a month such as 2026-11" in wrong.stderr
 
 
+def test_purge_lists_what_is_kept_and_refuses_an_early_deletion(cli, tmp_path):
+    cli("init")
+    file = tmp_path / "shipment.json"
+    file.write_text(json.dumps(shipment_payload()))
+    shipment = json.loads(cli("present", str(file)).stdout)["id"]
+    cli("act", str(shipment), "verify")
+    cli("act", str(shipment), "release")
+    listed = cli("purge", "--on", "2027-01-01").stdout
+    assert f"{shipment:>8} BE   kept      until 2029-11-20" in listed
+    early = cli(
+        "purge", "--on", "2029-11-19", "--shipment", str(shipment), "--reason", "x", ok=False
+    )
+    assert early.exit_code == 1 and "must be kept until 2029-11-20" in early.stderr
+    cli("purge", "--on", "2029-11-20", "--shipment", str(shipment), "--reason", "three years")
+    assert str(shipment) not in cli("purge").stdout
+
+
 def test_a_file_that_is_not_json_is_a_clear_error(cli, tmp_path):
     cli("init")
     bad = tmp_path / "bad.json"
