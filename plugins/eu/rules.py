@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from caratflow.calendar import WorkingCalendar
+from caratflow.deadlines import calendar_of
 from caratflow.law import (
     Case,
     DatedParameters,
@@ -212,9 +212,9 @@ def verification_method(case: Case) -> Verdict:
 
 @RULES.rule("eu.verify.without_delay", goods=ROUGH, actions={"verify"})
 def verified_without_delay(case: Case) -> Verdict:
-    """Verification is carried out without delay."""
-    authority = case.shipment.authority
-    calendar = WorkingCalendar(country=authority.country, zone=authority.zone)
+    """Verification is carried out without delay (counted in the authority's working days,
+    its closure days excluded)."""
+    calendar = calendar_of(case.shipment.authority)
     presented = calendar.legal_date(case.shipment.presented_at)
     waited = calendar.working_days_between(presented, case.decision_date)
     allowed = parameter(case, "verification_working_days")

@@ -179,6 +179,31 @@ def test_a_high_risk_consignment_may_not_be_verified_by_selection(session, servi
         )
 
 
+def test_days_the_office_was_closed_are_no_delay(session, service, officer):
+    from datetime import UTC, datetime, timedelta
+
+    from caratflow.deadlines import add_closure_day
+
+    presented = datetime.now(UTC) - timedelta(days=10)
+    shipment = present(
+        session, service, officer, shipment_payload(presented_at=presented.isoformat())
+    )
+    for back in range(-1, 11):  # every day from presentation to tomorrow, whatever the zone
+        add_closure_day(
+            session,
+            "BE",
+            (presented + timedelta(days=back)).date(),
+            "strike at the Diamond Office",
+            "admin",
+        )
+    verified = service.act(session, shipment.id, "verify", officer)
+    [delay] = [f for f in verified.events[-1].findings if f.rule == "eu.verify.without_delay"]
+    assert (delay.outcome, delay.message) == (
+        "pass",
+        "verified 0 working day(s) after presentation",
+    )
+
+
 def test_verification_long_after_presentation_is_not_without_delay(session, service, officer):
     late = shipment_payload(presented_at="2026-01-05T10:00:00+01:00")
     shipment = present(session, service, officer, late)
