@@ -27,7 +27,6 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import pycountry
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -220,7 +219,7 @@ class DocumentService:
                 "it before issuing another"
             )
         moment = (now or datetime.now(UTC)).astimezone(UTC)
-        issued_on = moment.astimezone(ZoneInfo(authority.zone)).date()
+        issued_on = authority.local_date(moment)
         valid_until = document_type.validity(issued_on)
         wording = document_type.wording(issued_on)
         context = DocumentContext(shipment, authority, issued_on, valid_until)
@@ -429,7 +428,7 @@ def check_document(
             number, False, problems=[f"no document {number} was issued by this authority"]
         )
     authority = document.authority
-    today = today or datetime.now(UTC).astimezone(ZoneInfo(authority.zone)).date()
+    today = today or authority.local_date(datetime.now(UTC))
     problems = []
     if not verify_detached(key, document.pdf, document.signature):
         problems.append("the document's signature does not verify")

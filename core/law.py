@@ -16,7 +16,6 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from caratflow.models import Shipment
@@ -116,7 +115,7 @@ class Case:
     @property
     def decision_date(self) -> date:
         """The decision's date in the authority's zone (e.g. the customs clearance date)."""
-        return self.at.astimezone(ZoneInfo(self.shipment.authority.zone)).date()
+        return self.shipment.authority.local_date(self.at)
 
 
 RuleCheck = Callable[[Case], "Verdict | Iterable[Verdict] | None"]

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
@@ -91,6 +92,10 @@ class Authority(Base):
     zone: Mapped[str] = mapped_column(String(64))
     subdivision: Mapped[str | None] = mapped_column(String(16))
     plugins: Mapped[list[Any]] = mapped_column(default=list)
+
+    def local_date(self, instant: datetime) -> date:
+        """The date ``instant`` falls on here: the day the law counts, whatever UTC says."""
+        return instant.astimezone(ZoneInfo(self.zone)).date()
 
 
 user_authority = Table(

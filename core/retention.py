@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -62,7 +61,7 @@ def years_after(day: date, years: int) -> date:
 
 
 def facts(shipment: Shipment) -> RetentionFacts:
-    zone = ZoneInfo(shipment.authority.zone)
+    authority = shipment.authority
     return RetentionFacts(
         shipment_id=shipment.id,
         authority=shipment.authority_code,
@@ -70,7 +69,7 @@ def facts(shipment: Shipment) -> RetentionFacts:
         goods=shipment.goods.value,
         state=shipment.state,
         presented_on=legal_date(shipment),
-        decisions=tuple((e.action, e.at.astimezone(zone).date()) for e in shipment.events),
+        decisions=tuple((e.action, authority.local_date(e.at)) for e in shipment.events),
     )
 
 

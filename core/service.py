@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -318,7 +317,7 @@ class ShipmentService:
 
 def legal_date(shipment: Shipment) -> date:
     """The presentation date in the authority's own zone: the date whose law applies."""
-    return shipment.presented_at.astimezone(ZoneInfo(shipment.authority.zone)).date()
+    return shipment.authority.local_date(shipment.presented_at)
 
 
 def latest_findings(shipment: Shipment) -> list[FindingRecord]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from caratflow.calendar import WorkingCalendar
 from caratflow.documents import (
@@ -37,7 +36,7 @@ PARAMETERS = DatedParameters(Path(__file__).parent / "parameters" / "documents.t
 def _certified_copy_fields(context: DocumentContext) -> list[Field]:
     shipment = context.shipment
     cert = shipment.certificate
-    presented_on = shipment.presented_at.astimezone(ZoneInfo(context.authority.zone)).date()
+    presented_on = context.authority.local_date(shipment.presented_at)
     issuer = f"{cert.issuing_authority}, {format_country(cert.issuing_country)}"
     if cert.validating_authority and cert.validating_authority != cert.issuing_authority:
         issuer += f"; validated by {cert.validating_authority}"

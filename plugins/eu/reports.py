@@ -7,7 +7,6 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from caratflow.models import Shipment
 from caratflow.plugins.eu.rules import RULES
@@ -17,8 +16,8 @@ ROUGH = "rough"
 
 
 def _verified_on(shipment: Shipment) -> str | None:
-    zone = ZoneInfo(shipment.authority.zone)
-    dates = [e.at.astimezone(zone).date() for e in shipment.events if e.action == "verify"]
+    authority = shipment.authority
+    dates = [authority.local_date(e.at) for e in shipment.events if e.action == "verify"]
     return dates[-1].isoformat() if dates else None
 
 
