@@ -19,10 +19,9 @@ from caratflow.provisioning import actor_for
 from caratflow.representation import deadline_json
 from caratflow.security import user_for_token
 from caratflow.service import Actor
-from caratflow.web.context import close_db, db
+from caratflow.web.context import db
 
 blueprint = Blueprint("deadlines_api", __name__, url_prefix="/api/v1")
-blueprint.teardown_app_request(close_db)
 
 BUCKETS = ("overdue", "due soon", "later", "suspended")
 MAX_PAGE = 500
