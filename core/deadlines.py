@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -41,6 +41,7 @@ from caratflow.models import (
     Shipment,
     utcnow,
 )
+from caratflow.notices import NoticeMaker, queue_notice
 from caratflow.outbox import LATE_AFTER, addresses, claim, enqueue
 
 if TYPE_CHECKING:
@@ -160,24 +161,6 @@ class Reminder:
 
     def as_json(self) -> dict[str, Any]:
         return {"before": self.before, "audience": self.audience, "at": self.at.isoformat()}
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A message a deadline obliges the authority to send (e.g. to the Commission).
-
-    The deadline is met when every notice has been delivered to a real address (e-mail
-    or webhook); a notice with no address configured goes to the log and the deadline
-    stays open, so the reminders keep asking for it.
-    """
-
-    audience: str
-    subject: str
-    body: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-NoticeMaker = Callable[[Shipment, Event], Iterable[Notice]]
 
 
 @dataclass(frozen=True)
@@ -403,19 +386,14 @@ def open_deadline(
     session.flush()
     if rule.notices is not None and shipment is not None and event is not None:
         for notice in rule.notices(shipment, event):
-            enqueue(
+            queue_notice(
                 session,
+                notice,
                 key=f"deadline:{deadline.id}:notice:{notice.audience}",
-                authority=authority.code,
-                audience=notice.audience,
-                kind="notice",
-                subject=notice.subject,
-                body=notice.body,
-                data={**notice.data, "rule": rule.id, "basis": rule.basis},
-                scheduled_for=recorded_at,
-                shipment_id=shipment.id,
+                shipment=shipment,
+                cites=rule.version,
+                at=recorded_at,
                 deadline_id=deadline.id,
-                fulfils_deadline=True,
             )
     return deadline
 

@@ -40,6 +40,7 @@ from caratflow.models import (
     Authority,
     DocumentStatus,
     DocumentStatusChange,
+    Event,
     IssuedDocument,
     Role,
     Shipment,
@@ -48,7 +49,7 @@ from caratflow.signing import key_id, sign_detached, verify_detached
 
 if TYPE_CHECKING:
     from caratflow.config import Settings
-    from caratflow.pluginhost import PluginHost
+    from caratflow.pluginhost import Jurisdiction, PluginHost
     from caratflow.service import Actor
 
 EXPIRED = "expired"
@@ -141,6 +142,11 @@ class DocumentType:
     (the field keys the law says it must show, e.g. the KP Annex I minimum content,
     checked at every issue). ``refuses`` gives a reason not to issue it for a shipment,
     or ``None``; ``content`` the fields.
+
+    ``issued_by`` names the decisions that issue it, in their own transaction, for every
+    shipment it does not refuse (an export's validation issues its certificate);
+    ``returned_by`` and ``revoked_by`` the decisions after which a still-valid one is
+    returned (e.g. unused, Art. 12(5)) or revoked (the consignment was detained).
     """
 
     kind: str
@@ -152,6 +158,9 @@ class DocumentType:
     validity: Callable[[date], date | None] = lambda issued_on: None
     refuses: Callable[[Shipment], str | None] = lambda shipment: None
     required: Callable[[date], Sequence[str]] = lambda issued_on: ()
+    issued_by: frozenset[str] = frozenset()
+    returned_by: frozenset[str] = frozenset()
+    revoked_by: frozenset[str] = frozenset()
 
     @property
     def plugin(self) -> str:
@@ -206,6 +215,34 @@ class DocumentService:
         reason = document_type.refuses(shipment)
         if reason:
             raise DocumentRefused(f"{document_type.title()}: {reason}")
+        return self._issue(session, shipment, document_type, actor.name, now or datetime.now(UTC))
+
+    def on_decision(
+        self, session: Session, shipment: Shipment, event: Event, jurisdiction: Jurisdiction
+    ) -> None:
+        """The decision observer (wired in ``Runtime.assemble``): issue, return or revoke
+        the documents the decision calls for, as part of the decision itself."""
+        for document_type in self.host.document_types(jurisdiction.plugins).values():
+            if event.action in document_type.issued_by and not document_type.refuses(shipment):
+                self._issue(session, shipment, document_type, event.actor, event.at)
+            for status, actions in (
+                (DocumentStatus.RETURNED, document_type.returned_by),
+                (DocumentStatus.REVOKED, document_type.revoked_by),
+            ):
+                if event.action in actions:
+                    for document in valid_documents(session, shipment.id, document_type.kind):
+                        reason = f"{event.action}: {event.reason or 'no reason given'}"
+                        _change_status(session, document, status, event.actor, reason, event.at)
+
+    def _issue(
+        self,
+        session: Session,
+        shipment: Shipment,
+        document_type: DocumentType,
+        actor: str,
+        moment: datetime,
+    ) -> IssuedDocument:
+        kind, authority = document_type.kind, shipment.authority
         earlier = session.scalar(
             select(IssuedDocument.number).where(
                 IssuedDocument.shipment_id == shipment.id,
@@ -218,7 +255,7 @@ class DocumentService:
                 f"{earlier} was already issued for shipment {shipment.id}; return or revoke "
                 "it before issuing another"
             )
-        moment = (now or datetime.now(UTC)).astimezone(UTC)
+        moment = moment.astimezone(UTC)
         issued_on = authority.local_date(moment)
         valid_until = document_type.validity(issued_on)
         wording = document_type.wording(issued_on)
@@ -261,7 +298,7 @@ class DocumentService:
                 issued_at=moment,
                 issued_on=issued_on,
                 valid_until=valid_until,
-                actor=actor.name,
+                actor=actor,
                 content=content,
                 status=DocumentStatus.VALID,
                 pdf=pdf,
@@ -303,18 +340,37 @@ class DocumentService:
         reason = (reason or "").strip()
         if not reason:
             raise InvalidInput([FieldError("reason", f"say why {number} is {status.value}")])
-        change = DocumentStatusChange(
-            document=document,
-            status=status,
-            at=now or datetime.now(UTC),
-            actor=actor.name,
-            reason=reason,
-        )
-        document.status = status
-        session.add(change)
-        session.flush()
-        ledger.seal_status_change(session, change, document.number)
+        _change_status(session, document, status, actor.name, reason, now or datetime.now(UTC))
         return document
+
+
+def valid_documents(session: Session, shipment_id: int, kind: str) -> list[IssuedDocument]:
+    return list(
+        session.scalars(
+            select(IssuedDocument).where(
+                IssuedDocument.shipment_id == shipment_id,
+                IssuedDocument.kind == kind,
+                IssuedDocument.status == DocumentStatus.VALID,
+            )
+        )
+    )
+
+
+def _change_status(
+    session: Session,
+    document: IssuedDocument,
+    status: DocumentStatus,
+    actor: str,
+    reason: str,
+    at: datetime,
+) -> None:
+    change = DocumentStatusChange(
+        document=document, status=status, at=at, actor=actor, reason=reason
+    )
+    document.status = status
+    session.add(change)
+    session.flush()
+    ledger.seal_status_change(session, change, document.number)
 
 
 def _require(

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from caratflow.deadlines import DeadlineRule
     from caratflow.documents import DocumentType
     from caratflow.law import Rule
+    from caratflow.notices import NoticeRule
     from caratflow.pluginhost import AuthorityProfile
     from caratflow.reports import Report
     from caratflow.retention import RetentionFacts
@@ -160,4 +161,16 @@ def caratflow_reports_register(register: Callable[[Report], None]) -> None:
     Called once per plugin at start-up. ``caratflow report`` and
     ``GET /api/v1/reports/<name>?period=…`` build a report for an authority that
     enables the plugin, from the shipments presented within the period. Return nothing.
+    """
+
+
+@hookspec
+def caratflow_notices_register(register: Callable[[NoticeRule], None]) -> None:
+    """Declare the messages the plugin's law makes a decision send to someone else
+    (``caratflow.notices.NoticeRule``, usually made with ``declare_notice`` from the
+    plugin's ``RuleBook``): e.g. the import confirmation of EU Art. 8, Norway's notices
+    to customs under §12.
+
+    Called once per plugin at start-up. The engine queues the notices in the outbox in
+    the deciding transaction, for authorities that enable the plugin. Return nothing.
     """

@@ -18,6 +18,7 @@ from caratflow.workflow import CORE_STATES, CORE_TRANSITIONS, Workflow, Workflow
 if TYPE_CHECKING:
     from caratflow.deadlines import DeadlineRule
     from caratflow.documents import DocumentType
+    from caratflow.notices import NoticeRule
     from caratflow.reports import Report
 
 ENTRY_POINT_GROUP = "caratflow.plugins"
@@ -49,6 +50,7 @@ class Contributions:
     deadlines: list[DeadlineRule] = field(default_factory=list)  # issue 4
     documents: list[DocumentType] = field(default_factory=list)  # issue 5
     reports: list[Report] = field(default_factory=list)
+    notices: list[NoticeRule] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Jurisdiction:
     workflow: Workflow
     rules: tuple[Rule, ...]
     deadlines: tuple[DeadlineRule, ...] = ()  # issue 4: the legal clocks of these plugins
+    notices: tuple[NoticeRule, ...] = ()  # what their decisions must tell others
 
 
 def installed_plugins() -> dict[str, str]:
@@ -127,6 +130,7 @@ class PluginHost:
             workflow,
             tuple(r for c in chosen for r in c.rules),
             tuple(d for c in chosen for d in c.deadlines),
+            tuple(n for c in chosen for n in c.notices),
         )
 
     def hook_for(self, hook: str, plugins: Iterable[str]) -> pluggy.HookCaller:
@@ -159,11 +163,10 @@ class PluginHost:
         hook("caratflow_demo_register", others)(register=found.demo.append)
         hook("caratflow_deadlines_register", others)(register=found.deadlines.append)
         hook("caratflow_reports_register", others)(register=found.reports.append)
-        for deadline in found.deadlines:
-            if deadline.plugin != plugin:
-                raise ValueError(
-                    f"plugin {plugin!r} registered deadline {deadline.id} of {deadline.plugin!r}"
-                )
+        hook("caratflow_notices_register", others)(register=found.notices.append)
+        for cited in (*found.deadlines, *found.notices):
+            if cited.plugin != plugin:
+                raise ValueError(f"plugin {plugin!r} registered {cited.id} of {cited.plugin!r}")
         for rule in found.rules:
             if rule.plugin != plugin:
                 raise ValueError(f"plugin {plugin!r} registered rule {rule.id} of {rule.plugin!r}")

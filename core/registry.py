@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from caratflow.models import Certificate, Direction, Event, Party, Shipment
+from caratflow.models import (
+    Certificate,
+    Direction,
+    DocumentStatus,
+    Event,
+    IssuedDocument,
+    Party,
+    Shipment,
+)
 
 
 @dataclass(frozen=True)
 class PartyHistory:
     shipments: int
     held: int
+
+
+@dataclass(frozen=True)
+class DocumentOnRecord:
+    number: str
+    status: DocumentStatus
+    valid_until: date | None
 
 
 class Registry:
@@ -72,3 +88,13 @@ class Registry:
         if excluding is not None:
             query = query.where(Shipment.id != excluding)
         return self._session.scalar(query) or 0
+
+    def document_of(self, shipment_id: int | None, kind: str) -> DocumentOnRecord | None:
+        """The latest document of ``kind`` issued for the shipment, whatever its status."""
+        row = self._session.execute(
+            select(IssuedDocument.number, IssuedDocument.status, IssuedDocument.valid_until)
+            .where(IssuedDocument.shipment_id == shipment_id, IssuedDocument.kind == kind)
+            .order_by(IssuedDocument.id.desc())
+            .limit(1)
+        ).one_or_none()
+        return None if row is None else DocumentOnRecord(*row)

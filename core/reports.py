@@ -12,7 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from caratflow.errors import FieldError, Forbidden, InvalidInput, NotFound
 from caratflow.law import RuleVersion, jsonable
-from caratflow.models import Authority, Shipment
+from caratflow.models import Authority, IssuedDocument, Shipment
 from caratflow.pluginhost import PluginHost
+from caratflow.registry import DocumentOnRecord
 from caratflow.service import Actor
 
 PERIOD_KINDS = ("month", "quarter", "year")
@@ -73,6 +74,8 @@ class ReportInput:
     authority: Authority
     period: Period
     shipments: Sequence[Shipment]  # presented within the period, certificate and events loaded
+    # The latest document of each kind issued for them, by (shipment id, kind).
+    documents: Mapping[tuple[int, str], DocumentOnRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,17 +148,33 @@ def run_report(
     report = available[name]
     period = Period.parse(period_text, report.period)
     start, end = period.instants(authority.zone)
+    in_period = (
+        Shipment.authority_code == authority.code,
+        Shipment.presented_at >= start,
+        Shipment.presented_at < end,
+    )
     shipments = session.scalars(
         select(Shipment)
-        .where(
-            Shipment.authority_code == authority.code,
-            Shipment.presented_at >= start,
-            Shipment.presented_at < end,
-        )
+        .where(*in_period)
         .options(joinedload(Shipment.certificate), selectinload(Shipment.events))
         .order_by(Shipment.presented_at, Shipment.id)
     ).all()
-    rows = [dict(row) for row in report.build(ReportInput(authority, period, shipments))]
+    documents = {
+        (row.shipment_id, row.kind): DocumentOnRecord(row.number, row.status, row.valid_until)
+        for row in session.execute(
+            select(
+                IssuedDocument.shipment_id,
+                IssuedDocument.kind,
+                IssuedDocument.number,
+                IssuedDocument.status,
+                IssuedDocument.valid_until,
+            )
+            .where(IssuedDocument.shipment_id.in_(select(Shipment.id).where(*in_period)))
+            .order_by(IssuedDocument.id)
+        )
+    }
+    source = ReportInput(authority, period, shipments, documents)
+    rows = [dict(row) for row in report.build(source)]
     return ReportResult(report, authority.code, period, rows)
 
 

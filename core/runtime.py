@@ -12,6 +12,7 @@ from caratflow.db import make_engine, session_factory
 from caratflow.deadlines import keep_deadlines
 from caratflow.documents import DocumentService
 from caratflow.ledger import seal_decision
+from caratflow.notices import send_notices
 from caratflow.pluginhost import PluginHost, load_plugin_host
 from caratflow.service import ShipmentService
 
@@ -42,7 +43,10 @@ class Runtime:
         plugins: PluginHost,
     ) -> Runtime:
         """Wire the services together; the one place that decides who observes decisions."""
-        # The ledger seals each decision last, as the other observers left it (issue 5).
-        shipments = ShipmentService(plugins, observers=[keep_deadlines, seal_decision])
+        # A decision first issues its documents, so that its deadlines and notices can
+        # name them; the ledger seals the decision last, as the others left it.
         documents = DocumentService(plugins, settings)
+        shipments = ShipmentService(
+            plugins, observers=[documents.on_decision, keep_deadlines, send_notices, seal_decision]
+        )
         return cls(settings, engine, sessions, plugins, shipments, documents)

@@ -98,9 +98,18 @@ DecisionObserver = Callable[[Session, Shipment, Event, Jurisdiction], None]
 
 
 class ShipmentService:
-    def __init__(self, host: PluginHost, observers: Sequence[DecisionObserver] = ()):
+    """``clock`` gives the instant a decision is taken (a scenario replays months of
+    traffic on its own clock); every decision reads it once."""
+
+    def __init__(
+        self,
+        host: PluginHost,
+        observers: Sequence[DecisionObserver] = (),
+        clock: Callable[[], datetime] = utcnow,
+    ):
         self.host = host
         self.observers = list(observers)
+        self.clock = clock
 
     # -- reading -----------------------------------------------------------------------
 
@@ -150,12 +159,12 @@ class ShipmentService:
 
         shipment = _build(parsed, authority)
         shipment.idempotency_key, shipment.request_digest = idempotency_key, digest
-        day = legal_date(shipment)
-        findings = self._assess(session, shipment, PRESENT, day)
+        day, now = legal_date(shipment), self.clock()
+        findings = self._assess(session, shipment, PRESENT, day, at=now)
         try:
             with session.begin_nested():
                 session.add(shipment)
-                self._record(session, shipment, PRESENT, actor, None, None, day, findings, {})
+                self._record(session, shipment, PRESENT, actor, None, None, day, findings, {}, now)
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -202,18 +211,18 @@ class ShipmentService:
         if transition.requires_reason and reason is None:
             raise ReasonRequired(f"'{action}' needs a written reason")
         _check_inputs(transition, inputs or {})
-        day = legal_date(shipment)
-        findings = self._assess(session, shipment, action, day, inputs or {})
+        day, now = legal_date(shipment), self.clock()
+        findings = self._assess(session, shipment, action, day, inputs or {}, now)
         if any(f.stops or (transition.requires_clean and f.outcome.blocks) for f in findings):
             raise LawForbids(action, findings)
         if second_look is None:
             foureyes.refuse_single_officer(session, shipment, action)
         from_state = shipment.state
         workflow.fire(shipment, action)
-        shipment.updated_at = utcnow()  # every decision bumps the version, state change or not
+        shipment.updated_at = now  # every decision bumps the version, state change or not
         try:  # the UPDATE carries "WHERE version = <the version we loaded>"
             self._record(
-                session, shipment, action, actor, from_state, reason, day, findings, inputs
+                session, shipment, action, actor, from_state, reason, day, findings, inputs, now
             )
         except StaleDataError:
             raise Conflict(
@@ -254,7 +263,7 @@ class ShipmentService:
         inputs: Mapping[str, Any] | None = None,
         at: datetime | None = None,
     ) -> list[Finding]:
-        case = Case(shipment, action, day, Registry(session), at or utcnow(), inputs or {})
+        case = Case(shipment, action, day, Registry(session), at or self.clock(), inputs or {})
         return [
             f
             for rule in self.jurisdiction_of(shipment).rules
@@ -273,9 +282,11 @@ class ShipmentService:
         day: date,
         findings: Sequence[Finding],
         inputs: Mapping[str, Any] | None,
+        at: datetime,
     ) -> Event:
         event = Event(
             shipment=shipment,  # appends to shipment.events only if already loaded
+            at=at,
             action=action,
             actor=actor.name,
             from_state=from_state,

@@ -19,6 +19,8 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -178,6 +180,28 @@ def committed_runtime(
 @pytest.fixture
 def service(runtime: Runtime) -> ShipmentService:
     return runtime.shipments
+
+
+@dataclass
+class Clock:
+    """The instant decisions are taken at, moved by the test: months of traffic, or a
+    certificate's expiry, without waiting for them."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock(runtime: Runtime) -> Clock:
+    """Decisions of this test's ``service`` are taken at ``clock.now`` (set it first)."""
+    runtime.shipments.clock = found = Clock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    return found
 
 
 # -- people -----------------------------------------------------------------------------

@@ -52,9 +52,17 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        if dialect.name == "sqlite":
-            return Decimal(int(value)).scaleb(-self.scale)
-        return Decimal(value)
+        exact = (
+            Decimal(int(value)).scaleb(-self.scale) if dialect.name == "sqlite" else Decimal(value)
+        )
+        return _trimmed(exact)
+
+
+def _trimmed(value: Decimal) -> Decimal:
+    """Without the zeros the column's scale padded on, but with two places: 123.4500 reads
+    back as 123.45, 1250.4000 as 1250.40, as people write carats and money."""
+    exponent = value.normalize().as_tuple().exponent
+    return value.quantize(Decimal(1).scaleb(min(exponent, -2)))  # type: ignore[type-var]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

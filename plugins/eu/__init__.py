@@ -16,16 +16,55 @@ from typing import Any
 from caratflow.deadlines import DeadlineRule
 from caratflow.hookspecs import hookimpl
 from caratflow.law import Rule
+from caratflow.notices import NoticeRule
 from caratflow.pluginhost import AuthorityProfile
 from caratflow.plugins.eu.deadlines import DEADLINES
 from caratflow.plugins.eu.documents import caratflow_documents_register  # noqa: F401 - issue 5
+from caratflow.plugins.eu.messages import NOTICES
 from caratflow.plugins.eu.reports import REPORTS
 from caratflow.plugins.eu.rules import RULES
 from caratflow.plugins.eu.scope import keep_until
 from caratflow.reports import Report
 from caratflow.retention import RetentionFacts
+from caratflow.workflow import PRESENTED, WorkflowRegistrar
 
 HERE = Path(__file__).parent
+IN_TRANSIT = "in_customs_transit"
+
+
+@hookimpl
+def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
+    register.state(
+        IN_TRANSIT, description="under customs transit; verification suspended (Art. 4(3))"
+    )
+    register.state(
+        "certificate_returned",
+        terminal=True,
+        description="the Community certificate went back unused; the goods did not leave",
+    )
+    register.transition(
+        "place_under_transit",
+        PRESENTED,
+        IN_TRANSIT,
+        requires_reason=True,
+        directions={"import"},
+        description="placed under customs transit (give the transit declaration)",
+    )
+    register.transition(
+        "end_transit",
+        IN_TRANSIT,
+        PRESENTED,
+        directions={"import"},
+        description="the consignment reached the authority: verification resumes",
+    )
+    register.transition(
+        "return_certificate",
+        "verified",
+        "certificate_returned",
+        requires_reason=True,
+        directions={"export"},
+        description="the unused Community certificate is returned (Art. 12(5))",
+    )
 
 
 @hookimpl
@@ -59,6 +98,15 @@ def caratflow_demo_register(register: Callable[[Mapping[str, Any]], None]) -> No
 def caratflow_deadlines_register(register: Callable[[DeadlineRule], None]) -> None:
     for deadline in DEADLINES:
         register(deadline)
+
+
+# -- notices to other authorities (Art. 8, KP Annexes I-II) --------------------------------
+
+
+@hookimpl
+def caratflow_notices_register(register: Callable[[NoticeRule], None]) -> None:
+    for notice in NOTICES:
+        register(notice)
 
 
 # -- reports ------------------------------------------------------------------------------

@@ -8,6 +8,12 @@
   and the participant's authority that issued or validated the certificate are told
   of the non-compliance. Opened by the detention with both notices queued in the
   outbox; met when they have been delivered.
+- ``eu.export.valid_2_months`` (Art. 12(5)): a Community certificate serves for two
+  months from its issue. Opened by the export's validation, which issues it; met by the
+  export; otherwise the officers are reminded to export or return it, and a certificate
+  neither used nor returned is escalated.
+
+Customs transit suspends the confirmation clock (Art. 4(3), ``eu.transit_suspends``).
 
 The periods are dated parameters (``parameters/deadlines.toml``); the legal text is in
 ``rules.toml``. Each clock also has a rule function, so the decision that meets or
@@ -16,26 +22,27 @@ opens it records a finding citing it.
 
 from __future__ import annotations
 
+from datetime import date
+
 from caratflow.deadlines import (
     SUPERVISORS,
     Anchor,
     DatedPeriod,
-    Notice,
+    Period,
     Reminder,
+    Unit,
     calendar_of,
     deadline_of,
     declare,
 )
 from caratflow.law import Case, Verdict, info, passed, warn
 from caratflow.models import Event, Shipment
+from caratflow.notices import Notice
+from caratflow.plugins.eu.documents import PARAMETERS as DOCUMENT_PARAMETERS
+from caratflow.plugins.eu.messages import kp_authority
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
 
 COMMISSION = "commission"
-
-
-def issuing_authority(shipment: Shipment) -> str:
-    """The audience of the participant's authority that issued the certificate."""
-    return f"kp-authority:{shipment.certificate.issuing_country}"
 
 
 CONFIRMATION = declare(
@@ -46,6 +53,8 @@ CONFIRMATION = declare(
     period=DatedPeriod(PARAMETERS, "confirmation_period"),
     met_by={"verify"},
     cancelled_by={"hold", "refuse"},
+    suspended_by={"place_under_transit"},
+    resumed_by={"end_transit"},
     goods={"rough"},
     directions={"import"},
     reminders=(Reminder(3), Reminder(0)),
@@ -77,7 +86,7 @@ def non_compliance_notices(shipment: Shipment, event: Event) -> list[Notice]:
     }
     return [
         Notice(COMMISSION, subject, body, data),
-        Notice(issuing_authority(shipment), subject, body, data),
+        Notice(kp_authority(cert.issuing_country), subject, body, data),
     ]
 
 
@@ -94,7 +103,28 @@ NON_COMPLIANCE_NOTICE = declare(
     notices=non_compliance_notices,
 )
 
-DEADLINES = (CONFIRMATION, NON_COMPLIANCE_NOTICE)
+
+def certificate_validity(issued_on: date) -> Period:
+    """The months a Community certificate serves, as its document declares them."""
+    months = DOCUMENT_PARAMETERS.value("community_certificate_validity", issued_on)["months"]
+    return Period(months, Unit.MONTHS)
+
+
+CERTIFICATE_USE = declare(
+    RULES,
+    "eu.export.valid_2_months",
+    opened_by={"verify"},
+    anchor=Anchor.DECISION,
+    period=certificate_validity,
+    met_by={"export"},
+    cancelled_by={"return_certificate", "hold", "refuse"},
+    goods={"rough"},
+    directions={"export"},
+    reminders=(Reminder(10), Reminder(2)),
+    escalate_to=(SUPERVISORS,),
+)
+
+DEADLINES = (CONFIRMATION, NON_COMPLIANCE_NOTICE, CERTIFICATE_USE)
 
 
 @RULES.rule("eu.confirm.10_days", actions={"verify"}, goods={"rough"}, directions={"import"})

@@ -89,9 +89,14 @@ def _kp_minimum_content(day: date) -> list[str]:
     return PARAMETERS.value("kp_certificate_minimum_content", day)
 
 
+# An export's validation (``verify``, Art. 12(2)) issues its certificate; an import's
+# verification confirms it (Art. 5(1)(a)) and issues the importer's certified copy. A
+# detention revokes a document still valid; an unused certificate is returned (Art. 12(5)).
+DETAINED = frozenset({"hold", "refuse"})
+
 COMMUNITY_CERTIFICATE = DocumentType(
     kind="eu.community_certificate",
-    rule="eu.export.issue",
+    rule="eu.certificate.number",
     basis="Reg. (EC) 2368/2002 Art. 11, 12 and Annex IV; KP minimum content: Annex I",
     wording=_wording("community_certificate_wording"),
     numbering=_serials("community_certificate_serials"),
@@ -99,6 +104,9 @@ COMMUNITY_CERTIFICATE = DocumentType(
     validity=_two_months,
     refuses=_refuse_unless(Direction.EXPORT, Goods.ROUGH),
     required=_kp_minimum_content,
+    issued_by=frozenset({"verify"}),
+    returned_by=frozenset({"return_certificate"}),
+    revoked_by=DETAINED,
 )
 CERTIFIED_COPY = DocumentType(
     kind="eu.certified_copy",
@@ -109,6 +117,8 @@ CERTIFIED_COPY = DocumentType(
     content=_certified_copy_fields,
     refuses=_refuse_unless(Direction.IMPORT, Goods.ROUGH),
     required=_kp_minimum_content,
+    issued_by=frozenset({"verify"}),
+    revoked_by=DETAINED,
 )
 
 

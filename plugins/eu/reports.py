@@ -9,10 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 from caratflow.models import Shipment
+from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.rules import RULES
 from caratflow.reports import Report, ReportInput
 
 ROUGH = "rough"
+# Goods that did not cross the border: refused, or their certificate returned unused.
+NEVER_PASSED = {"refused", "certificate_returned"}
 
 
 def _verified_on(shipment: Shipment) -> str | None:
@@ -46,17 +49,19 @@ def import_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
 
 
 def export_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
-    """Art. 15(1): every Community certificate validated, with carats and value."""
+    """Art. 15(1): every Community certificate validated, with carats and value; its number
+    and expiry are those of the certificate the authority issued."""
     for shipment in _of(source, "export"):
         validated = _verified_on(shipment)
         if validated is None:
             continue
         c = shipment.certificate
+        issued = source.documents.get((shipment.id, COMMUNITY_CERTIFICATE.kind))
         yield {
-            "certificate_number": c.number,
+            "certificate_number": issued.number if issued else c.number,
             "issuing_authority": c.issuing_authority,
             "validated_on": validated,
-            "expires_on": c.expires_on,
+            "expires_on": issued.valid_until if issued else c.expires_on,
             "destination": shipment.details.get("destination", ""),
             "provenance": c.provenance,
             "origin": list(c.origin),
@@ -72,7 +77,7 @@ def statistics_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
         lambda: [Decimal(0), Decimal(0), Decimal(0)]
     )
     for shipment in source.shipments:
-        if shipment.goods != ROUGH or shipment.state == "refused":
+        if shipment.goods != ROUGH or shipment.state in NEVER_PASSED:
             continue
         c = shipment.certificate
         origin = "+".join(sorted(c.origin)) or "unknown"

@@ -33,6 +33,8 @@ from caratflow.law import (
     refuse,
     warn,
 )
+from caratflow.models import DocumentStatus
+from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
@@ -210,6 +212,23 @@ def verification_method(case: Case) -> Verdict:
     )
 
 
+@RULES.rule(
+    "eu.transit_suspends",
+    directions={"import"},
+    goods=ROUGH,
+    actions={"place_under_transit", "end_transit"},
+)
+def verification_suspended_in_transit(case: Case) -> Verdict:
+    """Under customs transit, verification waits until the consignment reaches the
+    authority at its destination; so does the clock of Art. 5(1)(a)."""
+    if case.action == "place_under_transit":
+        return info(
+            "placed under customs transit: verification and the 10 working days of "
+            "Art. 5(1)(a) are suspended until the consignment reaches the authority"
+        )
+    return info("the consignment reached the authority: verification and its clock resume")
+
+
 @RULES.rule("eu.verify.without_delay", goods=ROUGH, actions={"verify"})
 def verified_without_delay(case: Case) -> Verdict:
     """Verification is carried out without delay (counted in the authority's working days,
@@ -344,6 +363,42 @@ def export_validated(case: Case) -> Verdict:
             "the certificate is validated (inputs.sealed_under_supervision: yes)"
         )
     return passed("content checked and containers sealed under supervision")
+
+
+@RULES.rule("eu.export.conditions", directions={"export"}, goods=ROUGH, actions={"export"})
+def leaves_under_community_certificate(case: Case) -> Iterable[Verdict]:
+    """Rough diamonds leave only with a Community certificate issued and validated by a
+    Community authority, in a tamper-proof container."""
+    document = case.registry.document_of(case.shipment.id, COMMUNITY_CERTIFICATE.kind)
+    if document is None:
+        yield hold("no Community certificate was issued and validated for this consignment")
+    elif document.status != DocumentStatus.VALID:
+        yield hold(f"Community certificate {document.number} was {document.status.value}")
+    broken = [c.label for c in case.shipment.containers if not c.seals_intact]
+    if broken:
+        yield hold(f"seals broken on container(s) {', '.join(broken)} since validation")
+    if document is not None and document.status == DocumentStatus.VALID and not broken:
+        yield passed(f"leaves under Community certificate {document.number}, seals intact")
+
+
+@RULES.rule("eu.export.valid_2_months", directions={"export"}, goods=ROUGH, actions={"export"})
+def certificate_still_valid(case: Case) -> Verdict | None:
+    """A Community certificate serves for export at most two months from its issue; an
+    unused one goes back to the authority that issued it."""
+    document = case.registry.document_of(case.shipment.id, COMMUNITY_CERTIFICATE.kind)
+    if document is None or document.valid_until is None:
+        return None
+    if case.decision_date > document.valid_until:
+        return refuse(
+            f"Community certificate {document.number} expired on "
+            f"{document.valid_until:%d %B %Y}: it may not be used and is to be returned to "
+            "the issuing authority (return_certificate)",
+            certificate=document.number,
+            valid_until=document.valid_until,
+        )
+    return passed(
+        f"Community certificate {document.number} valid until {document.valid_until:%d %B %Y}"
+    )
 
 
 @RULES.rule("eu.export.detain", directions={"export"}, goods=ROUGH, actions={"hold"})

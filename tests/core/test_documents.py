@@ -243,11 +243,14 @@ def test_a_document_expires_after_its_last_valid_day(runtime, session, officer, 
 # -- the other documents ----------------------------------------------------------------
 
 
-def test_a_certified_copy_of_a_confirmed_import(runtime, session, officer, tmp_path):
+def test_confirming_an_import_issues_its_certified_copy(runtime, session, officer, tmp_path):
     imported = runtime.shipments.present(session, shipment_payload(), officer).shipment
     runtime.shipments.act(session, imported.id, "verify", officer)
-    copy = runtime.documents.issue(session, imported, "eu.certified_copy", officer, now=NOON)
-    assert copy.number == "BE-CC-000001" and copy.valid_until is None
+    [copy] = session.scalars(
+        select(IssuedDocument).where(IssuedDocument.shipment_id == imported.id)
+    )
+    assert (copy.kind, copy.number, copy.valid_until) == ("eu.certified_copy", "BE-CC-000001", None)
+    assert copy.actor == officer.name
     text = pdf_text(copy.pdf, tmp_path)
     for shown in ["Certified copy of a Kimberley Process Certificate", "Art. 5(1)(a)", "CA123456"]:
         assert shown in text, shown

@@ -43,7 +43,13 @@ def test_presenting_answers_201_with_state_findings_and_actions(client, auth):
         "g7.rough.non_russian",
         "g7.scope",
     }
-    assert body["available_actions"] == ["verify", "hold", "refuse", "request_origin_evidence"]
+    assert body["available_actions"] == [
+        "verify",
+        "hold",
+        "refuse",
+        "request_origin_evidence",
+        "place_under_transit",
+    ]
 
 
 def test_no_token_no_entry(client):

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter, defaultdict
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from caratflow.errors import Forbidden, InvalidInput, LawForbids, NotFound
-from caratflow.models import Role
+from caratflow.models import IssuedDocument, Role
 from caratflow.reports import run_report
 from caratflow.service import Actor
-from caratflow.testing import shipment_payload
+from caratflow.testing import outcomes, shipment_payload
 
+BRUSSELS = ZoneInfo("Europe/Brussels")
 ART_10_COLUMNS = [
     "certificate_number",
     "issuing_authority",
@@ -94,7 +98,11 @@ def test_the_export_report_lists_only_validated_certificates(
         session, validated.id, "verify", officer, inputs={"sealed_under_supervision": "yes"}
     )
     result = report(session, plugin_host, officer, "eu.report.export_monthly", "2026-11")
-    assert [r["certificate_number"] for r in result.rows] == ["EC000101"]
+    # under the number of the Community certificate the office issued on validation
+    [issued] = session.scalars(
+        select(IssuedDocument.number).where(IssuedDocument.shipment_id == validated.id)
+    )
+    assert [r["certificate_number"] for r in result.rows] == [issued]
     assert result.rows[0]["destination"] == "CA"
     assert pending.state == "presented"
 
@@ -117,9 +125,13 @@ KINDS = ["compliant"] * 10 + [
     "broken_seal",
     "non_participant",
     "wrong_carats",
+    "late_confirmation",
     "remedial_release",
     "export_to_non_participant",
+    "expired_ec_certificate",
 ]
+EXPORTS = {"export_to_non_participant", "expired_ec_certificate"}
+LAWFUL_PRESENCE = {"kind": "lawful_presence", "reference": "BE-LP-2026"}
 
 
 def traffic(seed: int = 2026, per_month: int = 20) -> list[dict[str, Any]]:
@@ -133,35 +145,52 @@ def traffic(seed: int = 2026, per_month: int = 20) -> list[dict[str, Any]]:
             value = (carats * Decimal(draw.randrange(50, 4000))).quantize(Decimal("0.01"))
             day, hour = draw.randrange(1, 29), draw.randrange(8, 18)
             country = "LY" if kind == "non_participant" else draw.choice(["CA", "BW", "ZA", "NA"])
+            presented_at = datetime(2026, month, day, hour, tzinfo=BRUSSELS)
             changes = {
                 "certificate.number": f"{country}{month:02d}{n:04d}",
                 "certificate.issuing_country": country,
                 "certificate.carats": str(carats),
                 "certificate.value_usd": str(value),
-                "presented_at": f"2026-{month:02d}-{day:02d}T{hour:02d}:00:00+01:00",
+                "presented_at": presented_at.isoformat(),
             }
             if kind in {"broken_seal", "remedial_release"}:
                 changes["containers.0.seals_intact"] = False
             payload = shipment_payload(**changes)
-            if kind == "export_to_non_participant":
+            if kind in EXPORTS:
+                destination = "LY" if kind == "export_to_non_participant" else "IN"
                 payload.update(
-                    direction="export",
-                    destination="LY",
-                    lawful_import={"kind": "lawful_presence", "reference": "LP"},
+                    direction="export", destination=destination, lawful_import=LAWFUL_PRESENCE
                 )
                 payload["certificate"].update(number=f"EC{month:02d}{n:04d}", issuing_country="EU")
             cases.append(
-                {"kind": kind, "month": month, "payload": payload, "carats": carats, "value": value}
+                {
+                    "kind": kind,
+                    "month": month,
+                    "payload": payload,
+                    "presented_at": presented_at,
+                    "carats": carats,
+                    "value": value,
+                }
             )
     return cases
 
 
-def handle(session, service, officer, case: dict[str, Any]) -> str:
+def handle(session, service, officer, clock, case: dict[str, Any]) -> str:
+    """Walk one case through the office, on the days an officer would take each step."""
+    clock.now = case["presented_at"] + timedelta(minutes=30)
     shipment = service.present(session, case["payload"], officer).shipment
-    act = lambda action, **kw: service.act(session, shipment.id, action, officer, **kw)  # noqa: E731
+
+    def act(action: str, after: timedelta = timedelta(hours=2), **kw: Any):
+        clock.advance(seconds=after.total_seconds())
+        return service.act(session, shipment.id, action, officer, **kw)
+
     kind = case["kind"]
     if kind == "compliant":
         act("verify"), act("release")
+    elif kind == "late_confirmation":  # confirmed four weeks on: past the 10 working days
+        verified = act("verify", after=timedelta(days=28))
+        assert outcomes(verified.events[-1].findings)["eu.confirm.10_days"] == "warn"
+        act("release")
     elif kind == "broken_seal":
         act("hold", reason="seal broken"), act("refuse", reason="seal broken, goods not released")
     elif kind == "remedial_release":
@@ -179,49 +208,57 @@ def handle(session, service, officer, case: dict[str, Any]) -> str:
         act("hold", reason="carats differ from the certificate")
     elif kind == "export_to_non_participant":
         act("hold", reason="destination not a participant")
+    elif kind == "expired_ec_certificate":  # validated, then not used for ten weeks
+        act("verify", inputs={"sealed_under_supervision": "yes"})
+        with pytest.raises(LawForbids, match="expired on"):
+            act("export", after=timedelta(weeks=10))
+        act("return_certificate", reason="not used within two months")
     return shipment.state
+
+
+ENDS = {
+    "compliant": "released",
+    "late_confirmation": "released",
+    "remedial_release": "released",
+    "broken_seal": "refused",
+    "non_participant": "refused",
+    "expired_ec_certificate": "certificate_returned",
+}
 
 
 @pytest.mark.slow
 def test_a_year_of_antwerp_traffic_adds_up_in_the_monthly_reports(
-    session, service, plugin_host, officer
+    session, service, plugin_host, officer, clock
 ):
     cases = traffic()
-    states = Counter(handle(session, service, officer, case) for case in cases)
-    expected_states = Counter({"released": 0, "refused": 0, "held": 0})
-    for case in cases:
-        expected_states[
-            {
-                "compliant": "released",
-                "remedial_release": "released",
-                "broken_seal": "refused",
-                "non_participant": "refused",
-            }.get(case["kind"], "held")
-        ] += 1
-    assert states == +expected_states
+    assert set(KINDS) <= {c["kind"] for c in cases}
+    states = Counter(handle(session, service, officer, clock, case) for case in cases)
+    assert states == Counter(ENDS.get(case["kind"], "held") for case in cases)
 
     by_month: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for case in cases:
-        if case["kind"] != "export_to_non_participant":
-            by_month[case["month"]].append(case)
+        by_month[case["month"]].append(case)
     for month in range(1, 13):
-        result = report(
-            session, plugin_host, officer, "eu.report.import_monthly", f"2026-{month:02d}"
-        )
-        imports = by_month[month]
+        period = f"2026-{month:02d}"
+        imports = [c for c in by_month[month] if c["kind"] not in EXPORTS]
+        result = report(session, plugin_host, officer, "eu.report.import_monthly", period)
         assert len(result.rows) == len(imports), month
         assert sum(r["carats"] for r in result.rows) == sum(c["carats"] for c in imports)
         assert sum(r["value_usd"] for r in result.rows) == sum(c["value"] for c in imports)
         verified = [r for r in result.rows if r["verified_on"]]
-        assert len(verified) == sum(c["kind"] == "compliant" for c in imports), month
-        exports = report(
-            session, plugin_host, officer, "eu.report.export_monthly", f"2026-{month:02d}"
-        )
-        assert exports.rows == []  # no export to a non-participant was ever validated
+        confirmed = {"compliant", "late_confirmation"}
+        assert len(verified) == sum(c["kind"] in confirmed for c in imports), month
+
+        # Art. 15: the certificates validated, under the numbers the office gave them;
+        # none for the export to a non-participant, which was never validated.
+        validated = [c for c in by_month[month] if c["kind"] == "expired_ec_certificate"]
+        exports = report(session, plugin_host, officer, "eu.report.export_monthly", period)
+        assert len(exports.rows) == len(validated), month
+        assert all(re.fullmatch(r"EC\d{6}", r["certificate_number"]) for r in exports.rows)
+        assert sum(r["carats"] for r in exports.rows) == sum(c["carats"] for c in validated)
 
     quarter = report(session, plugin_host, officer, "kp.statistics", "2026-Q1")
-    kept = [
-        c for c in cases if c["month"] <= 3 and c["kind"] not in {"broken_seal", "non_participant"}
-    ]
+    never_passed = {"broken_seal", "non_participant", "expired_ec_certificate"}
+    kept = [c for c in cases if c["month"] <= 3 and c["kind"] not in never_passed]
     assert sum(r["shipments"] for r in quarter.rows) == len(kept)
     assert sum(r["carats"] for r in quarter.rows) == sum(c["carats"] for c in kept)

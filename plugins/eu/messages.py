@@ -1,0 +1,128 @@
+"""What a Community authority tells other Kimberley Process authorities, as outbox notices.
+
+- ``eu.import_confirmation`` (Art. 8): a verified import is confirmed to the authority
+  of the participant that validated its certificate, naming what Annex I asks
+  (``kp.import_confirmation.fields``).
+- ``kp.electronic_messages`` (Annexes I and II, recommended): on validating a Community
+  certificate, the importing participant's authority is told what is coming.
+
+The fields are dated parameters (``parameters/kimberley.toml``); the audiences are
+``kp-authority:<country>``, reached at the addresses the administrator configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import object_session
+
+from caratflow.documents import valid_documents
+from caratflow.law import Case, Verdict, hold, info
+from caratflow.models import Event, Shipment
+from caratflow.notices import Notice, declare_notice
+from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
+from caratflow.plugins.eu.rules import PARAMETERS, RULES
+
+IMPORT = {"import"}
+EXPORT = {"export"}
+ROUGH = {"rough"}
+_FIELDS = "import_confirmation_fields"
+
+
+def kp_authority(country: str) -> str:
+    """The outbox audience of a participant's Kimberley Process authority."""
+    return f"kp-authority:{country}"
+
+
+_CONFIRMED: Mapping[str, Callable[[Shipment], Any]] = {
+    "certificate": lambda s: s.certificate.number,
+    "parcels": lambda s: s.certificate.parcels,
+    "carats": lambda s: s.certificate.carats,
+    "importer": lambda s: s.certificate.importer_name,
+    "exporter": lambda s: s.certificate.exporter_name,
+}
+
+
+def confirmation_fields(shipment: Shipment, on: date) -> dict[str, Any]:
+    """The import confirmation's content: the fields Annex I names, in force ``on``."""
+    return {name: _CONFIRMED[name](shipment) for name in PARAMETERS.value(_FIELDS, on)}
+
+
+@RULES.rule("kp.import_confirmation.fields", directions=IMPORT, goods=ROUGH, actions={"verify"})
+def confirmation_names_the_consignment(case: Case) -> Verdict:
+    """The import confirmation names the certificate, parcels, carats, importer and exporter."""
+    fields = confirmation_fields(case.shipment, case.legal_date)
+    missing = [name for name, value in fields.items() if value in (None, "")]
+    if missing:
+        return hold(f"the import confirmation cannot name: {', '.join(missing)}")
+    authority = case.shipment.certificate.validating_authority
+    return info(f"the import is confirmed to {authority}", **fields)
+
+
+def import_confirmation(shipment: Shipment, event: Event) -> Iterable[Notice]:
+    """Art. 8: confirm the import to the authority that validated the certificate."""
+    cert = shipment.certificate
+    fields = confirmation_fields(shipment, event.legal_date)
+    yield Notice(
+        kp_authority(cert.issuing_country),
+        f"Import confirmation: Kimberley Process certificate {cert.number}",
+        f"{shipment.authority.name} confirms the import into the European Union of the "
+        f"consignment of rough diamonds under Kimberley Process certificate {cert.number}, "
+        f"validated by {cert.validating_authority} ({cert.issuing_country}), verified on "
+        f"{event.legal_date:%d %B %Y}.\n{_lines(fields)}\n",
+        {**fields, "confirmed_on": event.legal_date},
+    )
+
+
+def export_message(shipment: Shipment, event: Event) -> Iterable[Notice]:
+    """Tell the destination's authority what a validated Community certificate covers."""
+    session = object_session(shipment)
+    issued = valid_documents(session, shipment.id, COMMUNITY_CERTIFICATE.kind) if session else []
+    cert = shipment.certificate
+    known = {
+        "certificate": issued[0].number if issued else cert.number,
+        "carats": cert.carats,
+        "value_usd": cert.value_usd,
+        "origin": list(cert.origin),
+        "provenance": cert.provenance,
+        "importer": cert.importer_name,
+    }
+    fields = {
+        name: known[name] for name in PARAMETERS.value("export_message_fields", event.legal_date)
+    }
+    destination = shipment.details["destination"]
+    yield Notice(
+        kp_authority(destination),
+        f"Kimberley Process export: certificate {fields.get('certificate', '')} to {destination}",
+        f"{shipment.authority.name} validated a Community certificate for rough diamonds "
+        f"bound for {destination} on {event.legal_date:%d %B %Y}.\n{_lines(fields)}\n",
+        {**fields, "destination": destination, "validated_on": event.legal_date},
+    )
+
+
+def _lines(fields: Mapping[str, Any]) -> str:
+    return "\n".join(
+        f"{name.replace('_', ' ').capitalize()}: {value}" for name, value in fields.items()
+    )
+
+
+NOTICES = (
+    declare_notice(
+        RULES,
+        "eu.import_confirmation",
+        sent_by={"verify"},
+        notices=import_confirmation,
+        goods=ROUGH,
+        directions=IMPORT,
+    ),
+    declare_notice(
+        RULES,
+        "kp.electronic_messages",
+        sent_by={"verify"},
+        notices=export_message,
+        goods=ROUGH,
+        directions=EXPORT,
+    ),
+)
