@@ -519,13 +519,24 @@ def purge(on: Any, shipment_id: int | None, reason: str | None) -> None:
 @click.option(
     "--format", "form", type=click.Choice(["json", "csv"]), default="json", show_default=True
 )
-def report(name: str, authority: str, period: str, form: str) -> None:
+@click.option("--submit", is_flag=True, help="Also send it to its recipient (meets its deadline).")
+def report(name: str, authority: str, period: str, form: str, submit: bool) -> None:
     """Build report NAME (e.g. eu.report.import_monthly) for one period."""
-    from caratflow.reports import run_report
+    from caratflow.reports import run_report, submit_report
 
     runtime = _runtime()
     with _unit() as session:
-        result = run_report(session, runtime.plugins, name, authority, period, _local_actor())
+        if submit:
+            sent = submit_report(session, runtime.plugins, name, authority, period, _local_actor())
+            result = sent.result
+            click.echo(
+                f"{name} {period}: queued for {result.report.recipient}"
+                if sent.queued
+                else f"{name} {period}: submitted before; nothing more queued",
+                err=True,
+            )
+        else:
+            result = run_report(session, runtime.plugins, name, authority, period, _local_actor())
     if form == "csv":
         click.echo(result.as_csv(), nl=False)
     else:

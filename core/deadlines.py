@@ -390,9 +390,10 @@ def open_deadline(
                 session,
                 notice,
                 key=f"deadline:{deadline.id}:notice:{notice.audience}",
-                shipment=shipment,
+                authority=authority.code,
                 cites=rule.version,
                 at=recorded_at,
+                shipment_id=shipment.id,
                 deadline_id=deadline.id,
             )
     return deadline

@@ -112,9 +112,10 @@ def send_notices(
                     session,
                     notice,
                     key=f"event:{event.id}:{rule.id}:{notice.audience}",
-                    shipment=shipment,
+                    authority=shipment.authority_code,
                     cites=rule.version,
                     at=event.at,
+                    shipment_id=shipment.id,
                 )
 
 
@@ -123,23 +124,25 @@ def queue_notice(
     notice: Notice,
     *,
     key: str,
-    shipment: Shipment,
+    authority: str,
     cites: RuleVersion,
     at: datetime,
+    shipment_id: int | None = None,
     deadline_id: int | None = None,
 ) -> int:
-    """Queue ``notice`` for delivery, naming the rule and basis that require it."""
+    """Queue ``notice`` for delivery, naming the rule and basis that require it; one that
+    belongs to a deadline meets it once delivered."""
     return enqueue(
         session,
         key=key,
-        authority=shipment.authority_code,
+        authority=authority,
         audience=notice.audience,
         kind=NOTICE,
         subject=notice.subject,
         body=notice.body,
         data={**notice.data, "rule": cites.id, "basis": cites.basis},
         scheduled_for=at,
-        shipment_id=shipment.id,
+        shipment_id=shipment_id,
         deadline_id=deadline_id,
         fulfils_deadline=deadline_id is not None,
     )

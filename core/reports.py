@@ -13,16 +13,19 @@ import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from caratflow import access, deadlines
 from caratflow.errors import FieldError, Forbidden, InvalidInput, NotFound
 from caratflow.law import RuleVersion, jsonable
-from caratflow.models import Authority, IssuedDocument, Shipment
+from caratflow.models import Authority, Deadline, IssuedDocument, Shipment, utcnow
+from caratflow.notices import Notice, queue_notice
 from caratflow.pluginhost import PluginHost
 from caratflow.registry import DocumentOnRecord
 from caratflow.service import Actor
@@ -58,6 +61,21 @@ class Period:
         end = date(year + (end_month > 12), (end_month - 1) % 12 + 1, 1)
         return cls(kind, start, end, text)
 
+    @classmethod
+    def containing(cls, day: date, kind: str) -> Period:
+        quarter = (day.month - 1) // 3 + 1
+        label = {
+            "month": f"{day:%Y-%m}",
+            "quarter": f"{day.year}-Q{quarter}",
+            "year": f"{day.year}",
+        }
+        return cls.parse(label[kind], kind)
+
+    @classmethod
+    def last_ended(cls, day: date, kind: str) -> Period:
+        """The latest period of ``kind`` that was over by ``day``."""
+        return cls.containing(cls.containing(day, kind).start - timedelta(days=1), kind)
+
     def instants(self, zone: str) -> tuple[datetime, datetime]:
         """The period as UTC instants, its bounds at local midnight in ``zone``."""
         tz = ZoneInfo(zone)
@@ -88,10 +106,22 @@ class Report:
     columns: tuple[str, ...]
     build: Callable[[ReportInput], Iterable[Mapping[str, Any]]]
     plugin: str
+    recipient: str | None = None  # the outbox audience it is submitted to
+    due: Callable[[date], deadlines.Period] | None = None  # counted from the period's end
+    reminders: tuple[deadlines.Reminder, ...] = (deadlines.Reminder(5), deadlines.Reminder(0))
 
     @property
     def name(self) -> str:
         return self.version.id
+
+    @cached_property
+    def deadline(self) -> deadlines.DeadlineRule | None:
+        """The clock of its submission, opened once each period has ended."""
+        if self.due is None:
+            return None
+        return deadlines.DeadlineRule(
+            self.version, self.plugin, frozenset(), self.due, reminders=self.reminders
+        )
 
 
 @dataclass(frozen=True)
@@ -180,3 +210,92 @@ def run_report(
 
 def _cell(value: Any) -> Any:
     return ";".join(map(str, value)) if isinstance(value, list) else value
+
+
+# -- submission: a deadline per period, met when the report is delivered ------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    result: ReportResult
+    deadline: Deadline | None
+    queued: int  # messages queued now; 0 when this period was submitted already
+
+
+def open_report_deadlines(session: Session, host: PluginHost, now: datetime | None = None) -> int:
+    """Open the submission deadline of every report whose period has ended; a periodic
+    task, so idempotent. Returns how many it opened."""
+    now = now or utcnow()
+    opened = 0
+    for authority in session.scalars(select(Authority).order_by(Authority.code)):
+        for report in reports_of(host, authority.plugins).values():
+            if report.deadline is not None:
+                period = Period.last_ended(authority.local_date(now), report.period)
+                opened += _report_deadline(session, report, authority, period, now)[1]
+    return opened
+
+
+def submit_report(
+    session: Session,
+    host: PluginHost,
+    name: str,
+    authority_code: str,
+    period_text: str,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Submission:
+    """Queue report ``name`` for its recipient; its deadline is met once it is delivered.
+    Submitting the same period again queues nothing more."""
+    access.require(actor, access.Permission.DECIDE)
+    result = run_report(session, host, name, authority_code, period_text, actor)
+    report, now = result.report, now or utcnow()
+    if report.recipient is None:
+        raise InvalidInput([FieldError("report", f"{name} is kept, not sent to anyone")])
+    authority = session.get_one(Authority, result.authority)
+    if authority.local_date(now) < result.period.end:
+        raise InvalidInput(
+            [FieldError("period", f"{result.period.label} has not ended: submit it afterwards")]
+        )
+    deadline = None
+    if report.deadline is not None:
+        deadline = _report_deadline(session, report, authority, result.period, now)[0]
+    notice = Notice(
+        report.recipient,
+        f"{report.title}: {authority.name}, {result.period.label}",
+        result.as_csv(),
+        {"report": name, "period": result.period.label, "rows": len(result.rows)},
+    )
+    queued = queue_notice(
+        session,
+        notice,
+        key=f"report:{authority.code}:{name}:{result.period.label}",
+        authority=authority.code,
+        cites=report.version,
+        at=now,
+        deadline_id=deadline.id if deadline is not None else None,
+    )
+    return Submission(result, deadline, queued)
+
+
+def _report_deadline(
+    session: Session, report: Report, authority: Authority, period: Period, now: datetime
+) -> tuple[Deadline, bool]:
+    rule = report.deadline
+    assert rule is not None
+    # A no-op UPDATE: PostgreSQL locks the authority's row, SQLite takes its write lock,
+    # so two workers opening the same period take turns and the second finds the first's.
+    session.execute(
+        update(Authority).where(Authority.code == authority.code).values(code=Authority.code)
+    )
+    starts_at = period.instants(authority.zone)[1]
+    found = session.scalar(
+        select(Deadline).where(
+            Deadline.authority_code == authority.code,
+            Deadline.rule == rule.id,
+            Deadline.shipment_id.is_(None),
+            Deadline.starts_at == starts_at,
+        )
+    )
+    if found is not None:
+        return found, False
+    return deadlines.open_deadline(session, rule, authority, starts_at, recorded_at=now), True

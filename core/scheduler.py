@@ -20,7 +20,8 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from caratflow import deadlines, ledger
+from caratflow import deadlines, ledger, reports
+from caratflow.db import unit_of_work
 from caratflow.models import utcnow
 from caratflow.outbox import DeliverySettings, Dispatcher
 from caratflow.runtime import Runtime
@@ -55,13 +56,20 @@ def deliver_outbox(worker: Worker) -> Any:
     return worker.dispatcher.dispatch()
 
 
+def open_report_deadlines(worker: Worker) -> Any:
+    """Start the submission clock of each report whose period has just ended."""
+    with unit_of_work(worker.runtime.sessions) as session:
+        return reports.open_report_deadlines(session, worker.runtime.plugins)
+
+
 PeriodicTask = Callable[[Worker], Any]
 PERIODIC_TASKS: list[tuple[str, PeriodicTask]] = [
+    ("reports", open_report_deadlines),
     ("deadlines", sweep_deadlines),
     ("outbox", deliver_outbox),
     ("ledger", lambda w: ledger.sequence_once(w.runtime.sessions, w.runtime.settings)),  # issue 5
 ]
-"""Run in this order at every tick. Add the ledger sequencer here."""
+"""Run in this order at every tick."""
 
 
 def run_periodic_tasks(worker: Worker) -> dict[str, Any]:

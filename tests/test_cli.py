@@ -95,6 +95,9 @@ def test_a_monthly_report_from_the_terminal(cli, tmp_path):
         "report", "eu.report.import_monthly", "--authority", "BE", "--period", "Nov", ok=False
     )
     assert wrong.exit_code == 1 and "a month such as 2026-11" in wrong.stderr
+    october = ("report", "eu.report.import_monthly", "--authority", "BE", "--period", "2026-10")
+    assert "queued for commission" in cli(*october, "--submit").stderr
+    assert "submitted before" in cli(*october, "--submit").stderr
 
 
 def test_purge_lists_what_is_kept_and_refuses_an_early_deletion(cli, tmp_path):

@@ -23,8 +23,8 @@ from caratflow.access import Permission, require
 from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, InvalidInput
 from caratflow.models import Direction, Goods, PendingDecision, Shipment
 from caratflow.provisioning import actor_for
-from caratflow.reports import run_report
-from caratflow.representation import event_json, shipment_json
+from caratflow.reports import run_report, submit_report
+from caratflow.representation import deadline_json, event_json, shipment_json
 from caratflow.schemas import ShipmentIn, field_errors
 from caratflow.security import user_for_token
 from caratflow.service import Actor
@@ -38,6 +38,8 @@ from caratflow.web.apimodels import (
     ReportOut,
     ShipmentList,
     ShipmentOut,
+    SubmissionIn,
+    SubmissionOut,
 )
 from caratflow.web.context import db, runtime
 from caratflow.web.openapi import Param, document, operation
@@ -325,6 +327,45 @@ def report(report: str) -> Response:
         result.as_csv(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@blueprint.post("/reports/<report>/submissions")
+@operation(
+    summary="Send one period of a report to its recipient (e.g. the Commission)",
+    description=(
+        "Queues the report, as CSV, in the outbox; its submission deadline is met once it "
+        "is delivered. Sending the same period again queues nothing more."
+    ),
+    tag="reports",
+    body=SubmissionIn,
+    responses={
+        202: ("queued", SubmissionOut),
+        **_DENIED,
+        404: ("no such report for this authority", ErrorOut),
+        **_BAD,
+    },
+)
+def submit(report: str) -> Response:
+    actor = _actor()
+    try:
+        body = SubmissionIn.model_validate(_body())
+    except ValidationError as error:
+        raise InvalidInput(field_errors(error)) from None
+    authority = body.authority or _only_authority(actor)
+    sent = submit_report(db(), runtime().plugins, report, authority, body.period, actor)
+    db().commit()
+    return _json(
+        {
+            "report": sent.result.report.name,
+            "authority": sent.result.authority,
+            "period": sent.result.period.label,
+            "recipient": sent.result.report.recipient,
+            "queued": bool(sent.queued),
+            "rows": len(sent.result.rows),
+            "deadline": deadline_json(sent.deadline) if sent.deadline is not None else None,
+        },
+        202,
     )
 
 

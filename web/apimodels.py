@@ -153,6 +153,27 @@ class ReportOut(Out):
     rows: list[dict[str, Any]] = Field(description="one object per row, keyed by column")
 
 
+class SubmissionIn(BaseModel):
+    """Which period of a report to send to its recipient."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: Annotated[str, StringConstraints(max_length=20)]
+    authority: Annotated[str, StringConstraints(max_length=10)] | None = None
+
+
+class SubmissionOut(Out):
+    """A report queued for its recipient; its deadline is met once it is delivered."""
+
+    report: str
+    authority: str
+    period: str
+    recipient: str = Field(description="the outbox audience, e.g. 'commission'")
+    queued: bool = Field(description="false: this period was submitted before, nothing new")
+    rows: int
+    deadline: DeadlineOut | None = Field(description="the submission's legal clock, if any")
+
+
 class FieldErrorOut(Out):
     field: str = Field(description="dotted path, e.g. 'certificate.carats'; '$': the whole body")
     message: str

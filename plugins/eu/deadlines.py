@@ -63,7 +63,8 @@ CONFIRMATION = declare(
 
 
 def non_compliance_notices(shipment: Shipment, event: Event) -> list[Notice]:
-    """Art. 5(3): one notice to the Commission, one to the issuing authority."""
+    """Art. 5(3): one notice to the Commission, one to the issuing authority (for a
+    detained export, Art. 14, the Community authority issued it: the Commission alone)."""
     cert = shipment.certificate
     subject = (
         f"Non-compliant consignment detained: KP certificate {cert.number} "
@@ -84,10 +85,10 @@ def non_compliance_notices(shipment: Shipment, event: Event) -> list[Notice]:
         "detained_on": event.legal_date,
         "reason": event.reason,
     }
-    return [
-        Notice(COMMISSION, subject, body, data),
-        Notice(kp_authority(cert.issuing_country), subject, body, data),
-    ]
+    notices = [Notice(COMMISSION, subject, body, data)]
+    if shipment.direction == "import":
+        notices.append(Notice(kp_authority(cert.issuing_country), subject, body, data))
+    return notices
 
 
 NON_COMPLIANCE_NOTICE = declare(
@@ -97,7 +98,7 @@ NON_COMPLIANCE_NOTICE = declare(
     anchor=Anchor.DECISION,
     period=DatedPeriod(PARAMETERS, "non_compliance_notice_period"),
     goods={"rough"},
-    directions={"import"},
+    directions={"import", "export"},  # Art. 14: an export's detention is told as Art. 5(3)
     reminders=(Reminder(5), Reminder(0)),
     escalate_to=(SUPERVISORS,),
     notices=non_compliance_notices,
@@ -145,7 +146,7 @@ def confirmed_within_ten_working_days(case: Case) -> Verdict | None:
     )
 
 
-@RULES.rule("eu.notify.1_month", actions={"hold"}, goods={"rough"}, directions={"import"})
+@RULES.rule("eu.notify.1_month", actions={"hold"}, goods={"rough"})
 def non_compliance_to_be_notified(case: Case) -> Verdict:
     """Within one month of a detention, the Commission and the certificate's issuing
     authority are informed of the non-compliance."""
@@ -153,8 +154,11 @@ def non_compliance_to_be_notified(case: Case) -> Verdict:
     period = NON_COMPLIANCE_NOTICE.period_on(case.legal_date)
     due_on = period.due_after(calendar, calendar.legal_date(case.at))
     cert = case.shipment.certificate
+    told = "the Commission"
+    if case.shipment.direction == "import":
+        told += f" and {cert.issuing_authority} ({cert.issuing_country})"
     return info(
-        f"the Commission and {cert.issuing_authority} ({cert.issuing_country}) are to be "
-        f"informed of the non-compliance by {due_on:%A %d %B %Y}; the notices are queued",
+        f"{told} are to be informed of the non-compliance by {due_on:%A %d %B %Y}; "
+        "the notices are queued",
         due_on=due_on,
     )

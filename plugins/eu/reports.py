@@ -8,12 +8,15 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+from caratflow.deadlines import DatedPeriod
 from caratflow.models import Shipment
+from caratflow.plugins.eu.deadlines import COMMISSION
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
-from caratflow.plugins.eu.rules import RULES
+from caratflow.plugins.eu.rules import PARAMETERS, RULES
 from caratflow.reports import Report, ReportInput
 
 ROUGH = "rough"
+KP_STATISTICS = "kp-statistics"  # the KP Working Group on Statistics, through the Commission
 # Goods that did not cross the border: refused, or their certificate returned unused.
 NEVER_PASSED = {"refused", "certificate_returned"}
 
@@ -120,6 +123,8 @@ REPORTS = (
         ),
         import_rows,
         "eu",
+        recipient=COMMISSION,
+        due=DatedPeriod(PARAMETERS, "monthly_report_period"),
     ),
     Report(
         RULES.version("eu.report.export_monthly"),
@@ -139,6 +144,8 @@ REPORTS = (
         ),
         export_rows,
         "eu",
+        recipient=COMMISSION,
+        due=DatedPeriod(PARAMETERS, "monthly_report_period"),
     ),
     Report(
         RULES.version("kp.statistics"),
@@ -147,5 +154,7 @@ REPORTS = (
         ("direction", "origin", "provenance", "hs_code", "shipments", "carats", "value_usd"),
         statistics_rows,
         "eu",
+        recipient=KP_STATISTICS,
+        due=DatedPeriod(PARAMETERS, "statistics_period"),
     ),
 )

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from caratflow.deadlines import deadline_of
 from caratflow.errors import LawForbids
+from caratflow.models import DeadlineStatus
 from caratflow.testing import DELETE, outcomes, shipment_payload
 
 
@@ -310,6 +312,11 @@ def test_a_detained_export_cites_art_14(session, service, officer):
     shipment = present(session, service, officer, export_payload(destination="LY"))
     held = service.act(session, shipment.id, "hold", officer, reason="destination not in KP")
     assert outcomes(held.events[-1].findings)["eu.export.detain"] == "info"
+    # ... and, as Art. 5(3) has it, the Commission is told within one month
+    notice = deadline_of(held, "eu.notify.1_month")
+    assert notice is not None and notice.status == DeadlineStatus.OPEN
+    [told] = [f for f in held.events[-1].findings if f.rule == "eu.notify.1_month"]
+    assert told.message.startswith("the Commission are to be informed")
 
 
 # -- Arts. 17 to 19 -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from caratflow.deadlines import message_sent
 from caratflow.errors import Forbidden, InvalidInput, LawForbids, NotFound
-from caratflow.models import IssuedDocument, Role
-from caratflow.reports import run_report
+from caratflow.models import Deadline, DeadlineStatus, IssuedDocument, Role
+from caratflow.outbox import DeliverySettings, Dispatcher, add_recipient
+from caratflow.reports import open_report_deadlines, run_report
 from caratflow.service import Actor
 from caratflow.testing import outcomes, shipment_payload
 
@@ -117,6 +119,58 @@ def test_asking_wrongly_is_a_clear_error(session, plugin_host, officer):
     norwegian = Actor("officer.no", Role.OFFICER, frozenset({"NO"}))
     with pytest.raises(Forbidden):
         report(session, plugin_host, norwegian, "eu.report.import_monthly", "2026-11")
+
+
+# -- submission: due a month after the month, met once delivered ---------------------------
+
+
+def report_deadlines(session) -> dict[str, Deadline]:
+    session.expire_all()
+    query = select(Deadline).where(Deadline.shipment_id.is_(None))
+    return {d.rule: d for d in session.scalars(query)}
+
+
+def test_each_report_falls_due_once_its_period_has_ended(session, plugin_host):
+    # 2 December 2026 in Brussels: November is over, and so is the third quarter.
+    now = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    assert open_report_deadlines(session, plugin_host, now) >= 3
+    due = report_deadlines(session)
+    monthly = due["eu.report.import_monthly"]
+    # one month from 1 December: 1 January 2027 is closed, 2 and 3 January a weekend
+    assert (monthly.starts_on, monthly.due_on) == (date(2026, 12, 1), date(2027, 1, 4))
+    assert monthly.basis == "Reg. (EC) 2368/2002 Art. 10(1)"
+    statistics = due["kp.statistics"]  # Annex III: within two months of the quarter
+    assert (statistics.starts_on, statistics.due_on) == (date(2026, 10, 1), date(2026, 12, 1))
+    assert open_report_deadlines(session, plugin_host, now) == 0  # once per period
+
+
+def test_a_report_submitted_to_the_commission_meets_its_deadline_when_delivered(
+    client, auth, session, sessions, smtp_server, plugin_host
+):
+    add_recipient(session, "BE", "commission", "mailto:kimberley@commission.example.eu")
+    session.commit()
+    url = "/api/v1/reports/eu.report.import_monthly/submissions"
+    first = client.post(url, json={"period": "2026-10"}, headers=auth)
+    assert first.status_code == 202, first.json
+    assert (first.json["recipient"], first.json["queued"]) == ("commission", True)
+    assert first.json["deadline"]["status"] == "open"
+    assert client.post(url, json={"period": "2026-10"}, headers=auth).json["queued"] is False
+
+    settings = DeliverySettings(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    Dispatcher(sessions, settings, on_sent=[message_sent]).dispatch()
+    [email] = smtp_server.messages
+    assert email["To"] == "kimberley@commission.example.eu"
+    assert "certificate_number,issuing_authority" in email.get_payload()
+    assert report_deadlines(session)["eu.report.import_monthly"].status == DeadlineStatus.MET
+
+
+def test_a_report_period_must_be_asked_for_clearly(client, auth):
+    url = "/api/v1/reports/eu.report.import_monthly/submissions"
+    for period, why in [("November", "a month such as"), ("2099-01", "has not ended")]:
+        answer = client.post(url, json={"period": period}, headers=auth)
+        assert answer.status_code == 422
+        assert answer.json["errors"][0]["field"] == "period"
+        assert why in answer.json["errors"][0]["message"]
 
 
 # -- a year of Antwerp ---------------------------------------------------------------------
