@@ -3,9 +3,12 @@
 The controlling authority is Norges Gullsmedforbund; customs is Tollvesenet; appeals
 go to Utenriksdepartementet (UD). An import waits in the bonded warehouse at Oslo
 Gardermoen (§9) while the controls of §11 are recorded one by one; completing the
-control (``verify``) grants the permit of §12, and customs clearance (``release``)
-starts the ten years of §13. Rules in ``rules.py``, legal text in ``rules.toml``,
-dated values in ``parameters/``.
+control (``verify``) grants the permit of §12 — the certificate is marked controlled and
+a copy kept, Tollvesenet is told — and customs clearance (``release``) starts the ten
+years of §13. An export's validation and sealing (``verify``) issues the Norwegian KP
+certificate (§5, §6); a refusal of either can be appealed to UD. Rules in ``rules.py``,
+legal text in ``rules.toml``, dated values in ``parameters/``, documents in
+``documents.py``, notices to Tollvesenet in ``messages.py``.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from typing import Any
 
 from caratflow.hookspecs import hookimpl
 from caratflow.law import Rule
+from caratflow.notices import NoticeRule
 from caratflow.pluginhost import AuthorityProfile
 from caratflow.plugins.norway.deadlines import advance_notice_in_time  # noqa: F401 - §8
 from caratflow.plugins.norway.documents import caratflow_documents_register  # noqa: F401
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
+from caratflow.plugins.norway.messages import NOTICES
 from caratflow.plugins.norway.reports import REPORTS
 from caratflow.plugins.norway.rules import AUTHORITY, CLEARANCE, RULES, keep_until
 from caratflow.reports import Report
@@ -80,6 +85,14 @@ def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
         requires_reason=True,
         roles={"supervisor", "admin"},
         description="allow registration after the shipment (§7)",
+    )
+    register.transition(
+        "resume_control",
+        "held",
+        PRESENTED,
+        requires_reason=True,
+        description="the detention is lifted: the control resumes, to end in a permit or a "
+        "refusal (customs clears nothing without the permit, §9, §10)",
     )
     register.transition(
         "notify_customs_suspicion",
@@ -167,6 +180,13 @@ def caratflow_retention_until(record: RetentionFacts) -> date | None:
 def caratflow_demo_register(register: Callable[[Mapping[str, Any]], None]) -> None:
     for payload in json.loads((HERE / "demo.json").read_text("utf-8")):
         register(payload)
+
+
+@hookimpl
+def caratflow_notices_register(register: Callable[[NoticeRule], None]) -> None:
+    """§12: the permit granted, and a suspected offence, told to Tollvesenet."""
+    for notice in NOTICES:
+        register(notice)
 
 
 @hookimpl

@@ -10,6 +10,9 @@ The notice is given in the presented shipment's details::
 
     "advance_notice": {"received_at": "2026-05-13T14:05:00+02:00", "dispatch_on": "2026-05-15"}
 
+A shipment without any notice is a finding too, and the document control (§11), whose
+reference the notice is, cannot be completed without it.
+
 The period is a dated parameter (``parameters/deadlines.toml``); the legal text is in
 ``rules.toml``.
 """
@@ -32,8 +35,13 @@ ADVANCE_NOTICE_PERIOD = DatedPeriod(PARAMETERS, "advance_notice_period")
 def advance_notice_in_time(case: Case) -> Verdict | None:
     """The advance notice reaches the authority at least 1 working day before dispatch (§8)."""
     notice = case.shipment.details.get("advance_notice")
-    if not isinstance(notice, Mapping) or "received_at" not in notice:
-        return None  # no notice to time; document control (§11) asks for the notice itself
+    if not isinstance(notice, Mapping):
+        return warn(
+            "no advance notice on the set form reached the authority before the shipment "
+            "(details.advance_notice)"
+        )
+    if "received_at" not in notice:
+        return None  # a notice without its time of arrival: nothing to time it by
     received_at, dispatch_on = _read(notice)
     calendar = calendar_of(case.shipment.authority)
     period = ADVANCE_NOTICE_PERIOD(case.legal_date)

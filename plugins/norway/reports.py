@@ -19,6 +19,8 @@ COUNTED = {
     "verify": "permits granted",
     "release": "imports cleared by customs",
     "export": "exports let out",
+    "hold": "detentions",
+    "resume_control": "detentions lifted to complete the control",
     "refuse": "refusals",
     "lodge_appeal": "appeals lodged",
     "overturn_appeal": "appeals upheld by the ministry in the party's favour",

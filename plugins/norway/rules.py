@@ -3,11 +3,17 @@
 Controls (§11) are recorded as decisions of their own (``control_documents``, …) with
 an outcome; the rules read those decisions when the control is completed (``verify``,
 which for Norway grants the permit of §12).
+
+What a decision may record (``inputs``): on a control step, its ``outcome`` (``pass`` or
+``fail``); on an export's ``verify`` (the authority's validation), ``sealed_by_authority``
+(``yes``: the containers are sealed by the authority, the certificate attached, §5 c-d).
+What a presentation may carry (``details``): ``advance_notice`` (§8; the reference of the
+document control), ``destination``, ``reexport`` and ``import_certificate`` (§5).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,14 +29,15 @@ from caratflow.law import (
     refuse,
     warn,
 )
-from caratflow.models import Event
+from caratflow.ledger import reference
+from caratflow.models import DocumentStatus, Event
+from caratflow.plugins.norway.documents import COMPLETION, KP_CERTIFICATE
 from caratflow.retention import years_after
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("norway", HERE / "rules.toml")
 AUTHORITY = "NO"
-COMPLETION = {"verify"}  # the control is completed and the permit granted (§12)
 CLEARANCE = ("release", "export")  # customs clearance after the permit (§9, §10)
 
 
@@ -55,13 +62,17 @@ def party_registered(case: Case) -> Verdict:
         else (certificate.exporter_name)
     )
     role = "importer" if case.shipment.direction == "import" else "exporter"
-    if case.registry.party_registered(AUTHORITY, name):
-        return passed(f"{role} {name} is registered")
+    registered = case.registry.party_registered(AUTHORITY, name)
     late = decisions(case, "allow_late_registration")
     if late:
+        allowed_on = case.shipment.authority.local_date(late[-1].at)
         return info(
-            f"{role} {name} registers late, allowed on {late[-1].at:%Y-%m-%d}: {late[-1].reason}"
+            f"{role} {name} {'registered' if registered else 'registers'} late, allowed on "
+            f"{allowed_on:%Y-%m-%d}: {late[-1].reason}",
+            registered=registered,
         )
+    if registered:
+        return passed(f"{role} {name} is registered")
     return refuse(
         f"{role} {name} is not registered with the authority; register first, or allow late "
         "registration if it does not hinder control",
@@ -90,6 +101,22 @@ def imported_through_gardermoen(case: Case) -> Verdict:
     return passed(f"entered through {entry}")
 
 
+@RULES.rule(
+    "no.import.gardermoen",
+    goods={"rough"},
+    directions={"import"},
+    actions={"remediate"},
+    guard=True,
+)
+def cleared_only_under_permit(case: Case) -> Verdict:
+    """Customs clears an import only under the authority's permit (§9): a detained import is
+    released by completing its control, never by a remedial release."""
+    return refuse(
+        "customs clears rough diamonds only under the authority's permit: lift the detention "
+        "(resume_control) and complete the control, or refuse the consignment"
+    )
+
+
 # -- import and export conditions ------------------------------------------------------------
 
 
@@ -111,7 +138,9 @@ def import_conditions(case: Case) -> Iterable[Verdict]:
 
 @RULES.rule("no.export.conditions", goods={"rough"}, directions={"export"})
 def export_conditions(case: Case) -> Verdict:
-    """Exports go only to another participant under a Norwegian certificate (§5)."""
+    """Exports go only to another participant, sealed by the authority, under the Norwegian
+    certificate it issued (§5): validating the export issues it, and nothing leaves
+    without it still valid."""
     destination = case.shipment.details.get("destination")
     certificate = case.shipment.certificate
     if not destination:
@@ -125,7 +154,33 @@ def export_conditions(case: Case) -> Verdict:
             "an export from Norway travels under a certificate issued by the "
             f"Norwegian authority, not one issued in {certificate.issuing_country}"
         )
+    if case.action in COMPLETION and case.inputs.get("sealed_by_authority") != "yes":
+        return hold(
+            "the authority seals the containers, the certificate attached so that it cannot "
+            "be separated, before it issues the certificate (inputs.sealed_by_authority: yes)"
+        )
+    if case.action in CLEARANCE:
+        return _leaves_under_norwegian_certificate(case, destination)
     return passed(f"export to participant {destination} under a Norwegian certificate")
+
+
+def _leaves_under_norwegian_certificate(case: Case, destination: str) -> Verdict:
+    document = case.registry.document_of(case.shipment.id, KP_CERTIFICATE.kind)
+    if document is None:
+        return hold("no Norwegian KP certificate was issued for this consignment")
+    if document.status != DocumentStatus.VALID:
+        return hold(f"Norwegian KP certificate {document.number} was {document.status.value}")
+    if document.valid_until is not None and case.decision_date > document.valid_until:
+        return hold(
+            f"Norwegian KP certificate {document.number} expired on "
+            f"{document.valid_until:%d %B %Y}",
+            certificate=document.number,
+            valid_until=document.valid_until,
+        )
+    return passed(
+        f"leaves for {destination} under Norwegian KP certificate {document.number}",
+        certificate=document.number,
+    )
 
 
 @RULES.rule("no.reexport.proof", goods={"rough"}, directions={"export"})
@@ -147,13 +202,26 @@ def reexport_proven(case: Case) -> Verdict | None:
     return passed(f"imported under certificate {number}, cleared in Norway")
 
 
-@RULES.rule("no.export.permit", goods={"rough"}, directions={"export"}, actions={"export"})
+@RULES.rule(
+    "no.export.permit",
+    goods={"rough"},
+    directions={"export"},
+    actions={"export", "remediate"},
+    guard=True,
+)
 def export_permitted(case: Case) -> Verdict:
-    """Customs lets the goods out only with the authority's permit (§10)."""
+    """Customs lets the goods out only with the authority's permit (§10): a detained export
+    leaves only once its control is completed, never by a remedial release."""
+    if case.action == "remediate":
+        return refuse(
+            "goods leave Norway only under the authority's export permit: lift the detention "
+            "(resume_control) and complete the control, or refuse the export"
+        )
     granted = decisions(case, *COMPLETION)
     if not granted:
         return hold("no export permit has been granted")
-    return passed(f"permit granted on {granted[-1].at:%Y-%m-%d} by {granted[-1].actor}")
+    granted_on = case.shipment.authority.local_date(granted[-1].at)
+    return passed(f"permit granted on {granted_on:%Y-%m-%d} by {granted[-1].actor}")
 
 
 # -- controls (§11) and their completion (§12) -----------------------------------------------
@@ -175,7 +243,13 @@ def recorded_control(case: Case, action: str, what: str) -> Verdict | None:
 @RULES.rule("no.control.document", goods={"rough"}, directions={"import"})
 def document_control(case: Case) -> Iterable[Verdict]:
     """Every import: the certificate matches the advance notice, field by field (§11)."""
-    notice = case.shipment.details.get("advance_notice") or {}
+    notice = case.shipment.details.get("advance_notice")
+    if not isinstance(notice, Mapping):
+        yield hold(
+            "no advance notice (§8) is on record: the certificate has nothing to be "
+            "compared with (details.advance_notice)"
+        )
+        notice = {}
     certificate = case.shipment.certificate
     announced = {
         "certificate_number": certificate.number,
@@ -222,20 +296,33 @@ def freight_documents_control(case: Case) -> Verdict | None:
     return recorded_control(case, "control_freight_documents", "freight document control")
 
 
+CUSTOMS = "customs"  # the outbox audience of Tollvesenet's clearance offices
+CUSTOMS_INVESTIGATION = "customs-investigation"  # Tollvesenet's investigators only
+
+
 @RULES.rule("no.control.mark", goods={"rough"}, actions=COMPLETION)
 def control_marked(case: Case) -> Verdict:
     """On completion: mark the certificate controlled, keep a copy, tell Tollvesenet (§12)."""
+    number = case.shipment.certificate.number
+    if case.shipment.direction == "import":
+        kept = f"certificate {number} marked as controlled by the controlled copy kept with it"
+    else:
+        kept = "the Norwegian KP certificate issued with this permit is kept by the authority"
     return info(
-        f"certificate {case.shipment.certificate.number} marked as controlled; a copy is kept "
-        "and Tollvesenet is told the permit is granted",
+        f"{kept}; Tollvesenet is told the {case.shipment.direction} permit is granted",
         notify="Tollvesenet",
+        audience=CUSTOMS,
     )
 
 
 @RULES.rule("no.control.suspicion", goods={"rough"}, actions={"notify_customs_suspicion"})
 def suspicion_reported(case: Case) -> Verdict:
     """On suspicion of a crime the authority must notify Tollvesenet (§12)."""
-    return info("Tollvesenet notified of a suspected offence", notify="Tollvesenet")
+    return info(
+        "Tollvesenet notified of a suspected offence, in a restricted notice to its investigators",
+        notify="Tollvesenet",
+        audience=CUSTOMS_INVESTIGATION,
+    )
 
 
 # -- appeals to Utenriksdepartementet (§6, §12) ----------------------------------------------
@@ -246,25 +333,43 @@ APPEAL_ACTIONS = {"lodge_appeal", "forward_appeal", "uphold_appeal", "overturn_a
 @RULES.rule("no.control.appeal", goods={"rough"}, directions={"import"}, actions=APPEAL_ACTIONS)
 def control_appeal(case: Case) -> Verdict:
     """A control decision may be appealed to Utenriksdepartementet (§12)."""
-    return info(_appeal_message(case, "the control decision"))
+    return _appeal(case, "the control decision")
 
 
 @RULES.rule("no.certificate.appeal", goods={"rough"}, directions={"export"}, actions=APPEAL_ACTIONS)
 def certificate_appeal(case: Case) -> Verdict:
     """Decisions on issuing a Norwegian certificate may be appealed to the ministry (§6)."""
-    return info(_appeal_message(case, "the decision on the Norwegian certificate"))
+    return _appeal(case, "the decision on the Norwegian certificate")
 
 
-def _appeal_message(case: Case, decision: str) -> str:
+def _appeal(case: Case, decision: str) -> Verdict:
+    """Each step of an appeal names the decision appealed and where the ledger sealed it."""
     refusals = decisions(case, "refuse")
-    appealed = f" of {refusals[-1].at:%Y-%m-%d}" if refusals else ""
+    appealed = (
+        f" of {case.shipment.authority.local_date(refusals[-1].at):%Y-%m-%d}" if refusals else ""
+    )
     step = {
         "lodge_appeal": "appeal lodged against",
         "forward_appeal": "appeal forwarded to Utenriksdepartementet against",
         "uphold_appeal": "Utenriksdepartementet upheld",
         "overturn_appeal": "Utenriksdepartementet overturned",
     }[case.action]
-    return f"{step} {decision}{appealed}"
+    references = {"appealed": _decision_reference(case, refusals[-1]) if refusals else None}
+    if case.action != "lodge_appeal" and (lodged := decisions(case, "lodge_appeal")):
+        references["lodged"] = _decision_reference(case, lodged[-1])
+    return info(f"{step} {decision}{appealed}", **references)
+
+
+def _decision_reference(case: Case, event: Event) -> dict[str, object]:
+    """A recorded decision as an appeal cites it: what, when, by whom, why, and its ledger leaf."""
+    return {
+        "decision": event.id,
+        "action": event.action,
+        "on": case.shipment.authority.local_date(event.at),
+        "by": event.actor,
+        "reason": event.reason,
+        "ledger": reference(event),
+    }
 
 
 # -- fees and retention (§3, §13) ------------------------------------------------------------

@@ -1,11 +1,15 @@
-"""FOR-2004-02-24-470 as Norges Gullsmedforbund applies it, scenario by scenario."""
+"""FOR-2004-02-24-470 as Norges Gullsmedforbund applies it, scenario by scenario: routing
+(§9), controls (§11), the advance notice (§8), registration (§7), retention and hand-over
+(§13), and fees and the annual report (§3). The permit, the certificates, exports and
+re-exports, the notices to Tollvesenet and the appeals (§5, §6, §10, §12) are in
+``test_permits_and_appeals.py``."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -24,6 +28,20 @@ ADMIN = Actor("admin.no", Role.ADMIN, frozenset({"NO"}))
 IMPORTER = "Thune Gullsmed AS"
 EXPORTER = "Nordic Rough AS"
 PASS = {"outcome": "pass"}
+SEALED = {"sealed_by_authority": "yes"}  # an export's containers sealed by the authority (§5)
+
+
+# The advance notice (§8) the importer sent on Thursday 12 November for a dispatch on
+# Monday 16 November: in time, and saying what the certificate will say (§11).
+NOTICE = {
+    "received_at": "2026-11-12T10:00:00+01:00",
+    "dispatch_on": "2026-11-16",
+    "certificate_number": "CA123456",
+    "parcels": 2,
+    "carats": "123.45",
+    "exporter": "Arctic Rough Ltd",
+    "importer": IMPORTER,
+}
 
 
 def import_payload(**changes: Any) -> dict[str, Any]:
@@ -33,6 +51,7 @@ def import_payload(**changes: Any) -> dict[str, Any]:
             "entry_point": "OSL",
             "presented_at": "2026-11-17T08:30:00+01:00",
             "certificate.importer.name": IMPORTER,
+            "advance_notice": NOTICE,
             **changes,
         }
     )
@@ -52,6 +71,9 @@ def export_payload(**changes: Any) -> dict[str, Any]:
         }
     )
     payload.setdefault("destination", "BE")
+    payload.setdefault(
+        "advance_notice", {"received_at": "2026-11-18T09:00:00+01:00", "dispatch_on": "2026-11-20"}
+    )
     return payload
 
 
@@ -82,17 +104,22 @@ def act(session, service, shipment, action, actor=OFFICER, **kw):
     return service.act(session, shipment.id, action, actor, **kw)
 
 
-def cleared_import(session, service, **changes):
+def verified_import(session, service, **changes):
+    """Stored at Gardermoen, its documents and identity controlled, the permit granted."""
     shipment = service.present(session, import_payload(**changes), OFFICER).shipment
     for action, inputs in [
         ("store_bonded", None),
         ("control_documents", PASS),
         ("control_identity", PASS),
         ("verify", None),
-        ("release", None),
     ]:
         act(session, service, shipment, action, inputs=inputs)
     return shipment
+
+
+def cleared_import(session, service, **changes):
+    """A verified import that customs cleared (``release``)."""
+    return act(session, service, verified_import(session, service, **changes), "release")
 
 
 # -- §9 routing ------------------------------------------------------------------------------
@@ -116,19 +143,6 @@ def test_an_import_is_controlled_only_after_storage_in_the_bonded_warehouse(
         act(session, service, shipment, "verify")
     act(session, service, shipment, "store_bonded")
     assert act(session, service, shipment, "verify").state == "verified"
-
-
-def test_a_fully_controlled_import_is_cleared_and_the_permit_is_marked(
-    session, service, registered
-):
-    shipment = cleared_import(session, service)
-    assert shipment.state == "released"
-    verify = next(e for e in shipment.events if e.action == "verify")
-    outcomes = {f.rule: f.outcome for f in verify.findings}
-    assert outcomes["no.control.mark"] == "info"
-    assert outcomes["no.authority.fees"] == "info"
-    mark = next(f for f in verify.findings if f.rule == "no.control.mark")
-    assert mark.data == {"notify": "Tollvesenet"}
 
 
 # -- §11 controls ----------------------------------------------------------------------------
@@ -215,6 +229,73 @@ def test_an_import_from_a_non_participant_is_refused_citing_section_4(session, s
     assert outcomes(service.check(session, libyan, OFFICER))["no.import.conditions"] == "refuse"
 
 
+# -- §8 advance notice ----------------------------------------------------------------------
+
+
+def notified(received_at: str, dispatch_on: str, presented_at: str) -> dict[str, Any]:
+    return import_payload(
+        presented_at=presented_at,
+        advance_notice={**NOTICE, "received_at": received_at, "dispatch_on": dispatch_on},
+    )
+
+
+@pytest.mark.parametrize(
+    ("received_at", "dispatch_on", "outcome", "working_days_before"),
+    [
+        # Received on Ascension Day (Thursday 14 May 2026) for a dispatch the day after.
+        ("2026-05-14T09:00:00+02:00", "2026-05-15", "warn", 0),
+        # Received on the day after Ascension Day for a dispatch that same day.
+        ("2026-05-15T08:00:00+02:00", "2026-05-15", "warn", 0),
+        # Wednesday 13 May is the last working day before that Friday.
+        ("2026-05-13T16:00:00+02:00", "2026-05-15", "pass", 1),
+        # The day after Ascension Day is a working day: in time for Monday 18 May.
+        ("2026-05-15T08:00:00+02:00", "2026-05-18", "pass", 1),
+    ],
+)
+def test_the_advance_notice_must_arrive_one_working_day_before_dispatch(
+    session, service, registered, received_at, dispatch_on, outcome, working_days_before
+):
+    payload = notified(received_at, dispatch_on, presented_at="2026-05-18T10:00:00+02:00")
+    shipment = service.present(session, payload, OFFICER).shipment
+    [notice] = [f for f in shipment.events[0].findings if f.rule == "no.advance_notice"]
+    assert (notice.outcome, notice.basis) == (outcome, "FOR-2004-02-24-470 §8")
+    assert notice.data["working_days_before"] == working_days_before
+
+
+def test_a_late_notice_is_a_finding_that_does_not_stop_the_control(session, service, registered):
+    late = notified("2026-05-14T09:00:00+02:00", "2026-05-15", "2026-05-18T10:00:00+02:00")
+    shipment = service.present(session, late, OFFICER).shipment
+    [notice] = [f for f in shipment.events[0].findings if f.rule == "no.advance_notice"]
+    assert "Thursday 14 May 2026 (Ascension Day, not a working day)" in notice.message
+    for action, inputs in [
+        ("store_bonded", None),
+        ("control_documents", PASS),
+        ("control_identity", PASS),
+    ]:
+        act(session, service, shipment, action, inputs=inputs)
+    verified = act(session, service, shipment, "verify")
+    assert verified.state == "verified"
+    assert outcomes(verified.events[0].findings)["no.advance_notice"] == "warn"
+
+
+def test_without_an_advance_notice_the_document_control_has_nothing_to_compare(
+    session, service, registered
+):
+    payload = import_payload()
+    del payload["advance_notice"]
+    shipment = service.present(session, payload, OFFICER).shipment
+    found = outcomes(shipment.events[0].findings)
+    assert (found["no.advance_notice"], found["no.control.document"]) == ("warn", "hold")
+    for action, inputs in [
+        ("store_bonded", None),
+        ("control_documents", PASS),
+        ("control_identity", PASS),
+    ]:
+        act(session, service, shipment, action, inputs=inputs)
+    with pytest.raises(LawForbids, match="no advance notice"):
+        act(session, service, shipment, "verify")
+
+
 # -- §7 registration -------------------------------------------------------------------------
 
 
@@ -237,7 +318,9 @@ def test_an_unregistered_exporter_is_refused_then_allowed_to_register_late(
     )
     register(session, runtime, EXPORTER)
     act(session, service, shipment, "control_identity", inputs=PASS)
-    assert act(session, service, shipment, "verify").state == "verified"
+    verified = act(session, service, shipment, "verify", inputs=SEALED)
+    assert verified.state == "verified"
+    assert outcomes(verified.events[-1].findings)["no.registration"] == "info"
 
 
 def test_registration_checks_the_organisation_numbers_mod11_digit(session, runtime):
@@ -256,6 +339,35 @@ def test_a_persons_birth_number_is_masked_for_officers_and_shown_to_supervisors(
     assert party_json(person, SUPERVISOR)["national_id"] == "01019012480"
     with pytest.raises(Conflict, match="registered with NO already"):
         register(session, runtime, "Kari Nordmann", national_id="01019012480")
+
+
+def test_a_registration_names_the_party_its_address_and_phone(session, runtime):
+    with pytest.raises(InvalidInput) as refused:
+        register(session, runtime, "Uten Telefon AS", phone=None, address=None)
+    assert {e.field for e in refused.value.errors} == {"phone", "address"}
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"),
+    [
+        (Role.OFFICER, "*********80"),
+        (Role.AUDITOR, "*********80"),
+        (Role.SUPERVISOR, "01019012480"),
+        (Role.ADMIN, "01019012480"),
+    ],
+)
+def test_the_register_lists_a_birth_number_in_full_only_to_those_who_need_it(
+    session, runtime, role, shown
+):
+    from caratflow import queries
+
+    register(session, runtime, "Kari Nordmann", organisation_number=None, national_id="01019012480")
+    register(session, runtime, IMPORTER)
+    viewer = Actor(f"{role}.no", role, frozenset({"NO"}))
+    listed = {p.name: party_json(p, viewer) for p in queries.parties(session, viewer, "NO")}
+    assert listed["Kari Nordmann"]["national_id"] == shown
+    assert listed[IMPORTER]["national_id"] is None
+    assert listed[IMPORTER]["organisation_number"] == "923609016"  # a firm's is public
 
 
 @pytest.mark.parametrize(
@@ -284,94 +396,6 @@ def test_birth_numbers(number, valid):
     assert valid_birth_number(number) is valid
 
 
-# -- §5, §10 export and re-export ------------------------------------------------------------
-
-
-def test_an_export_to_a_non_participant_is_refused(session, service, registered):
-    found = outcomes(service.check(session, export_payload(destination="LY"), OFFICER))
-    assert found["no.export.conditions"] == "refuse"
-    assert outcomes(service.check(session, export_payload(), OFFICER))["no.export.conditions"] == (
-        "pass"
-    )
-
-
-def test_an_export_travels_under_a_norwegian_certificate(session, service, registered):
-    foreign = export_payload(**{"certificate.issuing_country": "BE", "certificate.number": "BE1"})
-    assert outcomes(service.check(session, foreign, OFFICER))["no.export.conditions"] == "refuse"
-
-
-def test_a_reexport_without_the_import_certificate_is_refused(session, service, registered):
-    without = export_payload(reexport=True)
-    assert outcomes(service.check(session, without, OFFICER))["no.reexport.proof"] == "refuse"
-    unknown = export_payload(reexport=True, import_certificate="CA999999")
-    assert outcomes(service.check(session, unknown, OFFICER))["no.reexport.proof"] == "refuse"
-    cleared_import(session, service)
-    proven = export_payload(reexport=True, import_certificate="CA123456")
-    assert outcomes(service.check(session, proven, OFFICER))["no.reexport.proof"] == "pass"
-
-
-def test_customs_lets_an_export_out_only_with_the_permit(session, service, registered):
-    shipment = service.present(session, export_payload(), OFFICER).shipment
-    for action in ("control_documents", "control_identity"):
-        act(session, service, shipment, action, inputs=PASS)
-    act(session, service, shipment, "verify")
-    exported = act(session, service, shipment, "export")
-    assert outcomes(exported.events[-1].findings)["no.export.permit"] == "pass"
-
-
-# -- §6, §12 appeals and suspicion -----------------------------------------------------------
-
-
-def test_an_appeal_to_the_ministry_overturns_a_refusal(session, service, registered):
-    shipment = service.present(session, import_payload(), OFFICER).shipment
-    act(session, service, shipment, "refuse", reason="certificate judged forged")
-    act(session, service, shipment, "lodge_appeal", reason="importer's appeal of 20 Nov")
-    act(session, service, shipment, "forward_appeal", reason="forwarded to UD, ref 26/1187")
-    overturned = act(
-        session,
-        service,
-        shipment,
-        "overturn_appeal",
-        reason="UD 26/1187: certificate confirmed genuine by the issuing authority",
-    )
-    assert overturned.state == "presented"
-    [appeal] = [f for f in overturned.events[-1].findings if f.rule.endswith(".appeal")]
-    assert (appeal.rule, appeal.basis) == (
-        "no.control.appeal",
-        "FOR-2004-02-24-470 §12 fourth paragraph",
-    )
-    assert appeal.message.startswith("Utenriksdepartementet overturned the control decision")
-
-
-def test_an_appeal_against_an_export_certificate_decision_cites_section_6(
-    session, service, registered
-):
-    shipment = service.present(session, export_payload(), OFFICER).shipment
-    act(session, service, shipment, "refuse", reason="destination unclear")
-    act(session, service, shipment, "lodge_appeal", reason="exporter appeals")
-    act(session, service, shipment, "forward_appeal", reason="to UD")
-    upheld = act(session, service, shipment, "uphold_appeal", reason="UD upheld")
-    assert upheld.state == "refused"
-    appeals = {r: o for r, o in outcomes(upheld.events[-1].findings).items() if "appeal" in r}
-    assert appeals == {"no.certificate.appeal": "info"}
-
-
-def test_only_a_supervisor_tells_customs_of_a_suspected_offence(session, service, registered):
-    shipment = service.present(session, import_payload(), OFFICER).shipment
-    with pytest.raises(Forbidden):
-        act(session, service, shipment, "notify_customs_suspicion", reason="x")
-    act(
-        session,
-        service,
-        shipment,
-        "notify_customs_suspicion",
-        SUPERVISOR,
-        reason="seal numbers reused from an earlier consignment",
-    )
-    [finding] = [f for f in shipment.events[-1].findings if f.rule == "no.control.suspicion"]
-    assert finding.data == {"notify": "Tollvesenet"}
-
-
 # -- §13 retention ---------------------------------------------------------------------------
 
 
@@ -388,17 +412,49 @@ def test_retention_runs_ten_years_from_the_clearance_date(cleared, first_day_to_
     assert keep_until(cleared, date(2026, 1, 1)) == first_day_to_purge
 
 
-def test_retention_counts_from_clearance_not_presentation(
-    session, service, registered, plugin_host
+@pytest.mark.parametrize(
+    ("presented_at", "cleared_at", "first_day_to_purge"),
+    [
+        # Cleared on a leap day: ten years on, 29 February does not exist; kept to 1 March.
+        ("2028-02-25T10:00:00+01:00", "2028-02-29T10:00:00+01:00", date(2038, 3, 1)),
+        # Presented in a common year, cleared after its 28 February.
+        ("2027-02-26T10:00:00+01:00", "2027-03-01T10:00:00+01:00", date(2037, 3, 1)),
+        # Presented on the leap day itself, cleared days later.
+        ("2032-02-29T10:00:00+01:00", "2032-03-03T10:00:00+01:00", date(2042, 3, 3)),
+        # Presented in December, cleared in January: the clearance's year counts.
+        ("2031-12-30T10:00:00+01:00", "2032-01-02T00:30:00+01:00", date(2042, 1, 2)),
+    ],
+)
+def test_retention_counts_from_clearance_not_presentation_across_leap_years(
+    session, service, registered, plugin_host, clock, presented_at, cleared_at, first_day_to_purge
 ):
-    shipment = cleared_import(session, service, presented_at="2025-06-02T09:00:00+02:00")
-    cleared_on = shipment.events[-1].at.astimezone(ZoneInfo("Europe/Oslo")).date()
-    assert cleared_on > date(2025, 6, 2)
-    retention = retention_of(plugin_host, shipment)
-    assert retention.keep_until == keep_until(cleared_on, date(2025, 6, 2))
-    assert retention.keep_until.year == cleared_on.year + 10
-    release = shipment.events[-1]
-    assert outcomes(release.findings)["no.retain.10y"] == "info"
+    presented = datetime.fromisoformat(presented_at)
+    clock.now = presented.astimezone(UTC)
+    shipment = verified_import(
+        session,
+        service,
+        presented_at=presented_at,
+        **{
+            "certificate.issued_on": (presented - timedelta(days=5)).date().isoformat(),
+            "certificate.expires_on": (presented + timedelta(days=55)).date().isoformat(),
+        },
+    )
+    clock.now = datetime.fromisoformat(cleared_at).astimezone(UTC)
+    released = act(session, service, shipment, "release")
+    assert retention_of(plugin_host, released).keep_until == first_day_to_purge
+    assert first_day_to_purge != keep_until(presented.date(), presented.date())
+    release = released.events[-1].findings
+    [retained] = [f for f in release if f.rule == "no.retain.10y"]
+    assert retained.data["keep_until"] == first_day_to_purge.isoformat()
+
+
+def test_a_refusal_is_kept_ten_years_from_the_final_decision(
+    session, service, registered, plugin_host, clock
+):
+    clock.now = datetime(2028, 2, 29, 9, 0, tzinfo=UTC)
+    shipment = service.present(session, import_payload(entry_point="BGO"), OFFICER).shipment
+    refused = act(session, service, shipment, "refuse", reason="entered through Bergen (§9)")
+    assert retention_of(plugin_host, refused).keep_until == date(2038, 3, 1)
 
 
 def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
@@ -422,6 +478,22 @@ def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
     assert (record.certificate_number, record.kept_until) == ("CA123456", until)
     with pytest.raises(NotFound, match="no shipment"):
         service.get(session, shipment.id, OFFICER)
+
+
+def test_the_purge_list_says_what_the_law_lets_go_of_and_from_when(
+    session, service, registered, plugin_host, clock
+):
+    from caratflow.retention import retentions
+
+    clock.now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    cleared = cleared_import(session, service)
+    waiting = service.present(session, import_payload(), OFFICER).shipment
+    listed = {r.shipment.id: r for r in retentions(session, plugin_host, ADMIN)}
+    assert listed[cleared.id].keep_until == date(2036, 11, 23)
+    assert not listed[cleared.id].purgeable_on(date(2036, 11, 22))
+    assert listed[cleared.id].purgeable_on(date(2036, 11, 23))
+    assert listed[waiting.id].keep_until is None  # not cleared: kept, whatever the date
+    assert not listed[waiting.id].purgeable_on(date(2099, 1, 1))
 
 
 def test_an_unfinished_shipment_is_never_purgeable(session, service, registered, plugin_host):
@@ -451,6 +523,43 @@ def test_the_annual_report_to_the_ministry_counts_controls_and_fees(
     assert result.as_json()["basis"] == "FOR-2004-02-24-470 §3"
 
 
+def test_a_fee_schedule_above_the_average_cost_is_flagged_from_the_day_it_applies(
+    session, service, registered, monkeypatch, tmp_path
+):
+    import shutil
+
+    from caratflow.law import DatedParameters
+    from caratflow.plugins.norway import rules
+
+    folder = tmp_path / "parameters"
+    shutil.copytree(rules.HERE / "parameters", folder)
+    with (folder / "authority.toml").open("a", encoding="utf-8") as schedule:
+        schedule.write(
+            "\n[[control_fee_nok.values]]\neffective_from = 2026-06-01\n"
+            'source = "a fee schedule raised above the reported cost"\nvalue = "2400.00"\n'
+        )
+    monkeypatch.setattr(rules, "PARAMETERS", DatedParameters.in_folder(folder))
+
+    before = verified_import(
+        session,
+        service,
+        presented_at="2026-05-18T10:00:00+02:00",
+        advance_notice={
+            **NOTICE,
+            "received_at": "2026-05-13T16:00:00+02:00",
+            "dispatch_on": "2026-05-15",
+        },
+    )
+    after = verified_import(session, service)  # presented 17 November 2026
+    fee = {
+        shipment.id: next(f for f in shipment.events[-1].findings if f.rule == "no.authority.fees")
+        for shipment in (before, after)
+    }
+    assert (fee[before.id].outcome, fee[before.id].data["fee_nok"]) == ("info", "1500.00")
+    assert (fee[after.id].outcome, fee[after.id].basis) == ("warn", "FOR-2004-02-24-470 §3")
+    assert "exceeds the average cost (NOK 1800.00)" in fee[after.id].message
+
+
 def test_every_record_of_a_shipment_is_handed_over_in_one_verifiable_bundle(
     session, service, registered
 ):
@@ -477,6 +586,9 @@ def test_every_record_of_a_shipment_is_handed_over_in_one_verifiable_bundle(
         "release",
     ]
     assert json.loads(bundle.read("shipment.json"))["certificate"]["number"] == "CA123456"
+    # the copy of the certificate the authority keeps (§12) goes with it, signed
+    [copy] = [n for n in bundle.namelist() if re.fullmatch(r"documents/NO-KK-\d{6}\.pdf", n)]
+    assert f"{copy}.sig" in bundle.namelist()
     with pytest.raises(NotFound):
         handover_bundle(
             session, service, shipment.id, Actor("officer.be", Role.OFFICER, frozenset({"BE"}))
