@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
+from caratflow import exchange  # issue 10: peers; its ledger source for 'ledger verify'
 from caratflow.config import Settings
 from caratflow.db import schema_is_current, unit_of_work, upgrade
 from caratflow.errors import CaratflowError
@@ -541,6 +542,88 @@ def report(name: str, authority: str, period: str, form: str, submit: bool) -> N
         click.echo(result.as_csv(), nl=False)
     else:
         click.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------------------
+# Exchange between authorities (issue 10)
+# --------------------------------------------------------------------------------------
+
+
+@main.group()
+def peers() -> None:
+    """Other authorities' caratflow nodes this one exchanges signed messages with."""
+
+
+@peers.command("add")
+@click.option("--authority", required=True, help="Your authority, which talks to the peer.")
+@click.option("--code", required=True, help="The peer authority's code, e.g. NL.")
+@click.option("--url", required=True, help="The peer node's base URL, e.g. https://kp.example.nl")
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.File("r"),
+    help="The peer's public key, PEM (what 'caratflow peers key' prints there).",
+)
+@click.option(
+    "--accepts",
+    required=True,
+    help="Message types taken from it, comma-separated, e.g. eu.import_confirmation.",
+)
+@click.option("--name", help="What to call it (default: its code).")
+@click.option("--replace", is_flag=True, help="Change a peer registered before (a new key).")
+def peers_add(
+    authority: str,
+    code: str,
+    url: str,
+    public_key: Any,
+    accepts: str,
+    name: str | None,
+    replace: bool,
+) -> None:
+    """Register a peer; then map an audience to it: deadlines add-recipient BE
+    kp-authority:NL peer:NL."""
+    with _unit() as session:
+        peer = exchange.add_peer(
+            session,
+            authority,
+            code,
+            base_url=url,
+            public_key=public_key.read(),
+            accepts=accepts.split(","),
+            name=name,
+            actor=_local_actor().name,
+            replace=replace,
+        )
+        click.echo(
+            f"{peer.authority_code} <- {peer.code} {peer.base_url} key {exchange.peer_key_id(peer)}"
+            f" accepts {', '.join(peer.accepts)}"
+        )
+
+
+@peers.command("list")
+@click.option("--authority", help="Only this authority's peers.")
+def peers_list(authority: str | None) -> None:
+    """Every peer: code, base URL, key id and the message types taken from it."""
+    with _unit() as session:
+        for peer in exchange.peers(session, authority):
+            click.echo(
+                f"{peer.authority_code:<4} {peer.code:<6} {peer.base_url}  key "
+                f"{exchange.peer_key_id(peer)}  accepts {', '.join(peer.accepts)}"
+            )
+
+
+@peers.command("key")
+def peers_key() -> None:
+    """Print this node's public key (PEM) for peers to register; its key id on stderr."""
+    from caratflow.ledger import signing_key
+
+    try:
+        pem, kid = exchange.own_public_key(signing_key(_runtime().settings))
+    except CaratflowError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(pem, nl=False)
+    click.echo(f"key id {kid}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Column,
     Enum,
     ForeignKey,
@@ -672,3 +673,111 @@ class DocumentStatusChange(Base):
     reason: Mapped[str] = mapped_column(Text)
 
     document: Mapped[IssuedDocument] = relationship(back_populates="status_changes")
+
+
+# --------------------------------------------------------------------------------------
+# Digital identities of diamonds and their lineage (issue 8; logic in
+# caratflow.plugins.belgium_g7.identities, LAW.md g7.digital_identity and g7.lineage).
+# The ledger leaf of an identity is its authoritative record; these rows index it so
+# that lineage walks (a recursive CTE over ``identity_cut``) and the weight check (the
+# parent row locked, its cuts summed) run in SQL. Identities are never edited.
+# --------------------------------------------------------------------------------------
+
+
+class IdentityKind(StrEnum):
+    ROUGH_PARCEL = "rough_parcel"  # where a lineage starts: mining countries with shares
+    INTERMEDIATE = "intermediate"  # sawn or part-cut rough, between a parcel and a stone
+    POLISHED = "polished"
+    SYNTHETIC = "synthetic"  # its origin is the country of production
+
+
+class DigitalIdentity(Base):
+    """A parcel's or a stone's digital identity, as the control point registered it.
+
+    ``number`` is the public ID (it starts with the authority's code, so authorities never
+    collide); ``origin`` holds the declared shares of a lineage's start (``{"CA": "60"}``,
+    percent), ``origin_countries`` the declared or inherited countries.
+    """
+
+    __tablename__ = "digital_identity"
+    __table_args__ = (CheckConstraint("carats > 0", name="carats_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(100), unique=True)
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"))
+    kind: Mapped[IdentityKind] = mapped_column(_enum(IdentityKind, "identity_kind"))
+    carats: Mapped[Decimal] = mapped_column(Carats())
+    origin: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    origin_countries: Mapped[list[Any]] = mapped_column(default=list)
+    documents: Mapped[list[Any]] = mapped_column(default=list)  # SHA-256 hex digests
+    registered_on: Mapped[date]  # the legal date, in the authority's zone
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registered_by: Mapped[str] = mapped_column(String(120))
+
+
+class IdentityCut(Base):
+    """One edge of a lineage: ``carats`` of the child were cut from the parent.
+
+    The carats of all cuts from one parent never exceed the parent's (LAW.md g7.lineage);
+    the primary key serves the walk down and the sum, the child index the walk up.
+    """
+
+    __tablename__ = "identity_cut"
+    __table_args__ = (
+        CheckConstraint("carats > 0", name="carats_positive"),
+        CheckConstraint("parent_id <> child_id", name="not_its_own_parent"),
+    )
+
+    parent_id: Mapped[int] = mapped_column(ForeignKey("digital_identity.id"), primary_key=True)
+    child_id: Mapped[int] = mapped_column(
+        ForeignKey("digital_identity.id"), primary_key=True, index=True
+    )
+    carats: Mapped[Decimal] = mapped_column(Carats())
+
+
+# --------------------------------------------------------------------------------------
+# Exchange between authorities (issue 10; logic in caratflow.exchange). A peer is another
+# authority's caratflow node as this authority registered it: where to reach it, the
+# Ed25519 key its messages must carry, the message types it may send here. A received
+# message is stored once per (receiving authority, peer, message id), with the signed
+# content as it arrived, and sealed in the ledger in the same transaction.
+# --------------------------------------------------------------------------------------
+
+
+class Peer(Base):
+    """Another authority's node, registered by this one (``caratflow peers add``)."""
+
+    __tablename__ = "peer"
+    __table_args__ = (UniqueConstraint("authority_code", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"))
+    code: Mapped[str] = mapped_column(String(16))  # the remote authority's code
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(String(300))
+    public_key: Mapped[str] = mapped_column(Text)  # SubjectPublicKeyInfo PEM, Ed25519
+    accepts: Mapped[list[Any]] = mapped_column(default=list)  # message types taken from it
+    added_by: Mapped[str] = mapped_column(String(120), default="")
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExchangeMessage(Base):
+    """A message a peer sent this authority, as signed; ``reference`` is the certificate
+    number it concerns, if any, so that rules and reports find it."""
+
+    __tablename__ = "exchange_message"
+    __table_args__ = (
+        UniqueConstraint("authority_code", "peer_code", "message_id"),
+        Index("ix_exchange_message_reference", "authority_code", "reference"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"))
+    peer_code: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(80))
+    reference: Mapped[str | None] = mapped_column(String(40))
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,7 +9,8 @@ e-mail's ``Message-ID``, the webhook's ``Idempotency-Key``) and the recipient dr
 the second copy. Failed deliveries are retried with exponential backoff.
 
 Addresses are URIs, one scheme per channel: ``mailto:`` (SMTP), ``https://`` or
-``http://`` (webhook, HTTP POST of JSON) and ``log:`` (the ``caratflow.outbox`` log).
+``http://`` (webhook, HTTP POST of JSON), ``log:`` (the ``caratflow.outbox`` log) and
+``peer:<CODE>`` (another authority's caratflow node, signed: ``caratflow.exchange``).
 An authority maps each audience ("officers", "supervisors", "commission", …) to
 addresses in the ``recipient`` table; an audience without one goes to the log.
 """
@@ -38,14 +39,14 @@ from caratflow.config import ENV_PREFIX
 from caratflow.db import unit_of_work
 from caratflow.errors import FieldError, InvalidInput
 from caratflow.law import jsonable
-from caratflow.models import Authority, OutboxMessage, OutboxStatus, Recipient, utcnow
+from caratflow.models import Authority, OutboxMessage, OutboxStatus, Peer, Recipient, utcnow
 
 log = logging.getLogger(__name__)
 
 LATE_AFTER = timedelta(minutes=5)
 """A message that goes out more than this after its time is marked late."""
 
-SCHEMES = ("mailto", "https", "http", "log")
+SCHEMES = ("mailto", "https", "http", "log", "peer")  # peer:<CODE>: caratflow.exchange (issue 10)
 
 
 # -- settings ---------------------------------------------------------------------------
@@ -110,7 +111,15 @@ def add_recipient(session: Session, authority: str, audience: str, address: str)
     scheme = address.partition(":")[0].lower()
     if scheme not in SCHEMES or not address.partition(":")[2]:
         raise InvalidInput(
-            [FieldError("address", f"{address!r}: use mailto:…, https://…, http://… or log:…")]
+            [
+                FieldError(
+                    "address", f"{address!r}: use mailto:…, https://…, http://…, log:… or peer:…"
+                )
+            ]
+        )
+    if scheme == "peer" and not _is_peer(session, authority, address.partition(":")[2]):
+        raise InvalidInput(
+            [FieldError("address", f"{authority} has no peer {address.partition(':')[2]!r}")]
         )
     if not audience.strip():
         raise InvalidInput([FieldError("audience", "name the audience, e.g. 'supervisors'")])
@@ -118,6 +127,12 @@ def add_recipient(session: Session, authority: str, audience: str, address: str)
     session.add(recipient)
     session.flush()
     return recipient
+
+
+def _is_peer(session: Session, authority: str, code: str) -> bool:
+    """A ``peer:`` address names a peer the authority registered (issue 10)."""
+    found = select(Peer.id).where(Peer.authority_code == authority, Peer.code == code.upper())
+    return session.scalar(found) is not None
 
 
 def recipients(session: Session, authority: str | None = None) -> list[Recipient]:

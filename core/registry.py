@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from caratflow.models import (
     Direction,
     DocumentStatus,
     Event,
+    ExchangeMessage,
     IssuedDocument,
     Party,
     Shipment,
@@ -31,6 +33,18 @@ class DocumentOnRecord:
     number: str
     status: DocumentStatus
     valid_until: date | None
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """A message another authority's node sent (issue 10), as verified and stored."""
+
+    peer: str
+    message_id: str
+    type: str
+    reference: str | None
+    data: dict[str, Any]
+    received_at: datetime
 
 
 class Registry:
@@ -98,3 +112,29 @@ class Registry:
             .limit(1)
         ).one_or_none()
         return None if row is None else DocumentOnRecord(*row)
+
+    def received_messages(
+        self, authority_code: str, references: Sequence[str], message_type: str
+    ) -> list[ReceivedMessage]:
+        """Messages of ``message_type`` peers sent the authority about any of
+        ``references`` (certificate numbers), oldest first (issue 10)."""
+        query = (
+            select(
+                ExchangeMessage.peer_code,
+                ExchangeMessage.message_id,
+                ExchangeMessage.type,
+                ExchangeMessage.reference,
+                ExchangeMessage.content,
+                ExchangeMessage.received_at,
+            )
+            .where(
+                ExchangeMessage.authority_code == authority_code,
+                ExchangeMessage.reference.in_([r for r in references if r]),
+                ExchangeMessage.type == message_type,
+            )
+            .order_by(ExchangeMessage.received_at, ExchangeMessage.id)
+        )
+        return [
+            ReceivedMessage(peer, message_id, kind, reference, dict(content.get("data") or {}), at)
+            for peer, message_id, kind, reference, content, at in self._session.execute(query)
+        ]

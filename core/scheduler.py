@@ -20,10 +20,10 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from caratflow import deadlines, ledger, reports
+from caratflow import deadlines, exchange, ledger, reports
 from caratflow.db import unit_of_work
 from caratflow.models import utcnow
-from caratflow.outbox import DeliverySettings, Dispatcher
+from caratflow.outbox import DeliverySettings, Dispatcher, default_channels
 from caratflow.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,14 @@ class Worker:
     dispatcher: Dispatcher = field(init=False)
 
     def __post_init__(self) -> None:
+        channels = default_channels(self.delivery)
+        channels[exchange.SCHEME] = exchange.PeerChannel(  # issue 10: signed, to a peer node
+            self.runtime.sessions,
+            lambda: ledger.signing_key(self.runtime.settings),
+            self.delivery.timeout,
+        )
         self.dispatcher = Dispatcher(
-            self.runtime.sessions, self.delivery, on_sent=[deadlines.message_sent]
+            self.runtime.sessions, self.delivery, channels, on_sent=[deadlines.message_sent]
         )
 
 

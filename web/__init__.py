@@ -12,9 +12,11 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, current_app, jsonify, request
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.routing import IntegerConverter
 
 from caratflow.config import Settings
@@ -51,7 +53,47 @@ def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None 
 
     app.register_blueprint(verify.blueprint)
     app.register_blueprint(ledger_api.blueprint)
+    from caratflow.web import identities_api  # issue 8: G7 digital identities, lineage
+
+    app.register_blueprint(identities_api.blueprint)
+    app.register_blueprint(identities_api.pages)
+    from caratflow.web import exchange_api  # issue 10: signed messages from peer authorities
+
+    app.register_blueprint(exchange_api.blueprint)
+    for unavailable in DATABASE_UNAVAILABLE:  # issue 11
+        app.register_error_handler(unavailable, database_unavailable)
     return app
+
+
+DATABASE_UNAVAILABLE = (OperationalError, PoolTimeout)
+"""Down, restarting, locked or out of connections: a 503 to retry, not a bug (issue 11)."""
+
+
+def database_unavailable(error: Exception) -> Response:
+    """503 with ``Retry-After``: JSON under /api/, a plain page (no template, no session:
+    both may need the database) elsewhere. Logged as one line without the SQL, whose
+    parameters may carry personal data."""
+    cause = getattr(error, "orig", None) or error
+    first_line = (str(cause).splitlines() or [""])[0]
+    current_app.logger.error(
+        "database unavailable: %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(cause).__name__,
+        first_line,
+    )
+    message = "the database is unavailable; try again in a few seconds"
+    if request.path.startswith("/api/"):
+        response = jsonify({"error": "DatabaseUnavailable", "message": message})
+    else:
+        response = Response(
+            "<!doctype html><html lang=en><meta charset=utf-8><title>Service unavailable</title>"
+            f"<h1>Service unavailable</h1><p>{message.capitalize()}.</p></html>",
+            mimetype="text/html",
+        )
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 class RecordId(IntegerConverter):

@@ -28,6 +28,7 @@ from caratflow.representation import deadline_json, event_json, shipment_json
 from caratflow.schemas import ShipmentIn, field_errors
 from caratflow.security import user_for_token
 from caratflow.service import Actor
+from caratflow.web import DATABASE_UNAVAILABLE, database_unavailable
 from caratflow.web.apimodels import (
     ActionIn,
     CheckOut,
@@ -384,6 +385,10 @@ def http_error(error: HTTPException) -> Response:
     return _json(
         {"error": error.name.replace(" ", ""), "message": error.description}, error.code or 500
     )
+
+
+for _unavailable in DATABASE_UNAVAILABLE:  # issue 11: a 503, not the catch-all's 500
+    blueprint.register_error_handler(_unavailable, database_unavailable)
 
 
 @blueprint.errorhandler(Exception)

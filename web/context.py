@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from caratflow.runtime import Runtime
@@ -22,4 +23,9 @@ def db() -> Session:
 def close_db(_error: BaseException | None = None) -> None:
     session = g.pop("db", None)
     if session is not None:
-        session.close()
+        try:
+            session.close()
+        except DBAPIError as error:  # issue 11: lost with the connection, nothing to roll back
+            if not error.connection_invalidated:
+                raise
+            current_app.logger.warning("the database connection was lost as a request ended")

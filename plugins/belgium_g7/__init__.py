@@ -17,6 +17,7 @@ from typing import Any
 from caratflow.hookspecs import hookimpl
 from caratflow.law import Rule
 from caratflow.pluginhost import AuthorityProfile
+from caratflow.plugins.belgium_g7 import certificate, identities  # noqa: F401 - their rules
 from caratflow.plugins.belgium_g7.documents import caratflow_documents_register  # noqa: F401
 from caratflow.plugins.belgium_g7.rules import RULES
 from caratflow.workflow import PRESENTED, WorkflowRegistrar

@@ -2,8 +2,8 @@
 
 LAW.md g7.polished.certificate: a condition for exporting polished diamonds to G7
 consumer markets. This first declaration covers the document itself (wording, numbering,
-the goods and their declared origin); when it may be issued — a clean lineage for every
-stone — is the plugin's rules' to decide before calling ``runtime.documents.issue``.
+the goods and their declared origin, the stones' digital identities); validating the
+export issues it, once ``certificate.py``'s rule has found every stone's lineage clean.
 """
 
 from __future__ import annotations
@@ -12,18 +12,42 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from caratflow.documents import DocumentType, Numbering, Wording, certificate_fields
+from caratflow.documents import (
+    DocumentContext,
+    DocumentType,
+    Field,
+    Numbering,
+    Wording,
+    certificate_fields,
+)
 from caratflow.hookspecs import hookimpl
 from caratflow.law import DatedParameters
-from caratflow.models import Authority, Direction, Goods, Shipment
+from caratflow.models import Authority, Direction, Shipment
+from caratflow.plugins.belgium_g7.certificate import (
+    CERTIFIED_GOODS,
+    G7_CERTIFICATE_KIND,
+    bound_for_a_g7_market,
+    identities_listed,
+)
 
 PARAMETERS = DatedParameters(Path(__file__).parent / "parameters" / "documents.toml")
 
 
 def _refuses(shipment: Shipment) -> str | None:
-    if shipment.direction != Direction.EXPORT or shipment.goods != Goods.POLISHED:
+    if shipment.direction != Direction.EXPORT or shipment.goods not in CERTIFIED_GOODS:
         return "issued for exports of polished diamonds only"
+    if not bound_for_a_g7_market(shipment, shipment.authority.local_date(shipment.presented_at)):
+        return f"{shipment.details.get('destination') or 'the destination'} is not a G7 market"
     return None
+
+
+def _content(context: DocumentContext) -> list[Field]:
+    """The goods and parties, and the digital identity of every stone it covers."""
+    listed = identities_listed(context.shipment)
+    return [
+        *certificate_fields(context),
+        Field("identities", "Digital identities of the stones", ", ".join(listed), public=True),
+    ]
 
 
 def _numbering(authority: Authority, day: date) -> Numbering:
@@ -31,15 +55,17 @@ def _numbering(authority: Authority, day: date) -> Numbering:
 
 
 G7_CERTIFICATE = DocumentType(
-    kind="belgium_g7.g7_certificate",
+    kind=G7_CERTIFICATE_KIND,
     rule="g7.polished.certificate",
     basis="G7/EU measures on Russian diamonds: Reg. (EU) 833/2014 Art. 3p; Belgian communiqué "
     "of 29 March 2024",
     wording=lambda day: Wording.from_data(PARAMETERS.value("g7_certificate_wording", day)),
     numbering=_numbering,
-    content=certificate_fields,
+    content=_content,
     refuses=_refuses,
     required=lambda day: PARAMETERS.value("g7_certificate_minimum_content", day),
+    issued_by=frozenset({"verify"}),  # validation, once every stone's lineage is clean
+    revoked_by=frozenset({"hold", "refuse"}),
 )
 
 

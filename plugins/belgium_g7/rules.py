@@ -5,6 +5,8 @@ fields of the shipment, kept in ``details``): ``transit_countries`` (ISO codes t
 goods passed through), ``origin_shares`` (``{"RU": "1", "AO": "99"}``: percent of a
 mixed parcel by mining country), ``stones`` (``[{"id": "…", "lot": "…", "carats":
 "0.70", "origin": ["RU"]}]`` for polished and synthetic goods) and ``destination``.
+A stone may name its digital identity (``"identity": "BE-GIA-2231"``): the rules on
+identities and lineage are in ``identities.py``.
 """
 
 from __future__ import annotations

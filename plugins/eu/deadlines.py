@@ -13,6 +13,12 @@
   export; otherwise the officers are reminded to export or return it, and a certificate
   neither used nor returned is escalated.
 
+- ``eu.import_confirmation`` (Art. 8, issue 10): the exporting authority waits for the
+  importing participant's confirmation of each export of rough diamonds. Opened by the
+  export; met when the confirmation arrives from a peer node (``caratflow.exchange``
+  meets the clock its message type names); otherwise the officers are reminded and the
+  supervisors told once the period (a deployment setting) has run out.
+
 Customs transit suspends the confirmation clock (Art. 4(3), ``eu.transit_suspends``).
 
 The periods are dated parameters (``parameters/deadlines.toml``); the legal text is in
@@ -23,6 +29,8 @@ opens it records a finding citing it.
 from __future__ import annotations
 
 from datetime import date
+
+from sqlalchemy.orm import object_session
 
 from caratflow.deadlines import (
     SUPERVISORS,
@@ -38,9 +46,11 @@ from caratflow.deadlines import (
 from caratflow.law import Case, Verdict, info, passed, warn
 from caratflow.models import Event, Shipment
 from caratflow.notices import Notice
+from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.documents import PARAMETERS as DOCUMENT_PARAMETERS
-from caratflow.plugins.eu.messages import kp_authority
+from caratflow.plugins.eu.messages import IMPORT_CONFIRMATION, kp_authority
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
+from caratflow.registry import ReceivedMessage, Registry
 
 COMMISSION = "commission"
 
@@ -125,7 +135,48 @@ CERTIFICATE_USE = declare(
     escalate_to=(SUPERVISORS,),
 )
 
-DEADLINES = (CONFIRMATION, NON_COMPLIANCE_NOTICE, CERTIFICATE_USE)
+
+def exported_certificates(shipment: Shipment) -> list[str]:
+    """The numbers an export is known by abroad: the Community certificate issued for it,
+    and the number it was presented under."""
+    session = object_session(shipment)
+    issued = (
+        Registry(session).document_of(shipment.id, COMMUNITY_CERTIFICATE.kind)
+        if session is not None and shipment.id is not None
+        else None
+    )
+    numbers = [issued.number] if issued is not None else []
+    if shipment.certificate is not None and shipment.certificate.number not in numbers:
+        numbers.append(shipment.certificate.number)
+    return numbers
+
+
+def confirmations(shipment: Shipment) -> list[ReceivedMessage]:
+    """The import confirmations peers sent about this export (issue 10)."""
+    session = object_session(shipment)
+    if session is None:
+        return []
+    numbers = exported_certificates(shipment)
+    return Registry(session).received_messages(
+        shipment.authority_code, numbers, IMPORT_CONFIRMATION
+    )
+
+
+AWAITED_CONFIRMATION = declare(
+    RULES,
+    IMPORT_CONFIRMATION,
+    opened_by={"export"},
+    anchor=Anchor.DECISION,
+    period=DatedPeriod(PARAMETERS, "import_confirmation_period"),
+    goods={"rough"},
+    directions={"export"},
+    reminders=(Reminder(5), Reminder(0)),
+    escalate_to=(SUPERVISORS,),
+    # A confirmation that came before the export was recorded leaves nothing to wait for.
+    when=lambda shipment, event: not confirmations(shipment),
+)
+
+DEADLINES = (CONFIRMATION, NON_COMPLIANCE_NOTICE, CERTIFICATE_USE, AWAITED_CONFIRMATION)
 
 
 @RULES.rule("eu.confirm.10_days", actions={"verify"}, goods={"rough"}, directions={"import"})
@@ -160,5 +211,28 @@ def non_compliance_to_be_notified(case: Case) -> Verdict:
     return info(
         f"{told} are to be informed of the non-compliance by {due_on:%A %d %B %Y}; "
         "the notices are queued",
+        due_on=due_on,
+    )
+
+
+@RULES.rule(IMPORT_CONFIRMATION, actions={"export"}, goods={"rough"}, directions={"export"})
+def import_confirmation_awaited(case: Case) -> Verdict:
+    """The importing participant's authority confirms the import to the exporting
+    authority (Art. 8): once exported, the confirmation is awaited."""
+    received = confirmations(case.shipment)
+    if received:
+        first = received[0]
+        return info(
+            f"the import was confirmed already by {first.peer}'s authority",
+            confirmed_by=first.peer,
+            message_id=first.message_id,
+        )
+    calendar = calendar_of(case.shipment.authority)
+    period = AWAITED_CONFIRMATION.period_on(case.legal_date)
+    due_on = period.due_after(calendar, calendar.legal_date(case.at))
+    destination = case.shipment.details.get("destination", "the destination")
+    return info(
+        f"{destination}'s authority is to confirm the import (Art. 8); awaited by "
+        f"{due_on:%A %d %B %Y}, then the officers are reminded",
         due_on=due_on,
     )

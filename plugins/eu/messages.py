@@ -7,20 +7,26 @@
   certificate, the importing participant's authority is told what is coming.
 
 The fields are dated parameters (``parameters/kimberley.toml``); the audiences are
-``kp-authority:<country>``, reached at the addresses the administrator configured.
+``kp-authority:<country>``, reached at the addresses the administrator configured (a
+``peer:<CODE>`` address sends them signed to that authority's caratflow node, issue 10).
+
+Received from a peer, an export message is compared with the certificate presented here
+(``kp.electronic_messages`` at presentation and verification): any difference holds the
+consignment, with both values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy.orm import object_session
 
 from caratflow.documents import valid_documents
-from caratflow.law import Case, Verdict, hold, info
-from caratflow.models import Event, Shipment
+from caratflow.law import Case, Verdict, hold, info, passed
+from caratflow.models import Certificate, Event, Shipment
 from caratflow.notices import Notice, declare_notice
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
@@ -88,6 +94,8 @@ def export_message(shipment: Shipment, event: Event) -> Iterable[Notice]:
         "origin": list(cert.origin),
         "provenance": cert.provenance,
         "importer": cert.importer_name,
+        "exporter": cert.exporter_name,  # issue 10: compared on arrival
+        "parcels": cert.parcels,
     }
     fields = {
         name: known[name] for name in PARAMETERS.value("export_message_fields", event.legal_date)
@@ -126,3 +134,78 @@ NOTICES = (
         directions=EXPORT,
     ),
 )
+
+
+# -- what another authority said, compared with the certificate (issue 10) -------------------
+
+EXPORT_MESSAGE = "kp.electronic_messages"
+IMPORT_CONFIRMATION = "eu.import_confirmation"
+
+_COMPARED: Mapping[str, Callable[[Certificate], Any]] = {
+    "carats": lambda c: c.carats,
+    "parcels": lambda c: c.parcels,
+    "importer": lambda c: c.importer_name,
+    "exporter": lambda c: c.exporter_name,
+    "value_usd": lambda c: c.value_usd,
+}
+
+
+def differences(
+    certificate: Certificate,
+    said: Mapping[str, Any],
+    theirs: str = "announced",
+    ours: str = "presented",
+) -> dict[str, dict[str, Any]]:
+    """Where another authority's message and the certificate disagree, with both values
+    (only the fields the message carries: an older message may name fewer)."""
+    found = {}
+    for name, read in _COMPARED.items():
+        if name in said and not _same(said[name], read(certificate)):
+            found[name] = {theirs: said[name], ours: read(certificate)}
+    return found
+
+
+def _same(said: Any, here: Any) -> bool:
+    """Amounts compare as exact numbers, names whatever their spacing and case."""
+    if isinstance(here, Decimal | int):
+        try:
+            return Decimal(str(said)) == Decimal(here)
+        except (InvalidOperation, ValueError):
+            return False
+    return " ".join(str(said).split()).casefold() == " ".join(str(here).split()).casefold()
+
+
+def describe(found: Mapping[str, Mapping[str, Any]]) -> str:
+    """``carats announced 123.45, presented 120.00; parcels …``"""
+    return "; ".join(
+        f"{name} " + ", ".join(f"{label} {value}" for label, value in values.items())
+        for name, values in found.items()
+    )
+
+
+@RULES.rule(EXPORT_MESSAGE, directions=IMPORT, goods=ROUGH, actions={"present", "verify"})
+def presented_as_announced(case: Case) -> Verdict | None:
+    """The certificate presented says what the exporting authority's electronic message
+    announced: carats, parcels, importer, exporter and value. Without a message, nothing
+    to compare."""
+    certificate = case.shipment.certificate
+    announced = case.registry.received_messages(
+        case.shipment.authority_code, [certificate.number], EXPORT_MESSAGE
+    )
+    if not announced:
+        return None
+    latest = announced[-1]
+    source = {"announced_by": latest.peer, "message_id": latest.message_id}
+    found = differences(certificate, latest.data)
+    if found:
+        return hold(
+            f"certificate {certificate.number} differs from what {latest.peer}'s authority "
+            f"announced: {describe(found)}",
+            **source,
+            differences=found,
+        )
+    return passed(
+        f"certificate {certificate.number} is as {latest.peer}'s authority announced it on "
+        f"{case.shipment.authority.local_date(latest.received_at):%d %B %Y}",
+        **source,
+    )

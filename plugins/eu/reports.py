@@ -1,18 +1,28 @@
 """The reports Reg. (EC) 2368/2002 requires: monthly to the Commission (Arts. 10, 15) and
-the KP statistics by quarter (Annex III)."""
+the KP statistics by quarter (Annex III); and the authority's own monthly reconciliation
+of what it exchanged with other authorities' nodes (Art. 8, Annexes I-II; issue 10)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
+
+from sqlalchemy.orm import object_session
 
 from caratflow.deadlines import DatedPeriod
 from caratflow.models import Shipment
 from caratflow.plugins.eu.deadlines import COMMISSION
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
+from caratflow.plugins.eu.messages import (
+    EXPORT_MESSAGE,
+    IMPORT_CONFIRMATION,
+    describe,
+    differences,
+)
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
+from caratflow.registry import ReceivedMessage, Registry
 from caratflow.reports import Report, ReportInput
 
 ROUGH = "rough"
@@ -102,6 +112,65 @@ def statistics_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
         }
 
 
+def reconciliation_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
+    """Each Community certificate validated against the import confirmations received
+    (confirmed / unconfirmed / differs), each import presented against the export
+    messages received (announced / not announced / differs), with the differences."""
+    session = object_session(source.shipments[0]) if source.shipments else None
+    if session is None:
+        return
+    registry, authority = Registry(session), source.authority.code
+    for shipment in _of(source, "export"):
+        if not any(e.action == "export" for e in shipment.events):
+            continue  # validated but not (yet) gone: nobody abroad has it to confirm
+        c = shipment.certificate
+        issued = source.documents.get((shipment.id, COMMUNITY_CERTIFICATE.kind))
+        number = issued.number if issued else c.number
+        heard = registry.received_messages(authority, [number, c.number], IMPORT_CONFIRMATION)
+        yield _reconciled(
+            "export",
+            number,
+            shipment.details.get("destination", ""),
+            heard,
+            lambda said, c=c: differences(c, said, "confirmed", "exported"),
+            ("confirmed", "unconfirmed"),
+        )
+    for shipment in _of(source, "import"):
+        c = shipment.certificate
+        heard = registry.received_messages(authority, [c.number], EXPORT_MESSAGE)
+        yield _reconciled(
+            "import",
+            c.number,
+            c.issuing_country,
+            heard,
+            lambda said, c=c: differences(c, said, "announced", "presented"),
+            ("announced", "not announced"),
+        )
+
+
+def _reconciled(
+    direction: str,
+    number: str,
+    counterpart: str,
+    heard: Sequence[ReceivedMessage],
+    compare: Callable[[Mapping[str, Any]], Mapping[str, Mapping[str, Any]]],
+    words: tuple[str, str],
+) -> Mapping[str, Any]:
+    latest = heard[-1] if heard else None
+    found = compare(latest.data) if latest is not None else {}
+    status = "differs" if found else words[0] if latest is not None else words[1]
+    return {
+        "direction": direction,
+        "certificate_number": number,
+        "counterpart": counterpart,
+        "status": status,
+        "peer": latest.peer if latest else "",
+        "message": latest.message_id if latest else "",
+        "received_at": latest.received_at if latest else "",
+        "differences": describe(found),
+    }
+
+
 REPORTS = (
     Report(
         RULES.version("eu.report.import_monthly"),
@@ -156,5 +225,24 @@ REPORTS = (
         "eu",
         recipient=KP_STATISTICS,
         due=DatedPeriod(PARAMETERS, "statistics_period"),
+    ),
+    # Cites Annex II's "record all of it in a database" (kp.electronic_messages); the
+    # confirmations of Art. 8 are reconciled in the same rows.
+    Report(
+        RULES.version(EXPORT_MESSAGE),
+        "Reconciliation of import confirmations and export messages with other authorities",
+        "month",
+        (
+            "direction",
+            "certificate_number",
+            "counterpart",
+            "status",
+            "peer",
+            "message",
+            "received_at",
+            "differences",
+        ),
+        reconciliation_rows,
+        "eu",
     ),
 )

@@ -280,11 +280,14 @@ def test_the_norwegian_kp_certificate_is_bilingual(runtime, session, tmp_path):
 
 
 def test_the_g7_certificate_is_for_polished_exports(runtime, session, officer, export):
-    polished = export(goods="polished", **{"certificate.hs_codes": ["7102.39"]})
+    polished = export(goods="polished", destination="US", **{"certificate.hs_codes": ["7102.39"]})
     document = runtime.documents.issue(session, polished, "belgium_g7.g7_certificate", officer)
     assert document.number == "G7BE000001" and document.content["title"] == "G7 Certificate"
     with pytest.raises(DocumentRefused, match="polished"):
         runtime.documents.issue(session, export(), "belgium_g7.g7_certificate", officer)
+    to_india = export(goods="polished", **{"certificate.hs_codes": ["7102.39"]})
+    with pytest.raises(DocumentRefused, match="IN is not a G7 market"):
+        runtime.documents.issue(session, to_india, "belgium_g7.g7_certificate", officer)
 
 
 # -- the mechanism, with a plugin of the tests' own -------------------------------------

@@ -1,0 +1,678 @@
+"""Signed messages between authorities' caratflow nodes (issue 10).
+
+The Kimberley Process recommends that the exporting authority tell the importing one
+what is coming, and that imports be confirmed back (LAW.md ``kp.electronic_messages``,
+``eu.import_confirmation``); the G7 mechanism rests on information exchange between
+control points (``nl.trace.serial_lot``). Today that runs on e-mail. Here two nodes talk
+directly, and each can prove what the other said:
+
+- **Peers.** An authority registers another authority's node (``peer`` table,
+  ``caratflow peers add``): its code, base URL, Ed25519 public key and the message types
+  it may send here (``accepts``).
+- **Sending.** Any outbox notice goes to a peer once an administrator maps its audience
+  (e.g. ``kp-authority:NL``) to the address ``peer:NL``. ``PeerChannel`` turns the
+  outbox row into a signed envelope and POSTs it to ``<base_url>/api/v1/exchange/messages``;
+  the outbox retries with backoff until the peer answers 202 (or 409 "replay": it has
+  the message already). Delivery is at least once, storage exactly once.
+- **Receiving.** ``receive`` checks, in this order, that the envelope is signed, that
+  the sender is a registered peer of the receiving authority, that the signature
+  verifies with that peer's key, that the peer may send this type and that this message
+  id is new; each refusal names its reason, is logged and lands in the security log.
+  An accepted message is stored (``exchange_message``) and sealed in the ledger in one
+  transaction, then meets the open deadline its ``type`` names on the local shipment it
+  refers to (e.g. the exporter's ``eu.import_confirmation``).
+
+The envelope::
+
+    {"message": {"id": <outbox key, stable across retries>, "type": <LAW.md id>,
+                 "from": <sending authority>, "to": <receiving authority>,
+                 "created_at": <UTC, ...Z>, "subject": ..., "body": ..., "data": {...}},
+     "key_id": <16 hex digits>, "signature": <base64 Ed25519>}
+
+The signature covers ``MESSAGE_CONTEXT`` followed by the RFC 8785 canonical JSON of
+``message``: the node's one key also signs tree heads and documents, and the context
+line keeps a message signature from ever passing for either (domain separation, as
+``caratflow.signing`` does for tree heads). Ed25519 is deterministic, so a retry sends
+the very same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import String, cast, exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from caratflow import accounts, ledger
+from caratflow.deadlines import WATCHED, fulfil
+from caratflow.errors import CaratflowError, Conflict, FieldError, InvalidInput
+from caratflow.models import (
+    Authority,
+    Certificate,
+    Deadline,
+    DeadlineStatus,
+    ExchangeMessage,
+    IssuedDocument,
+    LedgerEntry,
+    OutboxMessage,
+    Peer,
+    Shipment,
+    utcnow,
+)
+from caratflow.outbox import DeliveryError
+from caratflow.signing import (
+    canonical_json,
+    format_timestamp,
+    key_id,
+    load_public_key,
+    parse_timestamp,
+    public_key_pem,
+    sign_detached,
+    verify_detached,
+)
+
+log = logging.getLogger(__name__)
+
+SCHEME = "peer"
+"""Outbox addresses ``peer:<CODE>`` are delivered by ``PeerChannel``."""
+PATH = "/api/v1/exchange/messages"
+"""Where a node receives messages, below a peer's base URL."""
+EXCHANGE = "exchange"
+"""The ledger kind of a received message."""
+MESSAGE_CONTEXT = b"caratflow exchange message v1\n"
+"""Prefix of every signed message; see the module docstring."""
+MAX_ENVELOPE_BYTES = 1_000_000
+SECURITY_EVENT = "exchange_refused"
+
+_CODE = re.compile(r"^[A-Z0-9]{2,16}$")
+_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,79}$")
+_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+
+# -- peers ------------------------------------------------------------------------------
+
+
+def add_peer(
+    session: Session,
+    authority: str,
+    code: str,
+    *,
+    base_url: str,
+    public_key: str,
+    accepts: Iterable[str],
+    name: str | None = None,
+    actor: str = "",
+    replace: bool = False,
+) -> Peer:
+    """Register (or, with ``replace``, update) authority ``code``'s node for ``authority``.
+
+    ``accepts`` are the message types (LAW.md ids) taken from it; its ``public_key`` (PEM)
+    must be Ed25519, as every node's ledger key is.
+    """
+    problems = []
+    if session.get(Authority, authority) is None:
+        problems.append(FieldError("authority", f"unknown authority {authority!r}"))
+    code = code.strip().upper()
+    if not _CODE.match(code):
+        problems.append(FieldError("code", "the peer authority's code: 2-16 letters or digits"))
+    base_url = base_url.strip().rstrip("/")
+    if not _URL.match(base_url) or len(base_url) > 300:
+        problems.append(FieldError("url", "the peer's base URL: http(s)://host[:port][/path]"))
+    types = sorted({t.strip() for t in accepts if t.strip()})
+    if not types or not all(_TYPE.match(t) for t in types):
+        problems.append(
+            FieldError("accepts", "the message types taken from it, e.g. eu.import_confirmation")
+        )
+    try:
+        pem = public_key_pem_of(public_key)
+    except (ValueError, TypeError, UnicodeError) as error:
+        problems.append(FieldError("public_key", f"not an Ed25519 public key in PEM: {error}"))
+    if problems:
+        raise InvalidInput(problems)
+    peer = find_peer(session, authority, code)
+    if peer is not None and not replace:
+        raise Conflict(f"{authority} has a peer {code} already; replace it to change it")
+    if peer is None:
+        peer = Peer(authority_code=authority, code=code)
+        session.add(peer)
+    peer.name = (name or code).strip()[:200]
+    peer.base_url, peer.public_key, peer.accepts = base_url, pem, types
+    peer.added_by, peer.added_at = actor, utcnow()
+    session.flush()
+    return peer
+
+
+def public_key_pem_of(text: str) -> str:
+    """``text`` as a canonical Ed25519 public key PEM (``TypeError`` for another kind)."""
+    key = load_public_key(text.strip() + "\n")
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def find_peer(session: Session, authority: str | None, code: str) -> Peer | None:
+    return session.scalar(select(Peer).where(Peer.authority_code == authority, Peer.code == code))
+
+
+def peers(session: Session, authority: str | None = None) -> list[Peer]:
+    query = select(Peer).order_by(Peer.authority_code, Peer.code)
+    if authority is not None:
+        query = query.where(Peer.authority_code == authority)
+    return list(session.scalars(query))
+
+
+def peer_key_id(peer: Peer) -> str:
+    return key_id(load_public_key(peer.public_key))
+
+
+def own_public_key(private_key: Ed25519PrivateKey) -> tuple[str, str]:
+    """This node's public key as a peer registers it: (PEM, key id)."""
+    return public_key_pem(private_key), key_id(private_key.public_key())
+
+
+# -- sending ----------------------------------------------------------------------------
+
+
+def message_type(message: OutboxMessage) -> str:
+    """The LAW.md id a message is sent under (a notice's ``rule``), else its outbox kind."""
+    rule = (message.data or {}).get("rule")
+    return rule if isinstance(rule, str) and rule else message.kind
+
+
+def envelope(message: OutboxMessage, to: str, private_key: Ed25519PrivateKey) -> dict[str, Any]:
+    """The signed envelope of an outbox message for peer ``to``; the same bytes every time."""
+    if not message.authority_code:
+        raise ValueError(f"{message.key} belongs to no authority: nobody could sign it")
+    content = {
+        "id": message.key,
+        "type": message_type(message),
+        "from": message.authority_code,
+        "to": to,
+        "created_at": format_timestamp(message.scheduled_for),
+        "subject": message.subject,
+        "body": message.body,
+        "data": ledger.sealable(dict(message.data or {})),
+    }
+    return {
+        "message": content,
+        "key_id": key_id(private_key.public_key()),
+        "signature": sign_detached(private_key, MESSAGE_CONTEXT + canonical_json(content)),
+    }
+
+
+@dataclass
+class PeerChannel:
+    """The outbox channel of ``peer:<CODE>`` addresses (built by ``caratflow.scheduler``).
+
+    202 is delivered; 409 with reason "replay" too (the peer stored it on an earlier
+    attempt whose answer was lost); anything else, or no answer, is a ``DeliveryError``
+    that the outbox retries with backoff.
+    """
+
+    sessions: sessionmaker[Session]
+    private_key: Callable[[], Ed25519PrivateKey]  # read at send time: the key may come later
+    timeout: float = 30.0
+
+    def send(self, message: OutboxMessage, late: bool) -> None:
+        code = message.address.partition(":")[2].strip().upper()
+        with self.sessions() as session:
+            peer = find_peer(session, message.authority_code, code)
+            url = f"{peer.base_url}{PATH}" if peer is not None else None
+        if url is None:
+            raise DeliveryError(
+                f"{message.authority_code} has no peer {code!r}: register it "
+                "(caratflow peers add) or change the recipient"
+            )
+        try:
+            sealed = envelope(message, code, self.private_key())
+        except (CaratflowError, OSError, ValueError, TypeError) as error:
+            raise DeliveryError(f"cannot sign for peer {code}: {error}") from None
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(sealed, ensure_ascii=False).encode("utf-8"),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": message.key,
+                "User-Agent": "caratflow-exchange",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            answer = _answer(error)
+            if error.code == 409 and answer.get("reason") == "replay":
+                if answer.get("same_content") is False:
+                    log.warning(
+                        "exchange: peer %s holds %s with other content: %s",
+                        code,
+                        message.key,
+                        answer.get("message"),
+                    )
+                log.info("exchange: peer %s had %s already", code, message.key)
+                return
+            said = answer.get("message") or error.reason
+            raise DeliveryError(
+                f"peer {code} answered {error.code} {answer.get('reason') or ''}: {said}"
+            ) from None
+        except (urllib.error.URLError, OSError) as error:
+            raise DeliveryError(f"peer {code} unreachable at {url}: {error}") from None
+        if status != 202:
+            raise DeliveryError(f"peer {code} answered {status}, not 202")
+
+    def close(self) -> None:
+        pass
+
+
+def _answer(error: urllib.error.HTTPError) -> dict[str, Any]:
+    try:
+        found = json.loads(error.read(64_000) or b"{}")
+    except (ValueError, OSError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+# -- receiving --------------------------------------------------------------------------
+
+
+class Refused(CaratflowError):
+    """A message this node will not store, with the reason a peer's operator can act on.
+
+    ``reason``: ``malformed`` (422), ``unsigned`` (401), ``unknown_sender`` (403),
+    ``bad_signature`` (401), ``not_accepted`` (422), ``replay`` (409), ``too_large`` (413).
+    """
+
+    STATUS: Mapping[str, int] = {
+        "malformed": 422,
+        "unsigned": 401,
+        "unknown_sender": 403,
+        "bad_signature": 401,
+        "not_accepted": 422,
+        "replay": 409,
+        "too_large": 413,
+    }
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        sender: str | None = None,
+        receiver: str | None = None,
+        message_id: str | None = None,
+        **details: Any,
+    ):
+        super().__init__(message)
+        self.reason, self.status = reason, self.STATUS[reason]
+        self.sender, self.receiver, self.message_id = sender, receiver, message_id
+        self.details = details
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "error": "MessageRefused",
+            "reason": self.reason,
+            "message": str(self),
+            "id": self.message_id,
+            **self.details,
+        }
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A message stored and sealed, and the deadlines it met."""
+
+    message: ExchangeMessage
+    leaf: ledger.LeafRef
+    deadlines_met: list[Deadline] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        row = self.message
+        return {
+            "status": "received",
+            "id": row.message_id,
+            "from": row.peer_code,
+            "to": row.authority_code,
+            "type": row.type,
+            "reference": row.reference,
+            "received_at": format_timestamp(row.received_at),
+            "ledger": self.leaf.to_dict(),
+            "deadlines_met": [{"id": d.id, "rule": d.rule} for d in self.deadlines_met],
+        }
+
+
+def read_envelope(raw: bytes) -> Any:
+    """The JSON sent, or ``Refused``: too large, not UTF-8 JSON, or a bare NaN."""
+    if len(raw) > MAX_ENVELOPE_BYTES:
+        raise Refused("too_large", f"a message may be at most {MAX_ENVELOPE_BYTES} bytes")
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise Refused("malformed", "the body is not JSON") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def receive(session: Session, payload: Any, *, now: datetime | None = None) -> Receipt:
+    """Check a peer's envelope and store, seal and act on its message, in the caller's
+    transaction; ``Refused`` (logged with its reason) when it may not be stored."""
+    try:
+        return _receive(session, payload, now or utcnow())
+    except Refused as refused:
+        log.warning(
+            "exchange: refused message %r from %s to %s: %s (%s)",
+            refused.message_id,
+            refused.sender or "?",
+            refused.receiver or "?",
+            refused.reason,
+            refused,
+        )
+        raise
+
+
+def _receive(session: Session, payload: Any, now: datetime) -> Receipt:
+    message = payload.get("message") if isinstance(payload, Mapping) else None
+    if not isinstance(message, Mapping):
+        raise Refused(
+            "malformed", "send {'message': {...}, 'key_id': ..., 'signature': ...} as JSON"
+        )
+    sender, receiver, message_id = message.get("from"), message.get("to"), message.get("id")
+    message_id = message_id if isinstance(message_id, str) else None
+    if not all(isinstance(c, str) and _CODE.match(c) for c in (sender, receiver)):
+        raise Refused(
+            "malformed",
+            "message.from and message.to must be authority codes",
+            message_id=message_id,
+        )
+    who = {"sender": sender, "receiver": receiver, "message_id": message_id}
+    signature = payload.get("signature")
+    if not _well_formed_signature(signature):
+        raise Refused(
+            "unsigned", "the message carries no Ed25519 signature (base64, 64 bytes)", **who
+        )
+    peer = find_peer(session, receiver, sender)
+    if peer is None:
+        raise Refused(
+            "unknown_sender", f"{receiver} has no peer {sender}: this node does not know it", **who
+        )
+    public = load_public_key(peer.public_key)
+    registered = key_id(public)
+    try:
+        signed = MESSAGE_CONTEXT + canonical_json(message)
+    except (TypeError, ValueError):
+        raise Refused(
+            "bad_signature",
+            "the message holds what canonical JSON cannot (a float, a huge number): "
+            "it is not what was signed",
+            **who,
+        ) from None
+    if not verify_detached(public, signed, signature):
+        claimed = payload.get("key_id")
+        why = (
+            f"it was signed with key {claimed}, not with {sender}'s registered key {registered}"
+            if isinstance(claimed, str) and claimed != registered
+            else "the message was altered after it was signed"
+        )
+        raise Refused("bad_signature", f"the signature does not verify: {why}", **who)
+    _check_fields(message, who)
+    kind = message["type"]
+    if kind not in peer.accepts:
+        raise Refused(
+            "not_accepted",
+            f"{receiver} does not take {kind!r} from {sender} (it takes: "
+            f"{', '.join(peer.accepts) or 'nothing'})",
+            **who,
+        )
+    earlier = _stored(session, receiver, sender, message_id)
+    if earlier is not None:
+        raise _replay(earlier, message, who)
+    data = message["data"]
+    reference = data.get("certificate")
+    row = ExchangeMessage(
+        authority_code=receiver,
+        peer_code=sender,
+        message_id=message_id,
+        type=kind,
+        reference=reference if isinstance(reference, str) and 0 < len(reference) <= 40 else None,
+        content=dict(message),
+        key_id=registered,
+        signature=signature,
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():  # a concurrent delivery of the same message may win
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        earlier = _stored(session, receiver, sender, message_id)
+        if earlier is None:
+            raise
+        raise _replay(earlier, message, who) from None
+    leaf = ledger.append_entry(
+        session, EXCHANGE, str(row.id), message_record(_columns(row)), logged_at=now
+    )
+    met = meet_deadlines(session, row, now)
+    log.info(
+        "exchange: %s received %s %r from %s (reference %s)%s",
+        receiver,
+        kind,
+        message_id,
+        sender,
+        row.reference,
+        f"; met deadline(s) {', '.join(str(d.id) for d in met)}" if met else "",
+    )
+    return Receipt(row, leaf, met)
+
+
+def _well_formed_signature(signature: object) -> bool:
+    if not isinstance(signature, str) or len(signature) != 88:
+        return False
+    try:
+        return len(base64.b64decode(signature.encode("ascii"), validate=True)) == 64
+    except (binascii.Error, UnicodeEncodeError):
+        return False
+
+
+def _check_fields(message: Mapping[str, Any], who: Mapping[str, Any]) -> None:
+    """After the signature: the fields a stored message needs, in a shape we can store."""
+    problems = []
+    message_id = message.get("id")
+    if not isinstance(message_id, str) or not 0 < len(message_id) <= 200:
+        problems.append("id: 1 to 200 characters")
+    if not isinstance(message.get("type"), str) or not _TYPE.match(message["type"]):
+        problems.append("type: a rule id such as eu.import_confirmation")
+    try:
+        parse_timestamp(message.get("created_at"))  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        problems.append("created_at: an instant in UTC ending in Z")
+    for name in ("subject", "body"):
+        if not isinstance(message.get(name), str):
+            problems.append(f"{name}: text")
+    if not isinstance(message.get("data"), Mapping):
+        problems.append("data: an object")
+    if _has_nul(message):
+        problems.append("a text holds a NUL character, which no database stores")
+    if problems:
+        raise Refused("malformed", f"the message is incomplete: {'; '.join(problems)}", **who)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _stored(
+    session: Session, receiver: str, sender: str, message_id: str | None
+) -> ExchangeMessage | None:
+    return session.scalar(
+        select(ExchangeMessage).where(
+            ExchangeMessage.authority_code == receiver,
+            ExchangeMessage.peer_code == sender,
+            ExchangeMessage.message_id == message_id,
+        )
+    )
+
+
+def _replay(
+    earlier: ExchangeMessage, message: Mapping[str, Any], who: Mapping[str, Any]
+) -> Refused:
+    same = ledger.as_json(earlier.content) == ledger.as_json(dict(message))
+    return Refused(
+        "replay",
+        f"message {earlier.message_id!r} from {earlier.peer_code} was received on "
+        f"{format_timestamp(earlier.received_at)}" + ("" if same else ", with other content"),
+        same_content=same,
+        received_at=format_timestamp(earlier.received_at),
+        **who,
+    )
+
+
+# -- what a received message does -------------------------------------------------------
+
+
+def meet_deadlines(session: Session, message: ExchangeMessage, at: datetime) -> list[Deadline]:
+    """Meet the open deadlines named by the message's type on the local shipments its
+    reference identifies (a document number issued for them, or their certificate's).
+
+    Only types a peer may send (its ``accepts``) get here, so an administrator decides
+    which of the authority's clocks another authority's message can stop.
+    """
+    if message.reference is None:
+        return []
+    authority, reference = message.authority_code, message.reference
+    issued = select(IssuedDocument.shipment_id).where(
+        IssuedDocument.authority_code == authority,
+        IssuedDocument.number == reference,
+        IssuedDocument.shipment_id.is_not(None),
+    )
+    presented = (
+        select(Certificate.shipment_id)
+        .join(Shipment, Shipment.id == Certificate.shipment_id)
+        .where(Shipment.authority_code == authority, Certificate.number == reference)
+    )
+    shipments = {*session.scalars(issued), *session.scalars(presented)}
+    if not shipments:
+        return []
+    query = (
+        select(Deadline)
+        .where(
+            Deadline.shipment_id.in_(shipments),
+            Deadline.rule == message.type,
+            or_(
+                Deadline.status.in_(WATCHED),
+                (Deadline.status == DeadlineStatus.MISSED) & Deadline.met_at.is_(None),
+            ),
+        )
+        .order_by(Deadline.id)
+        .with_for_update()  # the sweep may be marking it missed right now
+    )
+    met = []
+    for deadline in session.scalars(query):
+        fulfil(deadline, at)
+        deadline.note = (
+            f"met by message {message.message_id} from {message.peer_code}, "
+            f"received {format_timestamp(at)}"
+        )[:2000]
+        met.append(deadline)
+    session.flush()
+    return met
+
+
+def record_refusal(
+    session: Session, refused: Refused, *, remote_addr: str | None, path: str | None
+) -> None:
+    """A refused message in the security log (the caller commits), seen by the supervisors
+    and auditors of the authority it was addressed to."""
+    concerned = refused.receiver if session.get(Authority, refused.receiver or "") else None
+    accounts.record(
+        session,
+        SECURITY_EVENT,
+        user_name=f"peer:{refused.sender}" if refused.sender else None,
+        remote_addr=remote_addr,
+        path=path,
+        authorities=[concerned] if concerned else [],
+        reason=refused.reason,
+        message=str(refused),
+        message_id=refused.message_id,
+    )
+
+
+# -- the ledger: what a received message seals ------------------------------------------
+
+_MESSAGE_COLUMNS = (
+    "id",
+    "authority_code",
+    "peer_code",
+    "message_id",
+    "type",
+    "reference",
+    "content",
+    "key_id",
+    "signature",
+    "received_at",
+)
+
+
+def message_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A received message as sealed: the signed content whole, with the signature, so
+    that the leaf alone proves what the peer said."""
+    return {name: row[name] for name in _MESSAGE_COLUMNS}
+
+
+def _columns(row: ExchangeMessage) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _MESSAGE_COLUMNS}
+
+
+def _load_messages(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    ids = [int(key) for key in keys if key.isdigit()]
+    if not ids:
+        return {}
+    table = ExchangeMessage.__table__
+    rows = session.execute(
+        select(*(table.c[name] for name in _MESSAGE_COLUMNS)).where(table.c.id.in_(ids))
+    )
+    return {str(row.id): message_record(row._asdict()) for row in rows}
+
+
+def _unsealed_messages(session: Session) -> list[str]:
+    sealed = exists().where(
+        LedgerEntry.kind == EXCHANGE,
+        LedgerEntry.record_key == cast(ExchangeMessage.id, String),
+    )
+    query = select(ExchangeMessage.id).where(~sealed).limit(1000)
+    return [str(key) for key in session.scalars(query)]
+
+
+def _differences(
+    key: str, sealed: Mapping[str, Any], current: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    changed = sorted(k for k in set(sealed) | set(current) if sealed.get(k) != current.get(k))
+    label = f"exchange_message {key}"
+    return [(label, f"{label} changed ({', '.join(changed)})")] if changed else []
+
+
+ledger.SOURCES.setdefault(
+    EXCHANGE,
+    ledger.Source(EXCHANGE, "exchange_message", _load_messages, _unsealed_messages, _differences),
+)
+"""``verify_ledger`` compares each received message with its leaf, like a decision."""

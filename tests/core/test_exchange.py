@@ -1,0 +1,516 @@
+"""Signed messages between authorities' nodes (issue 10): what a node refuses, and why;
+what it stores once, seals in the ledger and does with what it stored.
+
+The Belgian authority here has one peer, the Dutch node ("NL"), whose key each test
+makes; messages are signed as the Dutch node's ``PeerChannel`` would sign them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select, update
+
+from caratflow import exchange, ledger
+from caratflow.deadlines import deadline_of
+from caratflow.errors import Conflict, InvalidInput, LawForbids
+from caratflow.models import (
+    DeadlineStatus,
+    ExchangeMessage,
+    IssuedDocument,
+    OutboxMessage,
+    SecurityEvent,
+)
+from caratflow.outbox import DeliveryError, add_recipient
+from caratflow.reports import run_report
+from caratflow.signing import key_id, public_key_pem
+from caratflow.testing import outcomes, shipment_payload, temporary_database
+
+URL = "/api/v1/exchange/messages"
+SENT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+VALIDATED = {"sealed_under_supervision": "yes"}
+
+
+@pytest.fixture
+def dutch_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def dutch_peer(session, dutch_key):
+    """NL, registered by BE: it may send import confirmations and export messages."""
+    peer = exchange.add_peer(
+        session,
+        "BE",
+        "NL",
+        base_url="http://127.0.0.1:9/",
+        public_key=public_key_pem(dutch_key),
+        accepts=["eu.import_confirmation", "kp.electronic_messages"],
+        name="CDIU, Groningen",
+    )
+    session.commit()
+    return peer
+
+
+def signed(
+    key: Ed25519PrivateKey,
+    *,
+    rule: str = "eu.import_confirmation",
+    message_id: str = "event:7:eu.import_confirmation:kp-authority:BE:0123456789ab",
+    sender: str = "NL",
+    to: str = "BE",
+    **data: Any,
+) -> dict[str, Any]:
+    """An envelope as the sending node's outbox would sign it."""
+    outbox = OutboxMessage(
+        key=message_id,
+        authority_code=sender,
+        kind="notice",
+        audience=f"kp-authority:{to}",
+        address=f"peer:{to}",
+        subject="Import confirmation: Kimberley Process certificate EC000001",
+        body="Confirmed.",
+        data={
+            "certificate": "EC000001",
+            "parcels": 2,
+            "carats": "123.45",
+            "importer": "Amsterdam Rough BV",
+            "exporter": "Schupstraat Diamonds NV",
+            "rule": rule,
+            "basis": "Reg. (EC) 2368/2002 Art. 8",
+            **data,
+        },
+        scheduled_for=SENT,
+    )
+    return exchange.envelope(outbox, to, key)
+
+
+def refusals(session) -> list[SecurityEvent]:
+    session.expire_all()
+    query = select(SecurityEvent).where(SecurityEvent.kind == exchange.SECURITY_EVENT)
+    return list(session.scalars(query.order_by(SecurityEvent.id)))
+
+
+def stored(session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(ExchangeMessage))
+
+
+def refused_with(client, session, caplog, envelope: Any, status: int, reason: str) -> dict:
+    """Post ``envelope``: refused with ``status`` and ``reason``, logged, in the security
+    log, and nothing stored."""
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="caratflow.exchange"):
+        answer = client.post(URL, json=envelope)
+    assert (answer.status_code, answer.json["reason"]) == (status, reason), answer.json
+    assert answer.json["error"] == "MessageRefused" and answer.json["message"]
+    [line] = [r.getMessage() for r in caplog.records if r.name == "caratflow.exchange"]
+    assert f": {reason} (" in line and "refused message" in line
+    event = refusals(session)[-1]
+    assert event.detail["reason"] == reason
+    assert stored(session) == 0
+    return answer.json
+
+
+# -- refused, each with its reason -------------------------------------------------------
+
+
+def test_an_unsigned_or_garbled_message_is_refused_as_unsigned(
+    client, session, caplog, dutch_peer, dutch_key
+):
+    envelope = signed(dutch_key)
+    del envelope["signature"]
+    refused_with(client, session, caplog, envelope, 401, "unsigned")
+    garbled = signed(dutch_key) | {"signature": "not base64 at all"}
+    refused_with(client, session, caplog, garbled, 401, "unsigned")
+    assert refusals(session)[-1].authorities == ["BE"]  # BE's supervisors see it
+
+
+def test_a_message_from_an_unknown_sender_is_refused(client, session, caplog, dutch_key):
+    # No peer registered at all; then one for NL, and a message claiming to be from DE.
+    answer = refused_with(client, session, caplog, signed(dutch_key), 403, "unknown_sender")
+    assert "BE has no peer NL" in answer["message"]
+    exchange.add_peer(
+        session,
+        "BE",
+        "NL",
+        base_url="http://127.0.0.1:9",
+        public_key=public_key_pem(dutch_key),
+        accepts=["eu.import_confirmation"],
+    )
+    session.commit()
+    german = signed(dutch_key, sender="DE")
+    refused_with(client, session, caplog, german, 403, "unknown_sender")
+    assert refusals(session)[-1].user_name == "peer:DE"
+
+
+def test_a_tampered_message_is_refused(client, session, caplog, dutch_peer, dutch_key):
+    envelope = signed(dutch_key)
+    envelope["message"]["data"]["carats"] = "99.00"  # changed on the way
+    answer = refused_with(client, session, caplog, envelope, 401, "bad_signature")
+    assert "altered after it was signed" in answer["message"]
+
+
+def test_a_message_signed_with_another_key_is_refused(client, session, caplog, dutch_peer):
+    impostor = Ed25519PrivateKey.generate()
+    answer = refused_with(client, session, caplog, signed(impostor), 401, "bad_signature")
+    assert f"signed with key {key_id(impostor.public_key())}" in answer["message"]
+    assert exchange.peer_key_id(dutch_peer) in answer["message"]
+
+
+def test_a_type_the_peer_may_not_send_is_refused(client, session, caplog, dutch_peer, dutch_key):
+    notice = signed(dutch_key, rule="eu.notify.1_month")
+    answer = refused_with(client, session, caplog, notice, 422, "not_accepted")
+    assert "does not take 'eu.notify.1_month' from NL" in answer["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"[]", b"{not json", b'{"message": "hello"}', b'{"message": {"from": 1, "to": "BE"}}'],
+)
+def test_a_body_that_is_no_envelope_is_refused_as_malformed(client, session, body):
+    answer = client.post(URL, data=body, content_type="application/json")
+    assert (answer.status_code, answer.json["reason"]) == (422, "malformed")
+    assert refusals(session)[-1].detail["reason"] == "malformed"
+
+
+def test_a_replayed_message_is_refused_and_stored_once(
+    client, session, caplog, dutch_peer, dutch_key
+):
+    envelope = signed(dutch_key)
+    first = client.post(URL, json=envelope)
+    assert first.status_code == 202, first.json
+    answer = client.post(URL, json=envelope)
+    assert (answer.status_code, answer.json["reason"]) == (409, "replay")
+    assert answer.json["same_content"] is True
+    assert stored(session) == 1
+    assert refusals(session)[-1].detail["reason"] == "replay"
+
+
+# -- stored once, sealed ---------------------------------------------------------------------
+
+
+def test_a_message_is_stored_once_and_sealed_in_the_ledger(
+    client, session, runtime, dutch_peer, dutch_key
+):
+    answer = client.post(URL, json=signed(dutch_key))
+    assert answer.status_code == 202, answer.json
+    assert answer.json["status"] == "received"
+    assert (answer.json["from"], answer.json["to"], answer.json["reference"]) == (
+        "NL",
+        "BE",
+        "EC000001",
+    )
+    [row] = session.scalars(select(ExchangeMessage))
+    assert row.key_id == exchange.peer_key_id(dutch_peer) and row.type == "eu.import_confirmation"
+    entry = ledger.find_entry(session, exchange.EXCHANGE, str(row.id))
+    assert entry is not None and entry.leaf_hash.hex() == answer.json["ledger"]["leaf_hash"]
+    # The leaf alone proves what NL said: its signed content and the signature.
+    assert entry.record["content"]["data"]["carats"] == "123.45"
+    assert entry.record["signature"] == row.signature
+
+    key = ledger.signing_key(runtime.settings)
+    ledger.sequence_pending(session, key)
+    assert ledger.verify_ledger(session, key.public_key()).ok
+
+
+def test_an_edited_stored_message_is_named_by_ledger_verify(
+    session, runtime, dutch_peer, dutch_key
+):
+    receipt = exchange.receive(session, signed(dutch_key), now=SENT)
+    key = ledger.signing_key(runtime.settings)
+    ledger.sequence_pending(session, key)
+    content = dict(receipt.message.content) | {"body": "Not confirmed."}
+    session.execute(
+        update(ExchangeMessage)
+        .where(ExchangeMessage.id == receipt.message.id)
+        .values(content=content)
+    )
+    report = ledger.verify_ledger(session, key.public_key())
+    assert f"exchange_message {receipt.message.id}" in report.rows
+
+
+def test_receiving_a_message_again_is_a_replay_in_the_core_too(session, dutch_peer, dutch_key):
+    exchange.receive(session, signed(dutch_key), now=SENT)
+    with pytest.raises(exchange.Refused) as again:
+        exchange.receive(session, signed(dutch_key), now=SENT + timedelta(minutes=5))
+    assert again.value.reason == "replay" and again.value.status == 409
+
+
+# -- what a received message does ------------------------------------------------------------
+
+
+def export_payload(**changes: Any) -> dict[str, Any]:
+    payload = shipment_payload(
+        **{
+            "direction": "export",
+            "certificate.number": "EC004211",
+            "certificate.issuing_country": "EU",
+            "certificate.issuing_authority": "FPS Economy, Diamond Office Antwerp",
+            "certificate.exporter.name": "Schupstraat Diamonds NV",
+            "certificate.importer.name": "Amsterdam Rough BV",
+            **changes,
+        }
+    )
+    payload["destination"] = "NL"
+    payload["lawful_import"] = {
+        "kind": "annex_v_declaration",
+        "organisation": "World Diamond Council",
+        "member": "Schupstraat Diamonds NV",
+        "signed_on": "2026-11-18",
+    }
+    return payload
+
+
+def exported(session, service, officer):
+    shipment = service.present(session, export_payload(), officer).shipment
+    service.act(session, shipment.id, "verify", officer, inputs=VALIDATED)
+    shipment = service.act(session, shipment.id, "export", officer)
+    number = session.scalar(
+        select(IssuedDocument.number).where(IssuedDocument.shipment_id == shipment.id)
+    )
+    return shipment, number
+
+
+def test_the_import_confirmation_meets_the_exporters_deadline(
+    session, service, officer, clock, dutch_peer, dutch_key
+):
+    shipment, number = exported(session, service, officer)
+    deadline = deadline_of(shipment, "eu.import_confirmation")
+    assert deadline.status == DeadlineStatus.OPEN and deadline.period == "1 month"
+    [awaited] = [f for f in shipment.events[-1].findings if f.rule == "eu.import_confirmation"]
+    assert awaited.basis == "Reg. (EC) 2368/2002 Art. 8" and "NL's authority" in awaited.message
+
+    receipt = exchange.receive(
+        session, signed(dutch_key, certificate=number), now=clock.now + timedelta(days=3)
+    )
+    assert receipt.deadlines_met == [deadline]
+    assert deadline.status == DeadlineStatus.MET
+    assert deadline.note.startswith("met by message event:7:eu.import_confirmation")
+
+
+def test_a_confirmation_before_the_export_was_recorded_leaves_nothing_to_await(
+    session, service, officer, dutch_peer, dutch_key
+):
+    shipment = service.present(session, export_payload(), officer).shipment
+    service.act(session, shipment.id, "verify", officer, inputs=VALIDATED)
+    number = session.scalar(
+        select(IssuedDocument.number).where(IssuedDocument.shipment_id == shipment.id)
+    )
+    exchange.receive(session, signed(dutch_key, certificate=number), now=SENT)
+    shipment = service.act(session, shipment.id, "export", officer)
+    assert deadline_of(shipment, "eu.import_confirmation") is None
+    [confirmed] = [f for f in shipment.events[-1].findings if f.rule == "eu.import_confirmation"]
+    assert confirmed.data["confirmed_by"] == "NL" and "confirmed already" in confirmed.message
+
+
+def test_an_unconfirmed_export_reminds_the_officers_and_tells_the_supervisors(
+    session, service, officer, clock
+):
+    from caratflow.deadlines import sweep
+
+    shipment, _ = exported(session, service, officer)
+    deadline = deadline_of(shipment, "eu.import_confirmation")
+    assert sweep(session, datetime.combine(deadline.due_on, datetime.min.time(), UTC)).reminders
+    assert sweep(session, deadline.due_at + timedelta(minutes=1)).missed == 1
+    escalation = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.deadline_id == deadline.id, OutboxMessage.kind == "escalation"
+        )
+    )
+    assert escalation.audience == "supervisors" and "eu.import_confirmation" in escalation.subject
+
+
+def test_a_presented_certificate_is_compared_with_the_export_message(
+    session, service, officer, dutch_peer, dutch_key
+):
+    announced = signed(
+        dutch_key,
+        rule="kp.electronic_messages",
+        message_id="event:3:kp.electronic_messages:kp-authority:BE:0123456789ab",
+        certificate="EC000042",
+        carats="120.00",  # the certificate says 123.45
+        parcels=2,
+        importer="Schupstraat Diamonds NV",
+        exporter="Arctic Rough Ltd",
+        value_usd="456789.00",
+    )
+    exchange.receive(session, announced, now=SENT)
+
+    unannounced = service.present(session, shipment_payload(), officer).shipment
+    assert "kp.electronic_messages" not in outcomes(unannounced.events[0].findings)
+
+    payload = shipment_payload(
+        **{
+            "certificate.number": "EC000042",
+            "certificate.issuing_country": "EU",
+            "certificate.issuing_authority": "CDIU, Groningen",
+            "certificate.validating_authority": "CDIU, Groningen",
+        }
+    )
+    shipment = service.present(session, payload, officer).shipment
+    [finding] = [f for f in shipment.events[0].findings if f.rule == "kp.electronic_messages"]
+    assert (finding.outcome, finding.basis) == (
+        "hold",
+        "Reg. (EC) 2368/2002 Annex I, Annex II (recommendations)",
+    )
+    assert finding.data["differences"] == {"carats": {"announced": "120.00", "presented": "123.45"}}
+    assert "carats announced 120.00, presented 123.45" in finding.message
+    with pytest.raises(LawForbids, match=r"kp\.electronic_messages"):
+        service.act(session, shipment.id, "verify", officer)
+
+
+def test_a_certificate_as_announced_passes(session, service, officer, dutch_peer, dutch_key):
+    announced = signed(
+        dutch_key,
+        rule="kp.electronic_messages",
+        certificate="CA123456",
+        carats="123.450",  # the same amount, written otherwise
+        importer="schupstraat  diamonds nv",
+        exporter="Arctic Rough Ltd",
+    )
+    exchange.receive(session, announced, now=SENT)
+    shipment = service.present(session, shipment_payload(), officer).shipment
+    assert outcomes(shipment.events[0].findings)["kp.electronic_messages"] == "pass"
+
+
+def test_the_reconciliation_matches_exports_and_imports_with_what_peers_said(
+    session, service, officer, plugin_host, dutch_peer, dutch_key
+):
+    _, number = exported(session, service, officer)
+    _, other = exported(session, service, officer)
+    exchange.receive(session, signed(dutch_key, certificate=number, carats="120.00"), now=SENT)
+    service.present(session, shipment_payload(), officer)
+    session.flush()
+    result = run_report(session, plugin_host, "kp.electronic_messages", "BE", "2026-11", officer)
+    rows = {(r["direction"], r["certificate_number"]): r for r in result.rows}
+    assert rows[("export", number)]["status"] == "differs"
+    assert rows[("export", number)]["differences"] == "carats confirmed 120.00, exported 123.45"
+    assert rows[("export", other)]["status"] == "unconfirmed"
+    assert rows[("import", "CA123456")]["status"] == "not announced"
+    assert result.report.version.basis.startswith("Reg. (EC) 2368/2002 Annex I")
+
+
+# -- peers and sending --------------------------------------------------------------------
+
+
+def test_a_peer_needs_an_ed25519_key_a_url_and_what_it_may_send(session, dutch_key):
+    with pytest.raises(InvalidInput) as bad:
+        exchange.add_peer(
+            session, "BE", "n!", base_url="ftp://x", public_key="nonsense", accepts=[]
+        )
+    assert {e.field for e in bad.value.errors} == {"code", "url", "public_key", "accepts"}
+    exchange.add_peer(
+        session,
+        "BE",
+        "nl",
+        base_url="https://kp.example.nl",
+        public_key=public_key_pem(dutch_key),
+        accepts=["eu.import_confirmation"],
+    )
+    with pytest.raises(Conflict):
+        exchange.add_peer(
+            session,
+            "BE",
+            "NL",
+            base_url="https://kp.example.nl",
+            public_key=public_key_pem(dutch_key),
+            accepts=["eu.import_confirmation"],
+        )
+
+
+def test_an_audience_goes_to_a_peer_only_once_it_is_registered(session, dutch_key):
+    with pytest.raises(InvalidInput, match="BE has no peer 'NL'"):
+        add_recipient(session, "BE", "kp-authority:NL", "peer:NL")
+    exchange.add_peer(
+        session,
+        "BE",
+        "NL",
+        base_url="https://kp.example.nl",
+        public_key=public_key_pem(dutch_key),
+        accepts=["eu.import_confirmation"],
+    )
+    assert add_recipient(session, "BE", "kp-authority:NL", "peer:NL").address == "peer:NL"
+
+
+def test_a_message_for_an_unknown_or_unreachable_peer_waits_for_a_retry(
+    sessions, session, runtime, dutch_key
+):
+    channel = exchange.PeerChannel(
+        sessions, lambda: ledger.signing_key(runtime.settings), timeout=2.0
+    )
+    message = OutboxMessage(
+        key="k1",
+        authority_code="BE",
+        kind="notice",
+        address="peer:NL",
+        subject="s",
+        body="b",
+        data={"rule": "kp.electronic_messages"},
+        scheduled_for=SENT,
+    )
+    with pytest.raises(DeliveryError, match="BE has no peer 'NL'"):
+        channel.send(message, False)
+    exchange.add_peer(
+        session,
+        "BE",
+        "NL",
+        base_url="http://127.0.0.1:9",  # the discard port: nobody listens
+        public_key=public_key_pem(dutch_key),
+        accepts=["eu.import_confirmation"],
+    )
+    session.commit()
+    with pytest.raises(DeliveryError, match="peer NL unreachable"):
+        channel.send(message, False)
+
+
+def test_the_envelope_is_the_same_bytes_on_every_retry(dutch_key):
+    assert signed(dutch_key) == signed(dutch_key)
+    envelope = signed(dutch_key)
+    assert envelope["message"]["created_at"] == "2026-11-23T09:00:00Z"
+    assert envelope["message"]["type"] == "eu.import_confirmation"
+    assert envelope["key_id"] == key_id(dutch_key.public_key())
+
+
+def test_peers_are_registered_and_listed_from_the_command_line(backend, tmp_path, dutch_key):
+    from caratflow.cli import main
+
+    key_file = tmp_path / "nl.pem"
+    key_file.write_text(public_key_pem(dutch_key))
+    with temporary_database(backend, tmp_path) as url:
+        env = {"CARATFLOW_DATABASE_URL": url, "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
+        runner = CliRunner(env=env)
+
+        def run(*args: str) -> Any:
+            result = runner.invoke(main, list(args), catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+            return result
+
+        run("init")
+        added = run(
+            "peers",
+            "add",
+            "--authority",
+            "BE",
+            "--code",
+            "NL",
+            "--url",
+            "http://127.0.0.1:8081/",
+            "--public-key",
+            str(key_file),
+            "--accepts",
+            "eu.import_confirmation,kp.electronic_messages",
+        )
+        assert key_id(dutch_key.public_key()) in added.stdout
+        listed = run("peers", "list").stdout
+        assert "BE   NL     http://127.0.0.1:8081" in listed
+        assert "accepts eu.import_confirmation, kp.electronic_messages" in listed
+        own = run("peers", "key")
+        assert own.stdout.startswith("-----BEGIN PUBLIC KEY-----")
+        assert own.stderr.startswith("key id ")
+        run("deadlines", "add-recipient", "BE", "kp-authority:NL", "peer:NL")

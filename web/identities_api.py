@@ -1,0 +1,266 @@
+"""G7 digital identities over HTTP: register a parcel or a stone, look it up with its
+inclusion proof, follow its lineage (issue 8; LAW.md g7.digital_identity, g7.lineage).
+
+| method and path | what |
+|---|---|
+| ``POST /api/v1/identities`` | register; a stone cut here names its ``parents`` in the body |
+| ``GET /api/v1/identities/<id>`` | the record and its inclusion proof, or "pending" |
+| ``GET /api/v1/identities/<id>/lineage`` | ancestors and descendants, as nodes and edges |
+| ``GET /identities/<id>/lineage`` | the same as a page, drawn |
+
+Why ``parents`` in the body rather than ``POST …/<id>/cuts``: a stone is born of its
+parents, and which they are never changes. Registering both at once seals the stone and
+its lineage in one ledger leaf, in one transaction with the weight check, so there is
+never a stone without its lineage, nor a lineage added (or changed) after the leaf that
+another authority already verified.
+
+The conventions are ``api.py``'s, reused rather than copied: bearer tokens, roles (an
+auditor reads, an officer registers), authority isolation (another authority's identity
+is not found), one JSON error shape, refused access recorded. Only authorities that enable
+the belgium_g7 plugin keep identities: anyone else is refused (403) with that reason.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any, Literal
+
+from flask import Blueprint, Response, render_template, url_for
+from markupsafe import Markup, escape
+from pydantic import Field
+
+from caratflow.access import Permission
+from caratflow.models import IdentityKind
+from caratflow.plugins.belgium_g7 import identities
+from caratflow.plugins.belgium_g7.identities import IdentityIn, LineageGraph
+from caratflow.web import api
+from caratflow.web.apimodels import ErrorOut, Exact, Out
+from caratflow.web.context import db
+from caratflow.web.openapi import operation
+from caratflow.web.security import current_actor, requires
+
+blueprint = Blueprint("identities_api", __name__, url_prefix="/api/v1")
+pages = Blueprint("identities", __name__, url_prefix="/identities")
+
+
+# -- answers, as the OpenAPI document describes them --------------------------------------
+
+
+class ProofOut(Out):
+    """An RFC 9162 inclusion proof; ``caratflow.ledger.check_inclusion`` verifies it."""
+
+    seq: int
+    leaf_hash: str
+    tree_size: int
+    proof: list[str]
+    tree_head: dict[str, Any]
+    leaf_data: str = Field(description="the sealed leaf: its SHA-256 (RFC 9162) is leaf_hash")
+
+
+class LedgerRefOut(Out):
+    status: Literal["pending", "sequenced", "missing"] = Field(
+        description="pending: sealed, not yet given its place in the tree (no proof yet)"
+    )
+    message: str
+    matches_record: bool = Field(description="the record still says what its leaf sealed")
+    leaf_hash: str | None = None
+    seq: int | None = None
+    proof: ProofOut | None = None
+
+
+class ProblemOut(Out):
+    identity: str
+    rule: str = Field(description="the LAW.md rule id, e.g. 'g7.lineage'")
+    message: str
+
+
+class LineageVerdictOut(Out):
+    on: date = Field(description="the legal date the lineage was judged on")
+    clean: bool = Field(description="traced to rough of documented non-Russian origin")
+    russian: bool
+    roots: list[str]
+    origin_countries: list[str]
+    problems: list[ProblemOut]
+
+
+class ParentOut(Out):
+    id: str
+    carats: Exact
+
+
+class IdentityOut(Out):
+    id: str
+    authority: str
+    kind: IdentityKind
+    carats: Exact
+    origin: dict[str, str] = Field(description="declared shares in percent, where it starts")
+    origin_countries: list[str] = Field(description="declared, or inherited from the parents")
+    documents: list[str]
+    parents: list[ParentOut]
+    registered_on: date
+    registered_at: datetime
+    identity_required: bool
+    threshold_carats: Exact | None
+    lineage: LineageVerdictOut
+    ledger: LedgerRefOut
+
+
+class NodeOut(Out):
+    id: str
+    kind: IdentityKind
+    carats: Exact
+    origin: dict[str, str]
+    origin_countries: list[str]
+    relation: Literal["self", "ancestor", "descendant"]
+    layer: int = Field(description="cuts from the earliest root shown")
+
+
+class EdgeOut(Out):
+    parent: str
+    child: str
+    carats: Exact = Field(description="the child's carats cut from this parent")
+
+
+class LineageOut(Out):
+    id: str
+    nodes: list[NodeOut]
+    edges: list[EdgeOut]
+    roots: list[str]
+    truncated: bool
+    lineage: LineageVerdictOut
+
+
+_DENIED = {
+    401: ("no valid bearer token", ErrorOut),
+    403: ("the role may not, or no authority of yours keeps G7 identities", ErrorOut),
+}
+_UNKNOWN = {404: ("no such identity (or another authority's)", ErrorOut)}
+
+
+# -- URL table ----------------------------------------------------------------------------
+
+
+@blueprint.post("/identities")
+@operation(
+    summary="Register a parcel's or a stone's digital identity",
+    description=(
+        "Seals the identity as a ledger leaf in the same transaction. A stone cut here "
+        "names its parents (with the carats from each, when more than one); it inherits "
+        "their origin, and the carats cut from a parent never exceed the parent's "
+        "(g7.lineage: 422 with the finding). The proof follows once the ledger sequencer ran."
+    ),
+    tag="identities",
+    body=IdentityIn,
+    responses={
+        201: ("registered; its inclusion proof is pending", IdentityOut),
+        **_DENIED,
+        409: ("this ID is registered already", ErrorOut),
+        422: ("invalid input (every bad field named), or the law forbids it", ErrorOut),
+    },
+    response_headers={201: {"Location": "the identity's URL"}},
+)
+def register() -> Response:
+    actor = api._actor()
+    view = identities.register_identity(db(), api._body(), actor)
+    db().commit()
+    response = api._json(view.as_json(), 201)
+    response.headers["Location"] = url_for(".identity", identity_id=view.number)
+    return response
+
+
+@blueprint.get("/identities/<identity_id>")
+@operation(
+    summary="A digital identity with its inclusion proof",
+    description="Before the ledger sequencer ran, ledger.status is 'pending' and proof null.",
+    tag="identities",
+    responses={200: ("the identity", IdentityOut), **_DENIED, **_UNKNOWN},
+)
+def identity(identity_id: str) -> Response:
+    return api._json(identities.lookup(db(), identity_id, api._actor()).as_json())
+
+
+@blueprint.get("/identities/<identity_id>/lineage")
+@operation(
+    summary="The lineage graph of an identity: ancestors to the roots, and descendants",
+    tag="identities",
+    responses={200: ("nodes and edges", LineageOut), **_DENIED, **_UNKNOWN},
+)
+def lineage(identity_id: str) -> Response:
+    return api._json(identities.lineage_graph(db(), identity_id, api._actor()).as_dict())
+
+
+@pages.get("/<identity_id>/lineage")
+@requires(Permission.READ)
+def lineage_page(identity_id: str) -> str:
+    graph = identities.lineage_graph(db(), identity_id, current_actor())
+    return render_template("identities/lineage.html", graph=graph, svg=lineage_svg(graph))
+
+
+# -- errors: the API's answers, whatever api.py handles (refusals recorded, 503s, …) -------
+
+for _error, _handler in api.blueprint.error_handler_spec[None][None].items():
+    blueprint.register_error_handler(_error, _handler)
+
+
+# -- the drawing ----------------------------------------------------------------------------
+
+NODE_W, NODE_H, COL_GAP, ROW_GAP, MARGIN = 220, 52, 110, 22, 20
+RELATION_CLASS = {"self": "wf-plugin", "ancestor": "wf-core", "descendant": "wf-core"}
+
+
+def lineage_svg(graph: LineageGraph) -> Markup:
+    """The lineage left to right, roots first, one column per cut; styled by the
+    workflow diagram's classes (the page's CSP allows no inline style)."""
+    columns: dict[int, list[Any]] = defaultdict(list)
+    for node in graph.nodes:
+        columns[node.layer].append(node)
+    position = {}
+    for layer, nodes in sorted(columns.items()):
+        for row, node in enumerate(nodes):
+            position[node.number] = (
+                MARGIN + layer * (NODE_W + COL_GAP),
+                MARGIN + row * (NODE_H + ROW_GAP),
+            )
+    width = MARGIN * 2 + (max(columns, default=0) + 1) * (NODE_W + COL_GAP) - COL_GAP
+    tallest = max((len(nodes) for nodes in columns.values()), default=1)
+    height = MARGIN * 2 + tallest * (NODE_H + ROW_GAP) - ROW_GAP
+    parts = []
+    for edge in graph.edges:
+        (px, py), (cx, cy) = position[edge.parent], position[edge.child]
+        x1, y1, x2, y2 = px + NODE_W, py + NODE_H / 2, cx, cy + NODE_H / 2
+        bend = (x2 - x1) / 2
+        parts.append(
+            f'<path class="wf-edge" d="M{x1:.0f},{y1:.0f} C{x1 + bend:.0f},{y1:.0f} '
+            f'{x2 - bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}" marker-end="url(#lineage-arrow)"/>'
+        )
+        label = f"{edge.carats} ct"
+        lw = len(label) * 6.4 + 8
+        lx, ly = (x1 + x2) / 2, (y1 + y2) / 2
+        parts.append(
+            f'<g class="wf-label" data-parent="{escape(edge.parent)}" '
+            f'data-child="{escape(edge.child)}">'
+            f'<rect x="{lx - lw / 2:.0f}" y="{ly - 10:.0f}" width="{lw:.0f}" height="15" rx="3"/>'
+            f'<text x="{lx:.0f}" y="{ly + 1:.0f}">{escape(label)}</text></g>'
+        )
+    for node in graph.nodes:
+        x, y = position[node.number]
+        origin = ", ".join(node.origin_countries) or "no origin stated"
+        parts.append(
+            f'<g class="wf-node {RELATION_CLASS[node.relation]}" data-identity="'
+            f'{escape(node.number)}"><title>{escape(node.number)}: {escape(origin)}</title>'
+            f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="7"/>'
+            f'<text class="wf-name" x="{x + NODE_W / 2}" y="{y + 21}">{escape(node.number)}</text>'
+            f'<text class="wf-stay" x="{x + NODE_W / 2}" y="{y + 40}">'
+            f"{escape(node.kind.value.replace('_', ' '))} · {node.carats} ct · {escape(origin)}"
+            "</text></g>"
+        )
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="wf" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
+        f"<title>lineage of {escape(graph.number)}</title>"
+        '<defs><marker id="lineage-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
+        'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        '<path class="wf-arrowhead" d="M0,0 L10,5 L0,10 z"/></marker></defs>'
+    )
+    return Markup(head + "".join(parts) + "</svg>")
