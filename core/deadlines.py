@@ -535,7 +535,10 @@ def keep_deadlines(
 
 
 def _watched(session: Session, shipment: Shipment) -> list[Deadline]:
-    """Deadlines a decision may still change: running, or missed and not yet made good."""
+    """Deadlines a decision may still change: running, or missed and not yet made good.
+
+    Locked and read afresh: a sweep marking one missed meanwhile is waited for and seen,
+    not overwritten (on SQLite the decision already holds the write lock)."""
     query = select(Deadline).where(
         Deadline.shipment_id == shipment.id,
         or_(
@@ -543,7 +546,8 @@ def _watched(session: Session, shipment: Shipment) -> list[Deadline]:
             (Deadline.status == DeadlineStatus.MISSED) & Deadline.met_at.is_(None),
         ),
     )
-    return list(session.scalars(query.order_by(Deadline.id)))
+    query = query.order_by(Deadline.id).with_for_update()
+    return list(session.scalars(query.execution_options(populate_existing=True)))
 
 
 def deadline_of(shipment: Shipment, rule_id: str) -> Deadline | None:

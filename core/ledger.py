@@ -343,6 +343,7 @@ _EVENT_COLUMNS = (
 )
 _FINDING_COLUMNS = ("id", "rule", "outcome", "basis", "message", "rule_version", "data")
 _DOCUMENT_COLUMNS = (
+    "id",
     "number",
     "kind",
     "serial",
@@ -404,6 +405,7 @@ def _document_record(row: Mapping[str, Any]) -> dict[str, Any]:
     """
     private = canonical_json({"actor": row["actor"], "content": sealable(row["content"])})
     return {
+        "id": row["id"],
         "number": row["number"],
         "kind": row["kind"],
         "serial": row["serial"],

@@ -7,6 +7,7 @@ them at once, so a broker can fix a file in one go.
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -58,8 +59,30 @@ def _in_every_zone(value: datetime) -> datetime:
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_in_every_zone)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _shown_as_written(value: str) -> str:
+    """A name or address must read on screens and documents as it was written: no bidi
+    override turning 'Ltd' into 'dtL', and not blank once invisible characters are gone
+    (zero-width joiners inside a name stay: Persian and Indic names need them)."""
+    if any(ch in _BIDI_CONTROLS for ch in value):
+        raise ValueError("bidirectional control characters (U+202A-202E, U+2066-2069) are refused")
+    if all(unicodedata.category(ch)[0] in "CZ" for ch in value):
+        raise ValueError("must contain visible characters")
+    return value
+
+
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_shown_as_written),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_shown_as_written),
+]
 CountryCode = Annotated[
     str, StringConstraints(strip_whitespace=True), AfterValidator(_country_code)
 ]

@@ -50,7 +50,10 @@ def plan_of(session, filters: queries.ShipmentFilter, **kwargs) -> str:
 )
 def test_each_list_walks_an_index_in_order_without_sorting(session, filters, index):
     plan = plan_of(session, filters)
-    assert f"Index Scan Backward using {index} on shipment" in plan, plan
+    # On a tiny table, whose statistics other tests churn, the planner may take the
+    # authority's index and filter the state on it: also in id order, also no sort.
+    walked = {index, "ix_shipment_authority_id"}
+    assert any(f"Index Scan Backward using {i} on shipment" in plan for i in walked), plan
     assert "Sort" not in plan, plan
 
 

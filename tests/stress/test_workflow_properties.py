@@ -1,0 +1,373 @@
+"""Random people taking random decisions on random shipments never leave the workflow.
+
+A hypothesis state machine presents EU imports, EU exports and Norwegian imports (some
+compliant, some with a defect the law holds or refuses) and fires every action any
+workflow knows, as officers, supervisors, auditors and administrators of Belgium, Norway
+or both, with and without a reason or the choices an action asks for. After each step
+it compares what happened with the workflow's own transition table:
+
+- a decision is taken only where a transition allows it (state, direction, role, reason,
+  choices), and then it lands exactly on that transition's destination;
+- a transition that needs a clean record is never recorded with a hold or refusal among
+  its findings; a refusal by the law names a finding that holds or refuses;
+- each decision bumps the version once and adds one event, sealed in the ledger; a
+  refused one changes nothing at all;
+
+and at the end of each run the ledger verifies. Examples are few and derandomized (the
+``caratflow-stress`` profile), on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import func, select
+
+from caratflow import access, ledger
+from caratflow.errors import (
+    ActionNotAvailable,
+    CaratflowError,
+    Forbidden,
+    InvalidInput,
+    LawForbids,
+    NotFound,
+    ReasonRequired,
+)
+from caratflow.law import Outcome
+from caratflow.models import (
+    Authority,
+    Deadline,
+    Event,
+    LedgerEntry,
+    OutboxMessage,
+    Role,
+    Shipment,
+)
+from caratflow.parties import register_party
+from caratflow.service import Actor
+from caratflow.testing import DELETE, shipment_payload
+from caratflow.workflow import STAY
+
+from .conftest import STRESS_PROFILE
+
+pytestmark = pytest.mark.slow
+
+REGISTERED = "Thune Gullsmed AS"
+
+
+def eu_import(**changes: Any) -> dict[str, Any]:
+    return shipment_payload(**changes)
+
+
+def eu_export(**changes: Any) -> dict[str, Any]:
+    payload = shipment_payload(
+        **{
+            "direction": "export",
+            "certificate.number": "EC004211",
+            "certificate.issuing_country": "EU",
+            "certificate.issuing_authority": "FPS Economy, Diamond Office Antwerp",
+            "certificate.exporter.name": "Schupstraat Diamonds NV",
+            **changes,
+        }
+    )
+    payload.setdefault("destination", "CA")
+    payload.setdefault(
+        "lawful_import",
+        {
+            "kind": "annex_v_declaration",
+            "organisation": "World Diamond Council",
+            "member": "Schupstraat Diamonds NV",
+            "signed_on": "2026-11-18",
+        },
+    )
+    return payload
+
+
+def without(payload: dict[str, Any], field: str) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if k != field}
+
+
+def norway_import(**changes: Any) -> dict[str, Any]:
+    return shipment_payload(
+        **{
+            "authority": "NO",
+            "entry_point": "OSL",
+            "presented_at": "2026-11-17T08:30:00+01:00",
+            "certificate.importer.name": REGISTERED,
+            **changes,
+        }
+    )
+
+
+# Each kind of shipment, compliant first, then with defects the law holds or refuses.
+SHIPMENTS = {
+    "EU import": [
+        eu_import(),
+        eu_import(**{"containers.0.seals_intact": False}),
+        eu_import(**{"certificate.issuing_country": "LY", "certificate.number": "LY1"}),
+        eu_import(**{"certificate.validating_authority": DELETE}),
+        eu_import(**{"certificate.origin": ["RU"]}),
+    ],
+    "EU export": [
+        eu_export(),
+        eu_export(destination="LY"),
+        without(eu_export(), "lawful_import"),
+    ],
+    "Norwegian import": [
+        norway_import(),
+        norway_import(entry_point="BGO"),
+        norway_import(**{"certificate.importer.name": "Unregistered Gullsmed AS"}),
+    ],
+}
+PAYLOADS = [p for kind in SHIPMENTS.values() for p in [kind[0], kind[0], *kind]]
+"""Compliant ones twice as often, so that more of them go the whole way."""
+
+ROLES = list(Role)
+AUTHORITIES = [frozenset({"BE"}), frozenset({"NO"}), frozenset({"BE", "NO"})]
+REASONS = [None, "", "   ", "seal S-991 broken on arrival"]
+INPUTS = [
+    None,
+    {"outcome": "pass"},
+    {"outcome": "fail"},
+    {"outcome": "maybe"},
+    {"weighed_carats": "121.90", "counted_parcels": 2},  # lighter than certified
+    {"counted_parcels": 1},  # a parcel missing
+]
+
+
+def actors() -> st.SearchStrategy[Actor]:
+    return st.builds(
+        lambda role, authorities: Actor(
+            f"{role.value}.{'+'.join(sorted(authorities))}", role, authorities
+        ),
+        st.sampled_from(ROLES),
+        st.sampled_from(AUTHORITIES),
+    )
+
+
+def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
+    service = runtime.shipments
+    with runtime.sessions() as session:
+        workflows = {
+            code: service.host.jurisdiction(session.get(Authority, code).plugins).workflow
+            for code in ("BE", "NO")
+        }
+    every_action = sorted({a for w in workflows.values() for a in w.actions})
+
+    class Decisions(RuleBasedStateMachine):
+        shipments = Bundle("shipments")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.savepoint = connection.begin_nested()  # each run starts from the same data
+            self.decisions = 0
+            with runtime.sessions() as session:
+                register_party(
+                    session,
+                    runtime.plugins,
+                    {
+                        "authority": "NO",
+                        "name": REGISTERED,
+                        "address": "Karl Johans gate 31, 0159 Oslo",
+                        "phone": "+47 22 42 50 10",
+                        "roles": ["importer"],
+                        "organisation_number": "923609016",
+                    },
+                    Actor("admin.no", Role.ADMIN, frozenset({"NO"})),
+                )
+                session.commit()
+
+        def teardown(self) -> None:
+            try:
+                if self.decisions:
+                    self.check_the_ledger_and_every_history()
+            finally:
+                self.savepoint.rollback()
+
+        # -- rules -----------------------------------------------------------------------
+
+        @rule(target=shipments, payload=st.sampled_from(PAYLOADS), actor=actors())
+        def present(self, payload: dict[str, Any], actor: Actor) -> Any:
+            expected = set()
+            if not access.may(actor, access.Permission.PRESENT):
+                expected.add(Forbidden)
+            if not actor.may_act_for(payload["authority"]):
+                expected.add(Forbidden)
+            before = self.totals()
+            with runtime.sessions() as session:
+                try:
+                    shipment = service.present(session, payload, actor).shipment
+                    session.commit()
+                except CaratflowError as error:
+                    session.rollback()
+                    assert type(error) in expected, f"{actor} presenting: {error!r}"
+                    assert self.totals() == before, "a refused presentation wrote something"
+                    return multiple()
+                assert not expected, f"{actor} presented, which {expected} should have stopped"
+                assert (shipment.state, shipment.version) == ("presented", 1)
+                self.decisions += 1
+                return shipment.id
+
+        @rule(
+            shipment_id=shipments,
+            action=st.sampled_from(every_action),
+            actor=actors(),
+            reason=st.sampled_from(REASONS),
+            inputs=st.sampled_from(INPUTS),
+        )
+        def act_at_random(
+            self,
+            shipment_id: int,
+            action: str,
+            actor: Actor,
+            reason: str | None,
+            inputs: dict[str, Any] | None,
+        ) -> None:
+            """Any action, anyone, anything: mostly refusals, each of which must be right."""
+            self.act(shipment_id, action, actor, reason, inputs)
+
+        @rule(shipment_id=shipments, data=st.data())
+        def act_as_an_office_would(self, shipment_id: int, data: st.DataObject) -> None:
+            """An action the shipment's state offers, mostly by someone of its authority and
+            mostly with what it asks for: the decisions the law must then judge."""
+            with runtime.sessions() as session:
+                shipment = session.get(Shipment, shipment_id)
+                offered = workflows[shipment.authority_code].available(shipment)
+                home = frozenset({shipment.authority_code})
+            if not offered:
+                return
+            transition = data.draw(st.sampled_from(offered), label="transition")
+            office = st.sampled_from([Role.OFFICER, Role.SUPERVISOR])
+            colleague = st.builds(Actor, st.just("colleague"), office, st.just(home))
+            actor = data.draw(st.one_of(colleague, colleague, colleague, actors()), label="actor")
+            reason = data.draw(st.sampled_from([REASONS[-1], *REASONS]), label="reason")
+            asked = {name: st.sampled_from(values) for name, values in transition.inputs.items()}
+            inputs = data.draw(
+                st.one_of(st.fixed_dictionaries(asked), st.sampled_from(INPUTS)), label="inputs"
+            )
+            self.act(shipment_id, transition.action, actor, reason, inputs)
+
+        def act(
+            self,
+            shipment_id: int,
+            action: str,
+            actor: Actor,
+            reason: str | None,
+            inputs: dict[str, Any] | None,
+        ) -> None:
+            with runtime.sessions() as session:
+                shipment = session.get(Shipment, shipment_id)
+                state, version, direction = shipment.state, shipment.version, shipment.direction
+                workflow = workflows[shipment.authority_code]
+                allowed = [t for t in workflow.available(shipment) if t.action == action]
+                stoppers = self.what_stops(shipment, allowed, actor, reason, inputs)
+            before = self.totals(shipment_id)
+            with runtime.sessions() as session:
+                try:
+                    service.act(session, shipment_id, action, actor, reason=reason, inputs=inputs)
+                    session.commit()
+                except CaratflowError as error:
+                    session.rollback()
+                    if stoppers:
+                        assert isinstance(error, tuple(stoppers)), (action, state, error, stoppers)
+                    else:
+                        assert isinstance(error, LawForbids), (action, state, error)
+                        clean = allowed[0].requires_clean
+                        assert any(
+                            f.stops or (clean and f.outcome.blocks) for f in error.findings
+                        ), f"'{action}' refused by the law without a finding that stops it"
+                    assert self.totals(shipment_id) == before, f"refused '{action}' wrote"
+                    return
+            assert not stoppers, f"{actor} took '{action}' in '{state}' despite {stoppers}"
+            transition = allowed[0]
+            self.decisions += 1
+            with runtime.sessions() as session:
+                shipment = session.get(Shipment, shipment_id)
+                event = shipment.events[-1]
+                landed = state if transition.dest == STAY else transition.dest
+                assert shipment.state == landed, (state, action, shipment.state)
+                assert shipment.state in workflow.states
+                assert (event.action, event.from_state, event.to_state) == (action, state, landed)
+                assert shipment.version == version + 1, "one decision, one version"
+                assert len(shipment.events) == before["events"] + 1
+                if transition.requires_clean:
+                    blocking = [f.rule for f in event.findings if Outcome(f.outcome).blocks]
+                    assert not blocking, f"'{action}' needs a clean record, recorded {blocking}"
+                if transition.requires_reason:
+                    assert event.reason and event.reason.strip()
+                assert ledger.find_entry(session, ledger.DECISION, str(event.id)) is not None
+                assert shipment.direction == direction
+
+        # -- the oracle ------------------------------------------------------------------
+
+        @staticmethod
+        def what_stops(shipment, allowed, actor, reason, inputs) -> set[type[CaratflowError]]:
+            """Every reason the transition table and the role policy give to refuse."""
+            stoppers: set[type[CaratflowError]] = set()
+            if not actor.may_act_for(shipment.authority_code):
+                stoppers.add(NotFound)
+            if not access.may(actor, access.Permission.DECIDE):
+                stoppers.add(Forbidden)
+            if not allowed:
+                stoppers.add(ActionNotAvailable)
+                return stoppers
+            transition = allowed[0]
+            if transition.roles is not None and actor.role.value not in transition.roles:
+                stoppers.add(Forbidden)
+            if transition.requires_reason and not (reason or "").strip():
+                stoppers.add(ReasonRequired)
+            if any((inputs or {}).get(k) not in v for k, v in transition.inputs.items()):
+                stoppers.add(InvalidInput)
+            return stoppers
+
+        def totals(self, shipment_id: int | None = None) -> dict[str, Any]:
+            """What any decision would add to: rows of the shipment's and in total."""
+            with runtime.sessions() as session:
+
+                def count(*where) -> int:
+                    return session.scalar(select(func.count()).where(*where)) or 0
+
+                totals = {
+                    "shipments": count(Shipment.id.is_not(None)),
+                    "all events": count(Event.id.is_not(None)),
+                    "ledger": count(LedgerEntry.kind.is_not(None)),
+                    "deadlines": count(Deadline.id.is_not(None)),
+                    "outbox": count(OutboxMessage.id.is_not(None)),
+                }
+                if shipment_id is not None:
+                    shipment = session.get(Shipment, shipment_id)
+                    totals |= {
+                        "events": count(Event.shipment_id == shipment_id),
+                        "version": shipment.version,
+                        "state": shipment.state,
+                    }
+                return totals
+
+        def check_the_ledger_and_every_history(self) -> None:
+            ledger.sequence_once(runtime.sessions, runtime.settings)
+            with runtime.sessions() as session:
+                report = ledger.verify_ledger(session, ledger.public_key(runtime.settings))
+                assert report.ok, [str(d) for d in report.discrepancies]
+                assert report.pending == 0
+                for shipment in session.scalars(select(Shipment)):
+                    events = shipment.events
+                    assert shipment.version == len(events), shipment.id
+                    assert shipment.state == events[-1].to_state
+                    for earlier, later in itertools.pairwise(events):
+                        assert later.from_state == earlier.to_state
+
+    return Decisions
+
+
+def test_random_decisions_by_random_people_keep_to_the_workflow_and_the_ledger(runtime, connection):
+    run_state_machine_as_test(workflow_machine(runtime, connection), settings=STRESS_PROFILE)
