@@ -41,7 +41,7 @@ from caratflow.models import (
     Shipment,
     utcnow,
 )
-from caratflow.notices import NoticeMaker, queue_notice
+from caratflow.notices import NoticeMaker, answers, queue_notice
 from caratflow.outbox import LATE_AFTER, addresses, claim, enqueue
 
 if TYPE_CHECKING:
@@ -201,13 +201,7 @@ class DeadlineRule:
         return self.period if isinstance(self.period, Period) else self.period(day)
 
     def opens(self, shipment: Shipment, event: Event) -> bool:
-        return (
-            event.action in self.opened_by
-            and self.version.in_force_on(event.legal_date)
-            and (self.goods is None or shipment.goods in self.goods)
-            and (self.directions is None or shipment.direction in self.directions)
-            and (self.when is None or self.when(shipment, event))
-        )
+        return answers(self, self.opened_by, shipment, event)
 
 
 def declare(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -69,13 +69,28 @@ class NoticeRule:
         return self.version.basis
 
     def sends(self, shipment: Shipment, event: Event) -> bool:
-        return (
-            event.action in self.sent_by
-            and self.version.in_force_on(event.legal_date)
-            and (self.goods is None or shipment.goods in self.goods)
-            and (self.directions is None or shipment.direction in self.directions)
-            and (self.when is None or self.when(shipment, event))
-        )
+        return answers(self, self.sent_by, shipment, event)
+
+
+class DecisionRule(Protocol):
+    """What a notice or a deadline declares about the decisions it answers."""
+
+    version: RuleVersion
+    goods: frozenset[str] | None
+    directions: frozenset[str] | None
+    when: Callable[[Shipment, Event], bool] | None
+
+
+def answers(rule: DecisionRule, actions: frozenset[str], shipment: Shipment, event: Event) -> bool:
+    """Does ``rule`` answer this decision: one of ``actions``, under the law in force on
+    its legal date, for these goods and directions, and its own condition?"""
+    return (
+        event.action in actions
+        and rule.version.in_force_on(event.legal_date)
+        and (rule.goods is None or shipment.goods in rule.goods)
+        and (rule.directions is None or shipment.direction in rule.directions)
+        and (rule.when is None or rule.when(shipment, event))
+    )
 
 
 def declare_notice(

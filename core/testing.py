@@ -297,6 +297,30 @@ def shipment_payload(**changes: Any) -> dict[str, Any]:
 DELETE = object()
 
 
+def export_payload(**changes: Any) -> dict[str, Any]:
+    """A Belgian export of rough diamonds to Canada on an Annex V declaration: what an
+    application for a Community certificate carries, with dotted-path changes applied
+    (``destination`` and ``lawful_import`` too)."""
+    payload = shipment_payload(
+        **{
+            "direction": "export",
+            "certificate.number": "EC004211",
+            "certificate.issuing_country": "EU",
+            "certificate.issuing_authority": "FPS Economy, Diamond Office Antwerp",
+            "certificate.exporter.name": "Schupstraat Diamonds NV",
+            "destination": "CA",
+            "lawful_import": {
+                "kind": "annex_v_declaration",
+                "organisation": "World Diamond Council",
+                "member": "Schupstraat Diamonds NV",
+                "signed_on": "2026-11-18",
+            },
+            **changes,
+        }
+    )
+    return payload
+
+
 def outcomes(findings: Any) -> dict[str, str]:
     """``{rule: outcome}`` of findings or of their stored records, for terse assertions."""
     return {f.rule: str(f.outcome) for f in findings}

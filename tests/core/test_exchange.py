@@ -29,6 +29,7 @@ from caratflow.models import (
 from caratflow.outbox import DeliveryError, add_recipient
 from caratflow.reports import run_report
 from caratflow.signing import key_id, public_key_pem
+from caratflow.testing import export_payload as eu_export_payload
 from caratflow.testing import outcomes, shipment_payload, temporary_database
 
 URL = "/api/v1/exchange/messages"
@@ -246,25 +247,10 @@ def test_receiving_a_message_again_is_a_replay_in_the_core_too(session, dutch_pe
 
 
 def export_payload(**changes: Any) -> dict[str, Any]:
-    payload = shipment_payload(
-        **{
-            "direction": "export",
-            "certificate.number": "EC004211",
-            "certificate.issuing_country": "EU",
-            "certificate.issuing_authority": "FPS Economy, Diamond Office Antwerp",
-            "certificate.exporter.name": "Schupstraat Diamonds NV",
-            "certificate.importer.name": "Amsterdam Rough BV",
-            **changes,
-        }
+    """An export to the Netherlands' node."""
+    return eu_export_payload(
+        **{"certificate.importer.name": "Amsterdam Rough BV", "destination": "NL", **changes}
     )
-    payload["destination"] = "NL"
-    payload["lawful_import"] = {
-        "kind": "annex_v_declaration",
-        "organisation": "World Diamond Council",
-        "member": "Schupstraat Diamonds NV",
-        "signed_on": "2026-11-18",
-    }
-    return payload
 
 
 def exported(session, service, officer):

@@ -55,7 +55,7 @@ from caratflow.models import (
 )
 from caratflow.parties import register_party
 from caratflow.service import Actor
-from caratflow.testing import DELETE, shipment_payload
+from caratflow.testing import DELETE, export_payload, shipment_payload
 from caratflow.workflow import STAY
 
 from .conftest import STRESS_PROFILE
@@ -67,30 +67,6 @@ REGISTERED = "Thune Gullsmed AS"
 
 def eu_import(**changes: Any) -> dict[str, Any]:
     return shipment_payload(**changes)
-
-
-def eu_export(**changes: Any) -> dict[str, Any]:
-    payload = shipment_payload(
-        **{
-            "direction": "export",
-            "certificate.number": "EC004211",
-            "certificate.issuing_country": "EU",
-            "certificate.issuing_authority": "FPS Economy, Diamond Office Antwerp",
-            "certificate.exporter.name": "Schupstraat Diamonds NV",
-            **changes,
-        }
-    )
-    payload.setdefault("destination", "CA")
-    payload.setdefault(
-        "lawful_import",
-        {
-            "kind": "annex_v_declaration",
-            "organisation": "World Diamond Council",
-            "member": "Schupstraat Diamonds NV",
-            "signed_on": "2026-11-18",
-        },
-    )
-    return payload
 
 
 def without(payload: dict[str, Any], field: str) -> dict[str, Any]:
@@ -119,9 +95,9 @@ SHIPMENTS = {
         eu_import(**{"certificate.origin": ["RU"]}),
     ],
     "EU export": [
-        eu_export(),
-        eu_export(destination="LY"),
-        without(eu_export(), "lawful_import"),
+        export_payload(),
+        export_payload(destination="LY"),
+        without(export_payload(), "lawful_import"),
     ],
     "Norwegian import": [
         norway_import(),

@@ -13,9 +13,7 @@ from sqlalchemy import select
 from caratflow.deadlines import deadline_of, sweep
 from caratflow.errors import ActionNotAvailable, LawForbids
 from caratflow.models import DeadlineStatus, DocumentStatus, IssuedDocument, OutboxMessage
-from caratflow.testing import outcomes, shipment_payload
-
-from .test_import_export import export_payload
+from caratflow.testing import export_payload, outcomes, shipment_payload
 
 VALIDATED = {"sealed_under_supervision": "yes"}
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from caratflow.deadlines import deadline_of
 from caratflow.errors import LawForbids
 from caratflow.models import DeadlineStatus
-from caratflow.testing import DELETE, outcomes, shipment_payload
+from caratflow.testing import DELETE, export_payload, outcomes, shipment_payload
 
 
 def check(session, service, officer, payload) -> dict[str, str]:
@@ -20,30 +18,6 @@ def present(session, service, officer, payload=None):
     shipment = service.present(session, payload or shipment_payload(), officer).shipment
     session.flush()
     return shipment
-
-
-def export_payload(**changes: Any) -> dict[str, Any]:
-    payload = shipment_payload(
-        **{
-            "direction": "export",
-            "certificate.number": "EC004211",
-            "certificate.issuing_country": "EU",
-            "certificate.issuing_authority": "FPS Economy, Diamond Office Antwerp",
-            "certificate.exporter.name": "Schupstraat Diamonds NV",
-            **changes,
-        }
-    )
-    payload.setdefault("destination", "CA")
-    payload.setdefault(
-        "lawful_import",
-        {
-            "kind": "annex_v_declaration",
-            "organisation": "World Diamond Council",
-            "member": "Schupstraat Diamonds NV",
-            "signed_on": "2026-11-18",
-        },
-    )
-    return payload
 
 
 # -- Art. 3 and Annex I ---------------------------------------------------------------------
