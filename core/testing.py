@@ -12,6 +12,7 @@ several real connections (row locks, concurrent writers) use ``committed_runtime
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import socket
@@ -415,6 +416,7 @@ class LiveServer:
             for channel in list(server._map.values()):
                 channel.close()  # the trigger too: the map is empty, the loop ends
 
-        server.trigger.pull_trigger(close_everything)
+        with contextlib.suppress(OSError):  # the loop closed its trigger and channels already
+            server.trigger.pull_trigger(close_everything)
         self._thread.join(timeout=10)
         server.task_dispatcher.shutdown()
