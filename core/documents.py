@@ -32,7 +32,7 @@ import pycountry
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from caratflow import ledger
 from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, InvalidInput, NotFound
@@ -354,6 +354,14 @@ def valid_documents(session: Session, shipment_id: int, kind: str) -> list[Issue
             )
         )
     )
+
+
+def valid_number(shipment: Shipment, kind: str) -> str | None:
+    """The number of the still-valid document of ``kind`` issued for the shipment, if any:
+    what a notice sent with the issuing decision names."""
+    session = object_session(shipment)
+    found = valid_documents(session, shipment.id, kind) if session is not None else []
+    return found[-1].number if found else None
 
 
 def _change_status(

@@ -22,9 +22,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy.orm import object_session
-
-from caratflow.documents import valid_documents
+from caratflow.documents import valid_number
 from caratflow.law import Case, Verdict, hold, info, passed
 from caratflow.models import Certificate, Event, Shipment
 from caratflow.notices import Notice, declare_notice
@@ -42,18 +40,27 @@ def kp_authority(country: str) -> str:
     return f"kp-authority:{country}"
 
 
-_CONFIRMED: Mapping[str, Callable[[Shipment], Any]] = {
-    "certificate": lambda s: s.certificate.number,
-    "parcels": lambda s: s.certificate.parcels,
-    "carats": lambda s: s.certificate.carats,
-    "importer": lambda s: s.certificate.importer_name,
-    "exporter": lambda s: s.certificate.exporter_name,
+# What the messages between KP authorities may name of a certificate, by field name (the
+# parameters choose which; the comparison on arrival reads the same fields).
+CERTIFICATE_FIELDS: Mapping[str, Callable[[Certificate], Any]] = {
+    "certificate": lambda c: c.number,
+    "parcels": lambda c: c.parcels,
+    "carats": lambda c: c.carats,
+    "value_usd": lambda c: c.value_usd,
+    "origin": lambda c: list(c.origin),
+    "provenance": lambda c: c.provenance,
+    "importer": lambda c: c.importer_name,
+    "exporter": lambda c: c.exporter_name,
 }
+
+
+def certificate_fields(certificate: Certificate, names: Iterable[str]) -> dict[str, Any]:
+    return {name: CERTIFICATE_FIELDS[name](certificate) for name in names}
 
 
 def confirmation_fields(shipment: Shipment, on: date) -> dict[str, Any]:
     """The import confirmation's content: the fields Annex I names, in force ``on``."""
-    return {name: _CONFIRMED[name](shipment) for name in PARAMETERS.value(_FIELDS, on)}
+    return certificate_fields(shipment.certificate, PARAMETERS.value(_FIELDS, on))
 
 
 @RULES.rule("kp.import_confirmation.fields", directions=IMPORT, goods=ROUGH, actions={"verify"})
@@ -84,22 +91,11 @@ def import_confirmation(shipment: Shipment, event: Event) -> Iterable[Notice]:
 
 def export_message(shipment: Shipment, event: Event) -> Iterable[Notice]:
     """Tell the destination's authority what a validated Community certificate covers."""
-    session = object_session(shipment)
-    issued = valid_documents(session, shipment.id, COMMUNITY_CERTIFICATE.kind) if session else []
-    cert = shipment.certificate
-    known = {
-        "certificate": issued[0].number if issued else cert.number,
-        "carats": cert.carats,
-        "value_usd": cert.value_usd,
-        "origin": list(cert.origin),
-        "provenance": cert.provenance,
-        "importer": cert.importer_name,
-        "exporter": cert.exporter_name,  # issue 10: compared on arrival
-        "parcels": cert.parcels,
-    }
-    fields = {
-        name: known[name] for name in PARAMETERS.value("export_message_fields", event.legal_date)
-    }
+    names = PARAMETERS.value("export_message_fields", event.legal_date)
+    fields = certificate_fields(shipment.certificate, names)
+    if "certificate" in fields:  # the Community certificate the validation just issued
+        issued = valid_number(shipment, COMMUNITY_CERTIFICATE.kind)
+        fields["certificate"] = issued or fields["certificate"]
     destination = shipment.details["destination"]
     yield Notice(
         kp_authority(destination),
@@ -141,13 +137,7 @@ NOTICES = (
 EXPORT_MESSAGE = "kp.electronic_messages"
 IMPORT_CONFIRMATION = "eu.import_confirmation"
 
-_COMPARED: Mapping[str, Callable[[Certificate], Any]] = {
-    "carats": lambda c: c.carats,
-    "parcels": lambda c: c.parcels,
-    "importer": lambda c: c.importer_name,
-    "exporter": lambda c: c.exporter_name,
-    "value_usd": lambda c: c.value_usd,
-}
+_COMPARED = ("carats", "parcels", "importer", "exporter", "value_usd")
 
 
 def differences(
@@ -159,9 +149,10 @@ def differences(
     """Where another authority's message and the certificate disagree, with both values
     (only the fields the message carries: an older message may name fewer)."""
     found = {}
-    for name, read in _COMPARED.items():
-        if name in said and not _same(said[name], read(certificate)):
-            found[name] = {theirs: said[name], ours: read(certificate)}
+    for name in _COMPARED:
+        here = CERTIFICATE_FIELDS[name](certificate)
+        if name in said and not _same(said[name], here):
+            found[name] = {theirs: said[name], ours: here}
     return found
 
 

@@ -18,9 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import object_session
-
-from caratflow.documents import valid_documents
+from caratflow.documents import valid_number
 from caratflow.models import Event, Shipment
 from caratflow.notices import Notice, declare_notice
 from caratflow.plugins.norway.documents import CONTROLLED_COPY, KP_CERTIFICATE
@@ -36,22 +34,15 @@ ROUGH = {"rough"}
 PERMITTED = {"import": "import into Norway", "export": "export from Norway"}
 
 
-def _issued(shipment: Shipment, kind: str) -> str | None:
-    """The number of the still-valid document of ``kind`` this decision issued, if any."""
-    session = object_session(shipment)
-    found = valid_documents(session, shipment.id, kind) if session is not None else []
-    return found[-1].number if found else None
-
-
 def permit_fields(shipment: Shipment, event: Event) -> dict[str, Any]:
     """What the permit notice names for the shipment's direction, as the parameters say."""
     cert = shipment.certificate
     direction = str(shipment.direction)
     # an export travels under the certificate the authority has just issued (§5)
-    issued = _issued(shipment, KP_CERTIFICATE.kind) if direction == "export" else None
+    issued = valid_number(shipment, KP_CERTIFICATE.kind) if direction == "export" else None
     known: Mapping[str, Any] = {
         "certificate": issued or cert.number,
-        "controlled_copy": _issued(shipment, CONTROLLED_COPY.kind),
+        "controlled_copy": valid_number(shipment, CONTROLLED_COPY.kind),
         "destination": shipment.details.get("destination"),
         "importer": cert.importer_name,
         "exporter": cert.exporter_name,
