@@ -17,7 +17,7 @@ from caratflow.deadlines import message_sent
 from caratflow.errors import Forbidden, InvalidInput, LawForbids, NotFound
 from caratflow.models import Deadline, DeadlineStatus, IssuedDocument, Role
 from caratflow.outbox import DeliverySettings, Dispatcher, add_recipient
-from caratflow.reports import open_report_deadlines, run_report
+from caratflow.reports import Period, open_report_deadlines, run_report
 from caratflow.service import Actor
 from caratflow.testing import outcomes, shipment_payload
 
@@ -149,12 +149,14 @@ def test_a_report_submitted_to_the_commission_meets_its_deadline_when_delivered(
 ):
     add_recipient(session, "BE", "commission", "mailto:kimberley@commission.example.eu")
     session.commit()
+    # The app submits at the real instant: the month that ended last is due a month on.
+    last_month = Period.last_ended(datetime.now(BRUSSELS).date(), "month").label
     url = "/api/v1/reports/eu.report.import_monthly/submissions"
-    first = client.post(url, json={"period": "2026-10"}, headers=auth)
+    first = client.post(url, json={"period": last_month}, headers=auth)
     assert first.status_code == 202, first.json
     assert (first.json["recipient"], first.json["queued"]) == ("commission", True)
     assert first.json["deadline"]["status"] == "open"
-    assert client.post(url, json={"period": "2026-10"}, headers=auth).json["queued"] is False
+    assert client.post(url, json={"period": last_month}, headers=auth).json["queued"] is False
 
     settings = DeliverySettings(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
     Dispatcher(sessions, settings, on_sent=[message_sent]).dispatch()
