@@ -2,7 +2,8 @@
 
 The web hides what a user may not do, but the decision is taken here (and by each
 transition's own ``roles``), so an API token, a forged form or the CLI meets the same
-rule. Authority isolation is the other half: ``Actor.may_act_for``.
+rule. Authority isolation is the other half: ``Actor.may_act_for``; where a plugin
+splits an authority's decisions between bodies, ``Actor.holds`` the duty is the third.
 """
 
 from __future__ import annotations
@@ -72,10 +73,19 @@ def require(actor: Actor, permission: Permission) -> None:
         raise Forbidden(f"the {actor.role.value} role may not {_WHAT[permission]}")
 
 
-def may_take(actor: Actor, transition: Transition) -> bool:
-    """May this actor fire this transition (role policy and the transition's own roles)?"""
-    roles = getattr(transition, "roles", None)
-    return may(actor, Permission.DECIDE) and (roles is None or actor.role.value in roles)
+def why_not(actor: Actor, workflow: Workflow, transition: Transition) -> str | None:
+    """Why this actor may not fire this transition (role policy, the transition's own
+    roles, the duties that reserve its action), or ``None`` when they may."""
+    if not may(actor, Permission.DECIDE):
+        return f"the {actor.role.value} role may not {_WHAT[Permission.DECIDE]}"
+    if transition.roles is not None and actor.role.value not in transition.roles:
+        return f"'{transition.action}' is reserved to: {', '.join(sorted(transition.roles))}"
+    duties = workflow.duties_for(transition.action)
+    if duties and not any(actor.holds(d.code) for d in duties):
+        held = ", ".join(sorted(actor.duties or ())) or "no duty"
+        bodies = " or ".join(f"{d.name} ({d.code}; {d.basis})" for d in duties)
+        return f"'{transition.action}' is a decision for {bodies}; {actor.name} holds {held}"
+    return None
 
 
 def actions_for(workflow: Workflow, shipment: Shipment, actor: Actor) -> list[Transition]:
@@ -84,6 +94,6 @@ def actions_for(workflow: Workflow, shipment: Shipment, actor: Actor) -> list[Tr
     if not actor.may_act_for(shipment.authority_code):
         return []
     for transition in workflow.available(shipment):
-        if may_take(actor, transition):
+        if why_not(actor, workflow, transition) is None:
             seen.setdefault(transition.action, transition)
     return list(seen.values())

@@ -34,7 +34,8 @@ from caratflow.models import (
     WebSession,
     utcnow,
 )
-from caratflow.provisioning import actor_for, add_user
+from caratflow.pluginhost import PluginHost
+from caratflow.provisioning import actor_for, add_user, checked_duties
 from caratflow.security import hash_password, password_matches
 from caratflow.service import Actor
 
@@ -342,6 +343,9 @@ def create_user(
     role: Role,
     authorities: Iterable[str],
     password: str | None,
+    *,
+    duties: Iterable[str] = (),
+    host: PluginHost | None = None,
 ) -> User:
     access.require(actor, access.Permission.ADMINISTER)
     codes = sorted(set(authorities))
@@ -351,7 +355,7 @@ def create_user(
     name = name.strip()
     if not name or len(name) > 120:
         raise InvalidInput([FieldError("name", "a name of 1 to 120 characters")])
-    return add_user(session, name, role, codes, password)
+    return add_user(session, name, role, codes, password, duties=duties, host=host)
 
 
 def update_user(
@@ -362,8 +366,11 @@ def update_user(
     role: Role,
     authorities: Iterable[str],
     active: bool,
+    duties: Iterable[str] = (),
+    host: PluginHost | None = None,
 ) -> User:
-    """Change a user's role, authorities or whether they may sign in; ends their sessions."""
+    """Change a user's role, authorities, duties or whether they may sign in; ends their
+    sessions."""
     user = managed_user(session, actor, user_id)
     codes = sorted(set(authorities))
     _grantable(actor, codes)
@@ -374,6 +381,7 @@ def update_user(
     user.role = role
     user.active = active
     user.authorities = list(session.scalars(select(Authority).where(Authority.code.in_(codes))))
+    user.duties = checked_duties(host, user.authorities, duties)
     end_sessions_of(session, user)
     if not active:
         for token in session.scalars(

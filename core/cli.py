@@ -77,7 +77,7 @@ def _unit() -> Iterator[Session]:
 
 def _local_actor() -> Actor:
     """Whoever runs the CLI on the server acts as a local administrator."""
-    return Actor(f"cli:{getpass.getuser()}", Role.ADMIN, None)
+    return Actor(f"cli:{getpass.getuser()}", Role.ADMIN, None, None)
 
 
 @main.command()
@@ -210,15 +210,30 @@ def users() -> None:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--authority", "authorities", multiple=True, help="Repeat for several.")
+@click.option(
+    "--duty",
+    "duties",
+    multiple=True,
+    help="A duty an authority's plugin declares (e.g. customs); repeat for several.",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_add(name: str, role: str, authorities: tuple[str, ...], password_stdin: bool) -> None:
+def users_add(
+    name: str,
+    role: str,
+    authorities: tuple[str, ...],
+    duties: tuple[str, ...],
+    password_stdin: bool,
+) -> None:
     """Add a user (no password: an API-only user)."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     if password_stdin and not password:
         raise click.ClickException("an empty password was given on standard input")
     with _unit() as session:
-        user = add_user(session, name, Role(role), authorities, password)
-        click.echo(f"user {user.name} ({user.role.value}) added", err=True)
+        user = add_user(
+            session, name, Role(role), authorities, password, duties=duties, host=_runtime().plugins
+        )
+        held = f", {', '.join(user.duties)}" if user.duties else ""
+        click.echo(f"user {user.name} ({user.role.value}{held}) added", err=True)
 
 
 @main.group()

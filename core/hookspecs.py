@@ -40,12 +40,14 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
-    """Add states and transitions to the core shipment workflow.
+    """Add states, transitions and duties to the core shipment workflow.
 
     Called once per plugin when the plugin host starts. Call ``register.state(...)``
     and ``register.transition(...)``; a transition may use core states and the states
-    this plugin adds. The contributions apply only to shipments of authorities that
-    enable this plugin. Return nothing.
+    this plugin adds. ``register.duty(code, name=..., actions=[...])`` reserves actions
+    (core ones too) to the people holding that duty, where the law splits an authority's
+    decisions between bodies. The contributions apply only to shipments of authorities
+    that enable this plugin. Return nothing.
     """
 
 

@@ -111,6 +111,13 @@ class Case:
     registry: Registry
     at: datetime
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    amended: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def details(self) -> Mapping[str, Any]:
+        """The presentation's extra fields, as the decision under way would complete them
+        (``Transition.amends``)."""
+        return {**self.shipment.details, **self.amended} if self.amended else self.shipment.details
 
     @property
     def decision_date(self) -> date:

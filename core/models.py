@@ -108,13 +108,15 @@ user_authority = Table(
 
 
 class User(Base):
-    """A person (or an integration) acting for one or more authorities in one role."""
+    """A person (or an integration) acting for one or more authorities in one role,
+    holding the duties (codes a plugin declares, e.g. customs) their body carries there."""
 
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    duties: Mapped[list[Any]] = mapped_column(default=list)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

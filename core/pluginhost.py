@@ -124,6 +124,7 @@ class PluginHost:
         workflow = Workflow(
             [*CORE_STATES, *(s for c in chosen for s in c.workflow.states)],
             [*CORE_TRANSITIONS, *(t for c in chosen for t in c.workflow.transitions)],
+            [d for c in chosen for d in c.workflow.duties],
         )
         return Jurisdiction(
             plugins,

@@ -15,9 +15,10 @@ from caratflow.parties import register_party
 from caratflow.pluginhost import PluginHost
 from caratflow.security import hash_password, new_token
 from caratflow.service import Actor, ShipmentService
+from caratflow.workflow import Duty
 
 log = logging.getLogger(__name__)
-SYSTEM = Actor("caratflow", Role.ADMIN, None)
+SYSTEM = Actor("caratflow", Role.ADMIN, None, None)
 
 
 def ensure_authorities(session: Session, host: PluginHost) -> list[str]:
@@ -51,7 +52,12 @@ def add_user(
     role: Role,
     authorities: Iterable[str],
     password: str | None = None,
+    *,
+    duties: Iterable[str] = (),
+    host: PluginHost | None = None,
 ) -> User:
+    """Add a user; ``duties`` are checked against what ``host``'s plugins declare for
+    the user's authorities."""
     codes = sorted(set(authorities))
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(f"a user named {name!r} exists already")
@@ -65,11 +71,43 @@ def add_user(
         name=name,
         role=role,
         authorities=found,
+        duties=checked_duties(host, found, duties),
         password_hash=hash_password(password) if password else None,
     )
     session.add(user)
     session.flush()
     return user
+
+
+def offered_duties(host: PluginHost, authorities: Iterable[Authority]) -> dict[str, Duty]:
+    """The duties the enabled plugins of these authorities declare, by code."""
+    return {
+        code: duty
+        for authority in authorities
+        for code, duty in host.jurisdiction(authority.plugins).workflow.duties.items()
+    }
+
+
+def checked_duties(
+    host: PluginHost | None, authorities: Iterable[Authority], duties: Iterable[str]
+) -> list[str]:
+    """``duties``, sorted, once each is known to a plugin of one of ``authorities``."""
+    wanted = sorted(set(duties))
+    if not wanted:
+        return []
+    if host is None:
+        raise ValueError("duties are checked against the plugins: pass the plugin host")
+    offered = offered_duties(host, authorities)
+    if unknown := [d for d in wanted if d not in offered]:
+        known = ", ".join(sorted(offered)) or "none"
+        raise InvalidInput(
+            [
+                FieldError(
+                    "duty", f"no duty {', '.join(unknown)} at these authorities; known: {known}"
+                )
+            ]
+        )
+    return wanted
 
 
 def create_token(session: Session, user_name: str) -> str:
@@ -84,7 +122,9 @@ def create_token(session: Session, user_name: str) -> str:
 
 
 def actor_for(user: User) -> Actor:
-    return Actor(user.name, user.role, frozenset(a.code for a in user.authorities))
+    return Actor(
+        user.name, user.role, frozenset(a.code for a in user.authorities), frozenset(user.duties)
+    )
 
 
 def load_demo(session: Session, host: PluginHost, shipments: ShipmentService) -> int:

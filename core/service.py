@@ -58,14 +58,19 @@ NOT_ASSESSED = "not assessed"
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts, in which role, for which authorities (``None``: a local administrator)."""
+    """Who acts, in which role, for which authorities and holding which duties
+    (``None`` for either: a local administrator, who acts for all and holds all)."""
 
     name: str
     role: Role
     authorities: frozenset[str] | None
+    duties: frozenset[str] | None = frozenset()
 
     def may_act_for(self, authority_code: str) -> bool:
         return self.authorities is None or authority_code in self.authorities
+
+    def holds(self, duty: str) -> bool:
+        return self.duties is None or duty in self.duties
 
 
 @dataclass(frozen=True)
@@ -202,21 +207,25 @@ class ShipmentService:
             )
         workflow = self.jurisdiction_of(shipment).workflow
         transition = workflow.transition_for(shipment, action)
-        if transition.roles is not None and actor.role not in transition.roles:
-            raise Forbidden(f"'{action}' is reserved to: {', '.join(sorted(transition.roles))}")
+        if refused := access.why_not(actor, workflow, transition):
+            raise Forbidden(refused)
         second_look = foureyes.take_open_request(session, shipment, action, actor)
         if second_look is not None:  # confirming a colleague's request: decide what was asked
             reason, inputs = second_look.reason, foureyes.confirmed_inputs(second_look)
         reason = (reason or "").strip() or None
         if transition.requires_reason and reason is None:
             raise ReasonRequired(f"'{action}' needs a written reason")
-        _check_inputs(transition, inputs or {})
+        inputs = inputs or {}
+        _check_inputs(transition, inputs)
+        amended = {name: inputs[name] for name in sorted(transition.amends) if name in inputs}
         day, now = legal_date(shipment), self.clock()
-        findings = self._assess(session, shipment, action, day, inputs or {}, now)
+        findings = self._assess(session, shipment, action, day, inputs, now, amended)
         if any(f.stops or (transition.requires_clean and f.outcome.blocks) for f in findings):
             raise LawForbids(action, findings)
         if second_look is None:
             foureyes.refuse_single_officer(session, shipment, action)
+        if amended:  # the decision's inputs, sealed with it, show what was completed
+            shipment.details = {**shipment.details, **jsonable(amended)}
         from_state = shipment.state
         workflow.fire(shipment, action)
         shipment.updated_at = now  # every decision bumps the version, state change or not
@@ -262,8 +271,17 @@ class ShipmentService:
         day: date,
         inputs: Mapping[str, Any] | None = None,
         at: datetime | None = None,
+        amended: Mapping[str, Any] | None = None,
     ) -> list[Finding]:
-        case = Case(shipment, action, day, Registry(session), at or self.clock(), inputs or {})
+        case = Case(
+            shipment,
+            action,
+            day,
+            Registry(session),
+            at or self.clock(),
+            inputs or {},
+            amended or {},
+        )
         return [
             f
             for rule in self.jurisdiction_of(shipment).rules

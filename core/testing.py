@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from caratflow.config import Settings
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
-from caratflow.models import Base, Role
+from caratflow.models import Authority, Base, Role
 from caratflow.pluginhost import PluginHost, load_plugin_host
-from caratflow.provisioning import add_user, create_token, ensure_authorities
+from caratflow.provisioning import add_user, create_token, ensure_authorities, offered_duties
 from caratflow.runtime import Runtime
 from caratflow.service import Actor, ShipmentService
 
@@ -208,18 +208,42 @@ def clock(runtime: Runtime) -> Clock:
 # -- people -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def officer() -> Actor:
-    return Actor("officer.be", Role.OFFICER, frozenset({"BE"}))
+# The people of the fixtures hold every duty their authorities' plugins declare, so that
+# a scenario about the law need not be about which body decides; the tests of the split
+# between bodies (``Duty``) make people of their own.
+
+
+def duties_at(session: Session, host: PluginHost, codes: Iterable[str]) -> list[str]:
+    """Every duty the plugins of these authorities declare."""
+    found = session.scalars(select(Authority).where(Authority.code.in_(list(codes))))
+    return sorted(offered_duties(host, found))
 
 
 @pytest.fixture
-def make_token(session: Session) -> Callable[..., str]:
-    """Create a user and return a bearer token: ``make_token(Role.OFFICER, "BE")``."""
+def officer(session: Session, plugin_host: PluginHost) -> Actor:
+    duties = frozenset(duties_at(session, plugin_host, ["BE"]))
+    return Actor("officer.be", Role.OFFICER, frozenset({"BE"}), duties)
 
-    def make(role: Role = Role.OFFICER, *authorities: str, name: str | None = None) -> str:
+
+@pytest.fixture
+def make_token(session: Session, plugin_host: PluginHost) -> Callable[..., str]:
+    """Create a user and return a bearer token: ``make_token(Role.OFFICER, "BE")``
+    (``duties=[...]`` for fewer than all)."""
+
+    def make(
+        role: Role = Role.OFFICER,
+        *authorities: str,
+        name: str | None = None,
+        duties: Iterable[str] | None = None,
+    ) -> str:
+        codes = authorities or ("BE",)
         user = add_user(
-            session, name or f"{role.value}-{uuid.uuid4().hex[:6]}", role, authorities or ("BE",)
+            session,
+            name or f"{role.value}-{uuid.uuid4().hex[:6]}",
+            role,
+            codes,
+            duties=duties_at(session, plugin_host, codes) if duties is None else duties,
+            host=plugin_host,
         )
         token = create_token(session, user.name)
         session.commit()

@@ -5,6 +5,10 @@ set of enabled plugins; shipments are ORM rows carrying their state and are neve
 added to the machine (a ``Machine`` per row costs ~270 µs and 8.5 KiB, and
 ``add_model`` keeps every model alive). The database transaction, not
 ``transitions``, undoes a state change when something later fails.
+
+A plugin may also split the decisions of an authority between the bodies that share it
+(``Duty``): where customs and a Community authority work side by side at one control
+point, each action a duty reserves is taken only by the people who hold that duty.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ class Transition:
     remedial release). ``directions`` of ``None`` means every direction; ``roles`` of
     ``None`` means every role that may decide at all. ``inputs`` names the choices the
     decision must record, each with its allowed values (``{"outcome": ("pass", "fail")}``).
+    ``amends`` names the fields of the presentation the decision may complete from its
+    inputs (evidence asked for earlier): the rules judge the completed record, and it
+    is kept only if they let the decision pass.
     """
 
     action: str
@@ -48,6 +55,7 @@ class Transition:
     directions: frozenset[str] | None = None
     roles: frozenset[str] | None = None
     inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    amends: frozenset[str] = frozenset()
     description: str = ""
     plugin: str | None = None
 
@@ -55,6 +63,21 @@ class Transition:
         return shipment.state in self.sources and (
             self.directions is None or shipment.direction in self.directions
         )
+
+
+@dataclass(frozen=True)
+class Duty:
+    """One body's share of the decisions at an authority (e.g. customs at a control point).
+
+    An action that one or more duties reserve may be taken only by someone holding one of
+    them; an action no duty names stays open to every role that may decide.
+    """
+
+    code: str
+    name: str
+    actions: frozenset[str]
+    basis: str = ""
+    plugin: str | None = None
 
 
 CORE_STATES = (
@@ -121,9 +144,13 @@ class WorkflowRegistrar:
     plugin: str
     states: list[State] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
+    duties: list[Duty] = field(default_factory=list)
 
     def state(self, name: str, *, terminal: bool = False, description: str = "") -> None:
         self.states.append(State(name, terminal, description, self.plugin))
+
+    def duty(self, code: str, *, name: str, actions: Iterable[str], basis: str = "") -> None:
+        self.duties.append(Duty(code, name, frozenset(actions), basis, self.plugin))
 
     def transition(
         self,
@@ -136,6 +163,7 @@ class WorkflowRegistrar:
         directions: Iterable[str] | None = None,
         roles: Iterable[str] | None = None,
         inputs: Mapping[str, Iterable[str]] | None = None,
+        amends: Iterable[str] = (),
         description: str = "",
     ) -> None:
         self.transitions.append(
@@ -148,6 +176,7 @@ class WorkflowRegistrar:
                 directions=None if directions is None else frozenset(directions),
                 roles=None if roles is None else frozenset(roles),
                 inputs={name: tuple(values) for name, values in (inputs or {}).items()},
+                amends=frozenset(amends),
                 description=description,
                 plugin=self.plugin,
             )
@@ -157,13 +186,21 @@ class WorkflowRegistrar:
 class Workflow:
     """States and transitions for one set of plugins, with its single shared machine."""
 
-    def __init__(self, states: Iterable[State], transitions: Iterable[Transition]):
+    def __init__(
+        self,
+        states: Iterable[State],
+        transitions: Iterable[Transition],
+        duties: Iterable[Duty] = (),
+    ):
         self.states = {s.name: s for s in states}
         self.transitions = list(transitions)
         for t in self.transitions:
             unknown = [s for s in (*t.sources, t.dest) if s not in self.states and s != STAY]
             if unknown:
                 raise ValueError(f"transition {t.action!r} names unknown states {unknown}")
+        # A duty may name actions another plugin brings (customs transit is the EU's):
+        # they are reserved where that plugin is enabled too.
+        self.duties = {d.code: d for d in duties}
         self.machine = Machine(
             model=None,
             states=list(self.states),
@@ -180,6 +217,10 @@ class Workflow:
     @property
     def actions(self) -> list[str]:
         return list(dict.fromkeys(t.action for t in self.transitions))
+
+    def duties_for(self, action: str) -> list[Duty]:
+        """The duties that reserve ``action`` (none: any role that may decide takes it)."""
+        return [d for d in self.duties.values() if action in d.actions]
 
     def available(self, shipment: Shipment) -> list[Transition]:
         return [t for t in self.transitions if t.allows(shipment)]

@@ -59,6 +59,41 @@ def test_users_and_a_token_that_is_printed_alone(cli):
     assert "unknown authority XX" in unknown.stderr
 
 
+def test_a_user_holds_the_duties_their_authoritys_plugins_declare(cli):
+    cli("init")
+    added = cli(
+        "users", "add", "jan", "--role", "officer", "--authority", "BE", "--duty", "customs"
+    )
+    assert "user jan (officer, customs) added" in added.stderr
+    unknown = cli(
+        "users",
+        "add",
+        "piet",
+        "--role",
+        "officer",
+        "--authority",
+        "BE",
+        "--duty",
+        "police",
+        ok=False,
+    )
+    assert unknown.exit_code == 1
+    assert "no duty police at these authorities; known: customs, fps_economy" in unknown.stderr
+    elsewhere = cli(
+        "users",
+        "add",
+        "ola",
+        "--role",
+        "officer",
+        "--authority",
+        "NO",
+        "--duty",
+        "customs",
+        ok=False,
+    )
+    assert "no duty customs at these authorities; known: none" in elsewhere.stderr
+
+
 def test_present_act_and_replay_from_the_terminal(cli, tmp_path):
     cli("init")
     file = tmp_path / "shipment.json"

@@ -66,7 +66,7 @@ pytestmark = pytest.mark.postgres_only
 ANTWERP = "FPS Economy, Diamond Office Antwerp"
 EXPORTER = "Schupstraat Diamonds NV"
 IMPORTER = "Amsterdam Rough BV"
-BELGIAN_OFFICER = Actor("officer.be", Role.OFFICER, frozenset({"BE"}))
+BELGIAN_OFFICER = Actor("officer.be", Role.OFFICER, frozenset({"BE"}), None)  # every duty
 
 
 class Server(LiveServer):

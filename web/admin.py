@@ -18,6 +18,7 @@ from caratflow.access import FOUR_EYES_ACTIONS, Permission, require
 from caratflow.errors import Conflict, Forbidden, InvalidInput
 from caratflow.models import Role, utcnow
 from caratflow.pluginhost import installed_plugins
+from caratflow.provisioning import offered_duties
 from caratflow.web.context import db, runtime
 from caratflow.web.forms import (
     ClosureDayForm,
@@ -59,6 +60,8 @@ def add_user() -> Any:
             Role(form.role.data),
             form.authorities.data or [],
             form.password.data or None,
+            duties=form.duties.data or [],
+            host=runtime().plugins,
         )
         _changed(f"added user {user.name} ({user.role.value})", user=user)
     except (InvalidInput, Conflict) as error:
@@ -87,6 +90,8 @@ def user(user_id: int) -> Any:
                     role=Role(form.role.data),
                     authorities=form.authorities.data or [],
                     active=bool(form.active.data),
+                    duties=form.duties.data or [],
+                    host=runtime().plugins,
                 )
                 _changed(f"changed user {found.name}", user=found)
                 flash(_("Saved. The user's sessions were ended."), "success")
@@ -98,6 +103,7 @@ def user(user_id: int) -> Any:
     else:
         form.role.data = found.role.value
         form.authorities.data = [a.code for a in found.authorities]
+        form.duties.data = list(found.duties)
         form.active.data = found.active
     return render_template(
         "admin/user.html",
@@ -242,9 +248,10 @@ def _new_user_form() -> NewUserForm:
 
 
 def _choices(form: Any) -> None:
-    form.authorities.choices = options(
-        (a.code, a.code) for a in accounts.visible_authorities(db(), current_actor())
-    )
+    authorities = accounts.visible_authorities(db(), current_actor())
+    form.authorities.choices = options((a.code, a.code) for a in authorities)
+    offered = offered_duties(runtime().plugins, authorities)
+    form.duties.choices = options((code, offered[code].name) for code in sorted(offered))
 
 
 def _changed(what: str, user: Any = None, authorities: list[str] | None = None) -> None:

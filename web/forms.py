@@ -336,6 +336,7 @@ class NewUserForm(FlaskForm):
     name = StringField(_l("User name"), validators=[DataRequired(), Length(max=120)])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     authorities = MultiCheckboxField(_l("Acts for"))
+    duties = MultiCheckboxField(_l("Duties"))
     password = PasswordField(
         _l("Initial password (12 characters or more; empty: API only)"),
         validators=[Optional(), Length(max=128)],
@@ -345,6 +346,7 @@ class NewUserForm(FlaskForm):
 class EditUserForm(FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     authorities = MultiCheckboxField(_l("Acts for"))
+    duties = MultiCheckboxField(_l("Duties"))
     active = BooleanField(_l("May sign in"))
 
 

@@ -24,7 +24,7 @@ from caratflow.models import Role, Shipment
 from caratflow.runtime import Runtime
 from caratflow.service import Actor
 
-OFFICER = Actor("officer.child", Role.OFFICER, frozenset({"BE"}))
+OFFICER = Actor("officer.child", Role.OFFICER, frozenset({"BE"}), None)  # every duty
 SEQUENCE_EVERY = 5
 
 

@@ -79,7 +79,7 @@ def shipments_in_every_state(runtime, session) -> list[int]:
     """Belgian and Norwegian shipments presented, verified, held, released and bonded; the
     ledger sequenced, so that proofs exist."""
     service = runtime.shipments
-    officer = Actor("officer.fuzz", Role.OFFICER, frozenset({"BE", "NO"}))
+    officer = Actor("officer.fuzz", Role.OFFICER, frozenset({"BE", "NO"}), None)
     ids = []
     steps = [
         ("BE", []),

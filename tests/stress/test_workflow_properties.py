@@ -121,13 +121,17 @@ INPUTS = [
 ]
 
 
+DUTIES = [frozenset(), frozenset({"customs"}), frozenset({"fps_economy"}), None]  # None: all
+
+
 def actors() -> st.SearchStrategy[Actor]:
     return st.builds(
-        lambda role, authorities: Actor(
-            f"{role.value}.{'+'.join(sorted(authorities))}", role, authorities
+        lambda role, authorities, duties: Actor(
+            f"{role.value}.{'+'.join(sorted(authorities))}", role, authorities, duties
         ),
         st.sampled_from(ROLES),
         st.sampled_from(AUTHORITIES),
+        st.sampled_from(DUTIES),
     )
 
 
@@ -224,7 +228,7 @@ def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
                 return
             transition = data.draw(st.sampled_from(offered), label="transition")
             office = st.sampled_from([Role.OFFICER, Role.SUPERVISOR])
-            colleague = st.builds(Actor, st.just("colleague"), office, st.just(home))
+            colleague = st.builds(Actor, st.just("colleague"), office, st.just(home), st.just(None))
             actor = data.draw(st.one_of(colleague, colleague, colleague, actors()), label="actor")
             reason = data.draw(st.sampled_from([REASONS[-1], *REASONS]), label="reason")
             asked = {name: st.sampled_from(values) for name, values in transition.inputs.items()}
@@ -299,6 +303,9 @@ def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
                 return stoppers
             transition = allowed[0]
             if transition.roles is not None and actor.role.value not in transition.roles:
+                stoppers.add(Forbidden)
+            reserving = workflows[shipment.authority_code].duties_for(transition.action)
+            if reserving and not any(actor.holds(d.code) for d in reserving):
                 stoppers.add(Forbidden)
             if transition.requires_reason and not (reason or "").strip():
                 stoppers.add(ReasonRequired)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pyotp
@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from caratflow import accounts
 from caratflow.models import Role, User
 from caratflow.provisioning import add_user
+from caratflow.testing import duties_at
 
 PASSWORD = "correct horse battery"
 TOKEN = re.compile(
@@ -45,16 +46,25 @@ class Person:
 
 
 @pytest.fixture
-def make_person(session) -> Callable[..., Person]:
-    """``make_person(Role.OFFICER, "BE")``: a user with ``PASSWORD``; admins get TOTP."""
+def make_person(session, plugin_host) -> Callable[..., Person]:
+    """``make_person(Role.OFFICER, "BE")``: a user with ``PASSWORD``; admins get TOTP.
+    Like ``make_token``'s, they hold every duty of their authorities unless ``duties``."""
 
-    def make(role: Role = Role.OFFICER, *authorities: str, name: str | None = None) -> Person:
+    def make(
+        role: Role = Role.OFFICER,
+        *authorities: str,
+        name: str | None = None,
+        duties: Iterable[str] | None = None,
+    ) -> Person:
+        codes = authorities or ("BE",)
         user = add_user(
             session,
             name or f"{role.value}-{uuid.uuid4().hex[:6]}",
             role,
-            authorities or ("BE",),
+            codes,
             PASSWORD,
+            duties=duties_at(session, plugin_host, codes) if duties is None else duties,
+            host=plugin_host,
         )
         secret = None
         if role == Role.ADMIN:

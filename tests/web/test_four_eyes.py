@@ -89,7 +89,7 @@ def test_a_change_after_the_request_makes_it_stale(session, service):
 
 
 def test_the_cli_and_every_other_caller_meet_the_same_rule(session, service, four_eyes_in_belgium):
-    actor = Actor("cli:root", Role.ADMIN, None)
+    actor = Actor("cli:root", Role.ADMIN, None, None)
     shipment = service.present(session, shipment_payload(), actor).shipment
     service.act(session, shipment.id, "hold", actor, reason="seal")
     with pytest.raises(SecondOfficerRequired, match="second officer"):
