@@ -10,6 +10,7 @@ by configuration. Rules in ``rules.py``, legal text in ``rules.toml``, dated val
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ from caratflow.workflow import PRESENTED, WorkflowRegistrar
 
 HERE = Path(__file__).parent
 EVIDENCE_REQUESTED = "origin_evidence_requested"
+ORIGIN_VERIFIED = "origin_verified"
+EVIDENCE = ("origin_shares", "origin_documents")
+"""What the trader's origin evidence completes: the shares by mining country and the
+SHA-256 of each document FPS Economy checked (see ``rules.origin_documents_attached``)."""
 
 
 @hookimpl
@@ -31,6 +36,11 @@ def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
     register.state(
         EVIDENCE_REQUESTED,
         description="the control point asked the trader for evidence of the mining countries",
+    )
+    register.state(
+        ORIGIN_VERIFIED,
+        description="FPS Economy found the evidence shows a non-Russian origin; "
+        "the content check follows",
     )
     register.transition(
         "request_origin_evidence",
@@ -40,11 +50,30 @@ def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
         description="ask for documents proving non-Russian origin before verifying",
     )
     register.transition(
-        "receive_origin_evidence",
+        "verify_origin",
         EVIDENCE_REQUESTED,
-        PRESENTED,
-        description="evidence received; the shipment returns to the counter",
+        ORIGIN_VERIFIED,
+        requires_clean=True,
+        amends=EVIDENCE,
+        description="the evidence received documents a non-Russian origin",
     )
+    register.transition(
+        "verify",
+        ORIGIN_VERIFIED,
+        "verified",
+        requires_clean=True,
+        description="content checked against the certificate; origin documented",
+    )
+    for action in ("hold", "refuse"):
+        register.transition(
+            action,
+            (EVIDENCE_REQUESTED, ORIGIN_VERIFIED),
+            "held" if action == "hold" else "refused",
+            requires_reason=True,
+            description="detain the consignment" if action == "hold" else "refuse for good",
+        )
+    for duty in tomllib.loads((HERE / "control_point.toml").read_text("utf-8"))["duty"]:
+        register.duty(duty["code"], name=duty["name"], actions=duty["actions"], basis=duty["basis"])
 
 
 @hookimpl

@@ -11,6 +11,7 @@ identities and lineage are in ``identities.py``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -22,6 +23,7 @@ HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("belgium_g7", HERE / "rules.toml")
 WHOLE = Decimal(100)
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def sanctioned(case: Case) -> set[str]:
@@ -31,8 +33,10 @@ def sanctioned(case: Case) -> set[str]:
 def shares(case: Case) -> dict[str, Decimal]:
     """A mixed parcel's shares by mining country, in percent; an unreadable share counts as
     a share (so a Russian one still taints) of unknown size."""
-    raw: Mapping[str, Any] = case.shipment.details.get("origin_shares") or {}
-    return {country: _decimal(share, Decimal("NaN")) for country, share in raw.items()}
+    raw = case.details.get("origin_shares") or {}
+    if not isinstance(raw, Mapping):  # a share of unknown countries: nothing is documented
+        return {"??": Decimal("NaN")}
+    return {str(country): _decimal(share, Decimal("NaN")) for country, share in raw.items()}
 
 
 def mining_countries(case: Case) -> set[str]:
@@ -42,12 +46,12 @@ def mining_countries(case: Case) -> set[str]:
 
 def routed_through(case: Case) -> set[str]:
     """Where the goods came from and passed through: provenance and transit countries."""
-    transit = case.shipment.details.get("transit_countries") or []
+    transit = case.details.get("transit_countries") or []
     return {case.shipment.certificate.provenance, *transit}
 
 
 def stones(case: Case) -> list[Mapping[str, Any]]:
-    return list(case.shipment.details.get("stones") or [])
+    return list(case.details.get("stones") or [])
 
 
 @RULES.rule("g7.scope")
@@ -160,6 +164,23 @@ def mixed_parcel_untainted(case: Case) -> Verdict | None:
             shares=portion,
         )
     return passed(f"mixed parcel of {', '.join(sorted(countries))}: no Russian share")
+
+
+@RULES.rule("g7.rough.non_russian", actions={"verify_origin"})
+def origin_documents_attached(case: Case) -> Verdict:
+    """Origin evidence is the documents themselves, each named by its SHA-256, so that the
+    record proves which papers the control point checked."""
+    documents = case.details.get("origin_documents")
+    if not documents or not isinstance(documents, list):
+        return hold(
+            "the evidence documents are not attached: give the SHA-256 of each (origin_documents)"
+        )
+    unreadable = [str(d)[:80] for d in documents if not (isinstance(d, str) and _SHA256.match(d))]
+    if unreadable:
+        return hold(f"not a SHA-256: {', '.join(unreadable)}", documents=unreadable)
+    if not isinstance(case.details.get("origin_shares"), Mapping):
+        return hold("origin_shares must give each country of mining with its percent")
+    return passed(f"{len(documents)} evidence document(s) checked", documents=len(documents))
 
 
 @RULES.rule("nl.trace.serial_lot", goods={"polished", "synthetic"})

@@ -298,3 +298,53 @@ def test_an_administrator_sets_four_eyes_and_closes_the_office_for_a_day(
         reason="not theirs",
     )
     assert refused.status_code == 403
+
+
+def test_each_officer_sees_only_their_bodys_buttons(browser, make_person, client, auth):
+    # At the Antwerp Diamond Office (belgium_g7's duties): FPS Economy verifies, customs
+    # handles transit and release.
+    shipment = present_through_api(client, auth)
+    customs = browser(make_person(Role.OFFICER, "BE", duties=["customs"]))
+    fps = browser(make_person(Role.OFFICER, "BE", duties=["fps_economy"]))
+    page = f"/shipments/{shipment['id']}"
+    assert "/actions/verify" not in customs.get(page).text
+    assert f"/shipments/{shipment['id']}/actions/verify" in fps.get(page).text
+    assert "/actions/place_under_transit" in customs.get(page).text
+
+
+def test_the_workflow_page_names_the_body_each_decision_belongs_to(browser, make_person):
+    page = browser(make_person(Role.SUPERVISOR, "BE")).get("/workflow").text
+    assert 'data-duty="customs"' in page and 'data-duty="fps_economy"' in page
+
+
+def test_an_administrator_gives_and_changes_a_users_duties(browser, make_person, session):
+    from caratflow.models import User
+
+    admin = browser(make_person(Role.ADMIN, "BE"))
+    form = admin.get("/admin/").text
+    assert 'value="customs"' in form and 'value="fps_economy"' in form
+    added = post_form(
+        admin,
+        "/admin/",
+        url="/admin/users",
+        name="douane.jan",
+        role="officer",
+        authorities="BE",
+        duties="customs",
+        password="a long enough password",
+    )
+    assert added.status_code == 303
+    jan = session.scalar(select(User).where(User.name == "douane.jan"))
+    assert jan.duties == ["customs"]
+    changed = post_form(
+        admin,
+        f"/admin/users/{jan.id}",
+        role="officer",
+        authorities="BE",
+        duties=["customs", "fps_economy"],
+        active="y",
+    )
+    assert changed.status_code == 303
+    session.refresh(jan)
+    assert jan.duties == ["customs", "fps_economy"]
+    assert "customs, fps_economy" in admin.get("/admin/").text
