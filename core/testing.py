@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from caratflow.config import Settings
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
-from caratflow.models import Authority, Base, Role
+from caratflow.models import Authority, Base, Role, User
 from caratflow.pluginhost import PluginHost, load_plugin_host
 from caratflow.provisioning import add_user, create_token, ensure_authorities, offered_duties
 from caratflow.runtime import Runtime
@@ -219,6 +219,28 @@ def duties_at(session: Session, host: PluginHost, codes: Iterable[str]) -> list[
     return sorted(offered_duties(host, found))
 
 
+def add_person(
+    session: Session,
+    host: PluginHost,
+    role: Role = Role.OFFICER,
+    *authorities: str,
+    name: str | None = None,
+    password: str | None = None,
+    duties: Iterable[str] | None = None,
+) -> User:
+    """A user of ``authorities`` (BE when none) with every duty there unless ``duties``."""
+    codes = authorities or ("BE",)
+    return add_user(
+        session,
+        name or f"{role.value}-{uuid.uuid4().hex[:6]}",
+        role,
+        codes,
+        password,
+        duties=duties_at(session, host, codes) if duties is None else duties,
+        host=host,
+    )
+
+
 @pytest.fixture
 def officer(session: Session, plugin_host: PluginHost) -> Actor:
     duties = frozenset(duties_at(session, plugin_host, ["BE"]))
@@ -230,21 +252,8 @@ def make_token(session: Session, plugin_host: PluginHost) -> Callable[..., str]:
     """Create a user and return a bearer token: ``make_token(Role.OFFICER, "BE")``
     (``duties=[...]`` for fewer than all)."""
 
-    def make(
-        role: Role = Role.OFFICER,
-        *authorities: str,
-        name: str | None = None,
-        duties: Iterable[str] | None = None,
-    ) -> str:
-        codes = authorities or ("BE",)
-        user = add_user(
-            session,
-            name or f"{role.value}-{uuid.uuid4().hex[:6]}",
-            role,
-            codes,
-            duties=duties_at(session, plugin_host, codes) if duties is None else duties,
-            host=plugin_host,
-        )
+    def make(role: Role = Role.OFFICER, *authorities: str, **how: Any) -> str:
+        user = add_person(session, plugin_host, role, *authorities, **how)
         token = create_token(session, user.name)
         session.commit()
         return token

@@ -30,8 +30,8 @@ from caratflow import ledger
 from caratflow.db import unit_of_work
 from caratflow.models import Event, LedgerEntry, OutboxMessage, OutboxStatus, Role, Shipment
 from caratflow.outbox import add_recipient
-from caratflow.provisioning import add_user, create_token
-from caratflow.testing import LiveServer, duties_at, shipment_payload
+from caratflow.provisioning import create_token
+from caratflow.testing import LiveServer, add_person, shipment_payload
 from caratflow.web import create_app
 
 from .conftest import Crew, http, open_due_reminders, wait_for
@@ -130,14 +130,7 @@ def test_eight_clients_and_two_workers_lose_nothing_and_send_nothing_twice(
             address = f"mailto:{audience.replace(':', '-')}@diamonds.example.be"
             add_recipient(session, "BE", audience, address)
         for n in range(CLIENTS):
-            add_user(
-                session,
-                f"officer{n}",
-                Role.OFFICER,
-                ["BE", "NO"],
-                duties=duties_at(session, rt.plugins, ["BE"]),
-                host=rt.plugins,
-            )
+            add_person(session, rt.plugins, Role.OFFICER, "BE", "NO", name=f"officer{n}")
     with unit_of_work(rt.sessions) as session:
         auths = [
             {"Authorization": f"Bearer {create_token(session, f'officer{n}')}"}

@@ -32,9 +32,9 @@ from caratflow.models import (
     Shipment,
 )
 from caratflow.outbox import DeliverySettings, add_recipient
-from caratflow.provisioning import add_user, create_token
+from caratflow.provisioning import create_token
 from caratflow.scheduler import PERIODIC_TASKS, start_scheduler
-from caratflow.testing import LiveServer, duties_at, shipment_payload
+from caratflow.testing import LiveServer, add_person, shipment_payload
 from caratflow.web import create_app
 
 from .conftest import Crew, http, open_due_reminders, wait_for
@@ -46,10 +46,7 @@ TRACEBACK_WORDS = ("Traceback", "sqlalchemy", "psycopg", 'File "')
 
 def officer_headers(runtime) -> dict[str, str]:
     with unit_of_work(runtime.sessions) as session:
-        duties = duties_at(session, runtime.plugins, ["BE"])
-        add_user(
-            session, "officer.outage", Role.OFFICER, ["BE"], duties=duties, host=runtime.plugins
-        )
+        add_person(session, runtime.plugins, Role.OFFICER, name="officer.outage")
     with unit_of_work(runtime.sessions) as session:
         return {"Authorization": f"Bearer {create_token(session, 'officer.outage')}"}
 

@@ -8,8 +8,7 @@ page carries, as a browser would submit it.
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import pyotp
@@ -18,8 +17,7 @@ from flask.testing import FlaskClient
 
 from caratflow import accounts
 from caratflow.models import Role, User
-from caratflow.provisioning import add_user
-from caratflow.testing import duties_at
+from caratflow.testing import add_person
 
 PASSWORD = "correct horse battery"
 TOKEN = re.compile(
@@ -50,22 +48,8 @@ def make_person(session, plugin_host) -> Callable[..., Person]:
     """``make_person(Role.OFFICER, "BE")``: a user with ``PASSWORD``; admins get TOTP.
     Like ``make_token``'s, they hold every duty of their authorities unless ``duties``."""
 
-    def make(
-        role: Role = Role.OFFICER,
-        *authorities: str,
-        name: str | None = None,
-        duties: Iterable[str] | None = None,
-    ) -> Person:
-        codes = authorities or ("BE",)
-        user = add_user(
-            session,
-            name or f"{role.value}-{uuid.uuid4().hex[:6]}",
-            role,
-            codes,
-            PASSWORD,
-            duties=duties_at(session, plugin_host, codes) if duties is None else duties,
-            host=plugin_host,
-        )
+    def make(role: Role = Role.OFFICER, *authorities: str, **how: Any) -> Person:
+        user = add_person(session, plugin_host, role, *authorities, password=PASSWORD, **how)
         secret = None
         if role == Role.ADMIN:
             secret = accounts.start_totp_enrolment(session, user)

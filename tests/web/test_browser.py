@@ -16,7 +16,7 @@ import pytest
 from caratflow.db import unit_of_work
 from caratflow.models import Role
 from caratflow.provisioning import add_user
-from caratflow.testing import LiveServer, duties_at
+from caratflow.testing import LiveServer, add_person
 from caratflow.web import create_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -46,16 +46,7 @@ def chromium() -> Iterator[Any]:
 @pytest.fixture
 def server(committed_runtime) -> Iterator[LiveServer]:
     with unit_of_work(committed_runtime.sessions) as session:
-        everything = duties_at(session, committed_runtime.plugins, ["BE"])
-        add_user(
-            session,
-            "anna",
-            Role.OFFICER,
-            ["BE"],
-            PASSWORD,
-            duties=everything,
-            host=committed_runtime.plugins,
-        )
+        add_person(session, committed_runtime.plugins, Role.OFFICER, name="anna", password=PASSWORD)
         add_user(session, "ola", Role.OFFICER, ["NO"], PASSWORD)
     app = create_app({}, runtime=committed_runtime)
     with LiveServer(app) as live:
