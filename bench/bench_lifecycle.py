@@ -25,7 +25,7 @@ from caratflow.provisioning import ensure_authorities
 from caratflow.service import Actor, ShipmentService
 from caratflow.testing import shipment_payload
 
-OFFICER = Actor("bench", Role.OFFICER, frozenset({"BE"}))
+OFFICER = Actor("bench", Role.OFFICER, frozenset({"BE"}), None)  # holds every duty
 
 
 def run_service(engine, n: int) -> float:

@@ -211,9 +211,9 @@ class Certificate(Base):
     validating_authority: Mapped[str | None] = mapped_column(String(200))
     issued_on: Mapped[date]
     expires_on: Mapped[date]
-    exporter_name: Mapped[str] = mapped_column(String(200))
+    exporter_name: Mapped[str] = mapped_column(String(200), index=True)
     exporter_address: Mapped[str] = mapped_column(Text)
-    importer_name: Mapped[str] = mapped_column(String(200))
+    importer_name: Mapped[str] = mapped_column(String(200), index=True)
     importer_address: Mapped[str] = mapped_column(Text)
     parcels: Mapped[int]
     carats: Mapped[Decimal] = mapped_column(Carats())

@@ -24,8 +24,8 @@ from caratflow.models import (
 
 @dataclass(frozen=True)
 class PartyHistory:
-    shipments: int
-    held: int
+    seen_before: bool  # the trader was a party to another shipment of the authority
+    held: int  # of those shipments, how many were ever detained
 
 
 @dataclass(frozen=True)
@@ -77,23 +77,25 @@ class Registry:
     def party_history(
         self, authority_code: str, name: str, *, excluding: int | None = None
     ) -> PartyHistory:
-        """How often a trader appeared in this authority's shipments, and how often held."""
+        """Whether a trader appeared in this authority's shipments before, and how often
+        they were held. Read through the certificate's name indexes: a risk analysis runs
+        at every presentation, so it may cost what one trader's history costs, never what
+        the whole register does."""
         involved = or_(Certificate.importer_name == name, Certificate.exporter_name == name)
         shipments = (
-            select(Shipment.id)
-            .join(Certificate, Certificate.shipment_id == Shipment.id)
+            select(Certificate.shipment_id)
+            .join(Shipment, Certificate.shipment_id == Shipment.id)
             .where(Shipment.authority_code == authority_code, involved)
         )
         if excluding is not None:
-            shipments = shipments.where(Shipment.id != excluding)
-        ids = shipments.scalar_subquery()
-        count = self._session.scalar(select(func.count()).where(Shipment.id.in_(ids))) or 0
+            shipments = shipments.where(Certificate.shipment_id != excluding)
+        seen = self._session.scalar(select(shipments.exists()))
         held = self._session.scalar(
             select(func.count(func.distinct(Event.shipment_id))).where(
-                Event.shipment_id.in_(ids), Event.action == "hold"
+                Event.shipment_id.in_(shipments.scalar_subquery()), Event.action == "hold"
             )
         )
-        return PartyHistory(shipments=count, held=held or 0)
+        return PartyHistory(seen_before=bool(seen), held=held or 0)
 
     def presentations_of_certificate(self, number: str, *, excluding: int | None = None) -> int:
         """How many other shipments already presented a certificate with this number."""

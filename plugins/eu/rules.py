@@ -147,7 +147,7 @@ def risk_analysis(case: Case) -> dict[str, Any]:
         history = case.registry.party_history(
             case.shipment.authority_code, trader, excluding=case.shipment.id
         )
-        if history.shipments == 0:
+        if not history.seen_before:
             score += profile["first_time_trader"]
             reasons.append(f"first shipment of {trader}")
         if history.held:
