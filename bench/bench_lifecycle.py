@@ -5,7 +5,10 @@ its findings per decision, the state and version updates) in the same transactio
 (one per step, as the API makes them), with hand-written SQL and no rule evaluation.
 The ratio is what the engine costs on top of the database.
 
-    python bench/bench_lifecycle.py [--shipments 2000] [--database-url URL]
+    python bench/bench_lifecycle.py [--shipments 2000] [--backend sqlite|postgresql]
+
+``--backend postgresql`` creates a database of its own (and drops it) on the server at
+CARATFLOW_TEST_POSTGRES_URL; ``--database-url`` uses a given one instead.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,7 +27,7 @@ from caratflow.models import Base, Role
 from caratflow.pluginhost import load_plugin_host
 from caratflow.provisioning import ensure_authorities
 from caratflow.service import Actor, ShipmentService
-from caratflow.testing import shipment_payload
+from caratflow.testing import shipment_payload, temporary_database
 
 OFFICER = Actor("bench", Role.OFFICER, frozenset({"BE"}), None)  # holds every duty
 
@@ -129,10 +133,16 @@ def fresh(engine) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shipments", type=int, default=2000)
-    parser.add_argument("--database-url", help="default: a new SQLite file")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--database-url", help="default: a new database on --backend")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
-    url = args.database_url or f"sqlite:///{folder / 'bench.sqlite3'}"
+    given = nullcontext(args.database_url) if args.database_url else None
+    with given or temporary_database(args.backend, folder) as url:
+        run(url, args.shipments)
+
+
+def run(url: str, n: int) -> None:
     engine = make_engine(url)
     upgrade(engine)
     with unit_of_work(session_factory(engine)) as session:
@@ -141,11 +151,11 @@ def main() -> None:
     run_service(engine, 20)  # warm up both paths
     run_raw_sql(engine, 20)
     fresh(engine)
-    raw = run_raw_sql(engine, args.shipments)
+    raw = run_raw_sql(engine, n)
     fresh(engine)
-    engine_time = run_service(engine, args.shipments)
+    engine_time = run_service(engine, n)
     fresh(engine)
-    n = args.shipments
+    engine.dispose()
     print(f"database: {engine.dialect.name}; shipments: {n}; 3 transactions each")
     print(f"{'path':<10} {'seconds':>8} {'lifecycles/s':>13} {'ms/lifecycle':>13}")
     for name, seconds in (("raw SQL", raw), ("service", engine_time)):

@@ -6,6 +6,11 @@
    of the partial index), some open and due later. Bulk-loaded with COPY; the sweep of
    the same 1,000 rows is repeated (reset between runs) and the median kept. The ratio
    1M / 10k should be close to 1.
+   Against it, what APScheduler 3 does with a job per deadline in its
+   ``SQLAlchemyJobStore`` when the same 1,000 fall due among as many stored jobs: fetch
+   and unpickle the due jobs (``get_due_jobs``), then remove each date-triggered job
+   once it has run (``remove_job``, as the scheduler's ``_process_jobs`` does), on the
+   same server. The store holds pending jobs only (APScheduler keeps no finished ones).
 2. Scheduling 20,000 deadlines as rows (``open_deadline``: one commit each, and all in
    one transaction, as a row joins its decision's own commit) against 20,000 APScheduler
    3 jobs in a ``SQLAlchemyJobStore`` on the same database (``add_job``, each its own
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import statistics
 import tempfile
 import time
@@ -139,6 +145,55 @@ def bench_sweep(stored: int, folder: Path) -> float:
     return median
 
 
+JOB_COPY = "COPY apscheduler_jobs (id, next_run_time, job_state) FROM STDIN"
+
+
+def copy_jobs(url: str, jobs: list[tuple[str, datetime, dict]], protocol: int) -> None:
+    """Write APScheduler jobs as its store does (pickled state), in bulk."""
+    with psycopg.connect(url) as connection, connection.cursor() as cursor:
+        with cursor.copy(JOB_COPY) as copy:
+            for job_id, at, state in jobs:
+                copy.write_row((job_id, at.timestamp(), pickle.dumps(state, protocol)))
+        cursor.execute("ANALYZE apscheduler_jobs")
+
+
+def bench_job_store(stored: int, folder: Path) -> float:
+    """1,000 due jobs among ``stored`` in APScheduler's SQLAlchemyJobStore: fetch, remove."""
+    with temporary_database("postgresql", folder) as url:
+        store = SQLAlchemyJobStore(url=url, tablename="apscheduler_jobs")
+        scheduler = BackgroundScheduler(jobstores={"default": store}, timezone="UTC")
+        scheduler.start(paused=True)
+        now = datetime.now(UTC)
+        template = scheduler.add_job(remind, "date", run_date=now, args=[0], id="template")
+        state = template.__getstate__()
+        store.remove_job("template")
+        raw = make_url(url).set(drivername="postgresql").render_as_string(False)
+        started = time.perf_counter()
+        jobs = []
+        for n in range(stored):
+            at = now - timedelta(minutes=1) if n < DUE else now + timedelta(days=10 + n % 9)
+            jobs.append((f"d{n}", at, {**state, "id": f"d{n}", "args": (n,), "next_run_time": at}))
+        copy_jobs(raw, jobs, store.pickle_protocol)
+        del jobs
+        print(f"  loaded {stored:>9,} jobs in {time.perf_counter() - started:5.1f} s")
+        timings = []
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            due = store.get_due_jobs(now)
+            for job in due:
+                store.remove_job(job.id)
+            timings.append(time.perf_counter() - started)
+            assert len(due) == DUE, len(due)
+            again = [(job.id, job.next_run_time, job.__getstate__()) for job in due]
+            copy_jobs(raw, again, store.pickle_protocol)  # the same jobs, for the next repeat
+        store.remove_all_jobs()  # shutting down wakes the paused scheduler: leave it nothing
+        scheduler.shutdown(wait=False)
+        store.engine.dispose()
+    median = statistics.median(timings)
+    print(f"  jobs: {DUE:,} due among {stored:>9,}: {median * 1000:7.1f} ms (median of {REPEATS})")
+    return median
+
+
 def remind(deadline_number: int) -> None:
     """What an APScheduler job per deadline would run."""
 
@@ -206,6 +261,12 @@ def main() -> None:
     print(f"1. sweep {DUE:,} due deadlines (PostgreSQL, partial index on the open rows)")
     small, large = (bench_sweep(n, folder) for n in args.stored)
     print(f"   ratio {args.stored[1]:,} / {args.stored[0]:,} stored: {large / small:.2f}")
+    print(f"   the same {DUE:,} due as APScheduler jobs (SQLAlchemyJobStore, PostgreSQL)")
+    jobs_small, jobs_large = (bench_job_store(n, folder) for n in args.stored)
+    few, many = args.stored
+    print(f"   ratio jobs {many:,} / {few:,} stored: {jobs_large / jobs_small:.2f}")
+    for stored, rows, jobs in ((few, small, jobs_small), (many, large, jobs_large)):
+        print(f"   ratio sweep / job store at {stored:,} stored: {rows / jobs:.2f}")
     if not args.schedule:
         return
     print(f"2. schedule {args.schedule:,} deadlines (PostgreSQL, one commit each)")

@@ -1,7 +1,10 @@
-"""Latency of the shipment list and detail pages at 1,000 and at 100,000 shipments.
+"""Latency of the shipment list and detail, as pages and through the API, at 1,000 and
+at 100,000 shipments.
 
 Two PostgreSQL databases, one of each size, each served by its own waitress on
-localhost (as in production), each with a signed-in officer. Requests alternate
+localhost (as in production), each with a signed-in officer, who also holds an API
+token (``GET /api/v1/shipments`` with filters and cursors, ``GET …/shipments/{id}``,
+as an integration calls them). Requests alternate
 between the two in short rounds, so that whatever else the machine does weighs on
 both alike; the ratio large/small of p50 and p99 is the result (a page should cost
 about the same however many shipments are stored). The load loop is bounded: a fixed
@@ -38,7 +41,7 @@ from sqlalchemy import Engine, event, func, insert, select, text
 from caratflow.config import Settings
 from caratflow.db import unit_of_work, upgrade
 from caratflow.models import Certificate, Container, Event, FindingRecord, Role, Shipment
-from caratflow.provisioning import add_user, ensure_authorities
+from caratflow.provisioning import add_user, create_token, ensure_authorities
 from caratflow.runtime import Runtime
 from caratflow.service import Actor
 from caratflow.testing import LiveServer, shipment_payload, temporary_database
@@ -173,11 +176,16 @@ def _action(state: str) -> str:
 # -- the load loop ----------------------------------------------------------------------
 
 
-class Browser:
-    """A signed-in officer over plain HTTP (the session cookie handled by hand)."""
+KINDS = ("list", "detail", "api-list", "api-get")
 
-    def __init__(self, url: str, name: str):
+
+class Browser:
+    """A signed-in officer over plain HTTP (the session cookie handled by hand); under
+    ``/api/`` the officer's bearer token speaks instead."""
+
+    def __init__(self, url: str, name: str, token: str = ""):
         parts = urlsplit(url)
+        self.token = token
         self.host, self.port = parts.hostname, parts.port
         self.cookie = ""
         page = self.get("/login")[1]
@@ -193,20 +201,21 @@ class Browser:
 
     def _request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        headers = {"Cookie": self.cookie}
+        api = path.startswith("/api/")
+        headers = {"Authorization": f"Bearer {self.token}"} if api else {"Cookie": self.cookie}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         text_ = response.read().decode()
         for header, value in response.getheaders():
-            if header.lower() == "set-cookie":
+            if header.lower() == "set-cookie" and not api:
                 self.cookie = value.split(";", 1)[0]
         connection.close()
         return response.status, text_
 
 
-def measure(url: str, paths: list[str], clients: int, warmup: int = 0) -> list[float]:
+def measure(url: str, paths: list[str], clients: int, token: str = "") -> list[float]:
     """Milliseconds per request, ``paths`` shared out among ``clients`` threads."""
     latencies: list[float] = []
     failures: list[BaseException] = []
@@ -219,9 +228,7 @@ def measure(url: str, paths: list[str], clients: int, warmup: int = 0) -> list[f
             failures.append(error)
 
     def run(share: list[str]) -> None:
-        browser = Browser(url, "bench")
-        for path in share[:warmup]:
-            browser.get(path)
+        browser = Browser(url, "bench", token)
         mine = []
         for path in share:
             started = time.perf_counter()
@@ -264,9 +271,17 @@ def page_paths(engine: Engine, requests: int, rng: random.Random) -> dict[str, l
         f"/shipments/?certificate={rng.choice(numbers)}",
         f"/shipments/?cursor={rng.randrange(1, top)}",
     ]
+    api_lists = [
+        "/api/v1/shipments",
+        "/api/v1/shipments?state=held",
+        "/api/v1/shipments?state=presented&goods=rough",
+        f"/api/v1/shipments?authority=BE&cursor={rng.randrange(1, top)}",
+    ]
     return {
         "list": [rng.choice(lists) for _ in range(requests)],
         "detail": [f"/shipments/{rng.choice(belgian)}" for _ in range(requests)],
+        "api-list": [rng.choice(api_lists) for _ in range(requests)],
+        "api-get": [f"/api/v1/shipments/{rng.choice(belgian)}" for _ in range(requests)],
     }
 
 
@@ -308,7 +323,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 @contextmanager
-def deployment(size: int) -> Iterator[tuple[Runtime, LiveServer]]:
+def deployment(size: int) -> Iterator[tuple[Runtime, LiveServer, str]]:
     """A database of ``size`` shipments of its own, served by its own waitress."""
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -322,6 +337,7 @@ def deployment(size: int) -> Iterator[tuple[Runtime, LiveServer]]:
         with unit_of_work(runtime.sessions) as session:
             ensure_authorities(session, runtime.plugins)
             add_user(session, "bench", Role.OFFICER, ["BE"], PASSWORD)
+            token = create_token(session, "bench")
             officer = Actor("bench", Role.OFFICER, frozenset({"BE"}))
             for n in range(10):  # a few real ones: findings, deadlines, events from the engine
                 runtime.shipments.present(
@@ -334,7 +350,7 @@ def deployment(size: int) -> Iterator[tuple[Runtime, LiveServer]]:
         app = create_app({"IDLE_MINUTES": 60}, runtime=runtime)
         try:
             with LiveServer(app, threads=4) as server:
-                yield runtime, server
+                yield runtime, server, token
         finally:
             runtime.engine.dispose()
 
@@ -353,40 +369,40 @@ def main() -> None:
 
     sizes = (args.small, args.large)
     results: dict[tuple[str, int], list[float]] = {
-        (kind, size): [] for kind in ("list", "detail") for size in sizes
+        (kind, size): [] for kind in KINDS for size in sizes
     }
     with deployment(args.small) as small, deployment(args.large) as large:
         servers = dict(zip(sizes, (small, large), strict=True))
         paths = {
-            size: page_paths(rt.engine, args.requests, rng) for size, (rt, _) in servers.items()
+            size: page_paths(rt.engine, args.requests, rng) for size, (rt, *_) in servers.items()
         }
-        for size, (_, server) in servers.items():  # warm both up: templates, caches, pools
-            for kind in ("list", "detail"):
-                measure(server.url, paths[size][kind][:40], args.clients, warmup=0)
+        for size, (_, server, token) in servers.items():  # warm up: templates, caches, pools
+            for kind in KINDS:
+                measure(server.url, paths[size][kind][:40], args.clients, token)
         # Alternate small and large in short rounds, so that whatever else the machine
         # does at the time weighs on both alike.
         share = max(args.requests // args.rounds, 1)
         for n in range(args.rounds):
-            for size, (_, server) in servers.items():
-                for kind in ("list", "detail"):
+            for size, (_, server, token) in servers.items():
+                for kind in KINDS:
                     chunk = paths[size][kind][n * share : (n + 1) * share]
-                    results[(kind, size)] += measure(server.url, chunk, args.clients, warmup=0)
+                    results[(kind, size)] += measure(server.url, chunk, args.clients, token)
         if args.explain:
-            runtime, server = servers[args.large]
+            runtime, server, _ = servers[args.large]
             print(f"plans of the list page's queries at {args.large:,} shipments:")
             explain(runtime.engine, server.url)
 
     print()
     print(
-        f"{'page':8} {'':4} {args.small:>10,} {args.large:>10,}   ratio   (ms; "
+        f"{'what':8} {'':4} {args.small:>10,} {args.large:>10,}   large/small   (ms; "
         f"{share * args.rounds} requests per cell from {args.clients} clients, "
         f"{args.rounds} alternating rounds)"
     )
-    for kind in ("list", "detail"):
+    for kind in KINDS:
         for name, fraction in (("p50", 0.50), ("p99", 0.99)):
             low = percentile(results[(kind, args.small)], fraction)
             high = percentile(results[(kind, args.large)], fraction)
-            print(f"{kind:8} {name:4} {low:10.1f} {high:10.1f}   {high / low:5.2f}")
+            print(f"{kind:8} {name:4} {low:10.1f} {high:10.1f}   ratio {high / low:5.2f}")
     mean = statistics.mean(results[("list", args.large)])
     print(f"(list mean at {args.large:,}: {mean:.1f} ms)")
 
