@@ -98,6 +98,74 @@ def test_sign_in_is_throttled_after_five_failures_even_with_the_right_password(
     assert sign_in(browser(), other).status_code == 302
 
 
+def test_twenty_failures_from_one_address_shut_it_out_whatever_the_name(
+    browser, make_person, session
+):
+    """Spraying one password over many names is throttled by address (issue 11)."""
+    officer = make_person(Role.OFFICER, "BE")
+    client = browser()
+    for n in range(20):  # four names, five tries each: none of them reaches its own limit
+        name = f"guessed-{n % 4}"
+        assert post_form(client, "/login", name=name, password="Summer2026!!").status_code == 401
+    blocked = post_form(client, "/login", name=officer.name, password=PASSWORD)
+    assert blocked.status_code == 429
+    elsewhere = browser()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"  # another address is let in
+    assert sign_in(elsewhere, officer).status_code == 302
+
+
+def test_an_administrators_password_reset_ends_the_users_sessions_and_the_old_password(
+    browser, make_person, session
+):
+    officer = make_person(Role.OFFICER, "BE")
+    officers_browser = browser(officer)
+    admin = browser(make_person(Role.ADMIN, "BE"))
+    assert live_sessions(session, officer)
+    page = f"/admin/users/{officer.user.id}"
+    new_password = "a brand new passphrase"
+    done = post_form(admin, page, url=f"{page}/password", password=new_password)
+    assert done.status_code == 303
+    assert live_sessions(session, officer) == []
+    assert officers_browser.get("/").status_code == 302  # thrown out at the next request
+    assert sign_in(browser(), officer).status_code == 401  # the old password is gone
+    assert sign_in(browser(), officer, password=new_password).status_code == 302
+    [changed] = events(session, "user_changed")
+    assert changed.detail["what"] == f"reset the password of {officer.name}"
+
+
+def test_a_password_reset_is_refused_when_too_short_and_changes_nothing(
+    browser, make_person, session
+):
+    officer = make_person(Role.OFFICER, "BE")
+    officers_browser = browser(officer)
+    admin = browser(make_person(Role.ADMIN, "BE"))
+    page = f"/admin/users/{officer.user.id}"
+    post_form(admin, page, url=f"{page}/password", password="short")
+    assert "12 to 128 characters" in admin.get(page).text
+    assert officers_browser.get("/").status_code == 200  # still signed in
+    assert events(session, "user_changed") == []
+
+
+def test_a_password_reset_does_not_lift_the_throttle(browser, make_person, session):
+    """Whoever guessed five times stays shut out for the window, new password or not:
+    the reset is no way round the throttle."""
+    officer = make_person(Role.OFFICER, "BE")
+    guesser = browser()
+    for _ in range(5):
+        post_form(guesser, "/login", name=officer.name, password="a guess")
+    admin = browser(make_person(Role.ADMIN, "BE"))
+    page = f"/admin/users/{officer.user.id}"
+    new_password = "a brand new passphrase"
+    assert post_form(admin, page, url=f"{page}/password", password=new_password).status_code == 303
+    elsewhere = browser()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.8"
+    assert sign_in(elsewhere, officer, password=new_password).status_code == 429
+    for failure in events(session, "sign_in_failed"):  # the window moves on
+        failure.at -= timedelta(minutes=16)
+    session.commit()
+    assert sign_in(elsewhere, officer, password=new_password).status_code == 302
+
+
 def test_signing_out_ends_the_session_on_the_server_too(browser, make_person, session, app):
     officer = make_person(Role.OFFICER, "BE")
     client = browser(officer)
