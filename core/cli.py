@@ -582,8 +582,9 @@ def peers() -> None:
 )
 @click.option(
     "--accepts",
-    required=True,
-    help="Message types taken from it, comma-separated, e.g. eu.import_confirmation.",
+    default="",
+    help="Message and look-up types taken from it, comma-separated, e.g. "
+    "eu.import_confirmation (none: a system that only receives, such as a customs endpoint).",
 )
 @click.option("--name", help="What to call it (default: its code).")
 @click.option("--replace", is_flag=True, help="Change a peer registered before (a new key).")
@@ -597,7 +598,7 @@ def peers_add(
     replace: bool,
 ) -> None:
     """Register a peer; then map an audience to it: deadlines add-recipient BE
-    kp-authority:NL peer:NL."""
+    kp-authority:NL peer:NL, or ask it: peers lookup NL <identity>."""
     with _unit() as session:
         peer = exchange.add_peer(
             session,
@@ -612,7 +613,7 @@ def peers_add(
         )
         click.echo(
             f"{peer.authority_code} <- {peer.code} {peer.base_url} key {exchange.peer_key_id(peer)}"
-            f" accepts {', '.join(peer.accepts)}"
+            f" accepts {', '.join(peer.accepts) or 'nothing'}"
         )
 
 
@@ -624,7 +625,7 @@ def peers_list(authority: str | None) -> None:
         for peer in exchange.peers(session, authority):
             click.echo(
                 f"{peer.authority_code:<4} {peer.code:<6} {peer.base_url}  key "
-                f"{exchange.peer_key_id(peer)}  accepts {', '.join(peer.accepts)}"
+                f"{exchange.peer_key_id(peer)}  accepts {', '.join(peer.accepts) or 'nothing'}"
             )
 
 
@@ -639,6 +640,48 @@ def peers_key() -> None:
         raise click.ClickException(str(error)) from None
     click.echo(pem, nl=False)
     click.echo(f"key id {kid}", err=True)
+
+
+@peers.command("lookup")
+@click.argument("peer")
+@click.argument("value")
+@click.option("--authority", help="Your authority that asks (default: the one with that peer).")
+@click.option("--type", "kind", help="The look-up (default: the only one your plugins declare).")
+def peers_lookup(peer: str, value: str, authority: str | None, kind: str | None) -> None:
+    """Ask PEER's node about VALUE (e.g. a digital identity it registered) and print its
+    answer as JSON once verified with PEER's key alone; exit 1 with the reason if not."""
+    from caratflow import lookups
+    from caratflow.ledger import signing_key
+
+    runtime = _runtime()
+    with _unit() as session:
+        if authority is None:
+            having = sorted({p.authority_code for p in exchange.peers(session) if p.code == peer})
+            if len(having) != 1:
+                raise click.ClickException(
+                    f"name the asking authority (--authority): {', '.join(having)} have a "
+                    f"peer {peer}"
+                    if having
+                    else f"no authority here has a peer {peer}: register it (peers add)"
+                )
+            [authority] = having
+        prepared = lookups.prepare(
+            session,
+            runtime.plugins,
+            authority,
+            peer,
+            value,
+            signing_key(runtime.settings),
+            type_=kind,
+        )
+    try:
+        verified = lookups.ask(prepared)
+    except lookups.LookupFailed as failed:
+        if failed.reason == "unverified":
+            with _unit() as session:
+                lookups.record_unverified(session, failed, prepared, user_name=_local_actor().name)
+        raise click.ClickException(f"{failed.reason}: {failed}") from None
+    click.echo(json.dumps(verified.as_json(), indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":  # pragma: no cover

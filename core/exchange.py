@@ -40,14 +40,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import http.client
 import json
 import logging
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -90,6 +91,11 @@ SCHEME = "peer"
 """Outbox addresses ``peer:<CODE>`` are delivered by ``PeerChannel``."""
 PATH = "/api/v1/exchange/messages"
 """Where a node receives messages, below a peer's base URL."""
+LOOKUP_PATH = "/api/v1/exchange/lookups"
+"""Where a node answers look-ups (``caratflow.lookups``), below a peer's base URL."""
+LOOKUP_MAX_AGE = timedelta(minutes=5)
+"""How far a look-up's ``created_at`` may be from the answering node's clock: an old one is
+not replayed into an answer, whatever became of its id (clock skew stays well below)."""
 EXCHANGE = "exchange"
 """The ledger kind of a received message."""
 MESSAGE_CONTEXT = b"caratflow exchange message v1\n"
@@ -119,8 +125,9 @@ def add_peer(
 ) -> Peer:
     """Register (or, with ``replace``, update) authority ``code``'s node for ``authority``.
 
-    ``accepts`` are the message types (LAW.md ids) taken from it; its ``public_key`` (PEM)
-    must be Ed25519, as every node's ledger key is.
+    ``accepts`` are the message types (LAW.md ids) taken from it, look-ups included; none
+    for a system that only receives (a customs endpoint). Its ``public_key`` (PEM) must be
+    Ed25519, as every node's ledger key is.
     """
     problems = []
     if session.get(Authority, authority) is None:
@@ -132,7 +139,7 @@ def add_peer(
     if not _URL.match(base_url) or len(base_url) > 300:
         problems.append(FieldError("url", "the peer's base URL: http(s)://host[:port][/path]"))
     types = sorted({t.strip() for t in accepts if t.strip()})
-    if not types or not all(_TYPE.match(t) for t in types):
+    if not all(_TYPE.match(t) for t in types):
         problems.append(
             FieldError("accepts", "the message types taken from it, e.g. eu.import_confirmation")
         )
@@ -206,10 +213,22 @@ def envelope(message: OutboxMessage, to: str, private_key: Ed25519PrivateKey) ->
         "body": message.body,
         "data": ledger.sealable(dict(message.data or {})),
     }
+    return sign(content, private_key)
+
+
+def sign(
+    content: Mapping[str, Any],
+    private_key: Ed25519PrivateKey,
+    *,
+    name: str = "message",
+    context: bytes = MESSAGE_CONTEXT,
+) -> dict[str, Any]:
+    """``{name: content, "key_id", "signature"}``: signed over ``context`` and the RFC 8785
+    canonical JSON of ``content`` (a look-up's answer has a context line of its own)."""
     return {
-        "message": content,
+        name: dict(content),
         "key_id": key_id(private_key.public_key()),
-        "signature": sign_detached(private_key, MESSAGE_CONTEXT + canonical_json(content)),
+        "signature": sign_detached(private_key, context + canonical_json(content)),
     }
 
 
@@ -240,48 +259,64 @@ class PeerChannel:
             sealed = envelope(message, code, self.private_key())
         except (CaratflowError, OSError, ValueError, TypeError) as error:
             raise DeliveryError(f"cannot sign for peer {code}: {error}") from None
-        request = urllib.request.Request(
-            url,
-            data=json.dumps(sealed, ensure_ascii=False).encode("utf-8"),
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Idempotency-Key": message.key,
-                "User-Agent": "caratflow-exchange",
-            },
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                status = response.status
-        except urllib.error.HTTPError as error:
-            answer = _answer(error)
-            if error.code == 409 and answer.get("reason") == "replay":
-                if answer.get("same_content") is False:
-                    log.warning(
-                        "exchange: peer %s holds %s with other content: %s",
-                        code,
-                        message.key,
-                        answer.get("message"),
-                    )
-                log.info("exchange: peer %s had %s already", code, message.key)
-                return
-            said = answer.get("message") or error.reason
-            raise DeliveryError(
-                f"peer {code} answered {error.code} {answer.get('reason') or ''}: {said}"
-            ) from None
-        except (urllib.error.URLError, OSError) as error:
+            status, answer = post(url, sealed, key=message.key, timeout=self.timeout)
+        except Unreachable as error:
             raise DeliveryError(f"peer {code} unreachable at {url}: {error}") from None
+        if status == 409 and answer.get("reason") == "replay":
+            if answer.get("same_content") is False:
+                log.warning(
+                    "exchange: peer %s holds %s with other content: %s",
+                    code,
+                    message.key,
+                    answer.get("message"),
+                )
+            log.info("exchange: peer %s had %s already", code, message.key)
+            return
         if status != 202:
-            raise DeliveryError(f"peer {code} answered {status}, not 202")
+            said = answer.get("message") or "no reason given"
+            reason = answer.get("reason") or ""
+            raise DeliveryError(f"peer {code} answered {status} {reason}: {said}")
 
     def close(self) -> None:
         pass
 
 
-def _answer(error: urllib.error.HTTPError) -> dict[str, Any]:
+class Unreachable(Exception):
+    """No HTTP answer from a peer: refused, timed out, cut off, or not HTTP at all."""
+
+
+def post(
+    url: str, body: Mapping[str, Any], *, key: str, timeout: float
+) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` as JSON to a peer: its HTTP status and its JSON answer (``{}`` when it
+    sent none, or too much); ``Unreachable`` when there was no answer."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Idempotency-Key": key,
+            "User-Agent": "caratflow-exchange",
+        },
+    )
     try:
-        found = json.loads(error.read(64_000) or b"{}")
-    except (ValueError, OSError):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, _json_of(response)
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, _json_of(error)
+    except (OSError, http.client.HTTPException) as error:
+        raise Unreachable(str(error) or type(error).__name__) from None
+
+
+def _json_of(response: Any) -> dict[str, Any]:
+    raw = response.read(MAX_ENVELOPE_BYTES + 1)
+    try:
+        found = json.loads(raw) if 0 < len(raw) <= MAX_ENVELOPE_BYTES else {}
+    except ValueError:
         return {}
     return found if isinstance(found, dict) else {}
 
@@ -293,7 +328,9 @@ class Refused(CaratflowError):
     """A message this node will not store, with the reason a peer's operator can act on.
 
     ``reason``: ``malformed`` (422), ``unsigned`` (401), ``unknown_sender`` (403),
-    ``bad_signature`` (401), ``not_accepted`` (422), ``replay`` (409), ``too_large`` (413).
+    ``bad_signature`` (401), ``not_accepted`` (422), ``wrong_endpoint`` (422: a look-up
+    sent as a message, or the reverse), ``stale`` (401: a look-up not asked just now),
+    ``replay`` (409), ``too_large`` (413).
     """
 
     STATUS: Mapping[str, int] = {
@@ -302,6 +339,8 @@ class Refused(CaratflowError):
         "unknown_sender": 403,
         "bad_signature": 401,
         "not_accepted": 422,
+        "wrong_endpoint": 422,
+        "stale": 401,
         "replay": 409,
         "too_large": 413,
     }
@@ -368,24 +407,43 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def receive(session: Session, payload: Any, *, now: datetime | None = None) -> Receipt:
+def receive(
+    session: Session,
+    payload: Any,
+    *,
+    now: datetime | None = None,
+    lookups: Collection[str] = (),
+    lookup: bool = False,
+) -> Receipt:
     """Check a peer's envelope and store, seal and act on its message, in the caller's
-    transaction; ``Refused`` (logged with its reason) when it may not be stored."""
+    transaction; ``Refused`` (logged with its reason) when it may not be stored.
+
+    ``lookups`` are the types that are look-ups (``caratflow.lookups``), which only the
+    look-up endpoint takes (``lookup``): there the message is a question, checked the
+    same way, stored and sealed as the record of who asked what, and answered by the
+    caller; it must also have been asked just now (``LOOKUP_MAX_AGE``).
+    """
     try:
-        return _receive(session, payload, now or utcnow())
+        return _receive(session, payload, now or utcnow(), frozenset(lookups), lookup)
     except Refused as refused:
-        log.warning(
-            "exchange: refused message %r from %s to %s: %s (%s)",
-            refused.message_id,
-            refused.sender or "?",
-            refused.receiver or "?",
-            refused.reason,
-            refused,
-        )
+        log_refusal(refused)
         raise
 
 
-def _receive(session: Session, payload: Any, now: datetime) -> Receipt:
+def log_refusal(refused: Refused) -> None:
+    log.warning(
+        "exchange: refused message %r from %s to %s: %s (%s)",
+        refused.message_id,
+        refused.sender or "?",
+        refused.receiver or "?",
+        refused.reason,
+        refused,
+    )
+
+
+def _receive(
+    session: Session, payload: Any, now: datetime, lookups: frozenset[str], lookup: bool
+) -> Receipt:
     message = payload.get("message") if isinstance(payload, Mapping) else None
     if not isinstance(message, Mapping):
         raise Refused(
@@ -438,6 +496,22 @@ def _receive(session: Session, payload: Any, now: datetime) -> Receipt:
             f"{', '.join(peer.accepts) or 'nothing'})",
             **who,
         )
+    if (kind in lookups) is not lookup:
+        raise Refused(
+            "wrong_endpoint",
+            f"{kind!r} is a look-up: POST it to {LOOKUP_PATH} for an answer"
+            if kind in lookups
+            else f"{kind!r} is no look-up {receiver} answers: POST messages to {PATH}",
+            **who,
+        )
+    asked_at = parse_timestamp(message["created_at"])
+    if lookup and abs(now - asked_at) > LOOKUP_MAX_AGE:
+        raise Refused(
+            "stale",
+            f"a look-up is answered within {LOOKUP_MAX_AGE.total_seconds() / 60:g} minutes of "
+            f"being asked; this one was asked at {message['created_at']} (check the clocks)",
+            **who,
+        )
     earlier = _stored(session, receiver, sender, message_id)
     if earlier is not None:
         raise _replay(earlier, message, who)
@@ -466,7 +540,7 @@ def _receive(session: Session, payload: Any, now: datetime) -> Receipt:
     leaf = ledger.append_entry(
         session, EXCHANGE, str(row.id), message_record(_columns(row)), logged_at=now
     )
-    met = meet_deadlines(session, row, now)
+    met = [] if lookup else meet_deadlines(session, row, now)
     log.info(
         "exchange: %s received %s %r from %s (reference %s)%s",
         receiver,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from caratflow.deadlines import DeadlineRule
     from caratflow.documents import DocumentType
     from caratflow.law import Rule
+    from caratflow.lookups import LookupType
     from caratflow.notices import NoticeRule
     from caratflow.pluginhost import AuthorityProfile
     from caratflow.reports import Report
@@ -175,4 +176,23 @@ def caratflow_notices_register(register: Callable[[NoticeRule], None]) -> None:
 
     Called once per plugin at start-up. The engine queues the notices in the outbox in
     the deciding transaction, for authorities that enable the plugin. Return nothing.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Exchange between authorities (issue 10): a contribution, called once per plugin at start-up.
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def caratflow_lookups_register(register: Callable[[LookupType], None]) -> None:
+    """Declare what another authority's node may ask this one about a record the plugin
+    keeps (``caratflow.lookups.LookupType``): the LAW.md rule it serves, which names the
+    look-up; the field naming what is asked about; the ledger kind whose leaf proves the
+    record; what else is disclosed of it (e.g. the G7 digital identities).
+
+    Called once per plugin at start-up. The engine answers a look-up, signed, with the
+    leaf and its inclusion proof, for authorities that enable the plugin and to peers
+    they registered as sending that type; an authority that enables it may also ask its
+    peers. Return nothing.
     """

@@ -18,6 +18,7 @@ from caratflow.workflow import CORE_STATES, CORE_TRANSITIONS, Workflow, Workflow
 if TYPE_CHECKING:
     from caratflow.deadlines import DeadlineRule
     from caratflow.documents import DocumentType
+    from caratflow.lookups import LookupType
     from caratflow.notices import NoticeRule
     from caratflow.reports import Report
 
@@ -51,6 +52,7 @@ class Contributions:
     documents: list[DocumentType] = field(default_factory=list)  # issue 5
     reports: list[Report] = field(default_factory=list)
     notices: list[NoticeRule] = field(default_factory=list)
+    lookups: list[LookupType] = field(default_factory=list)  # issue 10: peers may ask these
 
 
 @dataclass(frozen=True)
@@ -165,9 +167,12 @@ class PluginHost:
         hook("caratflow_deadlines_register", others)(register=found.deadlines.append)
         hook("caratflow_reports_register", others)(register=found.reports.append)
         hook("caratflow_notices_register", others)(register=found.notices.append)
-        for cited in (*found.deadlines, *found.notices):
+        hook("caratflow_lookups_register", others)(register=found.lookups.append)
+        for cited in (*found.deadlines, *found.notices, *found.lookups):
             if cited.plugin != plugin:
-                raise ValueError(f"plugin {plugin!r} registered {cited.id} of {cited.plugin!r}")
+                raise ValueError(
+                    f"plugin {plugin!r} registered {cited.version.id} of {cited.plugin!r}"
+                )
         for rule in found.rules:
             if rule.plugin != plugin:
                 raise ValueError(f"plugin {plugin!r} registered rule {rule.id} of {rule.plugin!r}")
@@ -183,3 +188,10 @@ class PluginHost:
         """The documents the enabled ``plugins`` declare, by kind."""
         enabled = frozenset(plugins) & frozenset(self.plugin_names)
         return {d.kind: d for name in sorted(enabled) for d in self._contributions[name].documents}
+
+    # -- look-ups between authorities (issue 10) ----------------------------------------
+
+    def lookup_types(self, plugins: Iterable[str]) -> dict[str, LookupType]:
+        """What peers may ask an authority that enables ``plugins``, by type."""
+        enabled = frozenset(plugins) & frozenset(self.plugin_names)
+        return {k.type: k for name in sorted(enabled) for k in self._contributions[name].lookups}

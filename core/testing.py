@@ -431,10 +431,10 @@ class LiveServer:
     (README), so a browser test meets the same server, headers and threads.
     """
 
-    def __init__(self, app: Any, threads: int = 4):
+    def __init__(self, app: Any, threads: int = 4, port: int = 0):
         from waitress.server import create_server
 
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+        self.server = create_server(app, host="127.0.0.1", port=port, threads=threads)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
 
@@ -453,3 +453,102 @@ class LiveServer:
             server.trigger.pull_trigger(close_everything)
         self._thread.join(timeout=10)
         server.task_dispatcher.shutdown()
+
+
+# -- nodes of their own (issue 10: authorities' nodes talking to each other) -------------
+
+
+@dataclass
+class Node:
+    """One authority's caratflow node: its own database, instance folder and ledger key,
+    app and worker, on a port of its own (so that it comes back where it was), with the
+    clock its decisions and deliveries run on."""
+
+    code: str
+    runtime: Runtime
+    app: Any
+    port: int
+    worker: Any  # caratflow.scheduler.Worker
+    clock: Clock
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve(self) -> LiveServer:
+        """``with node.serve(): ...``: up, on its port, until the block ends."""
+        return LiveServer(self.app, threads=2, port=self.port)
+
+    def deliver(self) -> Any:
+        """One dispatch of this node's outbox, at its clock."""
+        return self.worker.dispatcher.dispatch()
+
+    def private_key(self) -> Any:
+        from caratflow.ledger import signing_key
+
+        return signing_key(self.runtime.settings)
+
+    def public_key(self) -> str:
+        """What ``caratflow peers key`` prints there."""
+        from caratflow.signing import public_key_pem
+
+        return public_key_pem(self.private_key())
+
+    def register(self, other: Node, *accepts: str) -> None:
+        """Register ``other``'s node, with the key it printed (``caratflow peers key``)."""
+        self.add_peer(other.code, other.url, other.public_key(), *accepts)
+
+    def add_peer(self, code: str, url: str, public_key: str, *accepts: str) -> None:
+        """``caratflow peers add``: another authority's node, or a system such as a
+        customs endpoint, and the message types taken from it."""
+        from caratflow.exchange import add_peer
+
+        with unit_of_work(self.runtime.sessions) as session:
+            add_peer(session, self.code, code, base_url=url, public_key=public_key, accepts=accepts)
+
+    def route(self, audience: str, peer: str) -> None:
+        """``caratflow deadlines add-recipient <code> <audience> peer:<peer>``."""
+        from caratflow.outbox import add_recipient
+
+        with unit_of_work(self.runtime.sessions) as session:
+            add_recipient(session, self.code, audience, f"peer:{peer}")
+
+    def sequence(self) -> None:
+        """``caratflow ledger sequence``: what was sealed gets its place and a signed head."""
+        from caratflow.ledger import sequence_pending
+
+        with unit_of_work(self.runtime.sessions) as session:
+            sequence_pending(session, self.private_key())
+
+
+@contextmanager
+def node(
+    code: str, folder: Path, plugin_host: PluginHost, now: datetime, *also: Any
+) -> Iterator[Node]:
+    """A node of its own on PostgreSQL, its authorities created as ``caratflow init`` does,
+    and ``also`` added (an ``Authority`` the plugins do not ship, as its administrator would)."""
+    from caratflow.outbox import DeliverySettings
+    from caratflow.scheduler import Worker
+    from caratflow.web import create_app
+
+    folder.mkdir()
+    with temporary_database("postgresql", folder) as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            sessions = session_factory(engine)
+            with unit_of_work(sessions) as session:
+                ensure_authorities(session, plugin_host)
+                session.add_all(also)
+            settings = with_ledger_key(
+                Settings.from_env({}, database_url=url, instance_path=folder)
+            )
+            runtime = Runtime.assemble(settings, engine, sessions, plugin_host)
+            clock = Clock(now)
+            runtime.shipments.clock = clock
+            worker = Worker(runtime, DeliverySettings(timeout=5.0))
+            worker.dispatcher.clock = clock
+            app = create_app({"TESTING": True}, runtime=runtime)
+            yield Node(code, runtime, app, free_port(), worker, clock)
+        finally:
+            engine.dispose()

@@ -16,22 +16,16 @@ node's scheduler ``Worker`` dispatcher on an explicit clock: no sleeping on back
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
 
-from caratflow import exchange, ledger
-from caratflow.config import Settings
-from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
+from caratflow import ledger
+from caratflow.db import unit_of_work
 from caratflow.deadlines import deadline_of
 from caratflow.models import (
     Authority,
@@ -43,23 +37,12 @@ from caratflow.models import (
     Role,
     Shipment,
 )
-from caratflow.outbox import DeliverySettings, add_recipient
 from caratflow.plugins.eu.documents import PARAMETERS as EU_DOCUMENTS
-from caratflow.provisioning import add_user, create_token, ensure_authorities
+from caratflow.provisioning import add_user, create_token
 from caratflow.reports import run_report
-from caratflow.runtime import Runtime
-from caratflow.scheduler import Worker
 from caratflow.service import Actor
-from caratflow.signing import key_id, public_key_pem
-from caratflow.testing import (
-    Clock,
-    LiveServer,
-    free_port,
-    shipment_payload,
-    temporary_database,
-    with_ledger_key,
-)
-from caratflow.web import create_app
+from caratflow.signing import key_id
+from caratflow.testing import Node, node, shipment_payload
 
 pytestmark = pytest.mark.postgres_only
 
@@ -69,92 +52,15 @@ IMPORTER = "Amsterdam Rough BV"
 BELGIAN_OFFICER = Actor("officer.be", Role.OFFICER, frozenset({"BE"}), None)  # every duty
 
 
-class Server(LiveServer):
-    """``LiveServer`` on a port of our choosing, so that a node comes back where it was."""
-
-    def __init__(self, app: Any, port: int):
-        from waitress.server import create_server
-
-        self.server = create_server(app, host="127.0.0.1", port=port, threads=2)
-        self.url = f"http://127.0.0.1:{port}"
-        self._thread = threading.Thread(target=self.server.run, name="node", daemon=True)
-
-
-@dataclass
-class Node:
-    code: str
-    runtime: Runtime
-    app: Any
-    port: int
-    worker: Worker
-    clock: Clock
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def serve(self) -> Server:
-        return Server(self.app, self.port)
-
-    def deliver(self) -> Any:
-        """One dispatch of this node's outbox, at its clock."""
-        return self.worker.dispatcher.dispatch()
-
-    def public_key(self) -> str:
-        return public_key_pem(ledger.signing_key(self.runtime.settings))
-
-
-@contextmanager
-def node(code: str, folder: Path, plugin_host: Any, now: datetime) -> Iterator[Node]:
-    """A node of its own: database, instance folder (ledger key), app, worker."""
-    folder.mkdir()
-    with temporary_database("postgresql", folder) as url:
-        engine = make_engine(url)
-        try:
-            upgrade(engine)
-            sessions = session_factory(engine)
-            with unit_of_work(sessions) as session:
-                ensure_authorities(session, plugin_host)
-                if code == "NL":  # an EU node the plugins do not ship: its administrator adds it
-                    session.add(
-                        Authority(
-                            code="NL",
-                            name="CDIU, Central Import and Export Office, Groningen",
-                            country="NL",
-                            zone="Europe/Amsterdam",
-                            plugins=["eu"],
-                        )
-                    )
-            settings = with_ledger_key(
-                Settings.from_env({}, database_url=url, instance_path=folder)
-            )
-            runtime = Runtime.assemble(settings, engine, sessions, plugin_host)
-            clock = Clock(now)
-            runtime.shipments.clock = clock
-            worker = Worker(runtime, DeliverySettings(timeout=5.0))
-            worker.dispatcher.clock = clock
-            app = create_app({"TESTING": True}, runtime=runtime)
-            yield Node(code, runtime, app, free_port(), worker, clock)
-        finally:
-            engine.dispose()
-
-
-def register(at: Node, other: Node, accepts: str) -> None:
-    """``at`` registers ``other``'s node, with the key ``other`` printed (peers key)."""
-    with unit_of_work(at.runtime.sessions) as session:
-        exchange.add_peer(
-            session,
-            at.code,
-            other.code,
-            base_url=other.url,
-            public_key=other.public_key(),
-            accepts=[accepts],
-        )
-
-
-def route(at: Node, audience: str, peer: str) -> None:
-    with unit_of_work(at.runtime.sessions) as session:
-        add_recipient(session, at.code, audience, f"peer:{peer}")
+def dutch_authority(*plugins: str) -> Authority:
+    """An EU node's authority the plugins do not ship: its administrator adds it."""
+    return Authority(
+        code="NL",
+        name="CDIU, Central Import and Export Office, Groningen",
+        country="NL",
+        zone="Europe/Amsterdam",
+        plugins=list(plugins or ["eu"]),
+    )
 
 
 def call(url: str, token: str, body: Any) -> tuple[int, dict[str, Any]]:
@@ -183,11 +89,9 @@ def received(node: Node) -> int:
 
 
 def ledger_verifies(node: Node) -> bool:
-    key = ledger.signing_key(node.runtime.settings)
-    with unit_of_work(node.runtime.sessions) as session:
-        ledger.sequence_pending(session, key)
+    node.sequence()
     with ledger.snapshot(node.runtime.sessions) as session:
-        return ledger.verify_ledger(session, key.public_key()).ok
+        return ledger.verify_ledger(session, node.private_key().public_key()).ok
 
 
 @pytest.fixture
@@ -204,16 +108,16 @@ def test_an_export_is_announced_compared_confirmed_and_closed_across_two_nodes(
     now = datetime.now(UTC).replace(microsecond=0)
     with (
         node("BE", tmp_path / "be", plugin_host, now) as belgium,
-        node("NL", tmp_path / "nl", plugin_host, now) as netherlands,
+        node("NL", tmp_path / "nl", plugin_host, now, dutch_authority()) as netherlands,
     ):
         # Each node signs with its own key and registers the other's.
         assert belgium.public_key() != netherlands.public_key()
-        register(belgium, netherlands, "eu.import_confirmation")
-        register(netherlands, belgium, "kp.electronic_messages")
-        route(belgium, "kp-authority:NL", "NL")  # the destination's KP authority
+        belgium.register(netherlands, "eu.import_confirmation")
+        netherlands.register(belgium, "kp.electronic_messages")
+        belgium.route("kp-authority:NL", "NL")  # the destination's KP authority
         # A Community certificate names the EU, not the Member State that validated it:
-        # the Dutch administrator routes the EU's confirmations to the Belgian node.
-        route(netherlands, "kp-authority:EU", "BE")
+        # NL confirms to the authority whose node announced it, which is BE's.
+        netherlands.route("kp-authority:BE", "BE")
 
         # -- Antwerp validates and exports; the announcement is queued for NL ----------------
         service = belgium.runtime.shipments

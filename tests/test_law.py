@@ -28,9 +28,10 @@ def test_every_registered_rule_is_a_rule_of_law_md_with_a_basis():
 
 
 def cited_by(plugin: str) -> set[tuple[str, str]]:
-    """(id, label) of every rules.toml entry a rule, clock, report, notice or document cites."""
+    """(id, label) of every rules.toml entry a rule, clock, report, notice, look-up or document
+    cites."""
     found = load_plugin_host().contributions(plugin)
-    citing = [*found.rules, *found.deadlines, *found.reports, *found.notices]
+    citing = [*found.rules, *found.deadlines, *found.reports, *found.notices, *found.lookups]
     module = __import__(f"caratflow.plugins.{plugin}.rules", fromlist=["RULES"])
     documents = {module.RULES.version(d.rule) for d in found.documents}
     return {(v.id, v.label) for v in (*(c.version for c in citing), *documents)}

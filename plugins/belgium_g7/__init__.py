@@ -4,7 +4,8 @@ Implements the Belgian Council of Ministers' communiqué of 29 March 2024 and th
 law it rests on (Reg. (EU) 833/2014 Art. 3p as amended): documented non-Russian
 origin for rough, polished and synthetic diamonds. Usable by any G7/EU control point
 by configuration. Rules in ``rules.py``, legal text in ``rules.toml``, dated values
-(sanctioned origins, thresholds) in ``parameters/``.
+(sanctioned origins, thresholds) in ``parameters/``; digital identities and lineage in
+``identities.py``, what another control point may ask about them in ``lookups.py``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any
 
 from caratflow.hookspecs import hookimpl
 from caratflow.law import Rule
+from caratflow.lookups import LookupType
 from caratflow.pluginhost import AuthorityProfile
 from caratflow.plugins.belgium_g7 import certificate, identities  # noqa: F401 - their rules
 from caratflow.plugins.belgium_g7.documents import caratflow_documents_register  # noqa: F401
+from caratflow.plugins.belgium_g7.lookups import IDENTITY_LOOKUP
 from caratflow.plugins.belgium_g7.rules import RULES
 from caratflow.workflow import PRESENTED, WorkflowRegistrar
 
@@ -98,3 +101,9 @@ def caratflow_authorities_register(register: Callable[[AuthorityProfile], None])
 def caratflow_demo_register(register: Callable[[Mapping[str, Any]], None]) -> None:
     for payload in json.loads((HERE / "demo.json").read_text("utf-8")):
         register(payload)
+
+
+@hookimpl
+def caratflow_lookups_register(register: Callable[[LookupType], None]) -> None:
+    """g7.digital_identity, nl.trace.serial_lot: other control points ask about an identity."""
+    register(IDENTITY_LOOKUP)

@@ -48,7 +48,7 @@ from caratflow.models import Event, Shipment
 from caratflow.notices import Notice
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.documents import PARAMETERS as DOCUMENT_PARAMETERS
-from caratflow.plugins.eu.messages import IMPORT_CONFIRMATION, kp_authority
+from caratflow.plugins.eu.messages import IMPORT_CONFIRMATION, validator_audience
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
 from caratflow.registry import ReceivedMessage, Registry
 
@@ -97,7 +97,7 @@ def non_compliance_notices(shipment: Shipment, event: Event) -> list[Notice]:
     }
     notices = [Notice(COMMISSION, subject, body, data)]
     if shipment.direction == "import":
-        notices.append(Notice(kp_authority(cert.issuing_country), subject, body, data))
+        notices.append(Notice(validator_audience(shipment), subject, body, data))
     return notices
 
 

@@ -9,6 +9,8 @@
 The fields are dated parameters (``parameters/kimberley.toml``); the audiences are
 ``kp-authority:<country>``, reached at the addresses the administrator configured (a
 ``peer:<CODE>`` address sends them signed to that authority's caratflow node, issue 10).
+What goes back to the authority that validated a certificate goes to the one whose node
+announced it, where one did (``validator_audience``): Member States share the code EU.
 
 Received from a peer, an export message is compared with the certificate presented here
 (``kp.electronic_messages`` at presentation and verification): any difference holds the
@@ -22,12 +24,15 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from caratflow.documents import valid_number
 from caratflow.law import Case, Verdict, hold, info, passed
 from caratflow.models import Certificate, Event, Shipment
 from caratflow.notices import Notice, declare_notice
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
+from caratflow.registry import Registry
 
 IMPORT = {"import"}
 EXPORT = {"export"}
@@ -38,6 +43,23 @@ _FIELDS = "import_confirmation_fields"
 def kp_authority(country: str) -> str:
     """The outbox audience of a participant's Kimberley Process authority."""
     return f"kp-authority:{country}"
+
+
+def validator_audience(shipment: Shipment) -> str:
+    """The audience of the authority that validated the shipment's certificate (Art. 8,
+    Art. 5(3)): the authority whose node announced it (kp.electronic_messages), if one
+    did, else the issuing participant's. A Community certificate names the EU, not the
+    Member State that validated it: with several Member States' nodes, its announcement
+    says which."""
+    cert = shipment.certificate
+    session = object_session(shipment)
+    if session is not None:
+        announced = Registry(session).received_messages(
+            shipment.authority_code, [cert.number], EXPORT_MESSAGE
+        )
+        if announced:
+            return kp_authority(announced[-1].peer)
+    return kp_authority(cert.issuing_country)
 
 
 # What the messages between KP authorities may name of a certificate, by field name (the
@@ -79,7 +101,7 @@ def import_confirmation(shipment: Shipment, event: Event) -> Iterable[Notice]:
     cert = shipment.certificate
     fields = confirmation_fields(shipment, event.legal_date)
     yield Notice(
-        kp_authority(cert.issuing_country),
+        validator_audience(shipment),
         f"Import confirmation: Kimberley Process certificate {cert.number}",
         f"{shipment.authority.name} confirms the import into the European Union of the "
         f"consignment of rough diamonds under Kimberley Process certificate {cert.number}, "

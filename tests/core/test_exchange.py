@@ -102,12 +102,14 @@ def stored(session) -> int:
     return session.scalar(select(func.count()).select_from(ExchangeMessage))
 
 
-def refused_with(client, session, caplog, envelope: Any, status: int, reason: str) -> dict:
-    """Post ``envelope``: refused with ``status`` and ``reason``, logged, in the security
-    log, and nothing stored."""
+def refused_with(
+    client, session, caplog, envelope: Any, status: int, reason: str, url: str = URL
+) -> dict:
+    """Post ``envelope`` to ``url``: refused with ``status`` and ``reason``, logged, in the
+    security log, and nothing stored."""
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="caratflow.exchange"):
-        answer = client.post(URL, json=envelope)
+        answer = client.post(url, json=envelope)
     assert (answer.status_code, answer.json["reason"]) == (status, reason), answer.json
     assert answer.json["error"] == "MessageRefused" and answer.json["message"]
     [line] = [r.getMessage() for r in caplog.records if r.name == "caratflow.exchange"]
@@ -388,9 +390,18 @@ def test_the_reconciliation_matches_exports_and_imports_with_what_peers_said(
 def test_a_peer_needs_an_ed25519_key_a_url_and_what_it_may_send(session, dutch_key):
     with pytest.raises(InvalidInput) as bad:
         exchange.add_peer(
-            session, "BE", "n!", base_url="ftp://x", public_key="nonsense", accepts=[]
+            session, "BE", "n!", base_url="ftp://x", public_key="nonsense", accepts=["No Type!"]
         )
     assert {e.field for e in bad.value.errors} == {"code", "url", "public_key", "accepts"}
+    receiving_only = exchange.add_peer(  # a system that takes messages and sends none
+        session,
+        "BE",
+        "CUSTOMS",
+        base_url="https://customs.example.be/kp",
+        public_key=public_key_pem(dutch_key),
+        accepts=[],
+    )
+    assert receiving_only.accepts == []
     exchange.add_peer(
         session,
         "BE",
