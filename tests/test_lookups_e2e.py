@@ -59,13 +59,16 @@ def control_points(tmp_path, plugin_host) -> Iterator[tuple[Node, Node, str]]:
         with unit_of_work(nl.runtime.sessions) as session:
             for identity in (
                 {"id": PARCEL, "kind": "rough_parcel", "carats": "12.5", "origin": {"CA": "100"}},
-                {"id": MIXED, "kind": "rough_parcel", "carats": "4", "origin": {"RU": "1", "AO": "99"}},
+                {
+                    "id": MIXED,
+                    "kind": "rough_parcel",
+                    "carats": "4",
+                    "origin": {"RU": "1", "AO": "99"},
+                },
                 {"id": STONE, "kind": "polished", "carats": "0.70", "parents": [{"id": PARCEL}]},
                 {"id": TAINTED, "kind": "polished", "carats": "0.55", "parents": [{"id": MIXED}]},
             ):
-                register_identity(
-                    session, {**identity, "documents": ["cd" * 32]}, DUTCH_OFFICER
-                )
+                register_identity(session, {**identity, "documents": ["cd" * 32]}, DUTCH_OFFICER)
         nl.sequence()
         with unit_of_work(belgium.runtime.sessions) as session:
             add_user(session, "officer.be", Role.OFFICER, ["BE"])
@@ -139,9 +142,7 @@ class Proxy:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, answer = exchange.post(
-                    target + self.path, body, key="proxy", timeout=10
-                )
+                status, answer = exchange.post(target + self.path, body, key="proxy", timeout=10)
                 raw = json.dumps(outer.alter(answer)).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -219,7 +220,12 @@ def test_a_control_point_asks_another_about_an_identity_and_verifies_the_answer(
             with unit_of_work(netherlands.runtime.sessions) as session:
                 register_identity(
                     session,
-                    {"id": "NL-GIA-2232", "kind": "polished", "carats": "0.61", "parents": [{"id": PARCEL}]},
+                    {
+                        "id": "NL-GIA-2232",
+                        "kind": "polished",
+                        "carats": "0.61",
+                        "parents": [{"id": PARCEL}],
+                    },
                     DUTCH_OFFICER,
                 )
             status, pending, headers = get(belgium.url + ASK + "NL-GIA-2232", token)
@@ -239,20 +245,20 @@ def test_a_control_point_asks_another_about_an_identity_and_verifies_the_answer(
 # -- refused, with the reason the asker is told ---------------------------------------------
 
 
-def test_a_node_answers_only_a_peer_it_registered_with_the_key_it_registered(
-    tmp_path, plugin_host
-):
+def test_a_node_answers_only_a_peer_it_registered_with_the_key_it_registered(tmp_path, plugin_host):
     with control_points(tmp_path, plugin_host) as (belgium, netherlands, token):
         # Nobody at BE registered a German node.
-        status, unknown, _ = get(belgium.url.replace("http", "http") + "/x", token) if False else (
-            None,
-            None,
-            None,
+        status, unknown, _ = (
+            get(belgium.url.replace("http", "http") + "/x", token)
+            if False
+            else (
+                None,
+                None,
+                None,
+            )
         )
         with belgium.serve():
-            status, unknown, _ = get(
-                belgium.url + ASK.replace("/NL/", "/DE/") + "DE-GIA-1", token
-            )
+            status, unknown, _ = get(belgium.url + ASK.replace("/NL/", "/DE/") + "DE-GIA-1", token)
             assert (status, unknown["reason"]) == (404, "unknown_peer")
 
             # NL's node is down.
