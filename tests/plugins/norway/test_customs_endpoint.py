@@ -1,0 +1,176 @@
+"""Tollvesenet told by a signed message, not by e-mail (FOR-2004-02-24-470 §12; issue 10).
+
+A Norwegian node (its own PostgreSQL database and ledger key, its worker on a clock)
+completes the control of an import, which grants the permit (``no.control.mark``); the
+notice for the audience ``customs`` goes to Tollvesenet's clearance system, registered
+as a peer that sends nothing back (``caratflow peers add TOLL --url … --public-key …`` with
+no ``--accepts``) and mapped to the audience (``deadlines add-recipient NO customs
+peer:TOLL``). That system is a real HTTP server on localhost standing in for customs: it
+checks each envelope with the node's public key alone and answers 202. A report of a
+suspected offence (``no.control.suspicion``) goes to the investigators' endpoint only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from sqlalchemy import select
+
+from caratflow.db import unit_of_work
+from caratflow.exchange import MESSAGE_CONTEXT, PATH
+from caratflow.models import OutboxMessage, OutboxStatus
+from caratflow.signing import canonical_json, public_key_pem
+from caratflow.testing import free_port, node
+
+from .test_norway import SUPERVISOR, register, verified_import
+from .test_norway import import_payload as norwegian_import
+
+pytestmark = pytest.mark.postgres_only
+
+NOW = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)  # Gardermoen, the morning of presentation
+GROUNDS = "seal numbers reused from a consignment refused in June"
+
+
+class CustomsEndpoint:
+    """Tollvesenet's system, as far as caratflow meets it: POST ``<base>/api/v1/exchange/
+    messages``, an envelope it accepts only when it verifies with the node's key."""
+
+    def __init__(self, node_public_key_pem: str):
+        key = load_pem_public_key(node_public_key_pem.encode())
+        outer = self
+        self.received: list[tuple[str, dict[str, Any]]] = []  # (path, message), verified
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                envelope = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                message = envelope["message"]
+                try:
+                    key.verify(
+                        base64.b64decode(envelope["signature"]),
+                        MESSAGE_CONTEXT + canonical_json(message),
+                    )
+                except InvalidSignature:
+                    return self.answer(401, {"reason": "bad_signature"})
+                if any(m["id"] == message["id"] for _, m in outer.received):
+                    return self.answer(409, {"reason": "replay", "same_content": True})
+                outer.received.append((self.path, message))
+                self.answer(202, {"received": message["id"]})
+
+            def answer(self, status: int, body: dict[str, Any]) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.handler = Handler
+        self.server: ThreadingHTTPServer | None = None
+
+    def up(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+@pytest.fixture
+def norway(tmp_path, plugin_host):
+    """The Norwegian node, with Tollvesenet's clearance and investigation endpoints
+    registered and mapped to their audiences; the importer and exporter registered (§7)."""
+    with node("NO", tmp_path / "no", plugin_host, NOW) as found:
+        customs = CustomsEndpoint(found.public_key())
+        customs_key = public_key_pem(Ed25519PrivateKey.generate())  # customs signs nothing here
+        found.add_peer("TOLL", customs.url, customs_key)  # receives only: no --accepts
+        found.add_peer("TOLLINV", f"{customs.url}/investigation", customs_key)
+        found.route("customs", "TOLL")
+        found.route("customs-investigation", "TOLLINV")
+        with unit_of_work(found.runtime.sessions) as session:
+            for name in ("Thune Gullsmed AS", "Nordic Rough AS"):
+                register(session, found.runtime, name)
+        yield found, customs
+        customs.down()
+
+
+def peer_messages(at) -> list[OutboxMessage]:
+    with at.runtime.sessions() as session:
+        query = select(OutboxMessage).where(OutboxMessage.address.like("peer:%"))
+        return list(session.scalars(query.order_by(OutboxMessage.id)))
+
+
+def test_the_permit_reaches_customs_signed_once_after_customs_comes_back(norway):
+    at, customs = norway
+    with unit_of_work(at.runtime.sessions) as session:
+        shipment_id = verified_import(session, at.runtime.shipments).id  # the permit granted
+
+    at.deliver()  # customs' system is down: the notice waits for a retry
+    [waiting] = peer_messages(at)
+    assert (waiting.address, waiting.status, waiting.attempts) == ("peer:TOLL", "pending", 1)
+    assert "unreachable" in waiting.last_error and customs.received == []
+
+    customs.up()
+    at.clock.advance(minutes=10)  # past the backoff
+    at.deliver()
+    at.clock.advance(hours=2)
+    at.deliver()  # nothing left to send: delivered once
+    [(path, message)] = customs.received
+    assert path == PATH
+    assert (message["type"], message["from"], message["to"]) == ("no.control.mark", "NO", "TOLL")
+    assert message["data"]["certificate"] == "CA123456"
+    assert message["data"]["basis"] == "FOR-2004-02-24-470 §12 first and second paragraphs"
+    assert "Permit granted: import into Norway" in message["subject"]
+    [sent] = peer_messages(at)
+    assert (sent.status, sent.shipment_id) == (OutboxStatus.SENT, shipment_id)
+
+
+def test_a_suspicion_goes_to_the_investigators_endpoint_only(norway):
+    at, customs = norway
+    customs.up()
+    with unit_of_work(at.runtime.sessions) as session:
+        service = at.runtime.shipments
+        shipment = service.present(session, norwegian_import(), SUPERVISOR).shipment
+        service.act(session, shipment.id, "notify_customs_suspicion", SUPERVISOR, reason=GROUNDS)
+    at.deliver()
+    [(path, message)] = customs.received
+    assert path == f"/investigation{PATH}"
+    assert (message["type"], message["to"]) == ("no.control.suspicion", "TOLLINV")
+    assert message["data"]["grounds"] == GROUNDS
+
+
+def test_customs_takes_nothing_it_cannot_verify_with_the_nodes_key(norway):
+    """The stand-in's check is real: signed by the node, an envelope still fails against
+    another key, and the node keeps the notice to send again."""
+    at, _ = norway
+    elsewhere = CustomsEndpoint(public_key_pem(Ed25519PrivateKey.generate()))
+    elsewhere.up()
+    try:
+        at.add_peer("TOLL2", elsewhere.url, public_key_pem(Ed25519PrivateKey.generate()))
+        at.route("customs", "TOLL2")
+        with unit_of_work(at.runtime.sessions) as session:
+            verified_import(session, at.runtime.shipments)
+        at.deliver()
+        assert elsewhere.received == []
+        refused = [m for m in peer_messages(at) if m.address == "peer:TOLL2"]
+        assert [(m.status, "401 bad_signature" in m.last_error) for m in refused] == [
+            (OutboxStatus.PENDING, True)
+        ]
+    finally:
+        elsewhere.down()
