@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import (
+    Select,
     String,
     and_,
     bindparam,
@@ -48,7 +49,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
     update,
 )
 from sqlalchemy.orm import Session, object_session, sessionmaker
@@ -500,15 +500,13 @@ class SqlNodeStore:
 
     def prefetch(self, coordinates: Iterable[tuple[int, int]]) -> None:
         missing = sorted({c for c in coordinates if c not in self._cache})
-        if not missing:
-            return
-        rows = self._session.execute(
-            select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
-                tuple_(LedgerNode.level, LedgerNode.idx).in_(missing)
-            )
-        )
-        for level, index, node in rows:
-            self._cache[(level, index)] = bytes(node)
+        for first in range(0, len(missing), _NODES_PER_QUERY):
+            chunk = missing[first : first + _NODES_PER_QUERY]
+            places = {}
+            for n, (level, index) in enumerate(chunk):
+                places[f"l{n}"], places[f"i{n}"] = level, index
+            for level, index, node in self._session.execute(_nodes_at(len(chunk)), places):
+                self._cache[(level, index)] = bytes(node)
 
     def put_many(self, nodes: Sequence[merkle.Node]) -> None:
         """Write new perfect subtrees (what ``merkle.append_many`` returned) in one
@@ -520,6 +518,31 @@ class SqlNodeStore:
             )
         for level, index, node in nodes:
             self._cache[(level, index)] = node
+
+
+_NODES_PER_QUERY = 64
+"""Nodes ``prefetch`` reads per query: every proof of a log below 2**32 entries in one."""
+
+
+@lru_cache(maxsize=_NODES_PER_QUERY)
+def _nodes_at(count: int) -> Select[tuple[int, int, bytes]]:
+    """The query for ``count`` nodes: ``(level = :l0 AND idx = :i0) OR ...``.
+
+    Each term is a search of the primary key, on SQLite and PostgreSQL alike. Not
+    ``(level, idx) IN (VALUES ...)``: SQLite answers that by scanning all of
+    ``ledger_node`` (a proof took 379 ms at a million entries), while PostgreSQL plans it
+    as these same terms (a BitmapOr of index scans). Built once per count with bound
+    parameters, since building the terms costs several times the query itself.
+    """
+    table = LedgerNode.__table__
+    return select(table.c.level, table.c.idx, table.c.hash).where(
+        or_(
+            *(
+                and_(table.c.level == bindparam(f"l{n}"), table.c.idx == bindparam(f"i{n}"))
+                for n in range(count)
+            )
+        )
+    )
 
 
 class _Recorder:

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event as sql_event
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from caratflow import ledger
+from caratflow import ledger, merkle
 from caratflow.db import unit_of_work
 from caratflow.merkle import verify_consistency, verify_inclusion
 from caratflow.models import Event, LedgerEntry, LedgerNode, LedgerTreeHead, PurgeRecord
@@ -170,6 +171,66 @@ def test_inclusion_and_consistency_proofs_verify_for_every_size_and_fail_when_al
                     assert not verify_consistency(old, size, old_head.root, head.root, spoiled)
                 assert not verify_consistency(old, size, head.root, old_head.root, path)
     assert checked == LEDGER_SIZE * (LEDGER_SIZE + 1) // 2
+
+
+def node_reads(session, compute):
+    """The statements ``compute`` sends to ``ledger_node``, with their parameters."""
+    sent = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if "FROM ledger_node" in statement:
+            sent.append((statement, parameters))
+
+    engine = session.get_bind()
+    sql_event.listen(engine, "before_cursor_execute", keep)
+    try:
+        compute()
+    finally:
+        sql_event.remove(engine, "before_cursor_execute", keep)
+    return sent
+
+
+def plan(session, statement, parameters) -> str:
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        return "\n".join(row[-1] for row in rows)
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table hides no index
+    return "\n".join(
+        row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+    )
+
+
+def test_proofs_read_the_stored_tree_by_its_primary_key_never_by_a_scan(session, key):
+    """What keeps a proof at a million entries as fast as at a thousand on both databases
+    (bench/bench_identities.py): each node is a search of the primary key."""
+    identities(session, 300)
+    ledger.sequence_pending(session, key, batch_size=64)
+    sent = node_reads(session, lambda: ledger.prove_inclusion(session, 150))
+    sent += node_reads(session, lambda: ledger.prove_consistency(session, 37, 300))
+    assert len(sent) == 2  # one query each
+    for statement, parameters in sent:
+        found = plan(session, statement, parameters)
+        if session.get_bind().dialect.name == "sqlite":
+            assert "SEARCH ledger_node USING INDEX" in found and "SCAN" not in found, found
+        else:
+            assert "pk_ledger_node" in found and "Seq Scan" not in found, found
+
+
+def test_the_stored_tree_is_read_whole_however_many_nodes_are_asked_at_once(session, key):
+    identities(session, 300)
+    ledger.sequence_pending(session, key, batch_size=64)
+    stored = [(level, index) for level in range(9) for index in range(300 >> level)]
+    store = ledger.SqlNodeStore(session)
+    sent = node_reads(session, lambda: store.prefetch([*stored, (0, 300), (9, 0)]))
+    assert len(sent) == -(-(len(stored) + 2) // 64)  # in queries of a bounded size
+    memory = merkle.MemoryNodeStore()
+    leaves = session.scalars(select(LedgerEntry.leaf_data).order_by(LedgerEntry.seq))
+    memory.put_many(merkle.append_many(0, [merkle.leaf_hash(d.encode()) for d in leaves], memory))
+    assert node_reads(session, lambda: [store.get(*c) for c in stored]) == []  # all fetched
+    assert [store.get(*c) for c in stored] == [memory.get(*c) for c in stored]
+    with pytest.raises(KeyError):
+        store.get(0, 300)  # not stored: not made up
 
 
 def test_a_proof_with_an_altered_head_fails_the_check(session, key):
