@@ -80,6 +80,20 @@ def test_a_record_is_sealed_once(session):
         identities(session, 1)
 
 
+def test_a_batch_is_sealed_at_one_instant_and_placed_in_the_order_of_its_keys(session, key):
+    refs = ledger.record_digital_identities(session, [(f"ID-{n}", {"n": n}) for n in (3, 1, 2)])
+    assert [ref.key for ref in refs] == ["ID-3", "ID-1", "ID-2"]  # as given
+    assert [ledger.find_entry(session, ledger.IDENTITY, ref.key).ref for ref in refs] == refs
+    assert ledger.record_digital_identities(session, []) == []
+    ledger.sequence_pending(session, key)
+    entries = session.execute(
+        select(LedgerEntry.record_key, LedgerEntry.logged_at).order_by(LedgerEntry.seq)
+    ).all()
+    assert [entry.record_key for entry in entries] == ["ID-1", "ID-2", "ID-3"]
+    assert len({entry.logged_at for entry in entries}) == 1
+    assert ledger.verify_ledger(session, key.public_key()).ok
+
+
 def test_floats_and_huge_integers_in_inputs_are_sealed_as_their_exact_text(session, key):
     record = {"ratio": 0.1, "big": 2**60, "nested": [1.5, {"x": -(2**55)}]}
     ledger.record_digital_identity(session, "ID-odd", record)
