@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -149,6 +149,23 @@ def sessions(connection: Connection) -> sessionmaker[Session]:
 def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     with sessions() as session:
         yield session
+
+
+@contextmanager
+def statements_sent(session: Session) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the session sends meanwhile, with its parameters as the driver gets
+    them: to count what a path asks of the database, or to EXPLAIN it."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    bind = session.get_bind()
+    event.listen(bind, "before_cursor_execute", keep)
+    try:
+        yield sent
+    finally:
+        event.remove(bind, "before_cursor_execute", keep)
 
 
 @pytest.fixture

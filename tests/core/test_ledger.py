@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event as sql_event
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -22,7 +21,7 @@ from caratflow.db import unit_of_work
 from caratflow.merkle import verify_consistency, verify_inclusion
 from caratflow.models import Event, LedgerEntry, LedgerNode, LedgerTreeHead, PurgeRecord
 from caratflow.signing import canonical_json, load_public_key, public_key_pem
-from caratflow.testing import shipment_payload
+from caratflow.testing import shipment_payload, statements_sent
 
 MOMENT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -189,19 +188,9 @@ def test_inclusion_and_consistency_proofs_verify_for_every_size_and_fail_when_al
 
 def node_reads(session, compute):
     """The statements ``compute`` sends to ``ledger_node``, with their parameters."""
-    sent = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        if "FROM ledger_node" in statement:
-            sent.append((statement, parameters))
-
-    engine = session.get_bind()
-    sql_event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with statements_sent(session) as sent:
         compute()
-    finally:
-        sql_event.remove(engine, "before_cursor_execute", keep)
-    return sent
+    return [(statement, parameters) for statement, parameters in sent if "ledger_node" in statement]
 
 
 def plan(session, statement, parameters) -> str:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from caratflow import ledger
 from caratflow.db import unit_of_work
@@ -28,7 +28,7 @@ from caratflow.plugins.belgium_g7.identities import (
     register_identity,
 )
 from caratflow.service import Actor
-from caratflow.testing import shipment_payload
+from caratflow.testing import shipment_payload, statements_sent
 
 KP_CERTIFICATE = hashlib.sha256(b"KP certificate CA123456").hexdigest()
 TODAY = date(2026, 11, 23)
@@ -126,19 +126,9 @@ def cutting_works(session, officer) -> list[str]:
 
 def ledger_inserts(session, action) -> int:
     """How many statements ``action`` sends to write ledger entries."""
-    sent = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("INSERT INTO LEDGER_ENTRY"):
-            sent.append(statement)
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with statements_sent(session) as sent:
         action()
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
-    return len(sent)
+    return sum(statement.startswith("INSERT INTO ledger_entry") for statement, _ in sent)
 
 
 def test_a_batch_is_sealed_in_one_statement_and_every_leaf_is_proven(session, officer, key):
