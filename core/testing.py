@@ -168,6 +168,24 @@ def statements_sent(session: Session) -> Iterator[list[tuple[str, Any]]]:
         event.remove(bind, "before_cursor_execute", keep)
 
 
+def query_plans(session: Session, read: Callable[[Session], object]) -> list[str]:
+    """The plan of every SELECT ``read(session)`` sends, on this database; on PostgreSQL
+    with sequential scans ruled out, so that a test's few rows do not hide a missing index."""
+    with statements_sent(session) as sent:
+        read(session)
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    if not sqlite:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+    plans = []
+    for statement, parameters in sent:
+        if statement.lstrip().upper().startswith("SELECT"):  # not the test's savepoints
+            rows = connection.exec_driver_sql(explain + statement, parameters)
+            plans.append("\n".join(str(row[-1] if sqlite else row[0]) for row in rows))
+    return plans
+
+
 @pytest.fixture
 def runtime(
     migrated_engine: Engine,

@@ -21,7 +21,7 @@ from caratflow.db import unit_of_work
 from caratflow.merkle import verify_consistency, verify_inclusion
 from caratflow.models import Event, LedgerEntry, LedgerNode, LedgerTreeHead, PurgeRecord
 from caratflow.signing import canonical_json, load_public_key, public_key_pem
-from caratflow.testing import shipment_payload, statements_sent
+from caratflow.testing import query_plans, shipment_payload, statements_sent
 
 MOMENT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -186,38 +186,20 @@ def test_inclusion_and_consistency_proofs_verify_for_every_size_and_fail_when_al
     assert checked == LEDGER_SIZE * (LEDGER_SIZE + 1) // 2
 
 
-def node_reads(session, compute):
-    """The statements ``compute`` sends to ``ledger_node``, with their parameters."""
-    with statements_sent(session) as sent:
-        compute()
-    return [(statement, parameters) for statement, parameters in sent if "ledger_node" in statement]
-
-
-def plan(session, statement, parameters) -> str:
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-        return "\n".join(row[-1] for row in rows)
-    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table hides no index
-    return "\n".join(
-        row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)
-    )
-
-
 def test_proofs_read_the_stored_tree_by_its_primary_key_never_by_a_scan(session, key):
     """What keeps a proof at a million entries as fast as at a thousand on both databases
     (bench/bench_identities.py): each node is a search of the primary key."""
     identities(session, 300)
     ledger.sequence_pending(session, key, batch_size=64)
-    sent = node_reads(session, lambda: ledger.prove_inclusion(session, 150))
-    sent += node_reads(session, lambda: ledger.prove_consistency(session, 37, 300))
-    assert len(sent) == 2  # one query each
-    for statement, parameters in sent:
-        found = plan(session, statement, parameters)
+    plans = query_plans(session, lambda s: ledger.prove_inclusion(s, 150))
+    plans += query_plans(session, lambda s: ledger.prove_consistency(s, 37, 300))
+    reads = [plan for plan in plans if "ledger_node" in plan]
+    assert len(reads) == 2  # one query each
+    for plan in reads:
         if session.get_bind().dialect.name == "sqlite":
-            assert "SEARCH ledger_node USING INDEX" in found and "SCAN" not in found, found
+            assert "SEARCH ledger_node USING INDEX" in plan and "SCAN" not in plan, plan
         else:
-            assert "pk_ledger_node" in found and "Seq Scan" not in found, found
+            assert "pk_ledger_node" in plan and "Seq Scan" not in plan, plan
 
 
 def test_the_stored_tree_is_read_whole_however_many_nodes_are_asked_at_once(session, key):
@@ -225,13 +207,14 @@ def test_the_stored_tree_is_read_whole_however_many_nodes_are_asked_at_once(sess
     ledger.sequence_pending(session, key, batch_size=64)
     stored = [(level, index) for level in range(9) for index in range(300 >> level)]
     store = ledger.SqlNodeStore(session)
-    sent = node_reads(session, lambda: store.prefetch([*stored, (0, 300), (9, 0)]))
-    assert len(sent) == -(-(len(stored) + 2) // 64)  # in queries of a bounded size
+    with statements_sent(session) as sent:
+        store.prefetch([*stored, (0, 300), (9, 0)])
+        fetched = [store.get(*c) for c in stored]
+    assert len(sent) == -(-(len(stored) + 2) // 64)  # in queries of a bounded size, no more
     memory = merkle.MemoryNodeStore()
     leaves = session.scalars(select(LedgerEntry.leaf_data).order_by(LedgerEntry.seq))
     memory.put_many(merkle.append_many(0, [merkle.leaf_hash(d.encode()) for d in leaves], memory))
-    assert node_reads(session, lambda: [store.get(*c) for c in stored]) == []  # all fetched
-    assert [store.get(*c) for c in stored] == [memory.get(*c) for c in stored]
+    assert fetched == [memory.get(*c) for c in stored]
     with pytest.raises(KeyError):
         store.get(0, 300)  # not stored: not made up
 
