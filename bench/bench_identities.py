@@ -2,18 +2,18 @@
 
 1. Registering ``--count`` identities (default 1,000,000) in transactions of ``--batch``
    (default 1,000) through the service (``identities.register_identities``: validation,
-   parents locked and weighed, rows, cut rows, one ledger leaf each through
-   ``ledger.record_digital_identity``), against a baseline of raw INSERTs of the same rows
-   (identity rows, cut rows and ledger entries with their leaf data prepared beforehand,
-   executemany, no checks, no hashing), on a fresh database each, same transactions.
-   The workload is a cutting works: 1 in 100 identities is a rough parcel, the other 99
-   are polished stones (0.50 to 2.00 ct) cut from a parcel registered in the batch before
-   (the first batch's stones are imports registered with a declared origin).
+   parents locked and weighed, rows, cut rows, one ledger leaf each, the batch's leaves
+   in one statement through ``ledger.record_digital_identities``), against a baseline of
+   raw INSERTs of the same rows (identity rows, cut rows and ledger entries with their
+   leaf data prepared beforehand, executemany, no checks, no hashing), on a fresh
+   database each, same transactions. The workload is a cutting works: 1 in 100
+   identities is a rough parcel, the other 99 are polished stones (0.50 to 2.00 ct) cut
+   from a parcel registered in the batch before (the first batch's stones are imports
+   registered with a declared origin). ``--per-leaf`` adds the service as it was before
+   the batched ledger append (one INSERT statement built per leaf), for a before and
+   after in the same run.
 2. Sequencing every pending leaf (``ledger.sequence_pending``: Merkle subtrees, one
    signed tree head per 10,000) and verifying nothing else: leaves per second.
-   A what-if run writes the same leaves with one executemany per batch instead of one
-   INSERT per leaf (``seal_in_one_statement``; a batched ledger API that does not exist
-   yet), to show how much of the cost is the ledger's per-leaf statement.
 3. Looking one stone up with its inclusion proof and lineage verdict
    (``identities.lookup``), ``--lookups`` random stones, against a raw SELECT of the same
    row by its ID; and tracing 1,000 stones at once (``lineage_is_clean``, what a G7
@@ -24,7 +24,7 @@ the baseline measured in the same run. On PostgreSQL the tables are analysed bef
 look-ups, as autovacuum would soon after a bulk load: with the statistics of the empty
 tables, the lineage CTE's plan was measured ~25 times slower at 100,000 identities.
 
-Run: /tmp/venv/bin/python bench/bench_identities.py [--count 1000000] [--backend sqlite]
+Run: nice .venv/bin/python bench/bench_identities.py [--count 1000000] [--backend sqlite]
 A new database is created and dropped (PostgreSQL at CARATFLOW_TEST_POSTGRES_URL).
 """
 
@@ -33,27 +33,23 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
-import shutil
 import statistics
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from _ledger_common import database, fresh, scratch
 from sqlalchemy import Engine, insert, select, text
 
 from caratflow import ledger
-from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
-from caratflow.models import Base, DigitalIdentity, IdentityCut, LedgerEntry, Role
-from caratflow.pluginhost import load_plugin_host
+from caratflow.db import session_factory, unit_of_work
+from caratflow.models import DigitalIdentity, IdentityCut, LedgerEntry, Role
 from caratflow.plugins.belgium_g7 import identities
-from caratflow.provisioning import ensure_authorities
 from caratflow.service import Actor
-from caratflow.signing import generate_key
-from caratflow.testing import temporary_database
+from caratflow.testing import BACKENDS
 
 OFFICER = Actor("bench.officer", Role.OFFICER, frozenset({"BE"}))
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -115,13 +111,6 @@ def batches(count: int, size: int) -> Iterator[list[dict[str, Any]]]:
 # -- 1. registering -----------------------------------------------------------------------
 
 
-def fresh(engine: Engine) -> None:
-    with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name != "authority":
-                connection.execute(table.delete())
-
-
 def register_service(engine: Engine, count: int, size: int) -> float:
     sessions = session_factory(engine)
     spent = 0.0
@@ -133,34 +122,32 @@ def register_service(engine: Engine, count: int, size: int) -> float:
     return spent
 
 
-def seal_in_one_statement(session: Any, records: Any) -> None:
-    """What a batched ledger API could do (not in ``caratflow.ledger`` yet): the same
-    leaves (``ledger.leaf_bytes``), written with one executemany instead of one INSERT
-    statement built per leaf."""
-    moment = datetime.now(UTC)
-    session.execute(
-        insert(LedgerEntry.__table__),
-        [
-            {
-                "kind": ledger.IDENTITY,
-                "record_key": number,
-                "logged_at": moment,
-                "leaf_data": ledger.leaf_bytes(ledger.IDENTITY, number, moment, record).decode(),
-            }
-            for number, record in records
-        ],
-    )
+def seal_one_by_one(
+    session: Any, records: Iterable[tuple[str, Mapping[str, Any]]]
+) -> list[ledger.LeafRef]:
+    """The ledger's append before ``ledger.append_entries``: the same leaves, with one
+    INSERT statement built and sent per leaf."""
+    refs = []
+    for number, record in records:
+        moment = datetime.now(UTC)
+        data = ledger.leaf_bytes(ledger.IDENTITY, number, moment, record)
+        session.execute(
+            insert(LedgerEntry.__table__).values(
+                kind=ledger.IDENTITY, record_key=number, logged_at=moment, leaf_data=data.decode()
+            )
+        )
+        refs.append(ledger.LeafRef(ledger.IDENTITY, number, ledger.leaf_hash(data), None))
+    return refs
 
 
-def register_batched_leaves(engine: Engine, count: int, size: int) -> float:
-    """The service with ``seal_in_one_statement`` in place of one ``record_digital_identity``
-    per leaf: how much of the service's cost is the ledger's per-leaf INSERT."""
-    original = identities.seal
-    identities.seal = seal_in_one_statement
+def register_per_leaf(engine: Engine, count: int, size: int) -> float:
+    """The service with ``seal_one_by_one`` in place of ``record_digital_identities``."""
+    batched = ledger.record_digital_identities
+    ledger.record_digital_identities = seal_one_by_one
     try:
         return register_service(engine, count, size)
     finally:
-        identities.seal = original
+        ledger.record_digital_identities = batched
 
 
 def register_raw(engine: Engine, count: int, size: int) -> float:
@@ -282,55 +269,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000, help="identities to register")
     parser.add_argument("--batch", type=int, default=1_000, help="identities per transaction")
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
     parser.add_argument("--lookups", type=int, default=500)
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--skip-batched", action="store_true", help="skip the batched-leaf run")
     parser.add_argument(
-        "--lookups-only",
-        action="store_true",
-        help="load through the batched-leaf path only, then sequence and time the look-ups",
+        "--per-leaf", action="store_true", help="also run the service with one INSERT per leaf"
     )
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp())
-    try:
-        run(args, folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)  # the SQLite file of a million identities
-
-
-def run(args: argparse.Namespace, folder: Path) -> None:
-    key = generate_key(folder / "bench.pem")
     n = args.count
 
-    with temporary_database(args.backend, folder) as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        with unit_of_work(session_factory(engine)) as session:
-            ensure_authorities(session, load_plugin_host())
+    with scratch() as (folder, key), database(args.backend, folder) as (engine, url):
         register_raw(engine, 2_000, args.batch)  # warm up both paths
         fresh(engine)
         register_service(engine, 2_000, args.batch)
         fresh(engine)
-        raw = None
-        if args.lookups_only:
-            args.skip_baseline = args.skip_batched = True
+        raw = per_leaf = None
         if not args.skip_baseline:
             raw = register_raw(engine, n, args.batch)
+            print(f"baseline: {n:,} in {raw:.1f} s", flush=True)
             fresh(engine)
             if engine.dialect.name == "postgresql":
                 with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                     c.execute(text("VACUUM ANALYZE"))
-        batched = None
-        if not args.skip_batched:
-            batched = register_batched_leaves(engine, n, args.batch)
-            print(f"registered {n:,} (leaves in one statement) in {batched:.1f} s", flush=True)
+        if args.per_leaf:
+            per_leaf = register_per_leaf(engine, n, args.batch)
+            print(f"per-leaf INSERTs: {n:,} in {per_leaf:.1f} s", flush=True)
             fresh(engine)
-        if args.lookups_only:
-            service = register_batched_leaves(engine, n, args.batch)
-        else:
-            service = register_service(engine, n, args.batch)
-        print(f"registered {n:,} in {service:.1f} s", flush=True)
+        service = register_service(engine, n, args.batch)
+        print(f"service: {n:,} in {service:.1f} s", flush=True)
         sequencing, size = sequence(engine, key)
         assert size == n, (size, n)
         if engine.dialect.name == "postgresql":  # as autovacuum soon would after a bulk load
@@ -343,23 +309,17 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         wanted = [f"BE-P-{rng.randrange(first_cut, stones):08d}" for _ in range(args.lookups)]
         certificate = [f"BE-P-{rng.randrange(first_cut, stones):08d}" for _ in range(1_000)]
         looked = lookups(engine, wanted, certificate, key)
-        engine.dispose()
 
     print(f"database: {args.backend}; {n:,} identities (1 parcel per {STONES_PER_PARCEL} stones)")
     print(f"in transactions of {args.batch:,}; times exclude building the payloads")
     print(f"{'path':<48} {'seconds':>8} {'identities/s':>13}")
-    registered_by = (
-        "what-if: batched leaves (--lookups-only)"
-        if args.lookups_only
-        else ("service: register (rows, cuts, leaves, checks)")
-    )
     rows = [
-        (registered_by, service),
+        ("service: register (rows, cuts, leaves, checks)", service),
         ("ledger: sequence every leaf (signed heads)", sequencing),
         ("register + sequencer", service + sequencing),
     ]
-    if batched is not None:
-        rows.insert(1, ("what-if: service, leaves in one executemany", batched))
+    if per_leaf is not None:
+        rows.insert(0, ("before: service, one INSERT per leaf", per_leaf))
     if raw is not None:
         rows.insert(0, ("baseline: raw INSERT of the same rows", raw))
     for name, seconds in rows:
@@ -368,7 +328,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         print(
             f"ratio to the baseline: register x{service / raw:.2f}, "
             f"register + sequence x{(service + sequencing) / raw:.2f}"
-            + (f", what-if batched leaves x{batched / raw:.2f}" if batched is not None else "")
+            + (f", before (one INSERT per leaf) x{per_leaf / raw:.2f}" if per_leaf else "")
         )
     print(f"stored: {stored / 2**20:,.0f} MiB ({stored / n:,.0f} bytes per identity)")
     print(

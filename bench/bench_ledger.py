@@ -23,21 +23,20 @@ import argparse
 import gc
 import math
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from _ledger_common import database, fresh, scratch
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, func, insert, select, text
 
 from caratflow import ledger, merkle
-from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
-from caratflow.models import Base, Event, FindingRecord, LedgerEntry, Shipment
-from caratflow.pluginhost import load_plugin_host
-from caratflow.provisioning import ensure_authorities
-from caratflow.signing import generate_key, sign_tree_head
-from caratflow.testing import temporary_database
+from caratflow.db import session_factory, unit_of_work
+from caratflow.models import Event, FindingRecord, LedgerEntry, Shipment
+from caratflow.signing import sign_tree_head
+from caratflow.testing import BACKENDS
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -53,13 +52,6 @@ def record(number: int) -> dict[str, object]:
         "checked_at": START + timedelta(seconds=number),
         "note": "registered at the Antwerp Diamond Office",
     }
-
-
-def fresh(engine: Engine) -> None:
-    with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name != "authority":
-                connection.execute(table.delete())
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -87,7 +79,7 @@ def append_raw(engine: Engine, n: int, per_transaction: int) -> float:
     for first in range(0, n, per_transaction):
         with unit_of_work(sessions) as session:
             for row in rows[first : first + per_transaction]:
-                session.execute(insert(LedgerEntry.__table__).values(row))
+                session.execute(insert(LedgerEntry.__table__), row)
     return time.perf_counter() - started
 
 
@@ -269,20 +261,18 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=20_000, help="decisions to verify")
     parser.add_argument("--per-transaction", type=int, default=500)
     parser.add_argument("--batch", type=int, default=ledger.DEFAULT_BATCH)
-    parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--backend", choices=BACKENDS, default="postgresql")
     parser.add_argument("--large", type=int, default=1_000_000, help="leaves of the big log")
     parser.add_argument("--samples", type=int, default=2_000, help="proofs timed per size")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp())
-    key = generate_key(folder / "bench.pem")
-    n = args.entries
+    with scratch() as (folder, key):
+        run(args, folder, key)
 
-    with temporary_database(args.backend, folder) as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        with unit_of_work(session_factory(engine)) as session:
-            ensure_authorities(session, load_plugin_host())
+
+def run(args: argparse.Namespace, folder: Path, key: Ed25519PrivateKey) -> None:
+    n = args.entries
+    with database(args.backend, folder) as (engine, _):
         append_raw(engine, 1_000, args.per_transaction)  # warm up both paths
         fresh(engine)
         append_ledger(engine, 1_000, args.per_transaction)
@@ -298,7 +288,6 @@ def main() -> None:
         sequence(engine, key, args.batch)
         decisions_seconds, decisions_report = verify(engine, key.public_key())
         assert decisions_report.ok and decisions_report.entries == args.decisions
-        engine.dispose()
 
     print(f"database: {args.backend}; {n:,} leaves of ~330 bytes, {args.per_transaction} rows")
     print("per transaction, one INSERT per row (as each decision's transaction seals one)")
@@ -328,9 +317,7 @@ def main() -> None:
     rng = random.Random(9162)
     results = []
     for size in (1_000, args.large):
-        with temporary_database("postgresql", folder) as url:
-            engine = make_engine(url)
-            upgrade(engine)
+        with database("postgresql", folder) as (engine, _):
             load_seconds = load_log(engine, size, key)
             result = proofs(engine, size, args.samples, args.rounds, rng)
             with engine.connect() as connection:
@@ -346,7 +333,6 @@ def main() -> None:
             assert ledger.check_inclusion(key.public_key(), result["sample"])
             result["load_seconds"] = load_seconds
             results.append(result)
-            engine.dispose()
     print()
     print(
         f"proofs through the SQL NodeStore on PostgreSQL, {args.samples:,} random proofs per "

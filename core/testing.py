@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -149,6 +149,41 @@ def sessions(connection: Connection) -> sessionmaker[Session]:
 def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     with sessions() as session:
         yield session
+
+
+@contextmanager
+def statements_sent(session: Session) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the session sends meanwhile, with its parameters as the driver gets
+    them: to count what a path asks of the database, or to EXPLAIN it."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    bind = session.get_bind()
+    event.listen(bind, "before_cursor_execute", keep)
+    try:
+        yield sent
+    finally:
+        event.remove(bind, "before_cursor_execute", keep)
+
+
+def query_plans(session: Session, read: Callable[[Session], object]) -> list[str]:
+    """The plan of every SELECT ``read(session)`` sends, on this database; on PostgreSQL
+    with sequential scans ruled out, so that a test's few rows do not hide a missing index."""
+    with statements_sent(session) as sent:
+        read(session)
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    if not sqlite:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+    plans = []
+    for statement, parameters in sent:
+        if statement.lstrip().upper().startswith("SELECT"):  # not the test's savepoints
+            rows = connection.exec_driver_sql(explain + statement, parameters)
+            plans.append("\n".join(str(row[-1] if sqlite else row[0]) for row in rows))
+    return plans
 
 
 @pytest.fixture

@@ -365,7 +365,7 @@ def register_identities(
             ]
             if cuts:
                 session.execute(insert(IdentityCut.__table__), cuts)
-            seal(
+            ledger.record_digital_identities(
                 session,
                 [
                     (
@@ -380,12 +380,6 @@ def register_identities(
             "one of these IDs was registered meanwhile: a digital identity is registered once"
         ) from None
     return numbers
-
-
-def seal(session: Session, records: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-    """One ledger leaf per identity, in the registration's own transaction."""
-    for number, record in records:
-        ledger.record_digital_identity(session, number, record)
 
 
 def _refuse_registered(session: Session, numbers: Sequence[str]) -> None:

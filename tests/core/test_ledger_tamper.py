@@ -1,11 +1,11 @@
 """`ledger verify` finds any single-row tampering and names the row, on both databases.
 
 Hypothesis builds a random ledger through the real services (decisions with their
-findings, issued certificates and a status change, digital identities), sequenced in
-random batches with some entries left pending; the untampered ledger must verify. Then
-one row of any sealed or ledger table is updated (any column), deleted, inserted, or
-two rows are swapped (a column's values, or two entries' places in the log), and the
-report must fail and name the row.
+findings, issued certificates and a status change, digital identities in batches),
+sequenced in random batches with some entries left pending; the untampered ledger must
+verify. Then one row of any sealed or ledger table is updated (any column), deleted,
+inserted, or two rows are swapped (a column's values, or two entries' places in the
+log), and the report must fail and name the row.
 
 One gap is by design and excluded: a digital identity whose entry is still pending has
 no other copy yet (its entry is its record until the sequencer signs it), so deleting
@@ -61,7 +61,7 @@ def ledgers(draw: st.DrawFn) -> list[tuple[str, int]]:
     steps: list[tuple[str, int]] = []
     for _ in range(draw(st.integers(1, 4))):
         steps.append(("shipment", draw(st.integers(0, 2))))  # presented, then 0-2 decisions
-    steps += [("identity", 1)] * draw(st.integers(0, 10))
+    steps += [("identities", draw(st.integers(1, 3))) for _ in range(draw(st.integers(0, 5)))]
     if draw(st.booleans()):
         steps.append(("document", int(draw(st.booleans()))))  # issued, maybe revoked
     steps = draw(st.permutations(steps))
@@ -83,9 +83,13 @@ def build(runtime: Any, session: Any, officer: Any, plan: list[tuple[str, int]])
             shipment = service.present(session, shipment_payload(), officer).shipment
             for action in ("verify", "release")[:argument]:
                 service.act(session, shipment.id, action, officer)
-        elif step == "identity":
-            ledger.record_digital_identity(
-                session, f"ID-{number:04d}", {"carats": "0.71", "origin": ["BW"], "step": number}
+        elif step == "identities":  # a batch, as a registration seals it: one instant
+            ledger.record_digital_identities(
+                session,
+                [
+                    (f"ID-{number:04d}-{n}", {"carats": "0.71", "origin": ["BW"], "step": number})
+                    for n in range(argument)
+                ],
             )
         elif step == "document":
             shipment = service.present(session, EXPORT, officer).shipment

@@ -6,38 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import insert, text
 
 from caratflow.models import Certificate, Direction, Event, Goods, Shipment
 from caratflow.registry import PartyHistory, Registry
-from caratflow.testing import shipment_payload
-
-
-def plans_of(session, read) -> list[str]:
-    """The plan of every statement ``read(session)`` sends, on this database."""
-    sent: list[tuple[str, object]] = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        sent.append((statement, parameters))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        read(session)
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
-    connection = session.connection()
-    sqlite = connection.dialect.name == "sqlite"
-    if not sqlite:  # 2,000 rows are few for PostgreSQL: ask whether the index serves
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
-    plans = []
-    for statement, parameters in sent:
-        if not statement.lstrip().upper().startswith("SELECT"):
-            continue  # the savepoints of the test's session
-        rows = connection.exec_driver_sql(explain + statement, parameters)
-        plans.append("\n".join(str(row[-1] if sqlite else row[0]) for row in rows))
-    return plans
+from caratflow.testing import query_plans, shipment_payload
 
 
 def a_register_of(session, traders: int, each: int) -> None:
@@ -103,7 +76,7 @@ def a_register_of(session, traders: int, each: int) -> None:
 def test_a_traders_history_is_read_through_the_certificates_name_indexes(session):
     # eu.verify.method: the risk analysis asks of both traders at every presentation.
     a_register_of(session, traders=500, each=4)
-    plans = plans_of(
+    plans = query_plans(
         session,
         lambda s: Registry(s).party_history("BE", "Schupstraat Diamonds NV", excluding=1),
     )

@@ -5,6 +5,7 @@ g7.lineage): every parcel and stone registered and sealed, every stone traced to
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from datetime import date, timedelta
@@ -27,7 +28,7 @@ from caratflow.plugins.belgium_g7.identities import (
     register_identity,
 )
 from caratflow.service import Actor
-from caratflow.testing import shipment_payload
+from caratflow.testing import shipment_payload, statements_sent
 
 KP_CERTIFICATE = hashlib.sha256(b"KP certificate CA123456").hexdigest()
 TODAY = date(2026, 11, 23)
@@ -110,6 +111,98 @@ def test_an_identity_is_registered_once(session, officer):
     register_identity(session, parcel(), officer)
     with pytest.raises(Conflict, match="registered already"):
         register_identity(session, parcel(carats="11"), officer)
+
+
+def cutters_batch(stones: int = 40) -> list[dict[str, Any]]:
+    """A batch as a cutting works registers it: a parcel for the next batch, and stones
+    cut from the parcel of the batch before (``BE-R-1``)."""
+    return [parcel("BE-R-2")] + [cut(f"BE-P-{n:02d}", "0.50", "BE-R-1") for n in range(stones)]
+
+
+def cutting_works(session, officer) -> list[str]:
+    register_identity(session, parcel("BE-R-1", carats="50.00"), officer)
+    return register_identities(session, cutters_batch(), officer)
+
+
+def ledger_inserts(session, action) -> int:
+    """How many statements ``action`` sends to write ledger entries."""
+    with statements_sent(session) as sent:
+        action()
+    return sum(statement.startswith("INSERT INTO ledger_entry") for statement, _ in sent)
+
+
+def test_a_batch_is_sealed_in_one_statement_and_every_leaf_is_proven(session, officer, key):
+    register_identity(session, parcel("BE-R-1", carats="50.00"), officer)
+    numbers: list[str] = []
+
+    def register() -> None:
+        numbers.extend(register_identities(session, cutters_batch(), officer))
+
+    assert ledger_inserts(session, register) == 1
+    ledger.sequence_pending(session, key, batch_size=16)  # heads that cut through the batch
+    report = ledger.verify_ledger(session, key.public_key())
+    assert report.ok and report.entries == 42, report.discrepancies
+    for number in numbers:
+        found = lookup(session, number, officer).as_json()["ledger"]
+        assert found["status"] == "sequenced" and found["matches_record"], number
+        assert ledger.check_inclusion(key.public_key(), found["proof"]), number
+        assert json.loads(found["proof"]["leaf_data"])["record"]["id"] == number
+
+
+def test_a_batch_whose_leaf_cannot_be_written_leaves_no_row_behind(session, officer):
+    ledger.record_digital_identity(session, "BE-P-17", {"id": "BE-P-17"})  # sealed outside
+    with pytest.raises(Conflict):
+        cutting_works(session, officer)
+    assert count(session, DigitalIdentity) == 1 and count(session, IdentityCut) == 0
+    assert count(session, LedgerEntry) == 2  # BE-R-1's and the stray one
+
+
+def swap_places(session, first: str, second: str) -> None:
+    entries = LedgerEntry.__table__
+    places = dict(
+        session.execute(
+            select(entries.c.record_key, entries.c.seq).where(
+                entries.c.record_key.in_([first, second])
+            )
+        ).all()
+    )
+    for number, seq in ((first, -1), (second, places[first]), (first, places[second])):
+        session.execute(entries.update().where(entries.c.record_key == number).values(seq=seq))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "named"),
+    [
+        (
+            lambda s: s.execute(
+                LedgerEntry.__table__.update()
+                .where(LedgerEntry.record_key == "BE-P-17")
+                .values(leaf_data=func.replace(LedgerEntry.leaf_data, "0.5000", "0.4000"))
+            ),
+            {"ledger_entry identity:BE-P-17"},
+        ),
+        (
+            lambda s: s.execute(
+                LedgerEntry.__table__.delete().where(LedgerEntry.record_key == "BE-P-17")
+            ),
+            {"ledger_entry seq 18"},
+        ),
+        (
+            lambda s: swap_places(s, "BE-P-17", "BE-P-30"),
+            {"ledger_entry identity:BE-P-17", "ledger_entry identity:BE-P-30"},
+        ),
+    ],
+    ids=["edited", "deleted", "reordered"],
+)
+def test_ledger_verify_names_the_leaf_tampered_in_a_batch(session, officer, key, tamper, named):
+    cutting_works(session, officer)
+    ledger.sequence_pending(session, key, batch_size=16)
+    assert ledger.find_entry(session, ledger.IDENTITY, "BE-P-17").seq == 18  # after R-1, R-2
+    tamper(session)
+    report = ledger.verify_ledger(session, key.public_key())
+    assert not report.ok
+    identities = {row for row in report.rows if row.startswith("ledger_entry")}
+    assert identities == named, report.discrepancies
 
 
 def test_every_polished_stone_from_the_weight_in_force_must_carry_an_identity():
