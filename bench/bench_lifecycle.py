@@ -30,14 +30,25 @@ from caratflow.service import Actor, ShipmentService
 from caratflow.testing import shipment_payload, temporary_database
 
 OFFICER = Actor("bench", Role.OFFICER, frozenset({"BE"}), None)  # holds every duty
+TRADERS = 300
 
 
 def run_service(engine, n: int) -> float:
     host = load_plugin_host()
     service, sessions = ShipmentService(host), session_factory(engine)
-    payload = shipment_payload()
+    # As traffic is: a certificate of its own each, a few hundred traders (the risk
+    # analysis reads each trader's history at every presentation and verification).
+    payloads = [
+        shipment_payload(
+            **{
+                "certificate.number": f"CA{k:06d}",
+                "certificate.importer.name": f"Importer {k % TRADERS}",
+            }
+        )
+        for k in range(n)
+    ]
     started = time.perf_counter()
-    for _ in range(n):
+    for payload in payloads:
         with unit_of_work(sessions) as session:
             shipment_id = service.present(session, payload, OFFICER).shipment.id
         for action in ("verify", "release"):
