@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 import socket
 import threading
@@ -587,3 +588,50 @@ def node(
             yield Node(code, runtime, app, free_port(), worker, clock)
         finally:
             engine.dispose()
+
+
+class JsonEndpoint:
+    """Another system's JSON endpoint on localhost (a customs system, a man in the middle):
+    ``respond(path, body)`` gives each POST's ``(status, answer)``. ``with endpoint:``
+    serves it; ``up()`` and ``down()`` stop and restart it on the same port."""
+
+    def __init__(self, respond: Callable[[str, Any], tuple[int, Any]]):
+        from http.server import BaseHTTPRequestHandler
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status, answer = respond(self.path, body)
+                raw = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._handler = Handler
+        self._server: Any = None
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        from http.server import ThreadingHTTPServer
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> JsonEndpoint:
+        self.up()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.down()

@@ -13,12 +13,10 @@ edited in NL's database after sealing, BE's node refuses to call verified.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -34,7 +32,7 @@ from caratflow.plugins.belgium_g7.identities import register_identity
 from caratflow.provisioning import add_user, create_token
 from caratflow.service import Actor
 from caratflow.signing import key_id, public_key_pem
-from caratflow.testing import Node, free_port, node
+from caratflow.testing import JsonEndpoint, Node, node
 
 from .test_exchange_e2e import dutch_authority
 
@@ -132,38 +130,15 @@ def point(at: Node, peer: str, url: str, key: str) -> None:
         )
 
 
-class Proxy:
+def proxy(target: str, alter: Callable[[dict[str, Any]], dict[str, Any]]) -> JsonEndpoint:
     """A man in the middle on localhost: forwards each POST to ``target`` and hands back
     ``alter(answer)`` of the JSON answer."""
 
-    def __init__(self, target: str, alter: Callable[[dict[str, Any]], dict[str, Any]]):
-        outer = self
+    def forward(path: str, body: Any) -> tuple[int, Any]:
+        status, answer = exchange.post(target + path, body, key="proxy", timeout=10)
+        return status, alter(answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, answer = exchange.post(target + self.path, body, key="proxy", timeout=10)
-                raw = json.dumps(outer.alter(answer)).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.alter = alter
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> Proxy:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    return JsonEndpoint(forward)
 
 
 # -- asked and verified ------------------------------------------------------------------------
@@ -319,8 +294,8 @@ def test_an_answer_changed_on_the_way_replayed_or_edited_at_rest_is_not_verified
                 (replayed, None, STONE),  # the first answer goes through: it is this one's
                 (replayed, "it answers another look-up (lookup differ)", STONE),
             ]:
-                with Proxy(netherlands.url, alter) as proxy:
-                    point(belgium, "NL", proxy.url, dutch_key)
+                with proxy(netherlands.url, alter) as middle:
+                    point(belgium, "NL", middle.url, dutch_key)
                     status, answer, _ = get(belgium.url + ASK + identity, token)
                 if why is None:
                     assert status == 200, answer

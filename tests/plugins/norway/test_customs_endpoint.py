@@ -13,10 +13,7 @@ suspected offence (``no.control.suspicion``) goes to the investigators' endpoint
 from __future__ import annotations
 
 import base64
-import json
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -29,7 +26,7 @@ from caratflow.db import unit_of_work
 from caratflow.exchange import MESSAGE_CONTEXT, PATH
 from caratflow.models import OutboxMessage, OutboxStatus
 from caratflow.signing import canonical_json, public_key_pem
-from caratflow.testing import free_port, node
+from caratflow.testing import JsonEndpoint, node
 
 from .test_norway import SUPERVISOR, register, verified_import
 from .test_norway import import_payload as norwegian_import
@@ -40,56 +37,29 @@ NOW = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)  # Gardermoen, the morning of pre
 GROUNDS = "seal numbers reused from a consignment refused in June"
 
 
-class CustomsEndpoint:
+class CustomsEndpoint(JsonEndpoint):
     """Tollvesenet's system, as far as caratflow meets it: POST ``<base>/api/v1/exchange/
     messages``, an envelope it accepts only when it verifies with the node's key."""
 
     def __init__(self, node_public_key_pem: str):
         key = load_pem_public_key(node_public_key_pem.encode())
-        outer = self
         self.received: list[tuple[str, dict[str, Any]]] = []  # (path, message), verified
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                envelope = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                message = envelope["message"]
-                try:
-                    key.verify(
-                        base64.b64decode(envelope["signature"]),
-                        MESSAGE_CONTEXT + canonical_json(message),
-                    )
-                except InvalidSignature:
-                    return self.answer(401, {"reason": "bad_signature"})
-                if any(m["id"] == message["id"] for _, m in outer.received):
-                    return self.answer(409, {"reason": "replay", "same_content": True})
-                outer.received.append((self.path, message))
-                self.answer(202, {"received": message["id"]})
+        def take(path: str, envelope: Any) -> tuple[int, Any]:
+            message = envelope["message"]
+            try:
+                key.verify(
+                    base64.b64decode(envelope["signature"]),
+                    MESSAGE_CONTEXT + canonical_json(message),
+                )
+            except InvalidSignature:
+                return 401, {"reason": "bad_signature"}
+            if any(m["id"] == message["id"] for _, m in self.received):
+                return 409, {"reason": "replay", "same_content": True}
+            self.received.append((path, message))
+            return 202, {"received": message["id"]}
 
-            def answer(self, status: int, body: dict[str, Any]) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.handler = Handler
-        self.server: ThreadingHTTPServer | None = None
-
-    def up(self) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def down(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+        super().__init__(take)
 
 
 @pytest.fixture
