@@ -8,7 +8,8 @@ directly, and each can prove what the other said:
 
 - **Peers.** An authority registers another authority's node (``peer`` table,
   ``caratflow peers add``): its code, base URL, Ed25519 public key and the message types
-  it may send here (``accepts``).
+  it may send here (``accepts``; none for a system that only receives, such as a customs
+  endpoint).
 - **Sending.** Any outbox notice goes to a peer once an administrator maps its audience
   (e.g. ``kp-authority:NL``) to the address ``peer:NL``. ``PeerChannel`` turns the
   outbox row into a signed envelope and POSTs it to ``<base_url>/api/v1/exchange/messages``;
@@ -21,6 +22,8 @@ directly, and each can prove what the other said:
   An accepted message is stored (``exchange_message``) and sealed in the ledger in one
   transaction, then meets the open deadline its ``type`` names on the local shipment it
   refers to (e.g. the exporter's ``eu.import_confirmation``).
+- **Look-ups** are messages too, asked at ``LOOKUP_PATH`` and answered there, signed:
+  ``caratflow.lookups`` (which says why).
 
 The envelope::
 

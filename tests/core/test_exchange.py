@@ -38,24 +38,9 @@ VALIDATED = {"sealed_under_supervision": "yes"}
 
 
 @pytest.fixture
-def dutch_key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
-def dutch_peer(session, dutch_key):
+def dutch_peer(register_dutch):
     """NL, registered by BE: it may send import confirmations and export messages."""
-    peer = exchange.add_peer(
-        session,
-        "BE",
-        "NL",
-        base_url="http://127.0.0.1:9/",
-        public_key=public_key_pem(dutch_key),
-        accepts=["eu.import_confirmation", "kp.electronic_messages"],
-        name="CDIU, Groningen",
-    )
-    session.commit()
-    return peer
+    return register_dutch("eu.import_confirmation", "kp.electronic_messages")
 
 
 def signed(
@@ -134,19 +119,13 @@ def test_an_unsigned_or_garbled_message_is_refused_as_unsigned(
     assert refusals(session)[-1].authorities == ["BE"]  # BE's supervisors see it
 
 
-def test_a_message_from_an_unknown_sender_is_refused(client, session, caplog, dutch_key):
+def test_a_message_from_an_unknown_sender_is_refused(
+    client, session, caplog, dutch_key, register_dutch
+):
     # No peer registered at all; then one for NL, and a message claiming to be from DE.
     answer = refused_with(client, session, caplog, signed(dutch_key), 403, "unknown_sender")
     assert "BE has no peer NL" in answer["message"]
-    exchange.add_peer(
-        session,
-        "BE",
-        "NL",
-        base_url="http://127.0.0.1:9",
-        public_key=public_key_pem(dutch_key),
-        accepts=["eu.import_confirmation"],
-    )
-    session.commit()
+    register_dutch("eu.import_confirmation")
     german = signed(dutch_key, sender="DE")
     refused_with(client, session, caplog, german, 403, "unknown_sender")
     assert refusals(session)[-1].user_name == "peer:DE"
@@ -353,6 +332,41 @@ def test_a_presented_certificate_is_compared_with_the_export_message(
         service.act(session, shipment.id, "verify", officer)
 
 
+def test_an_import_is_confirmed_to_the_member_state_whose_node_announced_its_certificate(
+    session, service, officer, dutch_peer, dutch_key
+):
+    """A Community certificate names the EU, not the Member State that validated it
+    (eu.import_confirmation: to the authority that validated the certificate)."""
+
+    def confirmed_to(number: str) -> list[str]:
+        payload = shipment_payload(
+            **{
+                "certificate.number": number,
+                "certificate.issuing_country": "EU",
+                "certificate.issuing_authority": "CDIU, Groningen",
+                "certificate.validating_authority": "CDIU, Groningen",
+            }
+        )
+        shipment = service.present(session, payload, officer).shipment
+        service.act(session, shipment.id, "verify", officer)
+        query = select(OutboxMessage.audience).where(OutboxMessage.shipment_id == shipment.id)
+        notices = session.scalars(query.where(OutboxMessage.subject.like("Import confirmation%")))
+        return list(notices)
+
+    announced = signed(
+        dutch_key,
+        rule="kp.electronic_messages",
+        message_id="event:9:kp.electronic_messages:kp-authority:BE:0123456789ab",
+        certificate="EC000042",
+        importer="Schupstraat Diamonds NV",
+        exporter="Arctic Rough Ltd",
+        value_usd="456789.00",
+    )
+    exchange.receive(session, announced, now=SENT)
+    assert confirmed_to("EC000042") == ["kp-authority:NL"]
+    assert confirmed_to("EC000043") == ["kp-authority:EU"]  # announced by nobody
+
+
 def test_a_certificate_as_announced_passes(session, service, officer, dutch_peer, dutch_key):
     announced = signed(
         dutch_key,
@@ -436,7 +450,7 @@ def test_an_audience_goes_to_a_peer_only_once_it_is_registered(session, dutch_ke
 
 
 def test_a_message_for_an_unknown_or_unreachable_peer_waits_for_a_retry(
-    sessions, session, runtime, dutch_key
+    sessions, runtime, register_dutch
 ):
     channel = exchange.PeerChannel(
         sessions, lambda: ledger.signing_key(runtime.settings), timeout=2.0
@@ -453,15 +467,7 @@ def test_a_message_for_an_unknown_or_unreachable_peer_waits_for_a_retry(
     )
     with pytest.raises(DeliveryError, match="BE has no peer 'NL'"):
         channel.send(message, False)
-    exchange.add_peer(
-        session,
-        "BE",
-        "NL",
-        base_url="http://127.0.0.1:9",  # the discard port: nobody listens
-        public_key=public_key_pem(dutch_key),
-        accepts=["eu.import_confirmation"],
-    )
-    session.commit()
+    register_dutch("eu.import_confirmation")  # at the discard port: nobody listens
     with pytest.raises(DeliveryError, match="peer NL unreachable"):
         channel.send(message, False)
 

@@ -40,23 +40,9 @@ KP_DOCUMENT = "ab" * 32
 
 
 @pytest.fixture
-def dutch_key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
-def asking_peer(session, dutch_key):
+def asking_peer(register_dutch):
     """NL, registered by BE: it may ask about G7 digital identities, and send nothing else."""
-    peer = exchange.add_peer(
-        session,
-        "BE",
-        "NL",
-        base_url="http://127.0.0.1:9",
-        public_key=public_key_pem(dutch_key),
-        accepts=["g7.digital_identity"],
-    )
-    session.commit()
-    return peer
+    return register_dutch("g7.digital_identity")
 
 
 @pytest.fixture
@@ -212,16 +198,10 @@ def test_a_look_up_altered_on_the_way_or_signed_by_another_key_is_refused(
     refused_with(client, session, caplog, impostor, 401, "bad_signature", URL)
 
 
-def test_a_peer_that_may_not_ask_is_refused(client, session, caplog, dutch_key, stone):
-    exchange.add_peer(
-        session,
-        "BE",
-        "NL",
-        base_url="http://127.0.0.1:9",
-        public_key=public_key_pem(dutch_key),
-        accepts=["eu.import_confirmation"],
-    )
-    session.commit()
+def test_a_peer_that_may_not_ask_is_refused(
+    client, session, caplog, dutch_key, register_dutch, stone
+):
+    register_dutch("eu.import_confirmation")
     answer = refused_with(client, session, caplog, look_up(dutch_key), 422, "not_accepted", URL)
     assert "does not take 'g7.digital_identity' from NL" in answer["message"]
 
@@ -246,17 +226,9 @@ def test_a_look_up_asked_again_is_refused_as_a_replay(
 
 
 def test_a_look_up_and_a_message_each_go_to_their_own_endpoint(
-    client, session, caplog, dutch_key, stone
+    client, session, caplog, dutch_key, register_dutch, stone
 ):
-    exchange.add_peer(
-        session,
-        "BE",
-        "NL",
-        base_url="http://127.0.0.1:9",
-        public_key=public_key_pem(dutch_key),
-        accepts=["g7.digital_identity", "eu.import_confirmation"],
-    )
-    session.commit()
+    register_dutch("g7.digital_identity", "eu.import_confirmation")
     as_message = refused_with(
         client, session, caplog, look_up(dutch_key), 422, "wrong_endpoint", exchange.PATH
     )

@@ -1,0 +1,37 @@
+"""The Dutch node ("NL") as Belgium's peer: its key, and its registration by BE."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from caratflow import exchange
+from caratflow.models import Peer
+from caratflow.signing import public_key_pem
+
+
+@pytest.fixture
+def dutch_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def register_dutch(session, dutch_key) -> Callable[..., Peer]:
+    """BE registers NL's node (at the discard port: nobody listens), taking ``accepts``."""
+
+    def register(*accepts: str) -> Peer:
+        peer = exchange.add_peer(
+            session,
+            "BE",
+            "NL",
+            base_url="http://127.0.0.1:9/",
+            public_key=public_key_pem(dutch_key),
+            accepts=accepts,
+            name="CDIU, Groningen",
+        )
+        session.commit()
+        return peer
+
+    return register
