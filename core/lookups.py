@@ -402,7 +402,9 @@ def verify_answer(
     if other:
         raise unverified(f"it answers another look-up ({', '.join(other)} differ)")
     if content.get("status") not in (FOUND, NOT_FOUND, PENDING):
-        raise unverified(f"status {content.get('status')!r} is none of {FOUND}, {NOT_FOUND}")
+        raise unverified(
+            f"status {content.get('status')!r} is none of {FOUND}, {NOT_FOUND}, {PENDING}"
+        )
     if content["status"] != FOUND:
         return dict(content), {}
     proof = content.get("proof")
