@@ -20,6 +20,7 @@ from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from _autovacuum import autovacuum
 from sqlalchemy import text
 
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
@@ -158,14 +159,15 @@ def run(url: str, n: int) -> None:
     upgrade(engine)
     with unit_of_work(session_factory(engine)) as session:
         ensure_authorities(session, load_plugin_host())
-    fresh(engine)
-    run_service(engine, 20)  # warm up both paths
-    run_raw_sql(engine, 20)
-    fresh(engine)
-    raw = run_raw_sql(engine, n)
-    fresh(engine)
-    engine_time = run_service(engine, n)
-    fresh(engine)
+    with autovacuum(url):
+        fresh(engine)
+        run_service(engine, 20)  # warm up both paths
+        run_raw_sql(engine, 20)
+        fresh(engine)
+        raw = run_raw_sql(engine, n)
+        fresh(engine)
+        engine_time = run_service(engine, n)
+        fresh(engine)
     engine.dispose()
     print(f"database: {engine.dialect.name}; shipments: {n}; 3 transactions each")
     print(f"{'path':<10} {'seconds':>8} {'lifecycles/s':>13} {'ms/lifecycle':>13}")
