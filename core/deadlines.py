@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -745,13 +745,16 @@ def sweep_due(
 # -- what the board shows -----------------------------------------------------------------
 
 
+Bucket = Literal["overdue", "due soon", "later", "suspended", "closed"]
+
+
 @dataclass(frozen=True)
 class DeadlineView:
     """A deadline as an officer sees it on the board: how many working days are left."""
 
     deadline: Deadline
     working_days_left: int
-    bucket: str  # "overdue", "due soon", "later", "suspended", "closed"
+    bucket: Bucket
 
 
 def board(
@@ -791,7 +794,7 @@ def board(
     return views
 
 
-def _bucket(deadline: Deadline, left: int, now: datetime, within: int) -> str:
+def _bucket(deadline: Deadline, left: int, now: datetime, within: int) -> Bucket:
     if deadline.status is DeadlineStatus.SUSPENDED:
         return "suspended"
     if deadline.status not in WATCHED and not (

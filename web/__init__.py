@@ -17,7 +17,7 @@ from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, PathConverter
 
 from caratflow.config import Settings
 from caratflow.runtime import Runtime
@@ -25,7 +25,7 @@ from caratflow.runtime import Runtime
 
 def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
     """Build the app; ``runtime`` lets a test or ``caratflow serve`` share its own."""
-    from caratflow.web import admin, api, auth, context, i18n, pages, security, shipments
+    from caratflow.web import admin, api, auth, context, i18n, openapi, pages, security, shipments
 
     app = Flask(__name__)
     app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
@@ -37,7 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None 
     app.extensions["caratflow"] = runtime
 
     app.url_map.converters["id"] = RecordId
+    app.url_map.converters["anything"] = Anything
     security.init_app(app)
+    app.before_request(openapi.refuse_unknown_query_parameters)
     i18n.init_app(app)
     app.teardown_appcontext(context.close_db)
 
@@ -101,6 +103,13 @@ class RecordId(IntegerConverter):
 
     def __init__(self, map: Any) -> None:
         super().__init__(map, min=1, max=2**31 - 1)
+
+
+class Anything(PathConverter):
+    """``<anything:name>``: ``path``, line breaks included (``path`` stops at one), so that
+    whatever a caller typed reaches the view that says what is wrong with it."""
+
+    regex = "[^/](?s:.*?)"
 
 
 class _CompiledTemplates(BytecodeCache):

@@ -302,7 +302,6 @@ def history(shipment_id: int) -> Response:
     ],
     responses={
         200: ("the report", ReportOut),
-        400: ("a parameter contains a NUL character", ErrorOut),
         **_DENIED,
         404: ("no such report for this authority", ErrorOut),
         **_BAD,

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from caratflow.deadlines import Bucket
 from caratflow.models import Direction, Goods
 
 Exact = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
@@ -76,6 +77,30 @@ class DeadlineOut(Out):
     status: str
     due_on: date = Field(description="the legal date, in the authority's zone")
     due_at: datetime = Field(description="the instant the due day ends")
+
+
+class DeadlineOnBoardOut(DeadlineOut):
+    """A deadline on the board: where it stands in its authority's working days."""
+
+    shipment: int
+    authority: str
+    working_days_left: int = Field(description="negative once overdue")
+    bucket: Bucket = Field(description="closed: met, missed and made good, or cancelled")
+
+
+class DeadlineBoardOut(Out):
+    items: list[DeadlineOnBoardOut] = Field(description="soonest first")
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class TreeHeadOut(Out):
+    """A signed tree head (RFC 9162 §4.10): the log's size and root, vouched for by its key."""
+
+    tree_size: int
+    root_hash: str = Field(description="lower-case hex of the 32-byte Merkle root")
+    timestamp: str = Field(description="ISO 8601 in UTC, ending in Z")
+    key_id: str
+    signature: str = Field(description="standard base64 of the Ed25519 signature")
 
 
 class ShipmentOut(Out):

@@ -19,11 +19,12 @@ from caratflow.provisioning import actor_for
 from caratflow.representation import deadline_json
 from caratflow.security import user_for_token
 from caratflow.service import Actor
+from caratflow.web.apimodels import DeadlineBoardOut, ErrorOut
 from caratflow.web.context import db
+from caratflow.web.openapi import Param, operation
 
 blueprint = Blueprint("deadlines_api", __name__, url_prefix="/api/v1")
 
-BUCKETS = ("overdue", "due soon", "later", "suspended")
 MAX_PAGE = 500
 
 
@@ -31,13 +32,38 @@ class Unauthorized(CaratflowError):
     status = 401
 
 
-@blueprint.get("/deadlines")
-def list_deadlines() -> Response:
-    """``?status=open|due|missed|met|cancelled|suspended&authority=BE&within=3&limit&cursor``
+_WHOLE = {"type": "string", "pattern": "^[0-9]+$"}
 
-    ``due``: overdue or due within ``within`` working days; without ``status``: every
-    deadline still to watch.
-    """
+
+@blueprint.get("/deadlines")
+@operation(
+    summary="The deadlines to watch: overdue, due soon, later and suspended, soonest first",
+    description=(
+        "Without status: every deadline still running or missed and not made good. "
+        "status=due: overdue or due within 'within' working days. Only authorities you "
+        "act for."
+    ),
+    tag="deadlines",
+    query=[
+        Param(
+            "status",
+            "due, or a deadline status",
+            {"type": "string", "enum": ["due", *(s.value for s in DeadlineStatus)]},
+        ),
+        Param("authority", "only this authority's (one of yours)"),
+        Param("within", "working days that count as due soon (0..365, default 3)", _WHOLE),
+        Param("limit", f"deadlines per page (1..{MAX_PAGE}, default 200)", _WHOLE),
+        Param("cursor", "next_cursor of the page before", _WHOLE),
+    ],
+    responses={
+        200: ("one page of the board", DeadlineBoardOut),
+        401: ("no valid bearer token", ErrorOut),
+        422: ("a status, number or cursor out of range; every bad one is named", ErrorOut),
+    },
+)
+def list_deadlines() -> Response:
+    """``due``: overdue or due within ``within`` working days; without ``status``: every
+    deadline still to watch."""
     actor = _actor()
     status = request.args.get("status")
     within = _int_arg("within", 3, 0, 365)

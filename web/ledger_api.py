@@ -17,16 +17,55 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import Field
 
 from caratflow import ledger
 from caratflow.errors import CaratflowError, FieldError, InvalidInput, NotFound
 from caratflow.signing import key_id, public_key_pem
+from caratflow.web.apimodels import ErrorOut, Out, TreeHeadOut
 from caratflow.web.context import db, runtime
+from caratflow.web.openapi import Param, operation
 
 blueprint = Blueprint("ledger_api", __name__, url_prefix="/api/v1/ledger")
 
 
+class KeyOut(Out):
+    key_id: str
+    public_key: str = Field(description="the log's Ed25519 public key, PEM")
+
+
+class HeadOut(KeyOut):
+    tree_head: TreeHeadOut
+
+
+class InclusionOut(KeyOut):
+    """An RFC 9162 inclusion proof; ``caratflow.ledger.check_inclusion`` verifies it."""
+
+    seq: int
+    leaf_hash: str
+    tree_size: int
+    proof: list[str] = Field(description="the audit path, lower-case hex, leaf to root")
+    tree_head: TreeHeadOut
+
+
+class ConsistencyOut(Out):
+    from_: int = Field(alias="from")
+    to: int
+    proof: list[str] = Field(description="RFC 9162 consistency proof, lower-case hex")
+    from_head: TreeHeadOut | None = Field(description="the head signed at that size, if any")
+    to_head: TreeHeadOut | None
+
+
 @blueprint.get("/head")
+@operation(
+    summary="The latest signed tree head of the ledger, and the key that signed it",
+    tag="ledger",
+    public=True,
+    responses={
+        200: ("the head", HeadOut),
+        404: ("the ledger has no signed tree head yet", ErrorOut),
+    },
+)
 def head() -> Response:
     latest = ledger.latest_head(db())
     if latest is None:
@@ -35,6 +74,17 @@ def head() -> Response:
 
 
 @blueprint.get("/proof/<int:seq>")
+@operation(
+    summary="The inclusion proof of one ledger entry under a signed tree head",
+    tag="ledger",
+    public=True,
+    query=[Param("tree_size", "a signed head's size (default: the latest head)")],
+    responses={
+        200: ("the proof", InclusionOut),
+        404: ("no such entry under a signed tree head, or no head of that size", ErrorOut),
+        422: ("a size that is not a whole number", ErrorOut),
+    },
+)
 def proof(seq: int) -> Response:
     size = _size_arg("tree_size", None)
     signed = None
@@ -46,6 +96,20 @@ def proof(seq: int) -> Response:
 
 
 @blueprint.get("/consistency")
+@operation(
+    summary="The proof that the ledger at one size is a prefix of it at a later size",
+    tag="ledger",
+    public=True,
+    query=[
+        Param("from", "the size of the tree head you hold", required=True),
+        Param("to", "a later size (default: the latest head's)"),
+    ],
+    responses={
+        200: ("the proof, with the heads signed at both sizes", ConsistencyOut),
+        404: ("a size beyond the latest signed tree head, or in the wrong order", ErrorOut),
+        422: ("no 'from', or a size that is not a whole number", ErrorOut),
+    },
+)
 def consistency() -> Response:
     latest = ledger.latest_head(db())
     old = _size_arg("from", None)

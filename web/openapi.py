@@ -13,16 +13,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import Flask
+from flask import Flask, current_app, request
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from werkzeug.routing import Rule
 
 from caratflow import __name__ as package_name
+from caratflow.errors import FieldError, InvalidInput
+from caratflow.web.apimodels import ErrorOut
 
 F = TypeVar("F", bound=Callable[..., Any])
 DOCUMENTED_PREFIXES = ("/api/", "/verify/")
 REF = "#/components/schemas/{model}"
+# Before its view runs, an operation that takes query parameters refuses a NUL in one
+# (``web/security.py``) and one it does not take (``refuse_unknown_query_parameters``).
+QUERY_REFUSED = {
+    400: ("a parameter contains a NUL character", ErrorOut),
+    422: ("invalid input: every bad field is named", ErrorOut),
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,20 @@ def operation(**kwargs: Any) -> Callable[[F], F]:
         return view
 
     return describe
+
+
+def refuse_unknown_query_parameters() -> None:
+    """An operation that takes query parameters refuses one it does not know, naming what
+    it takes: a misspelt filter would otherwise answer as if none had been given."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    described: Operation | None = getattr(view, "__openapi__", None)
+    if described is None or not described.query:
+        return
+    known = sorted(p.name for p in described.query)
+    unknown = sorted(set(request.args) - set(known))
+    if unknown:
+        takes = f"not a parameter of this operation, which takes: {', '.join(known)}"
+        raise InvalidInput([FieldError(name, takes) for name in unknown])
 
 
 def document(app: Flask, title: str = "caratflow API", version: str = "1") -> dict[str, Any]:
@@ -124,7 +146,10 @@ def _operation(
             "required": op.body_required,
             "content": {"application/json": {"schema": {"$ref": _ref(op.body)}}},
         }
-    for status, (description, model) in sorted(op.responses.items()):
+    responses = dict(op.responses)
+    if op.query:
+        responses = {**QUERY_REFUSED, **responses}
+    for status, (description, model) in sorted(responses.items()):
         answer: dict[str, Any] = {"description": description}
         if model is not None:
             models.setdefault(model.__name__, (model, "serialization"))
@@ -150,11 +175,12 @@ def _undescribed(rule: Rule, parameters: list[dict[str, Any]]) -> dict[str, Any]
 
 
 _VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
-# Path parameter schemas by Flask converter: ``id`` is the app's record-id converter.
+# Path parameter schemas by Flask converter: ``id`` and ``anything`` are the app's own.
 _CONVERTERS: Mapping[str, Mapping[str, Any]] = {
     "id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "int": {"type": "integer", "minimum": 0},
     "path": {"type": "string", "pattern": "^.+$"},
+    "anything": {"type": "string", "pattern": "^[\\s\\S]+$"},
     "string": {"type": "string", "pattern": "^[^/]+$"},
 }
 

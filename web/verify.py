@@ -14,24 +14,61 @@ proof that it was sealed, checkable with the authority's public key. No account 
 from __future__ import annotations
 
 import re
+from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from pydantic import Field
 
 from caratflow import ledger
 from caratflow.documents import DocumentCheck, check_document
+from caratflow.web.apimodels import Out
 from caratflow.web.context import db, runtime
+from caratflow.web.openapi import operation
 
 blueprint = Blueprint("verify", __name__)
 
 NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9/-]{0,39}")
 
 
-@blueprint.get("/verify/<path:number>.json")
+class CheckedDocumentOut(Out):
+    """What anyone may learn of a document: nothing that names the importer or exporter."""
+
+    number: str
+    genuine: bool = Field(description="signature, record and ledger entry all agree")
+    status: Literal["valid", "expired", "returned", "revoked"] | None = None
+    document: dict[str, Any] | None = Field(None, description="title, issuer, dates, fields")
+    signature: dict[str, Any] | None = Field(None, description="Ed25519 over the PDF's bytes")
+    ledger: dict[str, Any] | None = Field(None, description="its leaf and inclusion proof")
+    problems: list[str] = Field(description="why it is not genuine; empty when it is")
+
+
+_CHECKED = {
+    200: ("issued here; 'genuine' says whether it checks out", CheckedDocumentOut),
+    404: ("no document of that number was issued here", CheckedDocumentOut),
+}
+
+
+@blueprint.get("/verify/<anything:number>.json")
+@operation(
+    summary="The public check of a document, as JSON",
+    description="Where a document's QR code points; no account needed.",
+    tag="verify",
+    public=True,
+    responses=_CHECKED,
+)
 def check_json(number: str) -> Response:
     return _answer(number, as_json=True)
 
 
-@blueprint.get("/verify/<path:number>")
+@blueprint.get("/verify/<anything:number>")
+@operation(
+    summary="The public check of a document: a page, or JSON when asked for",
+    description="Where a document's QR code points; no account needed.",
+    tag="verify",
+    public=True,
+    responses=_CHECKED,
+    other_content={status: {"text/html": {"type": "string"}} for status in (200, 404)},
+)
 def check_page(number: str) -> Response:
     wanted = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return _answer(number, as_json=wanted == "application/json")

@@ -81,6 +81,19 @@ def test_odd_requests_get_json_errors(client, auth, method, path, status):
     assert response.is_json and response.json["message"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/shipments?stat=held", "/api/v1/deadlines?within=2&authorty=BE"],
+)
+def test_a_misspelt_query_parameter_is_a_422_naming_it_not_ignored(client, auth, path):
+    response = client.get(path, headers=auth)
+    assert response.status_code == 422
+    [error] = response.json["errors"]
+    misspelt = path.rsplit("&", 1)[-1].split("?")[-1].split("=")[0]
+    assert error["field"] == misspelt
+    assert "which takes: " in error["message"]
+
+
 def test_a_stale_if_match_that_is_no_number_is_a_409(client, auth):
     created = client.post("/api/v1/shipments", json=shipment_payload(), headers=auth).json
     url = f"/api/v1/shipments/{created['id']}/actions/verify"

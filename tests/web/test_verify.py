@@ -98,6 +98,12 @@ def test_an_unknown_number_is_not_genuine(client):
     assert odd.status_code == 404 and "<script>alert" not in odd.text
 
 
+def test_a_number_with_a_line_break_is_answered_as_asked_not_with_an_error_page(client):
+    answer = client.get("/verify/EC99%0A9999.json")
+    assert answer.status_code == 404 and answer.json["genuine"] is False
+    assert answer.json["problems"] == ["this is not a document number"]
+
+
 def test_a_revoked_or_expired_certificate_says_so(client, runtime, session, officer, issue):
     issue()
     runtime.documents.change_status(
