@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from caratflow.calendar import WorkingCalendar
 from caratflow.db import unit_of_work
 from caratflow.errors import FieldError, InvalidInput, NotFound
+from caratflow.law import Cites
 from caratflow.models import (
     Authority,
     ClosureDay,
@@ -164,7 +165,7 @@ class Reminder:
 
 
 @dataclass(frozen=True)
-class DeadlineRule:
+class DeadlineRule(Cites):
     """One legal clock, declared by a plugin as data.
 
     ``period`` is a ``Period`` or, for a period kept as a dated parameter, a function of
@@ -188,14 +189,6 @@ class DeadlineRule:
     directions: frozenset[str] | None = None
     when: Callable[[Shipment, Event], bool] | None = None
     notices: NoticeMaker | None = None
-
-    @property
-    def id(self) -> str:
-        return self.version.id
-
-    @property
-    def basis(self) -> str:
-        return self.version.basis
 
     def period_on(self, day: date) -> Period:
         return self.period if isinstance(self.period, Period) else self.period(day)

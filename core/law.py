@@ -143,8 +143,23 @@ class RuleVersion:
         return self.effective_from <= day and (self.repealed_on is None or day < self.repealed_on)
 
 
+class Cites:
+    """What the law requires (a rule, a deadline, a notice) answers to the id and basis of
+    the version of its rule it is bound to."""
+
+    version: RuleVersion
+
+    @property
+    def id(self) -> str:
+        return self.version.id
+
+    @property
+    def basis(self) -> str:
+        return self.version.basis
+
+
 @dataclass(frozen=True)
-class Rule:
+class Rule(Cites):
     """A rule function bound to one version of its legal text, with where it applies.
 
     ``actions``, ``goods`` and ``directions`` of ``None`` mean "all": a rule without
@@ -161,14 +176,6 @@ class Rule:
     goods: frozenset[str] | None = None
     directions: frozenset[str] | None = None
     guard: bool = False
-
-    @property
-    def id(self) -> str:
-        return self.version.id
-
-    @property
-    def basis(self) -> str:
-        return self.version.basis
 
     @property
     def summary(self) -> str:

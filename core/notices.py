@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from caratflow.law import Cites
 from caratflow.models import Event, Shipment
 from caratflow.outbox import enqueue
 
@@ -46,7 +47,7 @@ NoticeMaker = Callable[[Shipment, Event], Iterable[Notice]]
 
 
 @dataclass(frozen=True)
-class NoticeRule:
+class NoticeRule(Cites):
     """The notices a decision sends, declared by a plugin as data with the law behind them.
 
     ``goods`` and ``directions`` of ``None`` mean "all"; ``when`` narrows further.
@@ -59,14 +60,6 @@ class NoticeRule:
     goods: frozenset[str] | None = None
     directions: frozenset[str] | None = None
     when: Callable[[Shipment, Event], bool] | None = None
-
-    @property
-    def id(self) -> str:
-        return self.version.id
-
-    @property
-    def basis(self) -> str:
-        return self.version.basis
 
     def sends(self, shipment: Shipment, event: Event) -> bool:
         return answers(self, self.sent_by, shipment, event)
