@@ -42,20 +42,20 @@ class CheckedDocumentOut(Out):
     problems: list[str] = Field(description="why it is not genuine; empty when it is")
 
 
-_CHECKED = {
-    200: ("issued here; 'genuine' says whether it checks out", CheckedDocumentOut),
-    404: ("no document of that number was issued here", CheckedDocumentOut),
+# What both forms of the check share in the OpenAPI document.
+_CHECK: dict[str, Any] = {
+    "description": "Where a document's QR code points; no account needed.",
+    "tag": "verify",
+    "public": True,
+    "responses": {
+        200: ("issued here; 'genuine' says whether it checks out", CheckedDocumentOut),
+        404: ("no document of that number was issued here", CheckedDocumentOut),
+    },
 }
 
 
 @blueprint.get("/verify/<anything:number>.json")
-@operation(
-    summary="The public check of a document, as JSON",
-    description="Where a document's QR code points; no account needed.",
-    tag="verify",
-    public=True,
-    responses=_CHECKED,
-)
+@operation(summary="The public check of a document, as JSON", **_CHECK)
 def check_json(number: str) -> Response:
     return _answer(number, as_json=True)
 
@@ -63,10 +63,7 @@ def check_json(number: str) -> Response:
 @blueprint.get("/verify/<anything:number>")
 @operation(
     summary="The public check of a document: a page, or JSON when asked for",
-    description="Where a document's QR code points; no account needed.",
-    tag="verify",
-    public=True,
-    responses=_CHECKED,
+    **_CHECK,
     other_content={status: {"text/html": {"type": "string"}} for status in (200, 404)},
 )
 def check_page(number: str) -> Response:
