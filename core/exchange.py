@@ -56,7 +56,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import String, cast, exists, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,7 +70,6 @@ from caratflow.models import (
     DeadlineStatus,
     ExchangeMessage,
     IssuedDocument,
-    LedgerEntry,
     OutboxMessage,
     Peer,
     Shipment,
@@ -731,25 +730,14 @@ def _load_messages(session: Session, keys: Sequence[str]) -> dict[str, dict[str,
     return {str(row.id): message_record(row._asdict()) for row in rows}
 
 
-def _unsealed_messages(session: Session) -> list[str]:
-    sealed = exists().where(
-        LedgerEntry.kind == EXCHANGE,
-        LedgerEntry.record_key == cast(ExchangeMessage.id, String),
-    )
-    query = select(ExchangeMessage.id).where(~sealed).limit(1000)
-    return [str(key) for key in session.scalars(query)]
-
-
-def _differences(
-    key: str, sealed: Mapping[str, Any], current: Mapping[str, Any]
-) -> list[tuple[str, str]]:
-    changed = sorted(k for k in set(sealed) | set(current) if sealed.get(k) != current.get(k))
-    label = f"exchange_message {key}"
-    return [(label, f"{label} changed ({', '.join(changed)})")] if changed else []
-
-
 ledger.SOURCES.setdefault(
     EXCHANGE,
-    ledger.Source(EXCHANGE, "exchange_message", _load_messages, _unsealed_messages, _differences),
+    ledger.Source(
+        EXCHANGE,
+        "exchange_message",
+        _load_messages,
+        ledger.unsealed_keys(EXCHANGE, ExchangeMessage.id),
+        ledger.changed_columns("exchange_message"),
+    ),
 )
 """``verify_ledger`` compares each received message with its leaf, like a decision."""

@@ -1440,7 +1440,9 @@ def _decision_rows(
     return found
 
 
-def _flat_rows(table: str) -> Differences:
+def changed_columns(table: str) -> Differences:
+    """The differences of a kind whose record is one row of ``table``: the columns changed."""
+
     def rows(
         key: str, sealed: Mapping[str, Any], current: Mapping[str, Any]
     ) -> list[tuple[str, str]]:
@@ -1452,7 +1454,9 @@ def _flat_rows(table: str) -> Differences:
     return rows
 
 
-def _unsealed(kind: str, key_column: Any) -> Callable[[Session], list[str]]:
+def unsealed_keys(kind: str, key_column: Any) -> Callable[[Session], list[str]]:
+    """The keys (``key_column``) of up to 1,000 records of ``kind`` that have no leaf."""
+
     def unsealed(session: Session) -> list[str]:
         sealed = exists().where(
             LedgerEntry.kind == kind, LedgerEntry.record_key == cast(key_column, String)
@@ -1500,7 +1504,7 @@ SOURCES: dict[str, Source] = {
         DECISION,
         "event",
         _load_decisions,
-        _unsealed(DECISION, Event.id),
+        unsealed_keys(DECISION, Event.id),
         _decision_rows,
         _shipment_purged,
     ),
@@ -1508,23 +1512,23 @@ SOURCES: dict[str, Source] = {
         DOCUMENT,
         "issued_document",
         _load_documents,
-        _unsealed(DOCUMENT, IssuedDocument.number),
-        _flat_rows("issued_document"),
+        unsealed_keys(DOCUMENT, IssuedDocument.number),
+        changed_columns("issued_document"),
         _shipment_purged,
     ),
     DOCUMENT_STATUS: Source(
         DOCUMENT_STATUS,
         "document_status_change",
         _load_status_changes,
-        _unsealed(DOCUMENT_STATUS, DocumentStatusChange.id),
-        _flat_rows("document_status_change"),
+        unsealed_keys(DOCUMENT_STATUS, DocumentStatusChange.id),
+        changed_columns("document_status_change"),
     ),
     PURGE: Source(
         PURGE,
         "purge_record",
         _load_purges,
-        _unsealed(PURGE, PurgeRecord.id),
-        _flat_rows("purge_record"),
+        unsealed_keys(PURGE, PurgeRecord.id),
+        changed_columns("purge_record"),
     ),
 }
 """The kinds whose records live in their own tables; ``identity`` leaves are the record."""
