@@ -20,9 +20,12 @@
    certificate for 1,000 stones would ask).
 
 Times exclude building the payloads (as a request's parsing would). Ratios are against
-the baseline measured in the same run. On PostgreSQL the tables are analysed before the
+the baseline measured in the same run. On PostgreSQL the tables are analysed while they
+grow (``_autovacuum``, where the server runs without the daemon) and before the
 look-ups, as autovacuum would soon after a bulk load: with the statistics of the empty
-tables, the lineage CTE's plan was measured ~25 times slower at 100,000 identities.
+tables, the lineage CTE's plan was measured ~25 times slower at 100,000 identities, and
+each batch's check for numbers already taken became a scan of the whole table (a run
+slowed to 400 identities/s by 242,000).
 
 Run: nice .venv/bin/python bench/bench_identities.py [--count 1000000] [--backend sqlite]
 A new database is created and dropped (PostgreSQL at CARATFLOW_TEST_POSTGRES_URL).
@@ -41,6 +44,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from _autovacuum import autovacuum
 from _ledger_common import database, fresh, scratch
 from sqlalchemy import Engine, insert, select, text
 
@@ -278,7 +282,11 @@ def main() -> None:
     args = parser.parse_args()
     n = args.count
 
-    with scratch() as (folder, key), database(args.backend, folder) as (engine, url):
+    with (
+        scratch() as (folder, key),
+        database(args.backend, folder) as (engine, url),
+        autovacuum(url),
+    ):
         register_raw(engine, 2_000, args.batch)  # warm up both paths
         fresh(engine)
         register_service(engine, 2_000, args.batch)
