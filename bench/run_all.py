@@ -143,7 +143,10 @@ def main() -> None:
             f"| `{label}` | {what} | {line.replace('|', '/')} |"
             for line in ratios or [f"(exit {status}: see its output)"]
         ]
-        sections[label] = f"### {label}\n\n{seconds:.0f} s\n\n```\n{output.rstrip()}\n```\n"
+        finished = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        sections[label] = (
+            f"### {label}\n\n{seconds:.0f} s, finished {finished}\n\n```\n{output.rstrip()}\n```\n"
+        )
     mode = "quick sizes (--quick)" if args.quick else "full sizes"
     RESULTS.write_text(
         "\n".join(
@@ -152,7 +155,8 @@ def main() -> None:
                 "",
                 f"Written by `python bench/run_all.py` at {mode}. Every figure is a ratio to a",
                 "baseline measured in the same run, so machines compare by ratio, not time.",
-                "One run on the machine below, nothing else running; compare ratios, not times.",
+                "Run on the machine below with nothing else running (each output says when it",
+                "finished; `--only` re-runs some and keeps the others); compare ratios, not times.",
                 "",
                 "## Machine",
                 "",
