@@ -35,7 +35,7 @@ from caratflow.models import IdentityKind
 from caratflow.plugins.belgium_g7 import identities
 from caratflow.plugins.belgium_g7.identities import IdentityIn, LineageGraph
 from caratflow.web import api
-from caratflow.web.apimodels import ErrorOut, Exact, Out
+from caratflow.web.apimodels import ErrorOut, Exact, Out, TreeHeadOut
 from caratflow.web.context import db
 from caratflow.web.openapi import operation
 from caratflow.web.security import current_actor, requires
@@ -54,7 +54,7 @@ class ProofOut(Out):
     leaf_hash: str
     tree_size: int
     proof: list[str]
-    tree_head: dict[str, Any]
+    tree_head: TreeHeadOut
     leaf_data: str = Field(description="the sealed leaf: its SHA-256 (RFC 9162) is leaf_hash")
 
 
