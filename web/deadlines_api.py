@@ -32,6 +32,7 @@ class Unauthorized(CaratflowError):
     status = 401
 
 
+STATUSES = ("due", *(s.value for s in DeadlineStatus))  # what ?status= takes
 _WHOLE = {"type": "string", "pattern": "^[0-9]+$"}
 
 
@@ -48,7 +49,7 @@ _WHOLE = {"type": "string", "pattern": "^[0-9]+$"}
         Param(
             "status",
             "due, or a deadline status",
-            {"type": "string", "enum": ["due", *(s.value for s in DeadlineStatus)]},
+            {"type": "string", "enum": list(STATUSES)},
         ),
         Param("authority", "only this authority's (one of yours)"),
         Param("within", "working days that count as due soon (0..365, default 3)", _WHOLE),
@@ -103,8 +104,7 @@ def _statuses(status: str | None) -> list[DeadlineStatus] | None:
     try:
         return [DeadlineStatus(status)]
     except ValueError:
-        allowed = ", ".join(["due", *(s.value for s in DeadlineStatus)])
-        raise InvalidInput([FieldError("status", f"one of: {allowed}")]) from None
+        raise InvalidInput([FieldError("status", f"one of: {', '.join(STATUSES)}")]) from None
 
 
 def _actor() -> Actor:
