@@ -16,11 +16,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
+from caratflow.accounts.provisioning import ensure_authorities
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
+from caratflow.ledger.signing import generate_key
 from caratflow.models import Base
 from caratflow.pluginhost import load_plugin_host
-from caratflow.provisioning import ensure_authorities
-from caratflow.signing import generate_key
 from caratflow.testing import temporary_database
 
 

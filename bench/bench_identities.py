@@ -48,11 +48,12 @@ from _autovacuum import autovacuum
 from _ledger_common import database, fresh, scratch
 from sqlalchemy import Engine, insert, select, text
 
-from caratflow import ledger
+from caratflow.case.access import Actor
 from caratflow.db import session_factory, unit_of_work
+from caratflow.ledger import leaves, merkle, proofs, sealing, sequencer
 from caratflow.models import DigitalIdentity, IdentityCut, LedgerEntry, Role
-from caratflow.plugins.belgium_g7 import identities
-from caratflow.service import Actor
+from caratflow.plugins.belgium_g7 import identities, lineage
+from caratflow.plugins.belgium_g7 import lookups as g7_lookups
 from caratflow.testing import BACKENDS
 
 OFFICER = Actor("bench.officer", Role.OFFICER, frozenset({"BE"}))
@@ -128,30 +129,30 @@ def register_service(engine: Engine, count: int, size: int) -> float:
 
 def seal_one_by_one(
     session: Any, records: Iterable[tuple[str, Mapping[str, Any]]]
-) -> list[ledger.LeafRef]:
+) -> list[sealing.LeafRef]:
     """The ledger's append before ``ledger.append_entries``: the same leaves, with one
     INSERT statement built and sent per leaf."""
     refs = []
     for number, record in records:
         moment = datetime.now(UTC)
-        data = ledger.leaf_bytes(ledger.IDENTITY, number, moment, record)
+        data = leaves.leaf_bytes(leaves.IDENTITY, number, moment, record)
         session.execute(
             insert(LedgerEntry.__table__).values(
-                kind=ledger.IDENTITY, record_key=number, logged_at=moment, leaf_data=data.decode()
+                kind=leaves.IDENTITY, record_key=number, logged_at=moment, leaf_data=data.decode()
             )
         )
-        refs.append(ledger.LeafRef(ledger.IDENTITY, number, ledger.leaf_hash(data), None))
+        refs.append(sealing.LeafRef(leaves.IDENTITY, number, merkle.leaf_hash(data), None))
     return refs
 
 
 def register_per_leaf(engine: Engine, count: int, size: int) -> float:
     """The service with ``seal_one_by_one`` in place of ``record_digital_identities``."""
-    batched = ledger.record_digital_identities
-    ledger.record_digital_identities = seal_one_by_one
+    batched = sealing.record_digital_identities
+    sealing.record_digital_identities = seal_one_by_one
     try:
         return register_service(engine, count, size)
     finally:
-        ledger.record_digital_identities = batched
+        sealing.record_digital_identities = batched
 
 
 def register_raw(engine: Engine, count: int, size: int) -> float:
@@ -165,7 +166,7 @@ def register_raw(engine: Engine, count: int, size: int) -> float:
     ids: dict[str, int] = {}
     spent = 0.0
     for batch in batches(count, size):
-        rows, edges, leaves = [], [], []
+        rows, edges, entries_rows = [], [], []
         for item in batch:
             parents = [p["id"] for p in item.get("parents", [])]
             weight = Decimal(item["carats"]).quantize(identities.QUANTUM)
@@ -184,13 +185,13 @@ def register_raw(engine: Engine, count: int, size: int) -> float:
             rows.append(row)
             edges += [(p, item["id"], weight) for p in parents]
             sealed = identities.identity_record(row, [(p, weight) for p in parents])
-            leaves.append(
+            entries_rows.append(
                 {
-                    "kind": ledger.IDENTITY,
+                    "kind": leaves.IDENTITY,
                     "record_key": item["id"],
                     "logged_at": START,
-                    "leaf_data": ledger.leaf_bytes(
-                        ledger.IDENTITY, item["id"], START, sealed
+                    "leaf_data": leaves.leaf_bytes(
+                        leaves.IDENTITY, item["id"], START, sealed
                     ).decode(),
                 }
             )
@@ -204,7 +205,7 @@ def register_raw(engine: Engine, count: int, size: int) -> float:
                     insert(cuts),
                     [{"parent_id": ids[p], "child_id": ids[c], "carats": w} for p, c, w in edges],
                 )
-            session.execute(insert(entries), leaves)
+            session.execute(insert(entries), entries_rows)
         spent += time.perf_counter() - started
     return spent
 
@@ -215,7 +216,7 @@ def register_raw(engine: Engine, count: int, size: int) -> float:
 def sequence(engine: Engine, key: Any) -> tuple[float, int]:
     with unit_of_work(session_factory(engine)) as session:
         started = time.perf_counter()
-        head = ledger.sequence_pending(session, key)
+        head = sequencer.sequence_pending(session, key)
         return time.perf_counter() - started, head.tree_size if head else 0
 
 
@@ -225,7 +226,7 @@ def sequence(engine: Engine, key: Any) -> tuple[float, int]:
 def lookups(engine: Engine, numbers: list[str], certificate: list[str], key: Any) -> dict:
     table = DigitalIdentity.__table__
     with session_factory(engine)() as session:
-        identities.lookup(session, numbers[0], OFFICER)  # warm up caches and the pool
+        g7_lookups.lookup(session, numbers[0], OFFICER)  # warm up caches and the pool
         raw, service = [], []
         for number in numbers:
             started = time.perf_counter()
@@ -233,14 +234,14 @@ def lookups(engine: Engine, numbers: list[str], certificate: list[str], key: Any
             raw.append(time.perf_counter() - started)
         for number in numbers:
             started = time.perf_counter()
-            view = identities.lookup(session, number, OFFICER)
+            view = g7_lookups.lookup(session, number, OFFICER)
             service.append(time.perf_counter() - started)
         answer = view.as_json()
         assert answer["ledger"]["status"] == "sequenced", answer["ledger"]
-        assert ledger.check_inclusion(key.public_key(), answer["ledger"]["proof"])
+        assert proofs.check_inclusion(key.public_key(), answer["ledger"]["proof"])
         assert answer["lineage"]["clean"], answer["lineage"]
         started = time.perf_counter()
-        check = identities.lineage_is_clean(session, certificate, START.date())
+        check = lineage.lineage_is_clean(session, certificate, START.date())
         traced = time.perf_counter() - started
         assert check, check.problems[:3]
     return {

@@ -32,10 +32,12 @@ from _ledger_common import database, fresh, scratch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, func, insert, select, text
 
-from caratflow import ledger, merkle
 from caratflow.db import session_factory, unit_of_work
+from caratflow.ledger import leaves, merkle, sealing, verification
+from caratflow.ledger import proofs as ledger_proofs
+from caratflow.ledger import sequencer as ledger_sequencer
+from caratflow.ledger.signing import sign_tree_head
 from caratflow.models import Event, FindingRecord, LedgerEntry, Shipment
-from caratflow.signing import sign_tree_head
 from caratflow.testing import BACKENDS
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -70,7 +72,7 @@ def append_raw(engine: Engine, n: int, per_transaction: int) -> float:
             "kind": "bench",
             "record_key": str(number),
             "logged_at": START + timedelta(microseconds=number),
-            "leaf_data": ledger.leaf_bytes("bench", str(number), START, record(number)).decode(),
+            "leaf_data": leaves.leaf_bytes("bench", str(number), START, record(number)).decode(),
         }
         for number in range(n)
     ]
@@ -90,7 +92,7 @@ def append_ledger(engine: Engine, n: int, per_transaction: int) -> float:
     for first in range(0, n, per_transaction):
         with unit_of_work(sessions) as session:
             for number in range(first, min(first + per_transaction, n)):
-                ledger.append_entry(
+                sealing.append_entry(
                     session,
                     "bench",
                     str(number),
@@ -104,7 +106,7 @@ def sequence(engine: Engine, key: object, batch: int) -> float:
     sessions = session_factory(engine)
     started = time.perf_counter()
     with unit_of_work(sessions) as session:
-        ledger.sequence_pending(session, key, batch_size=batch)
+        ledger_sequencer.sequence_pending(session, key, batch_size=batch)
     return time.perf_counter() - started
 
 
@@ -165,13 +167,13 @@ def seal_decisions(engine: Engine, n: int) -> None:
                 select(Event).where(Event.id.in_(ids[first : first + 2_000])).order_by(Event.id)
             )
             for event in chunk:
-                ledger.seal_decision(session, None, event, None)  # type: ignore[arg-type]
+                sealing.seal_decision(session, None, event, None)  # type: ignore[arg-type]
 
 
-def verify(engine: Engine, key: object) -> tuple[float, ledger.LedgerReport]:
-    with ledger.snapshot(session_factory(engine)) as session:
+def verify(engine: Engine, key: object) -> tuple[float, verification.LedgerReport]:
+    with verification.snapshot(session_factory(engine)) as session:
         started = time.perf_counter()
-        report = ledger.verify_ledger(session, key)
+        report = verification.verify_ledger(session, key)
         return time.perf_counter() - started, report
 
 
@@ -182,12 +184,12 @@ def load_log(engine: Engine, size: int, key: object) -> float:
     """A log of ``size`` sequenced entries: leaves and perfect subtrees bulk-loaded with COPY
     (what the sequencer would have written), and one signed head over them."""
     store = merkle.MemoryNodeStore()
-    leaves = [
-        ledger.leaf_bytes("bench", str(n), START, {"n": n, "carats": "0.5100"}) for n in range(size)
+    leaf_data = [
+        leaves.leaf_bytes("bench", str(n), START, {"n": n, "carats": "0.5100"}) for n in range(size)
     ]
     started = time.perf_counter()
     for first in range(0, size, 100_000):
-        hashes = [merkle.leaf_hash(data) for data in leaves[first : first + 100_000]]
+        hashes = [merkle.leaf_hash(data) for data in leaf_data[first : first + 100_000]]
         store.put_many(merkle.append_many(first, hashes, store))
     root = merkle.root(size, store)
     raw = engine.raw_connection()
@@ -196,7 +198,7 @@ def load_log(engine: Engine, size: int, key: object) -> float:
         with cursor.copy(
             "COPY ledger_entry (kind, record_key, seq, logged_at, leaf_data) FROM STDIN"
         ) as copy:
-            for n, data in enumerate(leaves):
+            for n, data in enumerate(leaf_data):
                 copy.write_row(("bench", str(n), n, START, data.decode()))
         with cursor.copy("COPY ledger_node (level, idx, hash) FROM STDIN") as copy:
             for level in range(size.bit_length()):
@@ -206,7 +208,7 @@ def load_log(engine: Engine, size: int, key: object) -> float:
     finally:
         raw.close()
     with unit_of_work(session_factory(engine)) as session:
-        ledger.record_head(session, sign_tree_head(key, size, root, START), None)
+        ledger_sequencer.record_head(session, sign_tree_head(key, size, root, START), None)
         session.execute(text("ANALYZE ledger_node"))
         session.execute(text("ANALYZE ledger_entry"))
     return time.perf_counter() - started
@@ -228,21 +230,23 @@ def proofs(engine: Engine, size: int, samples: int, rounds: int, rng: random.Ran
     indexes = [rng.randrange(size) for _ in range(samples)]
     old_sizes = [rng.randrange(1, size + 1) for _ in range(samples)]
     with sessions() as session:
-        head = ledger.latest_head(session)
+        head = ledger_sequencer.latest_head(session)
         assert head is not None and head.tree_size == size
 
         def inclusion() -> None:
             for index in indexes:
-                ledger.prove_inclusion(session, index, head)
+                ledger_proofs.prove_inclusion(session, index, head)
 
         def consistency() -> None:
             for old in old_sizes:
-                ledger.prove_consistency(session, old, size)
+                ledger_proofs.prove_consistency(session, old, size)
 
         inclusion_us = best_us(inclusion, samples, rounds)
         consistency_us = best_us(consistency, samples, rounds)
-        key_check = ledger.prove_inclusion(session, indexes[0], head).to_dict()
-        nodes = sum(len(ledger.prove_inclusion(session, i, head).path) for i in indexes[:200])
+        key_check = ledger_proofs.prove_inclusion(session, indexes[0], head).to_dict()
+        nodes = sum(
+            len(ledger_proofs.prove_inclusion(session, i, head).path) for i in indexes[:200]
+        )
     return {
         "size": size,
         "inclusion_us": inclusion_us,
@@ -260,7 +264,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=50_000, help="leaves to append")
     parser.add_argument("--decisions", type=int, default=20_000, help="decisions to verify")
     parser.add_argument("--per-transaction", type=int, default=500)
-    parser.add_argument("--batch", type=int, default=ledger.DEFAULT_BATCH)
+    parser.add_argument("--batch", type=int, default=ledger_sequencer.DEFAULT_BATCH)
     parser.add_argument("--backend", choices=BACKENDS, default="postgresql")
     parser.add_argument("--large", type=int, default=1_000_000, help="leaves of the big log")
     parser.add_argument("--samples", type=int, default=2_000, help="proofs timed per size")
@@ -330,7 +334,7 @@ def run(args: argparse.Namespace, folder: Path, key: Ed25519PrivateKey) -> None:
                 result["nodes"] = connection.scalar(
                     select(func.count()).select_from(text("ledger_node"))
                 )
-            assert ledger.check_inclusion(key.public_key(), result["sample"])
+            assert ledger_proofs.check_inclusion(key.public_key(), result["sample"])
             result["load_seconds"] = load_seconds
             results.append(result)
     print()

@@ -23,11 +23,12 @@ from pathlib import Path
 from _autovacuum import autovacuum
 from sqlalchemy import text
 
+from caratflow.accounts.provisioning import ensure_authorities
+from caratflow.case.access import Actor
+from caratflow.case.service import ShipmentService
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
 from caratflow.models import Base, Role
 from caratflow.pluginhost import load_plugin_host
-from caratflow.provisioning import ensure_authorities
-from caratflow.service import Actor, ShipmentService
 from caratflow.testing import shipment_payload, temporary_database
 
 OFFICER = Actor("bench", Role.OFFICER, frozenset({"BE"}), None)  # holds every duty

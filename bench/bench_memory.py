@@ -27,10 +27,10 @@ from bench_web import fill
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from caratflow.accounts.provisioning import ensure_authorities
 from caratflow.db import make_engine, upgrade
 from caratflow.models import Certificate, Container, Shipment
 from caratflow.pluginhost import load_plugin_host
-from caratflow.provisioning import ensure_authorities
 from caratflow.testing import temporary_database
 
 

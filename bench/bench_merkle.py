@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from caratflow.merkle import (
+from caratflow.ledger.merkle import (
     MemoryNodeStore,
     append_many,
     consistency_proof,

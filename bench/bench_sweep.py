@@ -37,19 +37,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 import caratflow.plugins.eu
+from caratflow.accounts.provisioning import ensure_authorities
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
-from caratflow.deadlines import (
-    Period,
-    Reminder,
-    calendar_for,
-    declare,
-    open_deadline,
-    sweep_due,
-)
-from caratflow.law import RuleBook
+from caratflow.deadlines.keeping import calendar_for, open_deadline
+from caratflow.deadlines.sweep import sweep_due
+from caratflow.jurisdiction.clocks import Period, Reminder, declare
+from caratflow.law.rules import RuleBook
 from caratflow.models import Authority
 from caratflow.pluginhost import load_plugin_host
-from caratflow.provisioning import ensure_authorities
 from caratflow.testing import temporary_database
 
 DUE = 1_000

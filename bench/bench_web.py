@@ -38,12 +38,12 @@ from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import Engine, event, func, insert, select, text
 
+from caratflow.accounts.provisioning import add_user, create_token, ensure_authorities
+from caratflow.case.access import Actor
 from caratflow.config import Settings
 from caratflow.db import unit_of_work, upgrade
 from caratflow.models import Certificate, Container, Event, FindingRecord, Role, Shipment
-from caratflow.provisioning import add_user, create_token, ensure_authorities
 from caratflow.runtime import Runtime
-from caratflow.service import Actor
 from caratflow.testing import LiveServer, shipment_payload, temporary_database
 from caratflow.web import create_app
 

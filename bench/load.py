@@ -47,11 +47,11 @@ from typing import Any
 from _autovacuum import autovacuum
 from sqlalchemy import func, select
 
-from caratflow import ledger
+from caratflow.accounts.provisioning import add_user, create_token, ensure_authorities
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
+from caratflow.ledger import leaves
 from caratflow.models import Event, LedgerEntry, Role, Shipment
 from caratflow.pluginhost import load_plugin_host
-from caratflow.provisioning import add_user, create_token, ensure_authorities
 from caratflow.testing import free_port, shipment_payload, temporary_database
 
 PASSWORD = "load test passphrase"
@@ -330,21 +330,21 @@ def check_nothing_lost(sessions: Any, tally: Tally) -> int:
     with sessions() as session:
         versions = dict(session.execute(select(Shipment.id, Shipment.version)).all())
         events = session.scalar(select(func.count()).select_from(Event))
-        leaves = session.scalar(select(func.count()).where(LedgerEntry.kind == ledger.DECISION))
+        sealed = session.scalar(select(func.count()).where(LedgerEntry.kind == leaves.DECISION))
         unsequenced = session.scalar(
             select(func.count()).where(
-                LedgerEntry.kind == ledger.DECISION, LedgerEntry.seq.is_(None)
+                LedgerEntry.kind == leaves.DECISION, LedgerEntry.seq.is_(None)
             )
         )
     lost = [s for s, v in tally.acknowledged.items() if versions.get(s, 0) < v]
     acknowledged = sum(tally.acknowledged.values())
     print(
         f"decisions acknowledged: {acknowledged} on {len(tally.acknowledged)} shipments; "
-        f"events stored: {events}; ledger leaves: {leaves} ({unsequenced} not yet sequenced)"
+        f"events stored: {events}; ledger leaves: {sealed} ({unsequenced} not yet sequenced)"
     )
     print(f"lost: {len(lost)} acknowledged decisions missing; events without a leaf: ", end="")
-    print(events - leaves)
-    return len(lost) + abs(events - leaves)
+    print(events - sealed)
+    return len(lost) + abs(events - sealed)
 
 
 def wait_for(base: str) -> None:

@@ -20,16 +20,18 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from caratflow import exchange  # issue 10: peers; its ledger source for 'ledger verify'
+from caratflow.accounts.provisioning import add_user, create_token, ensure_authorities, load_demo
+from caratflow.case.access import Actor
+from caratflow.case.representation import shipment_json
 from caratflow.config import Settings
 from caratflow.db import schema_is_current, unit_of_work, upgrade
 from caratflow.errors import CaratflowError
+from caratflow.exchange import lookups
+from caratflow.exchange import peers as exchange_peers
+from caratflow.ledger import signing_keys, verification
 from caratflow.models import Role
 from caratflow.pluginhost import UnknownPlugin, installed_plugins
-from caratflow.provisioning import add_user, create_token, ensure_authorities, load_demo
-from caratflow.representation import shipment_json
 from caratflow.runtime import Runtime
-from caratflow.service import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -301,8 +303,8 @@ def deadlines(
     """The deadlines overdue and due soon; sub-commands keep calendars and recipients."""
     if ctx.invoked_subcommand is not None:
         return
-    from caratflow.deadlines import board
-    from caratflow.outbox import outbox_counts
+    from caratflow.deadlines.board import board
+    from caratflow.deadlines.outbox import outbox_counts
 
     shown = ("overdue", "due soon", "suspended", "later") if show_all else ("overdue", "due soon")
     with _unit() as session:
@@ -330,7 +332,7 @@ def deadlines(
 @click.option("--reason", required=True, help="Why the office is closed (shown to officers).")
 def deadlines_close_day(authority: str, day: Any, reason: str) -> None:
     """Close AUTHORITY's office on DAY: no working day; open deadlines move on."""
-    from caratflow.deadlines import add_closure_day
+    from caratflow.deadlines.keeping import add_closure_day
 
     with _unit() as session:
         moved = add_closure_day(session, authority, day.date(), reason, _local_actor().name)
@@ -342,7 +344,7 @@ def deadlines_close_day(authority: str, day: Any, reason: str) -> None:
 @click.argument("day", type=click.DateTime(["%Y-%m-%d"]))
 def deadlines_open_day(authority: str, day: Any) -> None:
     """Remove a closure day of AUTHORITY; open deadlines move back."""
-    from caratflow.deadlines import remove_closure_day
+    from caratflow.deadlines.keeping import remove_closure_day
 
     with _unit() as session:
         moved = remove_closure_day(session, authority, day.date())
@@ -353,7 +355,7 @@ def deadlines_open_day(authority: str, day: Any) -> None:
 @click.argument("authority")
 def deadlines_closure_days(authority: str) -> None:
     """AUTHORITY's closure days, with who added them and why."""
-    from caratflow.deadlines import closure_days
+    from caratflow.deadlines.keeping import closure_days
 
     with _unit() as session:
         for closure in closure_days(session, authority):
@@ -367,7 +369,7 @@ def deadlines_closure_days(authority: str) -> None:
 def deadlines_add_recipient(authority: str, audience: str, address: str) -> None:
     """Send AUTHORITY's messages for AUDIENCE (officers, supervisors, commission, ...) to
     ADDRESS (mailto:..., https://..., log:...)."""
-    from caratflow.outbox import add_recipient
+    from caratflow.deadlines.outbox import add_recipient
 
     with _unit() as session:
         add_recipient(session, authority, audience, address)
@@ -378,7 +380,7 @@ def deadlines_add_recipient(authority: str, audience: str, address: str) -> None
 @click.argument("authority", required=False)
 def deadlines_recipients(authority: str | None) -> None:
     """Where each audience's messages go (an audience without one goes to the log)."""
-    from caratflow.outbox import recipients
+    from caratflow.deadlines.outbox import recipients
 
     with _unit() as session:
         for recipient in recipients(session, authority):
@@ -394,7 +396,7 @@ def deadlines_recipients(authority: str | None) -> None:
 
 def _ensure_ledger_key(runtime: Runtime) -> None:
     """``init``: create the ledger's signing key if there is none; never replace one."""
-    from caratflow.ledger import ensure_signing_key
+    from caratflow.ledger.signing_keys import ensure_signing_key
 
     path = runtime.settings.signing_key_path
     if path is None:
@@ -411,7 +413,7 @@ def ledger() -> None:
 @ledger.command("sequence")
 def ledger_sequence() -> None:
     """Place pending entries in the tree and sign a tree head (the scheduler does it too)."""
-    from caratflow.ledger import sequence_once
+    from caratflow.ledger.sequencer import sequence_once
 
     runtime = _runtime()
     try:
@@ -424,8 +426,9 @@ def ledger_sequence() -> None:
 @ledger.command("head")
 def ledger_head() -> None:
     """Print the latest signed tree head and the public key that verifies it."""
-    from caratflow.ledger import latest_head, signing_key
-    from caratflow.signing import public_key_pem
+    from caratflow.ledger.sequencer import latest_head
+    from caratflow.ledger.signing import public_key_pem
+    from caratflow.ledger.signing_keys import signing_key
 
     runtime = _runtime()
     with _unit() as session:
@@ -446,18 +449,22 @@ def ledger_head() -> None:
 def ledger_verify(public_key: Any) -> None:
     """Rebuild the tree from the records and name every record edited, deleted, inserted
     or reordered; exit code 1 on any discrepancy."""
-    from caratflow import ledger as log
-    from caratflow.signing import load_public_key
+    pass
+    from caratflow.ledger.signing import load_public_key
 
     runtime = _runtime()
     try:
-        key = load_public_key(public_key.read()) if public_key else log.public_key(runtime.settings)
+        key = (
+            load_public_key(public_key.read())
+            if public_key
+            else signing_keys.public_key(runtime.settings)
+        )
     except (CaratflowError, ValueError, TypeError) as error:
         raise click.ClickException(f"no public key to verify with: {error}") from None
-    with log.snapshot(runtime.sessions) as session:
-        total = log.count_entries(session)
+    with verification.snapshot(runtime.sessions) as session:
+        total = verification.count_entries(session)
         with click.progressbar(length=total, label="verifying the ledger", file=sys.stderr) as bar:
-            report = log.verify_ledger(session, key, progress=bar.update)
+            report = verification.verify_ledger(session, key, progress=bar.update)
     for discrepancy in report.discrepancies:
         click.echo(str(discrepancy))
     for consequence in report.consequences:
@@ -487,7 +494,7 @@ def ledger_verify(public_key: Any) -> None:
 )
 def handover(shipment_id: int, out: str) -> None:
     """Write every record of a shipment (data, decisions, signed documents) as one ZIP."""
-    from caratflow.handover import handover_bundle
+    from caratflow.records.handover import handover_bundle
 
     runtime = _runtime()
     with _unit() as session:
@@ -502,8 +509,8 @@ def handover(shipment_id: int, out: str) -> None:
 @click.option("--reason", help="Why it is purged (required with --shipment).")
 def purge(on: Any, shipment_id: int | None, reason: str | None) -> None:
     """List which finished shipments the law lets go of, or purge one (never early)."""
-    from caratflow.retention import purge as purge_shipment
-    from caratflow.retention import retentions
+    from caratflow.records.retention import purge as purge_shipment
+    from caratflow.records.retention import retentions
 
     today = on.date() if on else date.today()
     runtime = _runtime()
@@ -538,7 +545,7 @@ def purge(on: Any, shipment_id: int | None, reason: str | None) -> None:
 @click.option("--submit", is_flag=True, help="Also send it to its recipient (meets its deadline).")
 def report(name: str, authority: str, period: str, form: str, submit: bool) -> None:
     """Build report NAME (e.g. eu.report.import_monthly) for one period."""
-    from caratflow.reports import run_report, submit_report
+    from caratflow.records.reports import run_report, submit_report
 
     runtime = _runtime()
     with _unit() as session:
@@ -600,7 +607,7 @@ def peers_add(
     """Register a peer; then map an audience to it: deadlines add-recipient BE
     kp-authority:NL peer:NL, or ask it: peers lookup NL <identity>."""
     with _unit() as session:
-        peer = exchange.add_peer(
+        peer = exchange_peers.add_peer(
             session,
             authority,
             code,
@@ -611,8 +618,9 @@ def peers_add(
             actor=_local_actor().name,
             replace=replace,
         )
+        key = exchange_peers.peer_key_id(peer)
         click.echo(
-            f"{peer.authority_code} <- {peer.code} {peer.base_url} key {exchange.peer_key_id(peer)}"
+            f"{peer.authority_code} <- {peer.code} {peer.base_url} key {key}"
             f" accepts {', '.join(peer.accepts) or 'nothing'}"
         )
 
@@ -622,20 +630,21 @@ def peers_add(
 def peers_list(authority: str | None) -> None:
     """Every peer: code, base URL, key id and the message types taken from it."""
     with _unit() as session:
-        for peer in exchange.peers(session, authority):
+        for peer in exchange_peers.peers(session, authority):
+            key = exchange_peers.peer_key_id(peer)
             click.echo(
                 f"{peer.authority_code:<4} {peer.code:<6} {peer.base_url}  key "
-                f"{exchange.peer_key_id(peer)}  accepts {', '.join(peer.accepts) or 'nothing'}"
+                f"{key}  accepts {', '.join(peer.accepts) or 'nothing'}"
             )
 
 
 @peers.command("key")
 def peers_key() -> None:
     """Print this node's public key (PEM) for peers to register; its key id on stderr."""
-    from caratflow.ledger import signing_key
+    from caratflow.ledger.signing_keys import signing_key
 
     try:
-        pem, kid = exchange.own_public_key(signing_key(_runtime().settings))
+        pem, kid = exchange_peers.own_public_key(signing_key(_runtime().settings))
     except CaratflowError as error:
         raise click.ClickException(str(error)) from None
     click.echo(pem, nl=False)
@@ -650,13 +659,15 @@ def peers_key() -> None:
 def peers_lookup(peer: str, value: str, authority: str | None, kind: str | None) -> None:
     """Ask PEER's node about VALUE (e.g. a digital identity it registered) and print its
     answer as JSON once verified with PEER's key alone; exit 1 with the reason if not."""
-    from caratflow import lookups
-    from caratflow.ledger import signing_key
+    pass
+    from caratflow.ledger.signing_keys import signing_key
 
     runtime = _runtime()
     with _unit() as session:
         if authority is None:
-            having = sorted({p.authority_code for p in exchange.peers(session) if p.code == peer})
+            having = sorted(
+                {p.authority_code for p in exchange_peers.peers(session) if p.code == peer}
+            )
             if len(having) != 1:
                 raise click.ClickException(
                     f"name the asking authority (--authority): {', '.join(having)} have a "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from caratflow.law import Finding
+    from caratflow.law.rules import Finding
 
 
 class CaratflowError(Exception):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -11,59 +10,26 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from caratflow import hookspecs
-from caratflow.law import Rule
-from caratflow.workflow import CORE_STATES, CORE_TRANSITIONS, Workflow, WorkflowRegistrar
+from caratflow.jurisdiction import hookspecs
+from caratflow.jurisdiction.workflow import (
+    CORE_STATES,
+    CORE_TRANSITIONS,
+    Workflow,
+    WorkflowRegistrar,
+)
 
 if TYPE_CHECKING:
-    from caratflow.deadlines import DeadlineRule
-    from caratflow.documents import DocumentType
-    from caratflow.lookups import LookupType
-    from caratflow.notices import NoticeRule
-    from caratflow.reports import Report
+    from caratflow.jurisdiction.documents import DocumentType
+    from caratflow.jurisdiction.lookups import LookupType
+
+
+from caratflow.jurisdiction.contributions import AuthorityProfile, Contributions, Jurisdiction
 
 ENTRY_POINT_GROUP = "caratflow.plugins"
 
 
 class UnknownPlugin(LookupError):
     pass
-
-
-@dataclass(frozen=True)
-class AuthorityProfile:
-    """An authority as a plugin describes it; ``caratflow init`` stores it."""
-
-    code: str
-    name: str
-    country: str
-    zone: str
-    subdivision: str | None = None
-
-
-@dataclass
-class Contributions:
-    """What one plugin contributed at start-up."""
-
-    workflow: WorkflowRegistrar
-    rules: list[Rule] = field(default_factory=list)
-    authorities: list[AuthorityProfile] = field(default_factory=list)
-    demo: list[Mapping[str, Any]] = field(default_factory=list)
-    deadlines: list[DeadlineRule] = field(default_factory=list)  # issue 4
-    documents: list[DocumentType] = field(default_factory=list)  # issue 5
-    reports: list[Report] = field(default_factory=list)
-    notices: list[NoticeRule] = field(default_factory=list)
-    lookups: list[LookupType] = field(default_factory=list)  # issue 10: peers may ask these
-
-
-@dataclass(frozen=True)
-class Jurisdiction:
-    """The law for one set of enabled plugins: its workflow and its rules."""
-
-    plugins: frozenset[str]
-    workflow: Workflow
-    rules: tuple[Rule, ...]
-    deadlines: tuple[DeadlineRule, ...] = ()  # issue 4: the legal clocks of these plugins
-    notices: tuple[NoticeRule, ...] = ()  # what their decisions must tell others
 
 
 def installed_plugins() -> dict[str, str]:

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from caratflow.case.service import ShipmentService
 from caratflow.config import Settings
 from caratflow.db import make_engine, session_factory
-from caratflow.deadlines import keep_deadlines
-from caratflow.documents import DocumentService
-from caratflow.ledger import seal_decision
-from caratflow.notices import send_notices
+from caratflow.deadlines.keeping import keep_deadlines
+from caratflow.deadlines.notices import send_notices
+from caratflow.ledger.sealing import seal_decision
 from caratflow.pluginhost import PluginHost, load_plugin_host
-from caratflow.service import ShipmentService
+from caratflow.records.documents import DocumentService
 
 
 @dataclass

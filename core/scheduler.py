@@ -20,10 +20,13 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from caratflow import deadlines, exchange, ledger, reports
 from caratflow.db import unit_of_work
+from caratflow.deadlines import sweep
+from caratflow.deadlines.outbox import DeliverySettings, Dispatcher, default_channels
+from caratflow.exchange import messages, peers
+from caratflow.ledger import sequencer, signing_keys
 from caratflow.models import utcnow
-from caratflow.outbox import DeliverySettings, Dispatcher, default_channels
+from caratflow.records import reports
 from caratflow.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -42,19 +45,19 @@ class Worker:
 
     def __post_init__(self) -> None:
         channels = default_channels(self.delivery)
-        channels[exchange.SCHEME] = exchange.PeerChannel(  # issue 10: signed, to a peer node
+        channels[peers.SCHEME] = messages.PeerChannel(  # issue 10: signed, to a peer node
             self.runtime.sessions,
-            lambda: ledger.signing_key(self.runtime.settings),
+            lambda: signing_keys.signing_key(self.runtime.settings),
             self.delivery.timeout,
         )
         self.dispatcher = Dispatcher(
-            self.runtime.sessions, self.delivery, channels, on_sent=[deadlines.message_sent]
+            self.runtime.sessions, self.delivery, channels, on_sent=[sweep.message_sent]
         )
 
 
 def sweep_deadlines(worker: Worker) -> Any:
     """Queue due reminders, mark missed deadlines, escalate (issue 4)."""
-    return deadlines.sweep_due(worker.runtime.sessions, late_after=worker.delivery.late_after)
+    return sweep.sweep_due(worker.runtime.sessions, late_after=worker.delivery.late_after)
 
 
 def deliver_outbox(worker: Worker) -> Any:
@@ -73,7 +76,10 @@ PERIODIC_TASKS: list[tuple[str, PeriodicTask]] = [
     ("reports", open_report_deadlines),
     ("deadlines", sweep_deadlines),
     ("outbox", deliver_outbox),
-    ("ledger", lambda w: ledger.sequence_once(w.runtime.sessions, w.runtime.settings)),  # issue 5
+    (
+        "ledger",
+        lambda w: sequencer.sequence_once(w.runtime.sessions, w.runtime.settings),
+    ),  # issue 5
 ]
 """Run in this order at every tick."""
 

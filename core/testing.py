@@ -32,13 +32,19 @@ from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from caratflow.accounts.provisioning import (
+    add_user,
+    create_token,
+    ensure_authorities,
+    offered_duties,
+)
+from caratflow.case.access import Actor
+from caratflow.case.service import ShipmentService
 from caratflow.config import Settings
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
 from caratflow.models import Authority, Base, Role, User
 from caratflow.pluginhost import PluginHost, load_plugin_host
-from caratflow.provisioning import add_user, create_token, ensure_authorities, offered_duties
 from caratflow.runtime import Runtime
-from caratflow.service import Actor, ShipmentService
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -450,7 +456,7 @@ def with_ledger_key(settings: Settings) -> Settings:
     ``caratflow init`` does (never a key in the working directory)."""
     from dataclasses import replace
 
-    from caratflow.ledger import ensure_signing_key
+    from caratflow.ledger.signing_keys import ensure_signing_key
 
     path = settings.instance_path / "ledger-ed25519.pem"
     ensure_signing_key(path)
@@ -520,13 +526,13 @@ class Node:
         return self.worker.dispatcher.dispatch()
 
     def private_key(self) -> Any:
-        from caratflow.ledger import signing_key
+        from caratflow.ledger.signing_keys import signing_key
 
         return signing_key(self.runtime.settings)
 
     def public_key(self) -> str:
         """What ``caratflow peers key`` prints there."""
-        from caratflow.signing import public_key_pem
+        from caratflow.ledger.signing import public_key_pem
 
         return public_key_pem(self.private_key())
 
@@ -537,21 +543,21 @@ class Node:
     def add_peer(self, code: str, url: str, public_key: str, *accepts: str) -> None:
         """``caratflow peers add``: another authority's node, or a system such as a
         customs endpoint, and the message types taken from it."""
-        from caratflow.exchange import add_peer
+        from caratflow.exchange.peers import add_peer
 
         with unit_of_work(self.runtime.sessions) as session:
             add_peer(session, self.code, code, base_url=url, public_key=public_key, accepts=accepts)
 
     def route(self, audience: str, peer: str) -> None:
         """``caratflow deadlines add-recipient <code> <audience> peer:<peer>``."""
-        from caratflow.outbox import add_recipient
+        from caratflow.deadlines.outbox import add_recipient
 
         with unit_of_work(self.runtime.sessions) as session:
             add_recipient(session, self.code, audience, f"peer:{peer}")
 
     def sequence(self) -> None:
         """``caratflow ledger sequence``: what was sealed gets its place and a signed head."""
-        from caratflow.ledger import sequence_pending
+        from caratflow.ledger.sequencer import sequence_pending
 
         with unit_of_work(self.runtime.sessions) as session:
             sequence_pending(session, self.private_key())
@@ -563,7 +569,7 @@ def node(
 ) -> Iterator[Node]:
     """A node of its own on PostgreSQL, its authorities created as ``caratflow init`` does,
     and ``also`` added (an ``Authority`` the plugins do not ship, as its administrator would)."""
-    from caratflow.outbox import DeliverySettings
+    from caratflow.deadlines.outbox import DeliverySettings
     from caratflow.scheduler import Worker
     from caratflow.web import create_app
 

@@ -7,7 +7,8 @@ back as UTC, so both are adapted here once instead of at every use.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -91,3 +92,16 @@ def Carats() -> ExactDecimal:
 
 def Money() -> ExactDecimal:
     return ExactDecimal(18, 2)
+
+
+def jsonable(value: Any) -> Any:
+    """A copy safe for a JSON column: exact decimals and dates become strings."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):  # datetimes too
+        return value.isoformat()
+    return value

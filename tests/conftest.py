@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from caratflow.hookspecs import hookimpl
-from caratflow.law import Case, Outcome, Rule, RuleBook, Verdict
-from caratflow.pluginhost import AuthorityProfile, PluginHost, load_plugin_host
-from caratflow.workflow import WorkflowRegistrar
+from caratflow.jurisdiction.contributions import AuthorityProfile
+from caratflow.jurisdiction.hookspecs import hookimpl
+from caratflow.jurisdiction.workflow import WorkflowRegistrar
+from caratflow.law.rules import Case, Outcome, Rule, RuleBook, Verdict
+from caratflow.pluginhost import PluginHost, load_plugin_host
 
 TESTLAW = RuleBook("testlaw", Path(__file__).parent / "testlaw" / "rules.toml")
 

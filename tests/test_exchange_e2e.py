@@ -24,9 +24,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
-from caratflow import ledger
+from caratflow.accounts.provisioning import add_user, create_token
+from caratflow.case.access import Actor
 from caratflow.db import unit_of_work
-from caratflow.deadlines import deadline_of
+from caratflow.deadlines.keeping import deadline_of
+from caratflow.ledger import signing_keys, verification
+from caratflow.ledger.signing import key_id
 from caratflow.models import (
     Authority,
     DeadlineStatus,
@@ -38,10 +41,7 @@ from caratflow.models import (
     Shipment,
 )
 from caratflow.plugins.eu.documents import PARAMETERS as EU_DOCUMENTS
-from caratflow.provisioning import add_user, create_token
-from caratflow.reports import run_report
-from caratflow.service import Actor
-from caratflow.signing import key_id
+from caratflow.records.reports import run_report
 from caratflow.testing import Node, node, shipment_payload
 
 pytestmark = pytest.mark.postgres_only
@@ -90,8 +90,8 @@ def received(node: Node) -> int:
 
 def ledger_verifies(node: Node) -> bool:
     node.sequence()
-    with ledger.snapshot(node.runtime.sessions) as session:
-        return ledger.verify_ledger(session, node.private_key().public_key()).ok
+    with verification.snapshot(node.runtime.sessions) as session:
+        return verification.verify_ledger(session, node.private_key().public_key()).ok
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ def test_an_export_is_announced_compared_confirmed_and_closed_across_two_nodes(
                 number,
                 "eu.import_confirmation",
             )
-            dutch_key = ledger.signing_key(netherlands.runtime.settings).public_key()
+            dutch_key = signing_keys.signing_key(netherlands.runtime.settings).public_key()
             assert stored.key_id == key_id(dutch_key)  # NL signed it, with its own key
 
         # Each side reconciles what it did with what the other said.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from caratflow.law import DatedParameters
+from caratflow.law.parameters import DatedParameters
 from caratflow.pluginhost import load_plugin_host
 
 ROOT = Path(__file__).resolve().parents[1]

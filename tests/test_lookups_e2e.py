@@ -24,14 +24,15 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
 
-from caratflow import exchange, ledger
+from caratflow.accounts.provisioning import add_user, create_token
+from caratflow.case.access import Actor
 from caratflow.db import unit_of_work
-from caratflow.exchange import add_peer
+from caratflow.exchange import messages, peers
+from caratflow.exchange.peers import add_peer
+from caratflow.ledger import leaves, proofs, sealing, verification
+from caratflow.ledger.signing import key_id, public_key_pem
 from caratflow.models import ExchangeMessage, LedgerEntry, Role, SecurityEvent
 from caratflow.plugins.belgium_g7.identities import register_identity
-from caratflow.provisioning import add_user, create_token
-from caratflow.service import Actor
-from caratflow.signing import key_id, public_key_pem
 from caratflow.testing import JsonEndpoint, Node, node
 
 from .test_exchange_e2e import dutch_authority
@@ -111,14 +112,14 @@ def security_events(at: Node, kind: str) -> list[SecurityEvent]:
 
 def ledger_verifies(at: Node) -> bool:
     at.sequence()
-    with ledger.snapshot(at.runtime.sessions) as session:
-        return ledger.verify_ledger(session, at.private_key().public_key()).ok
+    with verification.snapshot(at.runtime.sessions) as session:
+        return verification.verify_ledger(session, at.private_key().public_key()).ok
 
 
 def point(at: Node, peer: str, url: str, key: str) -> None:
     """The administrator changes the peer's registration (``peers add --replace``)."""
     with unit_of_work(at.runtime.sessions) as session:
-        current = exchange.find_peer(session, at.code, peer)
+        current = peers.find_peer(session, at.code, peer)
         add_peer(
             session,
             at.code,
@@ -135,7 +136,7 @@ def proxy(target: str, alter: Callable[[dict[str, Any]], dict[str, Any]]) -> Jso
     ``alter(answer)`` of the JSON answer."""
 
     def forward(path: str, body: Any) -> tuple[int, Any]:
-        status, answer = exchange.post(target + path, body, key="proxy", timeout=10)
+        status, answer = messages.post(target + path, body, key="proxy", timeout=10)
         return status, alter(answer)
 
     return JsonEndpoint(forward)
@@ -171,7 +172,7 @@ def test_a_control_point_asks_another_about_an_identity_and_verifies_the_answer(
             # What it returns can be checked again by anyone with NL's key: it is evidence.
             kept = found["answer"]
             assert kept["key_id"] == key_id(dutch_key)
-            assert ledger.check_inclusion(dutch_key, kept["answer"]["proof"])
+            assert proofs.check_inclusion(dutch_key, kept["answer"]["proof"])
 
             # A stone cut from a parcel with a Russian share: NL says so, and signs it.
             status, tainted, _ = get(belgium.url + ASK + TAINTED, token)
@@ -244,13 +245,13 @@ def test_a_node_answers_only_a_peer_it_registered_with_the_key_it_registered(tmp
 
                 # NL no longer knows BE at all.
                 with unit_of_work(netherlands.runtime.sessions) as session:
-                    session.delete(exchange.find_peer(session, "NL", "BE"))
+                    session.delete(peers.find_peer(session, "NL", "BE"))
                 status, refused, _ = get(belgium.url + ASK + STONE, token)
                 assert (status, refused["peer_reason"]) == (502, "unknown_sender")
                 assert "NL has no peer BE" in refused["message"]
 
         # Each refusal is in NL's security log, for NL's supervisors; nothing was answered.
-        events = security_events(netherlands, exchange.SECURITY_EVENT)
+        events = security_events(netherlands, messages.SECURITY_EVENT)
         assert [(e.detail["reason"], e.authorities, e.user_name) for e in events] == [
             ("bad_signature", ["NL"], "peer:BE"),
             ("unknown_sender", ["NL"], "peer:BE"),
@@ -298,7 +299,7 @@ def test_an_answer_changed_on_the_way_replayed_or_edited_at_rest_is_not_verified
             # what it reads; the proof under NL's own signed tree head gives it away.
             point(belgium, "NL", netherlands.url, dutch_key)
             with unit_of_work(netherlands.runtime.sessions) as session:
-                entry = ledger.find_entry(session, ledger.IDENTITY, STONE)
+                entry = sealing.find_entry(session, leaves.IDENTITY, STONE)
                 session.execute(
                     update(LedgerEntry)
                     .where(LedgerEntry.seq == entry.seq)

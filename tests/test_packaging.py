@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import caratflow
-from caratflow import hookspecs
+from caratflow.jurisdiction import hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"caratflow": "core", "caratflow.plugins": "plugins", "caratflow.web": "web"}

@@ -13,12 +13,14 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from caratflow import accounts, deadlines, foureyes
-from caratflow.access import FOUR_EYES_ACTIONS, Permission, require
+from caratflow.accounts import audit, people, profiles
+from caratflow.accounts.provisioning import offered_duties
+from caratflow.case import foureyes
+from caratflow.case.access import FOUR_EYES_ACTIONS, Permission, require
+from caratflow.deadlines import keeping
 from caratflow.errors import Conflict, Forbidden, InvalidInput
 from caratflow.models import Role, utcnow
 from caratflow.pluginhost import installed_plugins
-from caratflow.provisioning import offered_duties
 from caratflow.web.context import db, runtime
 from caratflow.web.forms import (
     ClosureDayForm,
@@ -33,7 +35,7 @@ from caratflow.web.i18n import label
 from caratflow.web.security import current_actor, fresh_required, record_refusal, requires
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
-Kind = accounts.EventKind
+Kind = audit.EventKind
 
 
 # -- URL table --------------------------------------------------------------------------
@@ -53,7 +55,7 @@ def add_user() -> Any:
     if not form.validate():
         return _page(new_user=form), 422
     try:
-        user = accounts.create_user(
+        user = people.create_user(
             db(),
             current_actor(),
             form.name.data,
@@ -76,14 +78,14 @@ def add_user() -> Any:
 @requires(Permission.ADMINISTER)
 @fresh_required
 def user(user_id: int) -> Any:
-    found = accounts.managed_user(db(), current_actor(), user_id)
+    found = people.managed_user(db(), current_actor(), user_id)
     form = EditUserForm(obj=None)
     _choices(form)
     status = 200
     if form.is_submitted():
         if form.validate():
             try:
-                accounts.update_user(
+                people.update_user(
                     db(),
                     current_actor(),
                     user_id,
@@ -111,7 +113,7 @@ def user(user_id: int) -> Any:
         form=form,
         password_form=PasswordResetForm(),
         button=EmptyForm(),
-        has_second_factor=accounts.has_second_factor(db(), found),
+        has_second_factor=profiles.has_second_factor(db(), found),
     ), status
 
 
@@ -122,7 +124,7 @@ def reset_password(user_id: int) -> Any:
     form = PasswordResetForm()
     if form.validate():
         try:
-            found = accounts.reset_password(db(), current_actor(), user_id, form.password.data)
+            found = people.reset_password(db(), current_actor(), user_id, form.password.data)
             _changed(f"reset the password of {found.name}", user=found)
             flash(_("Password set. The user's sessions were ended."), "success")
         except InvalidInput as error:
@@ -136,7 +138,7 @@ def reset_password(user_id: int) -> Any:
 @fresh_required
 def reset_second_factor(user_id: int) -> Response:
     if EmptyForm().validate():
-        found = accounts.reset_second_factor(db(), current_actor(), user_id)
+        found = people.reset_second_factor(db(), current_actor(), user_id)
         _changed(f"reset the second factor of {found.name}", user=found)
         flash(_("The user enrols a new authenticator at the next sign-in."), "success")
     return redirect(url_for(".user", user_id=user_id), 303)
@@ -169,7 +171,7 @@ def add_closure_day(code: str) -> Any:
     form = ClosureDayForm()
     if form.validate():
         try:
-            deadlines.add_closure_day(db(), code, form.day.data, form.reason.data, actor.name)
+            keeping.add_closure_day(db(), code, form.day.data, form.reason.data, actor.name)
             _changed(f"closed {code} on {form.day.data}", authorities=[code])
             flash(_("Closure day added; deadlines counting across it moved on."), "success")
         except InvalidInput as error:
@@ -190,7 +192,7 @@ def remove_closure_day(code: str, day: str) -> Any:
     except ValueError:
         abort(404)
     if EmptyForm().validate():
-        deadlines.remove_closure_day(db(), code, when)
+        keeping.remove_closure_day(db(), code, when)
         _changed(f"reopened {code} on {when}", authorities=[code])
         flash(_("The office is open again that day."), "success")
     return redirect(url_for(".index"), 303)
@@ -210,7 +212,7 @@ def _administering(code: str) -> Any:
 def _page(new_user: NewUserForm | None = None) -> str:
     actor = current_actor()
     require(actor, Permission.ADMINISTER)
-    authorities = accounts.visible_authorities(db(), actor)
+    authorities = people.visible_authorities(db(), actor)
     settings = {a.code: foureyes.four_eyes_actions(db(), a.code) for a in authorities}
     forms = {}
     for authority in authorities:
@@ -219,10 +221,10 @@ def _page(new_user: NewUserForm | None = None) -> str:
         form.four_eyes.data = sorted(settings[authority.code])
         forms[authority.code] = form
     enabled = runtime().plugins.plugin_names
-    users = accounts.visible_users(db(), actor)
+    users = people.visible_users(db(), actor)
     today = utcnow().date()
     closed = {
-        a.code: [c for c in deadlines.closure_days(db(), a.code) if c.day >= today]
+        a.code: [c for c in keeping.closure_days(db(), a.code) if c.day >= today]
         for a in authorities
     }
     return render_template(
@@ -230,7 +232,7 @@ def _page(new_user: NewUserForm | None = None) -> str:
         closed=closed,
         closure_form=ClosureDayForm(),
         users=users,
-        second_factor={u.id: accounts.has_second_factor(db(), u) for u in users},
+        second_factor={u.id: profiles.has_second_factor(db(), u) for u in users},
         authorities=authorities,
         four_eyes_forms=forms,
         new_user=new_user or _new_user_form(),
@@ -248,7 +250,7 @@ def _new_user_form() -> NewUserForm:
 
 
 def _choices(form: Any) -> None:
-    authorities = accounts.visible_authorities(db(), current_actor())
+    authorities = people.visible_authorities(db(), current_actor())
     form.authorities.choices = options((a.code, a.code) for a in authorities)
     offered = offered_duties(runtime().plugins, authorities)
     form.duties.choices = options((code, offered[code].name) for code in sorted(offered))
@@ -257,7 +259,7 @@ def _choices(form: Any) -> None:
 def _changed(what: str, user: Any = None, authorities: list[str] | None = None) -> None:
     """Record an administrator's change, visible to the authorities it concerns."""
     concerned = authorities or sorted(a.code for a in user.authorities) if user else authorities
-    accounts.record(
+    audit.record(
         db(),
         Kind.USER_CHANGED if user is not None else Kind.SETTING_CHANGED,
         user_name=current_actor().name,

@@ -18,16 +18,16 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from caratflow import accounts, foureyes, queries
-from caratflow.access import Permission, require
+from caratflow.accounts import audit
+from caratflow.accounts.credentials import user_for_token
+from caratflow.accounts.provisioning import actor_for
+from caratflow.case import foureyes, queries
+from caratflow.case.access import Actor, Permission, require
+from caratflow.case.representation import deadline_json, event_json, shipment_json
+from caratflow.case.schemas import ShipmentIn, field_errors
 from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, InvalidInput
 from caratflow.models import Direction, Goods, PendingDecision, Shipment
-from caratflow.provisioning import actor_for
-from caratflow.reports import run_report, submit_report
-from caratflow.representation import deadline_json, event_json, shipment_json
-from caratflow.schemas import ShipmentIn, field_errors
-from caratflow.security import user_for_token
-from caratflow.service import Actor
+from caratflow.records.reports import run_report, submit_report
 from caratflow.web import DATABASE_UNAVAILABLE, database_unavailable
 from caratflow.web.apimodels import (
     ActionIn,
@@ -422,9 +422,9 @@ def _record_refusal(error: CaratflowError) -> None:
     """Refused access is a security event (written after dropping the request's work)."""
     session = db()
     session.rollback()
-    accounts.record(
+    audit.record(
         session,
-        accounts.EventKind.ACCESS_REFUSED,
+        audit.EventKind.ACCESS_REFUSED,
         user=g.get("api_user"),
         remote_addr=request.remote_addr,
         path=request.path,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from caratflow.deadlines import Bucket
+from caratflow.deadlines.board import Bucket
 from caratflow.models import Direction, Goods
 
 Exact = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]

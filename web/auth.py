@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from caratflow import accounts
+from caratflow.accounts import audit, people, profiles, signin
 from caratflow.models import User, utcnow
 from caratflow.web.context import db
 from caratflow.web.forms import (
@@ -48,7 +48,7 @@ from caratflow.web.security import (
 blueprint = Blueprint("auth", __name__)
 
 PENDING_FOR = timedelta(minutes=5)  # between the password and the code
-Kind = accounts.EventKind
+Kind = audit.EventKind
 
 
 # -- URL table --------------------------------------------------------------------------
@@ -63,7 +63,7 @@ def login() -> Any:
     if form.validate_on_submit():
         name, password = form.name.data.strip(), form.password.data
         store = db()
-        if accounts.throttled(store, name, request.remote_addr, throttle(), utcnow()):
+        if signin.throttled(store, name, request.remote_addr, throttle(), utcnow()):
             _record(Kind.SIGN_IN_THROTTLED, user_name=name)
             minutes = current_app.config["LOGIN_WINDOW_MINUTES"]
             flash(
@@ -75,12 +75,12 @@ def login() -> Any:
             )
             status = 429
         else:
-            user = accounts.authenticate(store, name, password)
+            user = signin.authenticate(store, name, password)
             if user is None:
                 _record(Kind.SIGN_IN_FAILED, user_name=name)
                 flash(_("Wrong user name or password."), "error")
                 status = 401
-            elif accounts.needs_second_factor(user):
+            elif signin.needs_second_factor(user):
                 return _ask_second_factor(user)
             else:
                 return _sign_in(user)
@@ -95,16 +95,16 @@ def second_factor() -> Any:
     if user is None:
         return redirect(url_for("auth.login"))
     store = db()
-    if not accounts.has_second_factor(store, user):
+    if not profiles.has_second_factor(store, user):
         return redirect(url_for("auth.enrol"))
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        if accounts.throttled(store, user.name, request.remote_addr, throttle(), utcnow()):
+        if signin.throttled(store, user.name, request.remote_addr, throttle(), utcnow()):
             _record(Kind.SIGN_IN_THROTTLED, user=user)
             flash(_("Too many failed sign-ins. Try again later."), "error")
             status = 429
-        elif accounts.second_factor_matches(store, user, form.code.data):
+        elif profiles.second_factor_matches(store, user, form.code.data):
             return _sign_in(user, factor="totp")
         else:
             _record(Kind.SIGN_IN_FAILED, user=user, factor="totp")
@@ -120,22 +120,22 @@ def enrol() -> Any:
     if user is None:
         return redirect(url_for("auth.login"))
     store = db()
-    if accounts.has_second_factor(store, user):
+    if profiles.has_second_factor(store, user):
         return redirect(url_for("auth.second_factor"))
-    profile = accounts.profile(store, user)
-    secret = profile.totp_secret or accounts.start_totp_enrolment(store, user)
+    profile = people.profile(store, user)
+    secret = profile.totp_secret or profiles.start_totp_enrolment(store, user)
     store.commit()
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        if accounts.second_factor_matches(store, user, form.code.data):
+        if profiles.second_factor_matches(store, user, form.code.data):
             _record(Kind.SECOND_FACTOR_ENROLLED, user=user, commit=False)
             return _sign_in(user, factor="totp")
         _record(Kind.SIGN_IN_FAILED, user=user, factor="totp enrolment")
         flash(_("That code is not right. Check the clock of your device."), "error")
         status = 401
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
-    uri = accounts.provisioning_uri(secret, user.name)
+    uri = profiles.provisioning_uri(secret, user.name)
     return render_template("enrol.html", form=form, secret=grouped, uri=uri), status
 
 
@@ -144,7 +144,7 @@ def logout() -> Response:
     if current_user.is_authenticated:
         me = signed_in()
         store = db()
-        accounts.end_session(store, me.token)
+        signin.end_session(store, me.token)
         _record(Kind.SIGN_OUT, user=me.user, commit=False)
         store.commit()
         logout_user()
@@ -160,12 +160,12 @@ def reauth() -> Any:
     me = signed_in()
     form = ReauthForm()
     store = db()
-    needs_code = accounts.needs_second_factor(me.user)
+    needs_code = signin.needs_second_factor(me.user)
     status = 200
     if form.validate_on_submit():
-        good = accounts.reauthenticate(store, me.web_session, form.password.data)
+        good = signin.reauthenticate(store, me.web_session, form.password.data)
         if good and needs_code:
-            good = accounts.second_factor_matches(store, me.user, form.code.data or "")
+            good = profiles.second_factor_matches(store, me.user, form.code.data or "")
         if good:
             _record(Kind.REAUTHENTICATED, user=me.user)
             return redirect(local_path(request.args.get("next")) or url_for("pages.dashboard"))
@@ -184,7 +184,7 @@ def choose_locale() -> Response:
     if form.validate_on_submit():
         session["locale"] = form.locale.data
         if current_user.is_authenticated:
-            accounts.set_locale(db(), signed_in().user, form.locale.data)
+            profiles.set_locale(db(), signed_in().user, form.locale.data)
             db().commit()
     back = local_path(request.form.get("next"))
     return redirect(back or url_for("pages.dashboard"))
@@ -224,22 +224,20 @@ def _sign_in(user: User, factor: str = "password") -> Response:
     next_page = session.get("pending_next") or local_path(request.args.get("next"))
     chosen_locale = session.get("locale")
     session.clear()
-    token = accounts.open_session(
-        store, user, request.remote_addr, request.headers.get("User-Agent")
-    )
-    profile = accounts.profile(store, user)
+    token = signin.open_session(store, user, request.remote_addr, request.headers.get("User-Agent"))
+    profile = people.profile(store, user)
     if profile.locale is None and chosen_locale in LOCALES:
         profile.locale = chosen_locale
     _record(Kind.SIGN_IN, user=user, factor=factor, commit=False)
     store.commit()
-    web_session = accounts.resume_session(store, token, session_policy()).web_session
+    web_session = signin.resume_session(store, token, session_policy()).web_session
     assert web_session is not None
     login_user(SignedIn(user, web_session, token, profile.locale))
     return redirect(next_page or url_for("pages.dashboard"))
 
 
 def _record(kind: str, *, commit: bool = True, **fields: Any) -> None:
-    accounts.record(db(), kind, remote_addr=request.remote_addr, path=request.path, **fields)
+    audit.record(db(), kind, remote_addr=request.remote_addr, path=request.path, **fields)
     if commit:
         db().commit()
 

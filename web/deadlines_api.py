@@ -12,13 +12,13 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from caratflow.deadlines import board
+from caratflow.accounts.credentials import user_for_token
+from caratflow.accounts.provisioning import actor_for
+from caratflow.case.access import Actor
+from caratflow.case.representation import deadline_json
+from caratflow.deadlines.board import board
 from caratflow.errors import CaratflowError, FieldError, InvalidInput
 from caratflow.models import DeadlineStatus
-from caratflow.provisioning import actor_for
-from caratflow.representation import deadline_json
-from caratflow.security import user_for_token
-from caratflow.service import Actor
 from caratflow.web.apimodels import DeadlineBoardOut, ErrorOut
 from caratflow.web.context import db
 from caratflow.web.openapi import Param, operation

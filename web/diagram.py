@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from markupsafe import Markup, escape
 
-from caratflow.workflow import STAY, Workflow
+from caratflow.jurisdiction.workflow import STAY, Workflow
 
 NODE_W, NODE_H, LINE_H = 196, 40, 15
 GAP = 120  # between columns: room for the labels of the arrows leaving a state

@@ -24,10 +24,10 @@ from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
-from caratflow import exchange, lookups
-from caratflow.access import Permission, require
+from caratflow.case.access import Permission, require
 from caratflow.errors import CaratflowError, Forbidden
-from caratflow.ledger import signing_key
+from caratflow.exchange import lookups, messages
+from caratflow.ledger.signing_keys import signing_key
 from caratflow.web import DATABASE_UNAVAILABLE, api, database_unavailable
 from caratflow.web.apimodels import ErrorOut, Out
 from caratflow.web.context import db, runtime
@@ -195,7 +195,7 @@ class LookupFailedOut(ErrorOut):
 def receive() -> Response:
     plugins = runtime().plugins
     types = plugins.lookup_types(plugins.plugin_names)
-    return _signed(lambda payload: (exchange.receive(db(), payload, lookups=types).as_json(), 202))
+    return _signed(lambda payload: (messages.receive(db(), payload, lookups=types).as_json(), 202))
 
 
 @blueprint.post("/lookups")
@@ -286,12 +286,12 @@ def _signed(take: Callable[[Any], tuple[Any, int]]) -> Response:
     recorded in the security log after dropping whatever was written."""
     session = db()
     try:
-        if (request.content_length or 0) > exchange.MAX_ENVELOPE_BYTES:
-            raise exchange.Refused("too_large", "the message is too large")
-        body, status = take(exchange.read_envelope(request.get_data(cache=False)))
-    except exchange.Refused as refused:
+        if (request.content_length or 0) > messages.MAX_ENVELOPE_BYTES:
+            raise messages.Refused("too_large", "the message is too large")
+        body, status = take(messages.read_envelope(request.get_data(cache=False)))
+    except messages.Refused as refused:
         session.rollback()
-        exchange.record_refusal(
+        messages.record_refusal(
             session, refused, remote_addr=request.remote_addr, path=request.path
         )
         session.commit()

@@ -30,10 +30,12 @@ from flask import Blueprint, Response, render_template, url_for
 from markupsafe import Markup, escape
 from pydantic import Field
 
-from caratflow.access import Permission
+from caratflow.case.access import Permission
 from caratflow.models import IdentityKind
-from caratflow.plugins.belgium_g7 import identities
-from caratflow.plugins.belgium_g7.identities import IdentityIn, LineageGraph
+from caratflow.plugins.belgium_g7 import identities, lookups
+from caratflow.plugins.belgium_g7 import lineage as g7_lineage
+from caratflow.plugins.belgium_g7.identities import IdentityIn
+from caratflow.plugins.belgium_g7.lineage import LineageGraph
 from caratflow.web import api
 from caratflow.web.apimodels import ErrorOut, Exact, Out, TreeHeadOut
 from caratflow.web.context import db
@@ -162,7 +164,7 @@ _UNKNOWN = {404: ("no such identity (or another authority's)", ErrorOut)}
 )
 def register() -> Response:
     actor = api._actor()
-    view = identities.register_identity(db(), api._body(), actor)
+    view = lookups.lookup(db(), identities.register_identity(db(), api._body(), actor), actor)
     db().commit()
     response = api._json(view.as_json(), 201)
     response.headers["Location"] = url_for(".identity", identity_id=view.number)
@@ -177,7 +179,7 @@ def register() -> Response:
     responses={200: ("the identity", IdentityOut), **_DENIED, **_UNKNOWN},
 )
 def identity(identity_id: str) -> Response:
-    return api._json(identities.lookup(db(), identity_id, api._actor()).as_json())
+    return api._json(lookups.lookup(db(), identity_id, api._actor()).as_json())
 
 
 @blueprint.get("/identities/<identity_id>/lineage")
@@ -187,13 +189,13 @@ def identity(identity_id: str) -> Response:
     responses={200: ("nodes and edges", LineageOut), **_DENIED, **_UNKNOWN},
 )
 def lineage(identity_id: str) -> Response:
-    return api._json(identities.lineage_graph(db(), identity_id, api._actor()).as_dict())
+    return api._json(g7_lineage.lineage_graph(db(), identity_id, api._actor()).as_dict())
 
 
 @pages.get("/<identity_id>/lineage")
 @requires(Permission.READ)
 def lineage_page(identity_id: str) -> str:
-    graph = identities.lineage_graph(db(), identity_id, current_actor())
+    graph = g7_lineage.lineage_graph(db(), identity_id, current_actor())
     return render_template("identities/lineage.html", graph=graph, svg=lineage_svg(graph))
 
 

@@ -19,9 +19,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import Field
 
-from caratflow import ledger
 from caratflow.errors import CaratflowError, FieldError, InvalidInput, NotFound
-from caratflow.signing import key_id, public_key_pem
+from caratflow.ledger import proofs, sequencer, signing_keys
+from caratflow.ledger.signing import key_id, public_key_pem
 from caratflow.web.apimodels import ErrorOut, Out, TreeHeadOut
 from caratflow.web.context import db, runtime
 from caratflow.web.openapi import Param, operation
@@ -67,7 +67,7 @@ class ConsistencyOut(Out):
     },
 )
 def head() -> Response:
-    latest = ledger.latest_head(db())
+    latest = sequencer.latest_head(db())
     if latest is None:
         raise NotFound("the ledger has no signed tree head yet")
     return _json({"tree_head": latest.to_dict(), **_key()})
@@ -89,10 +89,10 @@ def proof(seq: int) -> Response:
     size = _size_arg("tree_size", None)
     signed = None
     if size is not None:
-        signed = ledger.head_at(db(), size)
+        signed = sequencer.head_at(db(), size)
         if signed is None:
             raise NotFound(f"no signed tree head at size {size}")
-    return _json(ledger.prove_inclusion(db(), seq, signed).to_dict() | _key())
+    return _json(proofs.prove_inclusion(db(), seq, signed).to_dict() | _key())
 
 
 @blueprint.get("/consistency")
@@ -111,13 +111,13 @@ def proof(seq: int) -> Response:
     },
 )
 def consistency() -> Response:
-    latest = ledger.latest_head(db())
+    latest = sequencer.latest_head(db())
     old = _size_arg("from", None)
     if old is None:
         raise InvalidInput([FieldError("from", "give the size of the tree head you hold")])
     new = _size_arg("to", latest.tree_size if latest else 0)
-    nodes = ledger.prove_consistency(db(), old, new)
-    old_head, new_head = ledger.head_at(db(), old), ledger.head_at(db(), new)
+    nodes = proofs.prove_consistency(db(), old, new)
+    old_head, new_head = sequencer.head_at(db(), old), sequencer.head_at(db(), new)
     return _json(
         {
             "from": old,
@@ -135,7 +135,7 @@ def ledger_error(error: CaratflowError) -> Response:
 
 
 def _key() -> dict[str, str]:
-    private = ledger.signing_key(runtime().settings)
+    private = signing_keys.signing_key(runtime().settings)
     return {"key_id": key_id(private.public_key()), "public_key": public_key_pem(private)}
 
 

@@ -10,13 +10,14 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from caratflow import accounts, queries
-from caratflow.access import Permission, require
-from caratflow.deadlines import board
+from caratflow.accounts import audit, people
+from caratflow.case import queries
+from caratflow.case.access import Permission, require
+from caratflow.case.parties import party_json, register_party
+from caratflow.deadlines.board import board
 from caratflow.errors import Conflict, InvalidInput
 from caratflow.models import utcnow
-from caratflow.parties import party_json, register_party
-from caratflow.reports import ReportResult, reports_of, run_report
+from caratflow.records.reports import ReportResult, reports_of, run_report
 from caratflow.web import i18n
 from caratflow.web.charts import bars
 from caratflow.web.context import db, runtime
@@ -67,7 +68,7 @@ def deadlines() -> str:
 def reports() -> Any:
     """This month's volume, and a statutory report of one own authority for one period."""
     actor = current_actor()
-    authorities = accounts.visible_authorities(db(), actor)
+    authorities = people.visible_authorities(db(), actor)
     host = runtime().plugins
     offered = {n: r for a in authorities for n, r in reports_of(host, a.plugins).items()}
     asked = {
@@ -123,7 +124,7 @@ def parties() -> Any:
     actor = current_actor()
     form = PartyForm()
     form.authority.choices = options(
-        (a.code, f"{a.code} — {a.name}") for a in accounts.visible_authorities(db(), actor)
+        (a.code, f"{a.code} — {a.name}") for a in people.visible_authorities(db(), actor)
     )
     status = 200
     if form.is_submitted():
@@ -185,7 +186,7 @@ def workflow() -> str:
 @requires(Permission.AUDIT)
 def security_log() -> str:
     before = request.args.get("before")
-    events = accounts.security_log(
+    events = audit.security_log(
         db(), current_actor(), before=int(before) if before and before.isdigit() else None
     )
     return render_template("security_log.html", events=events)
@@ -227,4 +228,4 @@ def _report_cell(column: str, value: Any) -> tuple[str, bool]:
 
 
 def _zones() -> dict[str, str]:
-    return {a.code: a.zone for a in accounts.visible_authorities(db(), current_actor())}
+    return {a.code: a.zone for a in people.visible_authorities(db(), current_actor())}

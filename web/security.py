@@ -34,11 +34,12 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from caratflow import access, accounts
+from caratflow.accounts import audit, signin
+from caratflow.accounts.provisioning import actor_for
+from caratflow.case import access
+from caratflow.case.access import Actor
 from caratflow.errors import CaratflowError, Forbidden, NotFound
 from caratflow.models import User, UserProfile, WebSession
-from caratflow.provisioning import actor_for
-from caratflow.service import Actor
 from caratflow.web.context import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -130,18 +131,18 @@ def init_app(app: Flask) -> None:
 # -- settings -------------------------------------------------------------------------
 
 
-def session_policy() -> accounts.SessionPolicy:
+def session_policy() -> signin.SessionPolicy:
     config = current_app.config
-    return accounts.SessionPolicy(
+    return signin.SessionPolicy(
         idle=timedelta(minutes=config["IDLE_MINUTES"]),
         absolute=timedelta(hours=config["SESSION_HOURS"]),
         fresh=timedelta(minutes=config["REAUTH_MINUTES"]),
     )
 
 
-def throttle() -> accounts.Throttle:
+def throttle() -> signin.Throttle:
     config = current_app.config
-    return accounts.Throttle(
+    return signin.Throttle(
         per_name=config["LOGIN_MAX_FAILURES"],
         per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
         window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
@@ -153,12 +154,12 @@ def throttle() -> accounts.Throttle:
 
 def _load_user(token: str) -> SignedIn | None:
     session = db()
-    resumed = accounts.resume_session(session, token, session_policy())
+    resumed = signin.resume_session(session, token, session_policy())
     if resumed.expired and resumed.user is not None:
         g.session_expired = True
-        accounts.record(
+        audit.record(
             session,
-            accounts.EventKind.SESSION_EXPIRED,
+            audit.EventKind.SESSION_EXPIRED,
             user=resumed.user,
             remote_addr=request.remote_addr,
             path=request.path,
@@ -215,7 +216,7 @@ def fresh_required(view: F) -> F:
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        if not accounts.is_fresh(signed_in().web_session, session_policy()):
+        if not signin.is_fresh(signed_in().web_session, session_policy()):
             if request.method == "POST":
                 flash(_("Confirm your password to continue; then repeat the change."), "info")
             return redirect(url_for("auth.reauth", next=local_path(request.full_path)))
@@ -241,7 +242,7 @@ def record_refusal(kind: str, **detail: Any) -> None:
     session = db()
     session.rollback()
     user = signed_in().user if current_user.is_authenticated else None
-    accounts.record(
+    audit.record(
         session,
         kind,
         user=user,
@@ -286,7 +287,7 @@ def _headers(response: Response) -> Response:
 
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:
-    record_refusal(accounts.EventKind.CSRF_REFUSED, reason=error.description)
+    record_refusal(audit.EventKind.CSRF_REFUSED, reason=error.description)
     message = _(
         "This form was not sent from this page or it expired. Reload the page and try again."
     )
@@ -295,7 +296,7 @@ def _csrf_error(error: CSRFError) -> tuple[str, int]:
 
 def _page_error(error: CaratflowError) -> Any:
     if isinstance(error, Forbidden):
-        record_refusal(accounts.EventKind.ACCESS_REFUSED, reason=str(error))
+        record_refusal(audit.EventKind.ACCESS_REFUSED, reason=str(error))
     if request.path.startswith("/api/"):
         return _json_error(error.status, type(error).__name__, str(error), error.as_dict())
     status = 404 if isinstance(error, NotFound) else error.status
@@ -307,7 +308,7 @@ def _http_error(error: HTTPException) -> Any:
     if request.path.startswith("/api/"):
         return _json_error(code, error.name, error.description or "")
     if code == 403:
-        record_refusal(accounts.EventKind.ACCESS_REFUSED, reason=error.description)
+        record_refusal(audit.EventKind.ACCESS_REFUSED, reason=error.description)
     return render_template("error.html", code=code, message=error.description), code
 
 

@@ -15,8 +15,12 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from caratflow import access, accounts, foureyes, ledger, queries
-from caratflow.access import Permission
+from caratflow.accounts import people
+from caratflow.case import access, foureyes, queries
+from caratflow.case.access import Permission
+from caratflow.case.representation import event_json, shipment_json
+from caratflow.case.schemas import parse_shipment
+from caratflow.case.service import latest_findings
 from caratflow.errors import (
     ActionNotAvailable,
     CaratflowError,
@@ -26,10 +30,8 @@ from caratflow.errors import (
     LawForbids,
     ReasonRequired,
 )
+from caratflow.ledger import sealing
 from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment
-from caratflow.representation import event_json, shipment_json
-from caratflow.schemas import parse_shipment
-from caratflow.service import latest_findings
 from caratflow.web.context import db, runtime
 from caratflow.web.forms import CheckFileForm, DecisionForm, EmptyForm, ShipmentForm, options
 from caratflow.web.security import current_actor, requires
@@ -47,7 +49,7 @@ PAGE_SIZE = 50
 def index() -> str:
     actor = current_actor()
     args = request.args
-    authorities = accounts.visible_authorities(db(), actor)
+    authorities = people.visible_authorities(db(), actor)
     zone = _zone_of(authorities, args.get("authority"))
     filters = queries.ShipmentFilter(
         state=args.get("state") or None,
@@ -275,7 +277,7 @@ def _detail(shipment_id: int) -> dict[str, Any]:
         "events": shipment.events,
         "deadlines": sorted(getattr(shipment, "deadlines", []), key=lambda d: d.due_at),
         "requests": foureyes.open_requests(db(), shipment),
-        "ledger": {e.id: ledger.reference(e) for e in shipment.events},
+        "ledger": {e.id: sealing.reference(e) for e in shipment.events},
         "documents": db()
         .scalars(select(IssuedDocument).where(IssuedDocument.shipment_id == shipment.id))
         .all(),
@@ -314,7 +316,7 @@ def _inputs(transition: Any) -> dict[str, tuple[str, ...]]:
 def _shipment_form(actor: Any) -> ShipmentForm:
     form = ShipmentForm()
     form.authority.choices = options(
-        (a.code, f"{a.code} — {a.name}") for a in accounts.visible_authorities(db(), actor)
+        (a.code, f"{a.code} — {a.name}") for a in people.visible_authorities(db(), actor)
     )
     return form
 

@@ -19,8 +19,8 @@ from typing import Any, Literal
 from flask import Blueprint, Response, jsonify, render_template, request
 from pydantic import Field
 
-from caratflow import ledger
-from caratflow.documents import DocumentCheck, check_document
+from caratflow.ledger import signing_keys
+from caratflow.records.documents import DocumentCheck, check_document
 from caratflow.web.apimodels import Out
 from caratflow.web.context import db, runtime
 from caratflow.web.openapi import operation
@@ -73,7 +73,7 @@ def check_page(number: str) -> Response:
 
 def _answer(number: str, *, as_json: bool) -> Response:
     if NUMBER.fullmatch(number):
-        result = check_document(db(), number, ledger.public_key(runtime().settings))
+        result = check_document(db(), number, signing_keys.public_key(runtime().settings))
     else:
         result = DocumentCheck(number[:60], False, problems=["this is not a document number"])
     status = 200 if result.status else 404

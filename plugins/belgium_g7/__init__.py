@@ -16,15 +16,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from caratflow.hookspecs import hookimpl
-from caratflow.law import Rule
-from caratflow.lookups import LookupType
-from caratflow.pluginhost import AuthorityProfile
-from caratflow.plugins.belgium_g7 import certificate, identities  # noqa: F401 - their rules
+from caratflow.jurisdiction.contributions import AuthorityProfile
+from caratflow.jurisdiction.hookspecs import hookimpl
+from caratflow.jurisdiction.lookups import LookupType
+from caratflow.jurisdiction.workflow import PRESENTED, WorkflowRegistrar
+from caratflow.law.rules import Rule
+from caratflow.plugins.belgium_g7 import certificate, identity_rules  # noqa: F401 - their rules
 from caratflow.plugins.belgium_g7.documents import caratflow_documents_register  # noqa: F401
 from caratflow.plugins.belgium_g7.lookups import IDENTITY_LOOKUP
 from caratflow.plugins.belgium_g7.rules import RULES
-from caratflow.workflow import PRESENTED, WorkflowRegistrar
 
 HERE = Path(__file__).parent
 EVIDENCE_REQUESTED = "origin_evidence_requested"

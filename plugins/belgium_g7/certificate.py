@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from caratflow.law import Case, Verdict, hold, passed, refuse
+from caratflow.law.rules import Case, Verdict, hold, passed, refuse
 from caratflow.models import DocumentStatus, Shipment
-from caratflow.plugins.belgium_g7.identities import identity_of, lineage_is_clean, session_of
+from caratflow.plugins.belgium_g7.identities import identity_of, session_of
+from caratflow.plugins.belgium_g7.lineage import lineage_is_clean
 from caratflow.plugins.belgium_g7.rules import PARAMETERS, RULES, stones
 
 CERTIFIED_GOODS = {"polished", "synthetic"}

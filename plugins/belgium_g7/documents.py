@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from caratflow.documents import (
+from caratflow.jurisdiction.documents import (
     DocumentContext,
     DocumentType,
     Field,
@@ -20,8 +20,8 @@ from caratflow.documents import (
     Wording,
     certificate_fields,
 )
-from caratflow.hookspecs import hookimpl
-from caratflow.law import DatedParameters
+from caratflow.jurisdiction.hookspecs import hookimpl
+from caratflow.law.parameters import DatedParameters
 from caratflow.models import Authority, Direction, Shipment
 from caratflow.plugins.belgium_g7.certificate import (
     CERTIFIED_GOODS,

@@ -17,7 +17,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from caratflow.law import Case, DatedParameters, RuleBook, Verdict, hold, passed, refuse, warn
+from caratflow.law.parameters import DatedParameters
+from caratflow.law.rules import Case, RuleBook, Verdict, hold, passed, refuse, warn
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")

@@ -13,20 +13,20 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from caratflow.deadlines import DeadlineRule
-from caratflow.hookspecs import hookimpl
-from caratflow.law import Rule
-from caratflow.notices import NoticeRule
-from caratflow.pluginhost import AuthorityProfile
+from caratflow.jurisdiction.clocks import DeadlineRule
+from caratflow.jurisdiction.contributions import AuthorityProfile
+from caratflow.jurisdiction.hookspecs import hookimpl
+from caratflow.jurisdiction.notices import NoticeRule
+from caratflow.jurisdiction.reports import Report
+from caratflow.jurisdiction.retention import RetentionFacts
+from caratflow.jurisdiction.workflow import PRESENTED, WorkflowRegistrar
+from caratflow.law.rules import Rule
 from caratflow.plugins.eu.deadlines import DEADLINES
 from caratflow.plugins.eu.documents import caratflow_documents_register  # noqa: F401 - issue 5
 from caratflow.plugins.eu.messages import NOTICES
 from caratflow.plugins.eu.reports import REPORTS
 from caratflow.plugins.eu.rules import RULES
 from caratflow.plugins.eu.scope import keep_until
-from caratflow.reports import Report
-from caratflow.retention import RetentionFacts
-from caratflow.workflow import PRESENTED, WorkflowRegistrar
 
 HERE = Path(__file__).parent
 IN_TRANSIT = "in_customs_transit"

@@ -32,25 +32,24 @@ from datetime import date
 
 from sqlalchemy.orm import object_session
 
-from caratflow.deadlines import (
+from caratflow.deadlines.keeping import calendar_of, deadline_of
+from caratflow.jurisdiction.clocks import (
     SUPERVISORS,
     Anchor,
     DatedPeriod,
     Period,
     Reminder,
     Unit,
-    calendar_of,
-    deadline_of,
     declare,
 )
-from caratflow.law import Case, Verdict, info, passed, warn
+from caratflow.jurisdiction.notices import Notice
+from caratflow.law.registry import ReceivedMessage, Registry
+from caratflow.law.rules import Case, Verdict, info, passed, warn
 from caratflow.models import Event, Shipment
-from caratflow.notices import Notice
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.documents import PARAMETERS as DOCUMENT_PARAMETERS
 from caratflow.plugins.eu.messages import IMPORT_CONFIRMATION, validator_audience
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
-from caratflow.registry import ReceivedMessage, Registry
 
 COMMISSION = "commission"
 

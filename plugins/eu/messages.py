@@ -26,13 +26,13 @@ from typing import Any
 
 from sqlalchemy.orm import object_session
 
-from caratflow.documents import valid_number
-from caratflow.law import Case, Verdict, hold, info, passed
+from caratflow.jurisdiction.notices import Notice, declare_notice
+from caratflow.law.registry import Registry
+from caratflow.law.rules import Case, Verdict, hold, info, passed
 from caratflow.models import Certificate, Event, Shipment
-from caratflow.notices import Notice, declare_notice
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
-from caratflow.registry import Registry
+from caratflow.records.documents import valid_number
 
 IMPORT = {"import"}
 EXPORT = {"export"}

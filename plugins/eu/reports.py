@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import object_session
 
-from caratflow.deadlines import DatedPeriod
+from caratflow.jurisdiction.clocks import DatedPeriod
+from caratflow.jurisdiction.reports import Report, ReportInput
+from caratflow.law.registry import ReceivedMessage, Registry
 from caratflow.models import Shipment
 from caratflow.plugins.eu.deadlines import COMMISSION
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
@@ -22,8 +24,6 @@ from caratflow.plugins.eu.messages import (
     differences,
 )
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
-from caratflow.registry import ReceivedMessage, Registry
-from caratflow.reports import Report, ReportInput
 
 ROUGH = "rough"
 KP_STATISTICS = "kp-statistics"  # the KP Working Group on Statistics, through the Commission

@@ -21,18 +21,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from caratflow.deadlines import calendar_of
-from caratflow.law import (
-    Case,
-    DatedParameters,
-    RuleBook,
-    Verdict,
-    hold,
-    info,
-    passed,
-    refuse,
-    warn,
-)
+from caratflow.deadlines.keeping import calendar_of
+from caratflow.law.parameters import DatedParameters
+from caratflow.law.rules import Case, RuleBook, Verdict, hold, info, passed, refuse, warn
 from caratflow.models import DocumentStatus
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from caratflow.law import Case, Verdict, info
+from caratflow.jurisdiction.retention import RetentionFacts, years_after
+from caratflow.law.rules import Case, Verdict, info
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
-from caratflow.retention import RetentionFacts, years_after
 
 # LAW.md ids the plugin deliberately does not turn into checks, each with its reason.
 OUT_OF_SCOPE = {

@@ -19,19 +19,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from caratflow.hookspecs import hookimpl
-from caratflow.law import Rule
-from caratflow.notices import NoticeRule
-from caratflow.pluginhost import AuthorityProfile
+from caratflow.jurisdiction.contributions import AuthorityProfile
+from caratflow.jurisdiction.hookspecs import hookimpl
+from caratflow.jurisdiction.notices import NoticeRule
+from caratflow.jurisdiction.reports import Report
+from caratflow.jurisdiction.retention import RetentionFacts
+from caratflow.jurisdiction.workflow import PRESENTED, STAY, WorkflowRegistrar
+from caratflow.law.rules import Rule
 from caratflow.plugins.norway.deadlines import advance_notice_in_time  # noqa: F401 - §8
 from caratflow.plugins.norway.documents import caratflow_documents_register  # noqa: F401
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
 from caratflow.plugins.norway.messages import NOTICES
 from caratflow.plugins.norway.reports import REPORTS
 from caratflow.plugins.norway.rules import AUTHORITY, CLEARANCE, RULES, keep_until
-from caratflow.reports import Report
-from caratflow.retention import RetentionFacts
-from caratflow.workflow import PRESENTED, STAY, WorkflowRegistrar
 
 HERE = Path(__file__).parent
 BONDED = "bonded"

@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from caratflow.deadlines import DatedPeriod, calendar_of
+from caratflow.deadlines.keeping import calendar_of
 from caratflow.errors import FieldError, InvalidInput
-from caratflow.law import Case, Verdict, passed, warn
+from caratflow.jurisdiction.clocks import DatedPeriod
+from caratflow.law.rules import Case, Verdict, passed, warn
 from caratflow.plugins.norway.rules import PARAMETERS, RULES
 
 ADVANCE_NOTICE_PERIOD = DatedPeriod(PARAMETERS, "advance_notice_period")

@@ -22,8 +22,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from caratflow.calendar import WorkingCalendar
-from caratflow.documents import (
+from caratflow.jurisdiction.documents import (
     DocumentContext,
     DocumentType,
     Field,
@@ -32,8 +31,9 @@ from caratflow.documents import (
     certificate_fields,
     format_country,
 )
-from caratflow.hookspecs import hookimpl
-from caratflow.law import DatedParameters
+from caratflow.jurisdiction.hookspecs import hookimpl
+from caratflow.law.calendar import WorkingCalendar
+from caratflow.law.parameters import DatedParameters
 from caratflow.models import Authority, Direction, Goods, Shipment
 
 PARAMETERS = DatedParameters(Path(__file__).parent / "parameters" / "documents.toml")

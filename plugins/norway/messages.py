@@ -18,9 +18,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from caratflow.documents import valid_number
+from caratflow.jurisdiction.notices import Notice, declare_notice
 from caratflow.models import Event, Shipment
-from caratflow.notices import Notice, declare_notice
 from caratflow.plugins.norway.documents import CONTROLLED_COPY, KP_CERTIFICATE
 from caratflow.plugins.norway.rules import (
     COMPLETION,
@@ -29,6 +28,7 @@ from caratflow.plugins.norway.rules import (
     PARAMETERS,
     RULES,
 )
+from caratflow.records.documents import valid_number
 
 ROUGH = {"rough"}
 PERMITTED = {"import": "import into Norway", "export": "export from Norway"}

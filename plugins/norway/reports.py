@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+from caratflow.jurisdiction.reports import Report, ReportInput
 from caratflow.plugins.norway.rules import PARAMETERS, RULES
-from caratflow.reports import Report, ReportInput
 
 COUNTED = {
     "store_bonded": "imports stored in the bonded warehouse",

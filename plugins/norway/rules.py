@@ -18,21 +18,12 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from caratflow.law import (
-    Case,
-    DatedParameters,
-    RuleBook,
-    Verdict,
-    hold,
-    info,
-    passed,
-    refuse,
-    warn,
-)
-from caratflow.ledger import reference
+from caratflow.jurisdiction.retention import years_after
+from caratflow.law.parameters import DatedParameters
+from caratflow.law.rules import Case, RuleBook, Verdict, hold, info, passed, refuse, warn
+from caratflow.ledger.sealing import reference
 from caratflow.models import DocumentStatus, Event
 from caratflow.plugins.norway.documents import COMPLETION, KP_CERTIFICATE
-from caratflow.retention import years_after
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")

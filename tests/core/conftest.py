@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from caratflow import exchange
+from caratflow.exchange import peers
+from caratflow.ledger.signing import public_key_pem
 from caratflow.models import Peer
-from caratflow.signing import public_key_pem
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def register_dutch(session, dutch_key) -> Callable[..., Peer]:
     """BE registers NL's node (at the discard port: nobody listens), taking ``accepts``."""
 
     def register(*accepts: str) -> Peer:
-        peer = exchange.add_peer(
+        peer = peers.add_peer(
             session,
             "BE",
             "NL",

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caratflow.calendar import WorkingCalendar
+from caratflow.law.calendar import WorkingCalendar
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 BELGIUM = WorkingCalendar(country="BE", zone="Europe/Brussels")

@@ -15,22 +15,21 @@ import pytest
 from sqlalchemy import func, select
 
 import caratflow.plugins.eu
-from caratflow.deadlines import (
-    Anchor,
-    Period,
-    Reminder,
+from caratflow.case.access import Actor
+from caratflow.deadlines.keeping import (
     add_closure_day,
     calendar_for,
     deadline_of,
-    declare,
     keep_deadlines,
     open_deadline,
     reminder_at,
     remove_closure_day,
-    sweep,
 )
+from caratflow.deadlines.sweep import sweep
 from caratflow.errors import InvalidInput
-from caratflow.law import RuleBook
+from caratflow.jurisdiction.clocks import Anchor, Period, Reminder, declare
+from caratflow.jurisdiction.contributions import Jurisdiction
+from caratflow.law.rules import RuleBook
 from caratflow.models import (
     Authority,
     Deadline,
@@ -40,8 +39,6 @@ from caratflow.models import (
     OutboxStatus,
     Role,
 )
-from caratflow.pluginhost import Jurisdiction
-from caratflow.service import Actor
 from caratflow.testing import shipment_payload
 
 BRUSSELS = ZoneInfo("Europe/Brussels")

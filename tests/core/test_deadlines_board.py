@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from caratflow.cli import main
 from caratflow.db import unit_of_work
-from caratflow.deadlines import board
+from caratflow.deadlines.board import board
 from caratflow.models import Deadline, Role
 from caratflow.testing import shipment_payload
 

@@ -19,24 +19,17 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
-from caratflow import ledger
+from caratflow.case.access import Actor
 from caratflow.db import unit_of_work
-from caratflow.documents import (
-    DocumentRefused,
-    DocumentService,
-    DocumentType,
-    Field,
-    Numbering,
-    Wording,
-    check_document,
-    render_pdf,
-)
 from caratflow.errors import Conflict, Forbidden, InvalidInput, NotFound
-from caratflow.hookspecs import hookimpl
+from caratflow.jurisdiction.documents import DocumentType, Field, Numbering, Wording
+from caratflow.jurisdiction.hookspecs import hookimpl
+from caratflow.ledger import leaves, sealing, signing_keys, verification
+from caratflow.ledger.signing import verify_detached
 from caratflow.models import Authority, DocumentStatus, IssuedDocument, Role
 from caratflow.pluginhost import load_plugin_host
-from caratflow.service import Actor
-from caratflow.signing import verify_detached
+from caratflow.records.documents import DocumentRefused, DocumentService, check_document
+from caratflow.records.rendering import render_pdf
 from caratflow.testing import shipment_payload
 
 NOON = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
@@ -160,12 +153,12 @@ def test_the_pdf_renders_readably_and_its_qr_code_opens_the_public_check(
 
 def test_the_pdf_carries_a_detached_signature_and_is_sealed(runtime, session, officer, export):
     document = runtime.documents.issue(session, export(), "eu.community_certificate", officer)
-    public = ledger.signing_key(runtime.settings).public_key()
+    public = signing_keys.signing_key(runtime.settings).public_key()
     assert verify_detached(public, document.pdf, document.signature)
     assert not verify_detached(public, document.pdf + b"\n", document.signature)
-    entry = ledger.find_entry(session, ledger.DOCUMENT, "EC000001")
+    entry = sealing.find_entry(session, leaves.DOCUMENT, "EC000001")
     assert entry.record["pdf_sha256"] and "Antwerp Rough" not in entry.leaf_data  # nothing personal
-    assert ledger.verify_ledger(session, public).ok
+    assert verification.verify_ledger(session, public).ok
 
 
 def test_the_same_document_renders_to_the_same_bytes(runtime, session, officer, export):
@@ -226,14 +219,16 @@ def test_one_valid_document_of_a_kind_per_shipment_until_it_is_returned(
     session.commit()
     assert client.get("/verify/EC000001.json").json["status"] == "returned"
     assert client.get("/verify/EC000002.json").json["status"] == "valid"
-    assert ledger.verify_ledger(session, ledger.signing_key(runtime.settings).public_key()).ok
+    assert verification.verify_ledger(
+        session, signing_keys.signing_key(runtime.settings).public_key()
+    ).ok
 
 
 def test_a_document_expires_after_its_last_valid_day(runtime, session, officer, export):
     document = runtime.documents.issue(
         session, export(), "eu.community_certificate", officer, now=NOON
     )
-    key = ledger.signing_key(runtime.settings).public_key()
+    key = signing_keys.signing_key(runtime.settings).public_key()
     on_last_day = check_document(session, document.number, key, today=date(2027, 1, 20))
     after = check_document(session, document.number, key, today=date(2027, 1, 21))
     assert (on_last_day.status, after.status) == ("valid", "expired")

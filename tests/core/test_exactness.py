@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from caratflow.case.service import legal_date
 from caratflow.models import Certificate
-from caratflow.service import legal_date
 from caratflow.testing import shipment_payload
 
 

@@ -16,9 +16,12 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select, update
 
-from caratflow import exchange, ledger
-from caratflow.deadlines import deadline_of
+from caratflow.deadlines.keeping import deadline_of
+from caratflow.deadlines.outbox import DeliveryError, add_recipient
 from caratflow.errors import Conflict, InvalidInput, LawForbids
+from caratflow.exchange import messages, peers
+from caratflow.ledger import sealing, sequencer, signing_keys, verification
+from caratflow.ledger.signing import key_id, public_key_pem
 from caratflow.models import (
     DeadlineStatus,
     ExchangeMessage,
@@ -26,9 +29,7 @@ from caratflow.models import (
     OutboxMessage,
     SecurityEvent,
 )
-from caratflow.outbox import DeliveryError, add_recipient
-from caratflow.reports import run_report
-from caratflow.signing import key_id, public_key_pem
+from caratflow.records.reports import run_report
 from caratflow.testing import export_payload as eu_export_payload
 from caratflow.testing import outcomes, shipment_payload, temporary_database
 
@@ -73,12 +74,12 @@ def signed(
         },
         scheduled_for=SENT,
     )
-    return exchange.envelope(outbox, to, key)
+    return messages.envelope(outbox, to, key)
 
 
 def refusals(session) -> list[SecurityEvent]:
     session.expire_all()
-    query = select(SecurityEvent).where(SecurityEvent.kind == exchange.SECURITY_EVENT)
+    query = select(SecurityEvent).where(SecurityEvent.kind == messages.SECURITY_EVENT)
     return list(session.scalars(query.order_by(SecurityEvent.id)))
 
 
@@ -97,7 +98,7 @@ def refused_with(
         answer = client.post(url, json=envelope)
     assert (answer.status_code, answer.json["reason"]) == (status, reason), answer.json
     assert answer.json["error"] == "MessageRefused" and answer.json["message"]
-    [line] = [r.getMessage() for r in caplog.records if r.name == "caratflow.exchange"]
+    [line] = [r.getMessage() for r in caplog.records if r.name.startswith("caratflow.exchange")]
     assert f": {reason} (" in line and "refused message" in line
     event = refusals(session)[-1]
     assert event.detail["reason"] == reason
@@ -142,7 +143,7 @@ def test_a_message_signed_with_another_key_is_refused(client, session, caplog, d
     impostor = Ed25519PrivateKey.generate()
     answer = refused_with(client, session, caplog, signed(impostor), 401, "bad_signature")
     assert f"signed with key {key_id(impostor.public_key())}" in answer["message"]
-    assert exchange.peer_key_id(dutch_peer) in answer["message"]
+    assert peers.peer_key_id(dutch_peer) in answer["message"]
 
 
 def test_a_type_the_peer_may_not_send_is_refused(client, session, caplog, dutch_peer, dutch_key):
@@ -189,38 +190,38 @@ def test_a_message_is_stored_once_and_sealed_in_the_ledger(
         "EC000001",
     )
     [row] = session.scalars(select(ExchangeMessage))
-    assert row.key_id == exchange.peer_key_id(dutch_peer) and row.type == "eu.import_confirmation"
-    entry = ledger.find_entry(session, exchange.EXCHANGE, str(row.id))
+    assert row.key_id == peers.peer_key_id(dutch_peer) and row.type == "eu.import_confirmation"
+    entry = sealing.find_entry(session, messages.EXCHANGE, str(row.id))
     assert entry is not None and entry.leaf_hash.hex() == answer.json["ledger"]["leaf_hash"]
     # The leaf alone proves what NL said: its signed content and the signature.
     assert entry.record["content"]["data"]["carats"] == "123.45"
     assert entry.record["signature"] == row.signature
 
-    key = ledger.signing_key(runtime.settings)
-    ledger.sequence_pending(session, key)
-    assert ledger.verify_ledger(session, key.public_key()).ok
+    key = signing_keys.signing_key(runtime.settings)
+    sequencer.sequence_pending(session, key)
+    assert verification.verify_ledger(session, key.public_key()).ok
 
 
 def test_an_edited_stored_message_is_named_by_ledger_verify(
     session, runtime, dutch_peer, dutch_key
 ):
-    receipt = exchange.receive(session, signed(dutch_key), now=SENT)
-    key = ledger.signing_key(runtime.settings)
-    ledger.sequence_pending(session, key)
+    receipt = messages.receive(session, signed(dutch_key), now=SENT)
+    key = signing_keys.signing_key(runtime.settings)
+    sequencer.sequence_pending(session, key)
     content = dict(receipt.message.content) | {"body": "Not confirmed."}
     session.execute(
         update(ExchangeMessage)
         .where(ExchangeMessage.id == receipt.message.id)
         .values(content=content)
     )
-    report = ledger.verify_ledger(session, key.public_key())
+    report = verification.verify_ledger(session, key.public_key())
     assert f"exchange_message {receipt.message.id}" in report.rows
 
 
 def test_receiving_a_message_again_is_a_replay_in_the_core_too(session, dutch_peer, dutch_key):
-    exchange.receive(session, signed(dutch_key), now=SENT)
-    with pytest.raises(exchange.Refused) as again:
-        exchange.receive(session, signed(dutch_key), now=SENT + timedelta(minutes=5))
+    messages.receive(session, signed(dutch_key), now=SENT)
+    with pytest.raises(messages.Refused) as again:
+        messages.receive(session, signed(dutch_key), now=SENT + timedelta(minutes=5))
     assert again.value.reason == "replay" and again.value.status == 409
 
 
@@ -253,7 +254,7 @@ def test_the_import_confirmation_meets_the_exporters_deadline(
     [awaited] = [f for f in shipment.events[-1].findings if f.rule == "eu.import_confirmation"]
     assert awaited.basis == "Reg. (EC) 2368/2002 Art. 8" and "NL's authority" in awaited.message
 
-    receipt = exchange.receive(
+    receipt = messages.receive(
         session, signed(dutch_key, certificate=number), now=clock.now + timedelta(days=3)
     )
     assert receipt.deadlines_met == [deadline]
@@ -269,7 +270,7 @@ def test_a_confirmation_before_the_export_was_recorded_leaves_nothing_to_await(
     number = session.scalar(
         select(IssuedDocument.number).where(IssuedDocument.shipment_id == shipment.id)
     )
-    exchange.receive(session, signed(dutch_key, certificate=number), now=SENT)
+    messages.receive(session, signed(dutch_key, certificate=number), now=SENT)
     shipment = service.act(session, shipment.id, "export", officer)
     assert deadline_of(shipment, "eu.import_confirmation") is None
     [confirmed] = [f for f in shipment.events[-1].findings if f.rule == "eu.import_confirmation"]
@@ -279,7 +280,7 @@ def test_a_confirmation_before_the_export_was_recorded_leaves_nothing_to_await(
 def test_an_unconfirmed_export_reminds_the_officers_and_tells_the_supervisors(
     session, service, officer, clock
 ):
-    from caratflow.deadlines import sweep
+    from caratflow.deadlines.sweep import sweep
 
     shipment, _ = exported(session, service, officer)
     deadline = deadline_of(shipment, "eu.import_confirmation")
@@ -307,7 +308,7 @@ def test_a_presented_certificate_is_compared_with_the_export_message(
         exporter="Arctic Rough Ltd",
         value_usd="456789.00",
     )
-    exchange.receive(session, announced, now=SENT)
+    messages.receive(session, announced, now=SENT)
 
     unannounced = service.present(session, shipment_payload(), officer).shipment
     assert "kp.electronic_messages" not in outcomes(unannounced.events[0].findings)
@@ -362,7 +363,7 @@ def test_an_import_is_confirmed_to_the_member_state_whose_node_announced_its_cer
         exporter="Arctic Rough Ltd",
         value_usd="456789.00",
     )
-    exchange.receive(session, announced, now=SENT)
+    messages.receive(session, announced, now=SENT)
     assert confirmed_to("EC000042") == ["kp-authority:NL"]
     assert confirmed_to("EC000043") == ["kp-authority:EU"]  # announced by nobody
 
@@ -376,7 +377,7 @@ def test_a_certificate_as_announced_passes(session, service, officer, dutch_peer
         importer="schupstraat  diamonds nv",
         exporter="Arctic Rough Ltd",
     )
-    exchange.receive(session, announced, now=SENT)
+    messages.receive(session, announced, now=SENT)
     shipment = service.present(session, shipment_payload(), officer).shipment
     assert outcomes(shipment.events[0].findings)["kp.electronic_messages"] == "pass"
 
@@ -386,7 +387,7 @@ def test_the_reconciliation_matches_exports_and_imports_with_what_peers_said(
 ):
     _, number = exported(session, service, officer)
     _, other = exported(session, service, officer)
-    exchange.receive(session, signed(dutch_key, certificate=number, carats="120.00"), now=SENT)
+    messages.receive(session, signed(dutch_key, certificate=number, carats="120.00"), now=SENT)
     service.present(session, shipment_payload(), officer)
     session.flush()
     result = run_report(session, plugin_host, "kp.electronic_messages", "BE", "2026-11", officer)
@@ -403,11 +404,11 @@ def test_the_reconciliation_matches_exports_and_imports_with_what_peers_said(
 
 def test_a_peer_needs_an_ed25519_key_a_url_and_what_it_may_send(session, dutch_key):
     with pytest.raises(InvalidInput) as bad:
-        exchange.add_peer(
+        peers.add_peer(
             session, "BE", "n!", base_url="ftp://x", public_key="nonsense", accepts=["No Type!"]
         )
     assert {e.field for e in bad.value.errors} == {"code", "url", "public_key", "accepts"}
-    receiving_only = exchange.add_peer(  # a system that takes messages and sends none
+    receiving_only = peers.add_peer(  # a system that takes messages and sends none
         session,
         "BE",
         "CUSTOMS",
@@ -416,7 +417,7 @@ def test_a_peer_needs_an_ed25519_key_a_url_and_what_it_may_send(session, dutch_k
         accepts=[],
     )
     assert receiving_only.accepts == []
-    exchange.add_peer(
+    peers.add_peer(
         session,
         "BE",
         "nl",
@@ -425,7 +426,7 @@ def test_a_peer_needs_an_ed25519_key_a_url_and_what_it_may_send(session, dutch_k
         accepts=["eu.import_confirmation"],
     )
     with pytest.raises(Conflict):
-        exchange.add_peer(
+        peers.add_peer(
             session,
             "BE",
             "NL",
@@ -438,7 +439,7 @@ def test_a_peer_needs_an_ed25519_key_a_url_and_what_it_may_send(session, dutch_k
 def test_an_audience_goes_to_a_peer_only_once_it_is_registered(session, dutch_key):
     with pytest.raises(InvalidInput, match="BE has no peer 'NL'"):
         add_recipient(session, "BE", "kp-authority:NL", "peer:NL")
-    exchange.add_peer(
+    peers.add_peer(
         session,
         "BE",
         "NL",
@@ -452,8 +453,8 @@ def test_an_audience_goes_to_a_peer_only_once_it_is_registered(session, dutch_ke
 def test_a_message_for_an_unknown_or_unreachable_peer_waits_for_a_retry(
     sessions, runtime, register_dutch
 ):
-    channel = exchange.PeerChannel(
-        sessions, lambda: ledger.signing_key(runtime.settings), timeout=2.0
+    channel = messages.PeerChannel(
+        sessions, lambda: signing_keys.signing_key(runtime.settings), timeout=2.0
     )
     message = OutboxMessage(
         key="k1",

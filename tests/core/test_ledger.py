@@ -16,11 +16,20 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from caratflow import ledger, merkle
 from caratflow.db import unit_of_work
-from caratflow.merkle import verify_consistency, verify_inclusion
+from caratflow.ledger import (
+    leaves,
+    merkle,
+    proofs,
+    sealing,
+    sequencer,
+    signing_keys,
+    tree,
+    verification,
+)
+from caratflow.ledger.merkle import verify_consistency, verify_inclusion
+from caratflow.ledger.signing import canonical_json, load_public_key, public_key_pem
 from caratflow.models import Event, LedgerEntry, LedgerNode, LedgerTreeHead, PurgeRecord
-from caratflow.signing import canonical_json, load_public_key, public_key_pem
 from caratflow.testing import query_plans, shipment_payload, statements_sent
 
 MOMENT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -28,13 +37,13 @@ MOMENT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 @pytest.fixture
 def key(runtime):
-    return ledger.signing_key(runtime.settings)
+    return signing_keys.signing_key(runtime.settings)
 
 
 def identities(session, count, start=0):
     """Cheap leaves: digital identities (the ledger entry is their record)."""
     for number in range(start, start + count):
-        ledger.record_digital_identity(
+        sealing.record_digital_identity(
             session, f"ID-{number:05d}", {"carats": "0.51", "origin": ["CA"], "n": number}
         )
 
@@ -50,7 +59,7 @@ def test_every_decision_is_sealed_with_its_findings_in_its_own_transaction(
     events = list(session.scalars(select(Event).where(Event.shipment_id == shipment.id)))
     assert [e.action for e in events] == ["present", "verify"]
     for event in events:
-        entry = ledger.find_entry(session, ledger.DECISION, str(event.id))
+        entry = sealing.find_entry(session, leaves.DECISION, str(event.id))
         assert entry is not None and entry.seq is None  # sealed now, placed by the sequencer
         assert entry.record["to_state"] == event.to_state
         assert [f["rule"] for f in entry.record["findings"]] == [f.rule for f in event.findings]
@@ -67,7 +76,7 @@ def test_the_history_carries_each_decisions_ledger_reference(client, auth, runti
     assert reference["kind"] == "decision" and reference["seq"] is None
     assert len(reference["leaf_hash"]) == 64
     with runtime.sessions() as session:
-        ledger.sequence_pending(session, key)
+        sequencer.sequence_pending(session, key)
         session.commit()
     history = client.get(f"/api/v1/shipments/{created.json['id']}/history", headers=auth).json
     assert history["events"][0]["ledger"] == reference | {"seq": 0}
@@ -80,25 +89,25 @@ def test_a_record_is_sealed_once(session):
 
 
 def test_a_batch_is_sealed_at_one_instant_and_placed_in_the_order_of_its_keys(session, key):
-    refs = ledger.record_digital_identities(session, [(f"ID-{n}", {"n": n}) for n in (3, 1, 2)])
+    refs = sealing.record_digital_identities(session, [(f"ID-{n}", {"n": n}) for n in (3, 1, 2)])
     assert [ref.key for ref in refs] == ["ID-3", "ID-1", "ID-2"]  # as given
-    assert [ledger.find_entry(session, ledger.IDENTITY, ref.key).ref for ref in refs] == refs
-    assert ledger.record_digital_identities(session, []) == []
-    ledger.sequence_pending(session, key)
+    assert [sealing.find_entry(session, leaves.IDENTITY, ref.key).ref for ref in refs] == refs
+    assert sealing.record_digital_identities(session, []) == []
+    sequencer.sequence_pending(session, key)
     entries = session.execute(
         select(LedgerEntry.record_key, LedgerEntry.logged_at).order_by(LedgerEntry.seq)
     ).all()
     assert [entry.record_key for entry in entries] == ["ID-1", "ID-2", "ID-3"]
     assert len({entry.logged_at for entry in entries}) == 1
-    assert ledger.verify_ledger(session, key.public_key()).ok
+    assert verification.verify_ledger(session, key.public_key()).ok
 
 
 def test_floats_and_huge_integers_in_inputs_are_sealed_as_their_exact_text(session, key):
     record = {"ratio": 0.1, "big": 2**60, "nested": [1.5, {"x": -(2**55)}]}
-    ledger.record_digital_identity(session, "ID-odd", record)
-    sealed = ledger.find_entry(session, ledger.IDENTITY, "ID-odd").record
+    sealing.record_digital_identity(session, "ID-odd", record)
+    sealed = sealing.find_entry(session, leaves.IDENTITY, "ID-odd").record
     assert sealed == {"ratio": "0.1", "big": str(2**60), "nested": ["1.5", {"x": str(-(2**55))}]}
-    assert ledger.verify_ledger(session, key.public_key()).ok
+    assert verification.verify_ledger(session, key.public_key()).ok
 
 
 # -- sequencing -------------------------------------------------------------------------
@@ -106,7 +115,7 @@ def test_floats_and_huge_integers_in_inputs_are_sealed_as_their_exact_text(sessi
 
 def test_the_sequencer_places_pending_entries_in_batches_each_with_a_signed_head(session, key):
     identities(session, 25)
-    head = ledger.sequence_pending(session, key, batch_size=10, now=MOMENT)
+    head = sequencer.sequence_pending(session, key, batch_size=10, now=MOMENT)
     assert head.tree_size == 25 and head.timestamp == MOMENT
     heads = session.execute(
         select(LedgerTreeHead.tree_size, LedgerTreeHead.previous_size).order_by(
@@ -118,19 +127,19 @@ def test_the_sequencer_places_pending_entries_in_batches_each_with_a_signed_head
     assert list(seqs) == list(range(25))
     # Every perfect subtree is stored once: 25 leaves, 12 + 6 + 3 + 1 above them.
     assert session.scalar(select(func.count()).select_from(LedgerNode)) == 25 + 12 + 6 + 3 + 1
-    assert ledger.sequence_pending(session, key) is None  # nothing pending
+    assert sequencer.sequence_pending(session, key) is None  # nothing pending
     identities(session, 3, start=25)
-    assert ledger.sequence_pending(session, key).tree_size == 28
-    assert ledger.verify_ledger(session, key.public_key()).ok
+    assert sequencer.sequence_pending(session, key).tree_size == 28
+    assert verification.verify_ledger(session, key.public_key()).ok
 
 
 def test_the_sequencer_stops_on_a_ledger_that_does_not_add_up(session, key):
     identities(session, 4)
-    ledger.sequence_pending(session, key)
+    sequencer.sequence_pending(session, key)
     session.execute(text("DELETE FROM ledger_tree_head"))
     identities(session, 1, start=4)
-    with pytest.raises(ledger.LedgerError, match="ledger verify"):
-        ledger.sequence_pending(session, key)
+    with pytest.raises(sealing.LedgerError, match="ledger verify"):
+        sequencer.sequence_pending(session, key)
 
 
 # -- proofs -----------------------------------------------------------------------------
@@ -157,13 +166,13 @@ def test_inclusion_and_consistency_proofs_verify_for_every_size_and_fail_when_al
     public = key.public_key()
     for number in range(LEDGER_SIZE):  # one head per size, so every size is signed
         identities(session, 1, start=number)
-        ledger.sequence_pending(session, key)
-    heads = {size: ledger.head_at(session, size) for size in range(1, LEDGER_SIZE + 1)}
+        sequencer.sequence_pending(session, key)
+    heads = {size: sequencer.head_at(session, size) for size in range(1, LEDGER_SIZE + 1)}
     checked = 0
     for size, head in heads.items():
         for seq in range(size):
-            proof = ledger.prove_inclusion(session, seq, head, with_data=True)
-            assert ledger.check_inclusion(public, proof.to_dict()), (seq, size)
+            proof = proofs.prove_inclusion(session, seq, head, with_data=True)
+            assert proofs.check_inclusion(public, proof.to_dict()), (seq, size)
             for spoiled in altered_paths(proof.path):
                 assert not verify_inclusion(proof.leaf_hash, seq, size, spoiled, head.root)
             for wrong_seq in {(seq + 1) % size, seq + size}:
@@ -171,12 +180,12 @@ def test_inclusion_and_consistency_proofs_verify_for_every_size_and_fail_when_al
                     assert not verify_inclusion(
                         proof.leaf_hash, wrong_seq, size, proof.path, head.root
                     )
-            assert not ledger.check_inclusion(public, proof.to_dict() | {"leaf_data": "{}"})
+            assert not proofs.check_inclusion(public, proof.to_dict() | {"leaf_data": "{}"})
             checked += 1
         for old in range(1, size + 1):
-            path = ledger.prove_consistency(session, old, size)
+            path = proofs.prove_consistency(session, old, size)
             old_head = heads[old]
-            assert ledger.check_consistency(
+            assert proofs.check_consistency(
                 public, old_head.to_dict(), head.to_dict(), [n.hex() for n in path]
             )
             if old < size:
@@ -190,9 +199,9 @@ def test_proofs_read_the_stored_tree_by_its_primary_key_never_by_a_scan(session,
     """What keeps a proof at a million entries as fast as at a thousand on both databases
     (bench/bench_identities.py): each node is a search of the primary key."""
     identities(session, 300)
-    ledger.sequence_pending(session, key, batch_size=64)
-    plans = query_plans(session, lambda s: ledger.prove_inclusion(s, 150))
-    plans += query_plans(session, lambda s: ledger.prove_consistency(s, 37, 300))
+    sequencer.sequence_pending(session, key, batch_size=64)
+    plans = query_plans(session, lambda s: proofs.prove_inclusion(s, 150))
+    plans += query_plans(session, lambda s: proofs.prove_consistency(s, 37, 300))
     reads = [plan for plan in plans if "ledger_node" in plan]
     assert len(reads) == 2  # one query each
     for plan in reads:
@@ -204,9 +213,9 @@ def test_proofs_read_the_stored_tree_by_its_primary_key_never_by_a_scan(session,
 
 def test_the_stored_tree_is_read_whole_however_many_nodes_are_asked_at_once(session, key):
     identities(session, 300)
-    ledger.sequence_pending(session, key, batch_size=64)
+    sequencer.sequence_pending(session, key, batch_size=64)
     stored = [(level, index) for level in range(9) for index in range(300 >> level)]
-    store = ledger.SqlNodeStore(session)
+    store = tree.SqlNodeStore(session)
     with statements_sent(session) as sent:
         store.prefetch([*stored, (0, 300), (9, 0)])
         fetched = [store.get(*c) for c in stored]
@@ -221,31 +230,31 @@ def test_the_stored_tree_is_read_whole_however_many_nodes_are_asked_at_once(sess
 
 def test_a_proof_with_an_altered_head_fails_the_check(session, key):
     identities(session, 6)
-    ledger.sequence_pending(session, key, batch_size=4)
+    sequencer.sequence_pending(session, key, batch_size=4)
     public = key.public_key()
-    answer = ledger.prove_inclusion(session, 2).to_dict()
-    assert ledger.check_inclusion(public, answer)
+    answer = proofs.prove_inclusion(session, 2).to_dict()
+    assert proofs.check_inclusion(public, answer)
     head = answer["tree_head"]
     for field, value in [
         ("tree_size", 7),
         ("root_hash", "0" * 64),
         ("timestamp", "2020-01-01T00:00:00Z"),
     ]:
-        assert not ledger.check_inclusion(public, answer | {"tree_head": head | {field: value}})
-    assert not ledger.check_inclusion(public, answer | {"tree_size": 4})
-    old = ledger.head_at(session, 4).to_dict()
-    path = [n.hex() for n in ledger.prove_consistency(session, 4, 6)]
-    assert ledger.check_consistency(public, old, head, path)
-    assert not ledger.check_consistency(public, old | {"root_hash": "1" * 64}, head, path)
+        assert not proofs.check_inclusion(public, answer | {"tree_head": head | {field: value}})
+    assert not proofs.check_inclusion(public, answer | {"tree_size": 4})
+    old = sequencer.head_at(session, 4).to_dict()
+    path = [n.hex() for n in proofs.prove_consistency(session, 4, 6)]
+    assert proofs.check_consistency(public, old, head, path)
+    assert not proofs.check_consistency(public, old | {"root_hash": "1" * 64}, head, path)
 
 
 def test_a_head_signed_by_another_key_fails_the_check(session, key, tmp_path):
     identities(session, 3)
-    ledger.sequence_pending(session, key)
-    answer = ledger.prove_inclusion(session, 1).to_dict()
-    other = ledger.signing_key(_other_settings(tmp_path))
-    assert ledger.check_inclusion(key.public_key(), answer)
-    assert not ledger.check_inclusion(other.public_key(), answer)
+    sequencer.sequence_pending(session, key)
+    answer = proofs.prove_inclusion(session, 1).to_dict()
+    other = signing_keys.signing_key(_other_settings(tmp_path))
+    assert proofs.check_inclusion(key.public_key(), answer)
+    assert not proofs.check_inclusion(other.public_key(), answer)
 
 
 def _other_settings(tmp_path):
@@ -258,23 +267,23 @@ def _other_settings(tmp_path):
 def test_an_auditor_checks_the_api_with_the_published_public_key_alone(client, session, key):
     assert client.get("/api/v1/ledger/head").status_code == 404  # nothing signed yet
     identities(session, 5)
-    ledger.sequence_pending(session, key)
+    sequencer.sequence_pending(session, key)
     session.commit()
     first = client.get("/api/v1/ledger/head").json
     public = load_public_key(first["public_key"])  # what the auditor keeps
     assert first["public_key"] == public_key_pem(key)
     identities(session, 6, start=5)
-    ledger.sequence_pending(session, key)
+    sequencer.sequence_pending(session, key)
     session.commit()
     now = client.get("/api/v1/ledger/head").json["tree_head"]
     assert now["tree_size"] == 11
     proof = client.get("/api/v1/ledger/proof/7").json
-    assert ledger.check_inclusion(public, proof)
+    assert proofs.check_inclusion(public, proof)
     old = client.get("/api/v1/ledger/proof/2?tree_size=5").json
-    assert old["tree_size"] == 5 and ledger.check_inclusion(public, old)
+    assert old["tree_size"] == 5 and proofs.check_inclusion(public, old)
     grown = client.get("/api/v1/ledger/consistency?from=5").json
     assert grown["to"] == 11 and grown["from_head"] == first["tree_head"]
-    assert ledger.check_consistency(public, first["tree_head"], now, grown["proof"])
+    assert proofs.check_consistency(public, first["tree_head"], now, grown["proof"])
 
 
 @pytest.mark.parametrize(
@@ -291,7 +300,7 @@ def test_an_auditor_checks_the_api_with_the_published_public_key_alone(client, s
 )
 def test_bad_ledger_questions_get_a_clear_json_answer(client, session, key, path, status):
     identities(session, 11)
-    ledger.sequence_pending(session, key, batch_size=5)
+    sequencer.sequence_pending(session, key, batch_size=5)
     session.commit()
     answer = client.get(path)
     assert answer.status_code == status, answer.json
@@ -306,7 +315,7 @@ def test_writers_never_wait_for_the_sequencer_and_two_sequencers_never_collide(
     committed_runtime, officer
 ):
     rt = committed_runtime
-    key = ledger.signing_key(rt.settings)
+    key = signing_keys.signing_key(rt.settings)
     with unit_of_work(rt.sessions) as session:
         identities(session, 100)
     sequencing, release = threading.Event(), threading.Event()
@@ -314,7 +323,7 @@ def test_writers_never_wait_for_the_sequencer_and_two_sequencers_never_collide(
 
     def slow_sequencer() -> None:
         with unit_of_work(rt.sessions) as session:
-            heads.append(ledger.sequence_pending(session, key))
+            heads.append(sequencer.sequence_pending(session, key))
             sequencing.set()
             release.wait(10)  # hold the sequencer's transaction (and its lock) open
 
@@ -335,33 +344,33 @@ def test_writers_never_wait_for_the_sequencer_and_two_sequencers_never_collide(
         assert done.wait(5), "a writer waited for the sequencer"
         writer.join()
         with unit_of_work(rt.sessions) as session:  # a second sequencer finds the lock held
-            assert ledger.sequence_pending(session, key) is None
+            assert sequencer.sequence_pending(session, key) is None
     finally:
         release.set()
         worker.join()
     assert heads[0].tree_size == 100
     with unit_of_work(rt.sessions) as session:
-        assert ledger.sequence_pending(session, key).tree_size == 101
-        assert ledger.verify_ledger(session, key.public_key()).ok
+        assert sequencer.sequence_pending(session, key).tree_size == 101
+        assert verification.verify_ledger(session, key.public_key()).ok
 
 
 def test_the_periodic_task_sequences_in_its_own_transaction(committed_runtime):
     rt = committed_runtime
     with unit_of_work(rt.sessions) as session:
         identities(session, 3)
-    assert ledger.sequence_once(rt.sessions, rt.settings) == 3
-    assert ledger.sequence_once(rt.sessions, rt.settings) is None
+    assert sequencer.sequence_once(rt.sessions, rt.settings) == 3
+    assert sequencer.sequence_once(rt.sessions, rt.settings) is None
 
 
 def test_a_missing_key_is_a_clear_error(runtime, tmp_path):
     from dataclasses import replace
 
     settings = replace(runtime.settings, signing_key_path=tmp_path / "nowhere.pem")
-    with pytest.raises(ledger.LedgerError, match="caratflow init"):
-        ledger.signing_key(settings)
-    assert ledger.ensure_signing_key(tmp_path / "keys" / "new.pem")
+    with pytest.raises(sealing.LedgerError, match="caratflow init"):
+        signing_keys.signing_key(settings)
+    assert signing_keys.ensure_signing_key(tmp_path / "keys" / "new.pem")
     before = (tmp_path / "keys" / "new.pem").read_bytes()
-    assert not ledger.ensure_signing_key(tmp_path / "keys" / "new.pem")  # never replaced
+    assert not signing_keys.ensure_signing_key(tmp_path / "keys" / "new.pem")  # never replaced
     assert (tmp_path / "keys" / "new.pem").read_bytes() == before
 
 
@@ -396,23 +405,23 @@ def test_a_leaf_is_canonical_json_and_verification_reads_it_back_exactly(record)
     """The fast paths never drift from the reference: ``leaf_bytes`` writes exactly what
     ``canonical_json`` writes (keys of any script, astral planes included), and
     ``as_json`` (what verify compares) is what those bytes read back as."""
-    leaf = ledger.leaf_bytes("decision", "1", MOMENT, record)
+    leaf = leaves.leaf_bytes("decision", "1", MOMENT, record)
     reference = {
-        "v": ledger.LEAF_VERSION,
+        "v": leaves.LEAF_VERSION,
         "kind": "decision",
         "key": "1",
         "logged_at": MOMENT,
-        "record": ledger.sealable(record),
+        "record": leaves.sealable(record),
     }
     assert leaf == canonical_json(reference)
-    assert json.loads(leaf)["record"] == ledger.as_json(record)
+    assert json.loads(leaf)["record"] == leaves.as_json(record)
 
 
 def test_a_lawful_purge_is_sealed_and_accounts_for_the_decisions_it_removed(
     runtime, session, officer, key
 ):
     shipment = runtime.shipments.present(session, shipment_payload(), officer).shipment
-    ledger.sequence_pending(session, key)
+    sequencer.sequence_pending(session, key)
     tombstone = PurgeRecord(
         shipment_id=shipment.id,
         authority_code="BE",
@@ -424,12 +433,12 @@ def test_a_lawful_purge_is_sealed_and_accounts_for_the_decisions_it_removed(
     session.add(tombstone)
     session.delete(shipment)
     session.flush()
-    unsealed = ledger.verify_ledger(session, key.public_key())
+    unsealed = verification.verify_ledger(session, key.public_key())
     assert unsealed.rows == {f"purge_record {tombstone.id}", f"ledger_entry purge:{tombstone.id}"}
-    ledger.seal_purge(session, tombstone)  # what caratflow.retention.purge is to call
-    assert ledger.verify_ledger(session, key.public_key()).ok
+    sealing.seal_purge(session, tombstone)  # what caratflow.retention.purge is to call
+    assert verification.verify_ledger(session, key.public_key()).ok
     session.delete(tombstone)  # but a purge record removed later leaves the events unexplained
     session.flush()
     assert "deleted" in {
-        d.problem for d in ledger.verify_ledger(session, key.public_key()).discrepancies
+        d.problem for d in verification.verify_ledger(session, key.public_key()).discrepancies
     }

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from caratflow.cli import main
 from caratflow.db import make_engine
-from caratflow.signing import generate_key, public_key_pem
+from caratflow.ledger.signing import generate_key, public_key_pem
 from caratflow.testing import shipment_payload, temporary_database
 
 

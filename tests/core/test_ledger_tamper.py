@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from caratflow import ledger
+from caratflow.ledger import leaves, sealing, sequencer, signing_keys, verification
 from caratflow.models import (
     Base,
     DocumentStatus,
@@ -76,7 +76,7 @@ def ledgers(draw: st.DrawFn) -> list[tuple[str, int]]:
 
 
 def build(runtime: Any, session: Any, officer: Any, plan: list[tuple[str, int]]) -> None:
-    key = ledger.signing_key(runtime.settings)
+    key = signing_keys.signing_key(runtime.settings)
     service = runtime.shipments
     for number, (step, argument) in enumerate(plan):
         if step == "shipment":
@@ -84,7 +84,7 @@ def build(runtime: Any, session: Any, officer: Any, plan: list[tuple[str, int]])
             for action in ("verify", "release")[:argument]:
                 service.act(session, shipment.id, action, officer)
         elif step == "identities":  # a batch, as a registration seals it: one instant
-            ledger.record_digital_identities(
+            sealing.record_digital_identities(
                 session,
                 [
                     (f"ID-{number:04d}-{n}", {"carats": "0.71", "origin": ["BW"], "step": number})
@@ -101,7 +101,7 @@ def build(runtime: Any, session: Any, officer: Any, plan: list[tuple[str, int]])
                     session, document.number, DocumentStatus.REVOKED, officer, "issued in error"
                 )
         else:
-            ledger.sequence_pending(session, key, batch_size=argument)
+            sequencer.sequence_pending(session, key, batch_size=argument)
     session.flush()
 
 
@@ -161,7 +161,7 @@ def changed(value: Any, column: Any, other_ids: list[int]) -> Any:
 
 def protected(table: str, row: Any) -> bool:
     """Rows with a second copy to compare with (see the module docstring)."""
-    return not (table == "ledger_entry" and row.kind == ledger.IDENTITY and row.seq is None)
+    return not (table == "ledger_entry" and row.kind == leaves.IDENTITY and row.seq is None)
 
 
 def tamper(session: Any, data: st.DataObject) -> Tampering:
@@ -202,7 +202,7 @@ def tamper(session: Any, data: st.DataObject) -> Tampering:
             copy["seq"] = data.draw(st.sampled_from([None, "next"]), label="seq")
             if copy["seq"] == "next":
                 copy["seq"] = (session.scalar(select(func.max(table.c.seq))) or 0) + 1
-            assume(copy["kind"] != ledger.IDENTITY or copy["seq"] is not None)
+            assume(copy["kind"] != leaves.IDENTITY or copy["seq"] is not None)
         elif name == "ledger_node":
             top = session.scalar(select(func.max(table.c.level)))
             copy["level"], copy["idx"] = data.draw(
@@ -276,19 +276,19 @@ def _other_ids(session: Any, column: Any, current: Any) -> list[int]:
 def test_any_single_row_tampering_is_found_and_the_row_named(
     runtime, connection, officer, plan, data
 ):
-    key = ledger.signing_key(runtime.settings).public_key()
+    key = signing_keys.signing_key(runtime.settings).public_key()
     example = connection.begin_nested()
     try:
         with runtime.sessions() as session:
             build(runtime, session, officer, plan)
-            before = ledger.verify_ledger(session, key)
+            before = verification.verify_ledger(session, key)
             assert before.ok, [str(d) for d in before.discrepancies]
             try:
                 with session.begin_nested():
                     tampering = tamper(session, data)
             except IntegrityError:
                 assume(False)  # the database itself refused this change
-            report = ledger.verify_ledger(session, key)
+            report = verification.verify_ledger(session, key)
             note("\n".join(str(d) for d in report.discrepancies))
             assert not report.ok, f"{tampering.what} went unnoticed"
             for names in tampering.expected:
@@ -305,13 +305,13 @@ def test_every_table_the_ledger_protects_is_covered_by_the_property():
 
 @pytest.mark.parametrize("column", ["to_state", "reason", "at", "data"])
 def test_an_edited_decision_is_named_with_what_changed(runtime, session, officer, column):
-    key = ledger.signing_key(runtime.settings)
+    key = signing_keys.signing_key(runtime.settings)
     shipment = runtime.shipments.present(session, shipment_payload(), officer).shipment
-    ledger.sequence_pending(session, key)
+    sequencer.sequence_pending(session, key)
     event = session.scalar(select(Event).where(Event.shipment_id == shipment.id))
     value = changed(getattr(event, column), Event.__table__.c[column], [])
     session.execute(update(Event).where(Event.id == event.id).values({column: value}))
-    report = ledger.verify_ledger(session, key.public_key())
+    report = verification.verify_ledger(session, key.public_key())
     (found,) = report.discrepancies
     assert found.rows == (f"event {event.id}",) and found.problem == "modified"
     assert f"event {event.id} {column}: sealed" in found.message

@@ -19,17 +19,18 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from caratflow import exchange, ledger, lookups
-from caratflow.merkle import leaf_hash
-from caratflow.models import ExchangeMessage, LedgerEntry, utcnow
-from caratflow.plugins.belgium_g7.identities import register_identity
-from caratflow.plugins.belgium_g7.lookups import IDENTITY_LOOKUP
-from caratflow.signing import (
+from caratflow.exchange import lookups, messages
+from caratflow.ledger import leaves, proofs, sealing, sequencer, signing_keys, verification
+from caratflow.ledger.merkle import leaf_hash
+from caratflow.ledger.signing import (
     canonical_json,
     format_timestamp,
     public_key_pem,
     verify_detached,
 )
+from caratflow.models import ExchangeMessage, LedgerEntry, utcnow
+from caratflow.plugins.belgium_g7.identities import register_identity
+from caratflow.plugins.belgium_g7.lookups import IDENTITY_LOOKUP
 
 from .test_exchange import refusals, refused_with, signed, stored
 
@@ -64,7 +65,7 @@ def stone(session, officer, runtime) -> str:
         {"id": STONE, "kind": "polished", "carats": "0.70", "parents": [{"id": PARCEL}]},
         officer,
     )
-    ledger.sequence_pending(session, ledger.signing_key(runtime.settings))
+    sequencer.sequence_pending(session, signing_keys.signing_key(runtime.settings))
     session.commit()
     return STONE
 
@@ -82,7 +83,7 @@ def look_up(key, identity: str = STONE, *, asked_at=None, **changes: Any) -> dic
         "data": {"identity": identity},
         **changes,
     }
-    return exchange.sign(content, key)
+    return messages.sign(content, key)
 
 
 def as_asked(envelope, answering_key) -> lookups.Prepared:
@@ -100,7 +101,7 @@ def as_asked(envelope, answering_key) -> lookups.Prepared:
 
 @pytest.fixture
 def be_key(runtime):
-    return ledger.signing_key(runtime.settings)
+    return signing_keys.signing_key(runtime.settings)
 
 
 # -- answered ------------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def test_a_peer_control_point_gets_the_sealed_identity_its_proof_and_the_verdict
     assert verify_detached(be_key.public_key(), signed_bytes, answer.json["signature"])
     assert not verify_detached(
         be_key.public_key(),
-        exchange.MESSAGE_CONTEXT + canonical_json(content),
+        messages.MESSAGE_CONTEXT + canonical_json(content),
         answer.json["signature"],
     )
     assert (content["lookup"], content["from"], content["to"], content["status"]) == (
@@ -128,7 +129,7 @@ def test_a_peer_control_point_gets_the_sealed_identity_its_proof_and_the_verdict
         "found",
     )
     # The record is the sealed leaf, proven under BE's signed tree head.
-    assert ledger.check_inclusion(be_key.public_key(), content["proof"])
+    assert proofs.check_inclusion(be_key.public_key(), content["proof"])
     leaf = json.loads(content["proof"]["leaf_data"])
     assert (leaf["kind"], leaf["key"]) == ("identity", STONE)
     assert leaf["record"]["carats"] == "0.7000"
@@ -152,7 +153,7 @@ def test_a_peer_control_point_gets_the_sealed_identity_its_proof_and_the_verdict
         "NL",
         {"identity": STONE},
     )
-    assert ledger.find_entry(session, exchange.EXCHANGE, str(row.id)) is not None
+    assert sealing.find_entry(session, messages.EXCHANGE, str(row.id)) is not None
 
 
 def test_an_identity_the_authority_did_not_register_is_a_signed_not_found(
@@ -209,7 +210,7 @@ def test_a_peer_that_may_not_ask_is_refused(
 def test_a_look_up_not_asked_just_now_is_refused_as_stale(
     client, session, caplog, asking_peer, dutch_key, stone
 ):
-    old = look_up(dutch_key, asked_at=utcnow() - exchange.LOOKUP_MAX_AGE - timedelta(seconds=5))
+    old = look_up(dutch_key, asked_at=utcnow() - messages.LOOKUP_MAX_AGE - timedelta(seconds=5))
     answer = refused_with(client, session, caplog, old, 401, "stale", URL)
     assert "within 5 minutes" in answer["message"]
 
@@ -230,9 +231,9 @@ def test_a_look_up_and_a_message_each_go_to_their_own_endpoint(
 ):
     register_dutch("g7.digital_identity", "eu.import_confirmation")
     as_message = refused_with(
-        client, session, caplog, look_up(dutch_key), 422, "wrong_endpoint", exchange.PATH
+        client, session, caplog, look_up(dutch_key), 422, "wrong_endpoint", messages.PATH
     )
-    assert f"POST it to {exchange.LOOKUP_PATH}" in as_message["message"]
+    assert f"POST it to {messages.LOOKUP_PATH}" in as_message["message"]
     refused_with(client, session, caplog, signed(dutch_key), 422, "wrong_endpoint", URL)
 
 
@@ -291,25 +292,25 @@ def test_a_signed_answer_whose_record_is_not_in_the_signed_log_does_not_verify(
     forged = copy.deepcopy(answer["answer"])
     forged["proof"]["leaf_data"] = forged["proof"]["leaf_data"].replace('"0.7000"', '"0.9000"')
     forged["proof"]["leaf_hash"] = leaf_hash(forged["proof"]["leaf_data"].encode()).hex()
-    resigned = exchange.sign(forged, be_key, name="answer", context=lookups.ANSWER_CONTEXT)
+    resigned = messages.sign(forged, be_key, name="answer", context=lookups.ANSWER_CONTEXT)
     why = unverified(asked, resigned, be_key)
     assert "the record is not in the log BE signed" in why
 
 
 def test_a_proof_of_another_record_does_not_verify(answered, session, be_key):
     asked, answer = answered
-    parcel = ledger.find_entry(session, ledger.IDENTITY, PARCEL)
+    parcel = sealing.find_entry(session, leaves.IDENTITY, PARCEL)
     other = copy.deepcopy(answer["answer"])
-    other["proof"] = ledger.prove_inclusion(session, parcel.seq, with_data=True).to_dict()
-    resigned = exchange.sign(other, be_key, name="answer", context=lookups.ANSWER_CONTEXT)
+    other["proof"] = proofs.prove_inclusion(session, parcel.seq, with_data=True).to_dict()
+    resigned = messages.sign(other, be_key, name="answer", context=lookups.ANSWER_CONTEXT)
     assert f"the proof is of another record (identity {PARCEL})" in unverified(
         asked, resigned, be_key
     )
 
 
 def test_every_stored_look_up_is_in_the_ledger(answered, session, runtime):
-    key = ledger.signing_key(runtime.settings)
-    ledger.sequence_pending(session, key)
-    sealed = session.scalars(select(LedgerEntry.kind).where(LedgerEntry.kind == exchange.EXCHANGE))
-    assert list(sealed) == [exchange.EXCHANGE]
-    assert ledger.verify_ledger(session, key.public_key()).ok
+    key = signing_keys.signing_key(runtime.settings)
+    sequencer.sequence_pending(session, key)
+    sealed = session.scalars(select(LedgerEntry.kind).where(LedgerEntry.kind == messages.EXCHANGE))
+    assert list(sealed) == [messages.EXCHANGE]
+    assert verification.verify_ledger(session, key.public_key()).ok

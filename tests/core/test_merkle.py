@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caratflow.merkle import (
+from caratflow.ledger.merkle import (
     EMPTY_ROOT,
     MemoryNodeStore,
     Node,

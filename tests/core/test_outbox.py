@@ -12,10 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from caratflow.deadlines import deadline_of, message_sent
+from caratflow.deadlines.keeping import deadline_of
+from caratflow.deadlines.outbox import DeliverySettings, Dispatcher, add_recipient, enqueue
+from caratflow.deadlines.sweep import message_sent
 from caratflow.errors import InvalidInput
 from caratflow.models import DeadlineStatus, OutboxMessage, OutboxStatus
-from caratflow.outbox import DeliverySettings, Dispatcher, add_recipient, enqueue
 from caratflow.testing import free_port, shipment_payload
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -64,7 +65,7 @@ def test_queueing_the_same_key_again_writes_nothing(session):
 def test_an_audience_nobody_configured_is_told_through_the_log(session, sessions, caplog):
     queue(session)
     session.commit()
-    with caplog.at_level(logging.WARNING, logger="caratflow.outbox"):
+    with caplog.at_level(logging.WARNING, logger="caratflow.deadlines.outbox"):
         assert dispatcher(sessions, Clock()).dispatch().sent == 1
     assert "reminder for officers: Due in 3 working days" in caplog.text
     [message] = rows(session)

@@ -6,7 +6,7 @@ import pluggy
 import pytest
 
 from caratflow.config import Settings
-from caratflow.hookspecs import hookimpl
+from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.pluginhost import UnknownPlugin, installed_plugins, load_plugin_host
 from caratflow.testing import shipment_payload
 
@@ -56,7 +56,7 @@ def test_a_misspelled_hook_implementation_fails_at_start_up():
 
 
 def test_a_disabled_plugins_rules_do_not_apply(session, plugin_host, officer):
-    from caratflow.service import ShipmentService
+    from caratflow.case.service import ShipmentService
 
     russian = shipment_payload(**{"certificate.origin": ["RU"]})
     with_g7 = ShipmentService(plugin_host).check(session, russian, officer)

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy import insert, text
 
+from caratflow.law.registry import PartyHistory, Registry
 from caratflow.models import Certificate, Direction, Event, Goods, Shipment
-from caratflow.registry import PartyHistory, Registry
 from caratflow.testing import query_plans, shipment_payload
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from caratflow.case.access import Actor
 from caratflow.models import Role
-from caratflow.service import Actor
 from caratflow.testing import shipment_payload
 
 TT = Actor("officer.tt", Role.OFFICER, frozenset({"TT"}))

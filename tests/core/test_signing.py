@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from caratflow.signing import (
+from caratflow.ledger.signing import (
     TREE_HEAD_CONTEXT,
     SignedTreeHead,
     canonical_json,

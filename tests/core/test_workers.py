@@ -23,10 +23,11 @@ from sqlalchemy import func, select
 
 from caratflow.cli import main
 from caratflow.db import unit_of_work
-from caratflow.deadlines import Period, Reminder, calendar_for, declare, open_deadline
-from caratflow.law import RuleBook
+from caratflow.deadlines.keeping import calendar_for, open_deadline
+from caratflow.deadlines.outbox import DeliverySettings, add_recipient
+from caratflow.jurisdiction.clocks import Period, Reminder, declare
+from caratflow.law.rules import RuleBook
 from caratflow.models import Authority, Deadline, OutboxMessage, OutboxStatus
-from caratflow.outbox import DeliverySettings, add_recipient
 from caratflow.scheduler import JOB_ID, PERIODIC_TASKS, start_scheduler
 
 REMINDERS = 2000

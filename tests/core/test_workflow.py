@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from caratflow.case.access import Actor
+from caratflow.case.service import ShipmentService
 from caratflow.errors import (
     ActionNotAvailable,
     Conflict,
@@ -20,7 +22,6 @@ from caratflow.errors import (
     ReasonRequired,
 )
 from caratflow.models import Event, Role, Shipment
-from caratflow.service import Actor, ShipmentService
 from caratflow.testing import shipment_payload
 
 TT_OFFICER = Actor("officer.tt", Role.OFFICER, frozenset({"TT"}))

@@ -18,11 +18,12 @@ import sys
 
 from sqlalchemy import select
 
-from caratflow import deadlines, ledger
+from caratflow.case.access import Actor
 from caratflow.db import unit_of_work
+from caratflow.deadlines import sweep as deadline_sweep
+from caratflow.ledger import sequencer
 from caratflow.models import Role, Shipment
 from caratflow.runtime import Runtime
-from caratflow.service import Actor
 
 OFFICER = Actor("officer.child", Role.OFFICER, frozenset({"BE"}), None)  # every duty
 SEQUENCE_EVERY = 5
@@ -57,13 +58,13 @@ def decide(runtime: Runtime, pause: bool) -> None:
         say(f"committed {shipment_id}")
         decided += 1
         if decided % SEQUENCE_EVERY == 0:
-            ledger.sequence_once(runtime.sessions, runtime.settings)
+            sequencer.sequence_once(runtime.sessions, runtime.settings)
     say("done")
 
 
 def sweep(runtime: Runtime) -> None:
     with unit_of_work(runtime.sessions) as session:
-        result = deadlines.sweep(session, limit=10_000)
+        result = deadline_sweep.sweep(session, limit=10_000)
         session.flush()
         say(f"swept {result.deadlines}")
         sys.stdin.readline()  # the test kills this process here

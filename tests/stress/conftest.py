@@ -45,13 +45,14 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from caratflow.accounts.provisioning import ensure_authorities
 from caratflow.config import Settings
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
-from caratflow.deadlines import Period, Reminder, calendar_for, declare, open_deadline
-from caratflow.law import RuleBook
+from caratflow.deadlines.keeping import calendar_for, open_deadline
+from caratflow.jurisdiction.clocks import Period, Reminder, declare
+from caratflow.law.rules import RuleBook
 from caratflow.models import Authority, Base
 from caratflow.pluginhost import PluginHost
-from caratflow.provisioning import ensure_authorities
 from caratflow.runtime import Runtime
 from caratflow.testing import with_ledger_key
 

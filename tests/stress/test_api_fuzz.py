@@ -29,11 +29,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from caratflow import ledger
+from caratflow.case.access import Actor
 from caratflow.config import Settings
+from caratflow.ledger import sequencer
 from caratflow.models import Role
 from caratflow.runtime import Runtime
-from caratflow.service import Actor
 from caratflow.testing import shipment_payload
 from caratflow.web import create_app
 
@@ -88,7 +88,7 @@ def shipments_in_every_state(runtime, session) -> list[int]:
             service.act(session, shipment.id, action, officer, reason=reason)
         ids.append(shipment.id)
     session.commit()
-    ledger.sequence_once(runtime.sessions, runtime.settings)
+    sequencer.sequence_once(runtime.sessions, runtime.settings)
     return ids
 
 

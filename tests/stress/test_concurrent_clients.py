@@ -26,11 +26,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from caratflow import ledger
+from caratflow.accounts.provisioning import create_token
 from caratflow.db import unit_of_work
+from caratflow.deadlines.outbox import add_recipient
+from caratflow.ledger import leaves, signing_keys, verification
 from caratflow.models import Event, LedgerEntry, OutboxMessage, OutboxStatus, Role, Shipment
-from caratflow.outbox import add_recipient
-from caratflow.provisioning import create_token
 from caratflow.testing import LiveServer, add_person, shipment_payload
 from caratflow.web import create_app
 
@@ -259,11 +259,11 @@ def assert_no_lost_update(runtime, decided: list[Decided]) -> None:
 
 
 def assert_every_decision_sealed_once(runtime) -> None:
-    with ledger.snapshot(runtime.sessions) as session:
-        report = ledger.verify_ledger(session, ledger.public_key(runtime.settings))
+    with verification.snapshot(runtime.sessions) as session:
+        report = verification.verify_ledger(session, signing_keys.public_key(runtime.settings))
         assert report.ok, [str(d) for d in report.discrepancies]
         sealed = session.scalars(
-            select(LedgerEntry.record_key).where(LedgerEntry.kind == ledger.DECISION)
+            select(LedgerEntry.record_key).where(LedgerEntry.kind == leaves.DECISION)
         ).all()
         events = session.scalars(select(Event.id)).all()
         assert sorted(sealed) == sorted(str(e) for e in events)

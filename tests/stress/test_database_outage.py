@@ -20,8 +20,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from caratflow import ledger
+from caratflow.accounts.provisioning import create_token
 from caratflow.db import unit_of_work
+from caratflow.deadlines.outbox import DeliverySettings, add_recipient
+from caratflow.ledger import leaves, sequencer, signing_keys, verification
 from caratflow.models import (
     Deadline,
     Event,
@@ -31,8 +33,6 @@ from caratflow.models import (
     Role,
     Shipment,
 )
-from caratflow.outbox import DeliverySettings, add_recipient
-from caratflow.provisioning import create_token
 from caratflow.scheduler import PERIODIC_TASKS, start_scheduler
 from caratflow.testing import LiveServer, add_person, shipment_payload
 from caratflow.web import create_app
@@ -273,12 +273,12 @@ def test_a_crash_of_the_database_under_load_loses_no_acknowledged_presentation(
 
 
 def assert_every_decision_sealed_once(runtime) -> None:
-    ledger.sequence_once(runtime.sessions, runtime.settings)
-    with ledger.snapshot(runtime.sessions) as session:
-        report = ledger.verify_ledger(session, ledger.public_key(runtime.settings))
+    sequencer.sequence_once(runtime.sessions, runtime.settings)
+    with verification.snapshot(runtime.sessions) as session:
+        report = verification.verify_ledger(session, signing_keys.public_key(runtime.settings))
         assert report.ok, [str(d) for d in report.discrepancies]
         assert report.pending == 0
-        sealed = session.scalar(select(func.count()).where(LedgerEntry.kind == ledger.DECISION))
+        sealed = session.scalar(select(func.count()).where(LedgerEntry.kind == leaves.DECISION))
         assert sealed == session.scalar(select(func.count()).select_from(Event))
 
 

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from caratflow import deadlines
 from caratflow.db import unit_of_work
+from caratflow.deadlines import keeping, sweep
 from caratflow.models import Deadline, OutboxMessage
 from caratflow.testing import shipment_payload
 
@@ -57,18 +57,18 @@ def test_a_detention_racing_the_sweep_leaves_the_deadline_as_one_of_them_after_t
         shipment_id = rt.shipments.present(session, presented_a_month_ago(), officer).shipment.id
     assert confirmation(rt, shipment_id) == ("open", 0), "overdue, not yet swept"
 
-    cancel = deadlines.cancel
+    cancel = keeping.cancel
     swept = []
 
     def cancel_after_a_sweep(deadline, *args, **kwargs):
-        swept.append(deadlines.sweep_due(rt.sessions))  # its own transaction, committed
+        swept.append(sweep.sweep_due(rt.sessions))  # its own transaction, committed
         cancel(deadline, *args, **kwargs)
 
-    monkeypatch.setattr(deadlines, "cancel", cancel_after_a_sweep)
+    monkeypatch.setattr(keeping, "cancel", cancel_after_a_sweep)
     with unit_of_work(rt.sessions) as session:
         rt.shipments.act(session, shipment_id, "hold", officer, reason="seal S-991 broken")
     # The detention holds the deadline's row from the moment it read it: the sweep that
     # ran in between skipped it (SKIP LOCKED) instead of escalating what is then cancelled.
     assert swept and swept[0].missed == 0, "the sweep ran in between and left the row alone"
     assert confirmation(rt, shipment_id) == ("cancelled", 0)
-    assert deadlines.sweep_due(rt.sessions).missed == 0  # and nothing is escalated later
+    assert sweep.sweep_due(rt.sessions).missed == 0  # and nothing is escalated later

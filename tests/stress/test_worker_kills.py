@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from caratflow import ledger
 from caratflow.db import unit_of_work
+from caratflow.ledger import leaves, sequencer, signing_keys, verification
 from caratflow.models import (
     Deadline,
     Event,
@@ -99,7 +99,7 @@ def footprints(runtime) -> dict[int, tuple]:
                 ),
                 count(
                     select(func.count()).where(
-                        LedgerEntry.kind == ledger.DECISION, LedgerEntry.record_key.in_(event_ids)
+                        LedgerEntry.kind == leaves.DECISION, LedgerEntry.record_key.in_(event_ids)
                     )
                 ),
                 count(select(func.count()).where(Deadline.shipment_id == shipment.id)),
@@ -116,13 +116,13 @@ def present_shipments(runtime, officer, n: int) -> None:
 
 
 def assert_ledger_verifies(runtime) -> None:
-    ledger.sequence_once(runtime.sessions, runtime.settings)
-    with ledger.snapshot(runtime.sessions) as session:
-        report = ledger.verify_ledger(session, ledger.public_key(runtime.settings))
+    sequencer.sequence_once(runtime.sessions, runtime.settings)
+    with verification.snapshot(runtime.sessions) as session:
+        report = verification.verify_ledger(session, signing_keys.public_key(runtime.settings))
         assert report.ok, [str(d) for d in report.discrepancies]
         assert report.pending == 0
         events = session.scalar(select(func.count()).select_from(Event))
-        sealed = session.scalar(select(func.count()).where(LedgerEntry.kind == ledger.DECISION))
+        sealed = session.scalar(select(func.count()).where(LedgerEntry.kind == leaves.DECISION))
         assert sealed == events, "every decision sealed once, and nothing else as a decision"
 
 

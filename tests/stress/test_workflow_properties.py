@@ -33,7 +33,9 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from caratflow import access, ledger
+from caratflow.case import access
+from caratflow.case.access import Actor
+from caratflow.case.parties import register_party
 from caratflow.errors import (
     ActionNotAvailable,
     CaratflowError,
@@ -43,7 +45,9 @@ from caratflow.errors import (
     NotFound,
     ReasonRequired,
 )
-from caratflow.law import Outcome
+from caratflow.jurisdiction.workflow import STAY
+from caratflow.law.rules import Outcome
+from caratflow.ledger import leaves, sealing, sequencer, signing_keys, verification
 from caratflow.models import (
     Authority,
     Deadline,
@@ -53,10 +57,7 @@ from caratflow.models import (
     Role,
     Shipment,
 )
-from caratflow.parties import register_party
-from caratflow.service import Actor
 from caratflow.testing import DELETE, export_payload, shipment_payload
-from caratflow.workflow import STAY
 
 from .conftest import STRESS_PROFILE
 
@@ -285,7 +286,7 @@ def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
                     assert not blocking, f"'{action}' needs a clean record, recorded {blocking}"
                 if transition.requires_reason:
                     assert event.reason and event.reason.strip()
-                assert ledger.find_entry(session, ledger.DECISION, str(event.id)) is not None
+                assert sealing.find_entry(session, leaves.DECISION, str(event.id)) is not None
                 assert shipment.direction == direction
 
         # -- the oracle ------------------------------------------------------------------
@@ -337,9 +338,11 @@ def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
                 return totals
 
         def check_the_ledger_and_every_history(self) -> None:
-            ledger.sequence_once(runtime.sessions, runtime.settings)
+            sequencer.sequence_once(runtime.sessions, runtime.settings)
             with runtime.sessions() as session:
-                report = ledger.verify_ledger(session, ledger.public_key(runtime.settings))
+                report = verification.verify_ledger(
+                    session, signing_keys.public_key(runtime.settings)
+                )
                 assert report.ok, [str(d) for d in report.discrepancies]
                 assert report.pending == 0
                 for shipment in session.scalars(select(Shipment)):

@@ -15,7 +15,7 @@ import pyotp
 import pytest
 from flask.testing import FlaskClient
 
-from caratflow import accounts
+from caratflow.accounts import people, profiles
 from caratflow.models import Role, User
 from caratflow.testing import add_person
 
@@ -52,8 +52,8 @@ def make_person(session, plugin_host) -> Callable[..., Person]:
         user = add_person(session, plugin_host, role, *authorities, password=PASSWORD, **how)
         secret = None
         if role == Role.ADMIN:
-            secret = accounts.start_totp_enrolment(session, user)
-            accounts.profile(session, user).totp_confirmed_at = user.created_at
+            secret = profiles.start_totp_enrolment(session, user)
+            people.profile(session, user).totp_confirmed_at = user.created_at
         session.commit()
         return Person(user, secret)
 

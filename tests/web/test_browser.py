@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from caratflow.accounts.provisioning import add_user
 from caratflow.db import unit_of_work
 from caratflow.models import Role
-from caratflow.provisioning import add_user
 from caratflow.testing import LiveServer, add_person
 from caratflow.web import create_app
 

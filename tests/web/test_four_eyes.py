@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from caratflow import foureyes
+from caratflow.case import foureyes
+from caratflow.case.access import Actor
+from caratflow.case.foureyes import SecondOfficerRequired
 from caratflow.errors import Conflict, InvalidInput
-from caratflow.foureyes import SecondOfficerRequired
 from caratflow.models import PendingDecision, Role
-from caratflow.service import Actor
 from caratflow.testing import shipment_payload
 
 REMEDY = {

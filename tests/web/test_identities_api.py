@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from caratflow import ledger
+from caratflow.ledger import proofs, sequencer, signing_keys
 from caratflow.models import DigitalIdentity, LedgerEntry, Role
 
 KP_CERTIFICATE = hashlib.sha256(b"KP certificate CA123456").hexdigest()
@@ -65,12 +65,12 @@ def test_a_registered_identity_is_pending_then_proven(client, auth, register, ru
     assert body["ledger"]["status"] == "pending" and body["ledger"]["proof"] is None
     assert "sequencer" in body["ledger"]["message"]
 
-    key = ledger.signing_key(runtime.settings)
-    ledger.sequence_pending(session, key)
+    key = signing_keys.signing_key(runtime.settings)
+    sequencer.sequence_pending(session, key)
     session.commit()
     found = client.get("/api/v1/identities/BE-R-1", headers=auth).json
     assert found["ledger"]["status"] == "sequenced"
-    assert ledger.check_inclusion(key.public_key(), found["ledger"]["proof"])
+    assert proofs.check_inclusion(key.public_key(), found["ledger"]["proof"])
     head = client.get("/api/v1/ledger/head").json  # what another authority would check with
     assert found["ledger"]["proof"]["tree_head"]["key_id"] == head["key_id"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from caratflow import queries
+from caratflow.case import queries
+from caratflow.case.access import Actor
 from caratflow.models import Role
-from caratflow.service import Actor
 
 OFFICER = Actor("officer", Role.OFFICER, frozenset({"BE"}))
 

@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy import select
 
-from caratflow import ledger
+from caratflow.ledger import signing_keys
 from caratflow.models import Role, SecurityEvent
 from caratflow.scheduler import Worker, run_periodic_tasks
 from caratflow.testing import shipment_payload
@@ -69,7 +69,7 @@ def rendered(record: logging.LogRecord) -> str:
 
 def key_forms(runtime) -> list[str]:
     """The ledger's private key as it could be written: PEM body, raw hex, base64."""
-    key = ledger.signing_key(runtime.settings)
+    key = signing_keys.signing_key(runtime.settings)
     raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
     body = "".join(line for line in pem.splitlines() if not line.startswith("-----"))

@@ -11,7 +11,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from caratflow import foureyes
+from caratflow.case import foureyes
 from caratflow.models import Event, PendingDecision, Role, Shipment
 from caratflow.testing import shipment_payload
 
@@ -270,7 +270,7 @@ def test_the_workflow_page_draws_each_plugin_set(browser, make_person):
 def test_an_administrator_sets_four_eyes_and_closes_the_office_for_a_day(
     browser, make_person, session
 ):
-    from caratflow.deadlines import closure_days
+    from caratflow.deadlines.keeping import closure_days
 
     admin = browser(make_person(Role.ADMIN, "BE"))
     saved = post_form(

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import update
 
-from caratflow import ledger
+from caratflow.ledger import proofs, sequencer, signing_keys
+from caratflow.ledger.signing import load_public_key, verify_detached
 from caratflow.models import DocumentStatus, IssuedDocument
-from caratflow.signing import load_public_key, verify_detached
 from caratflow.testing import shipment_payload
 
 PARTIES = ["Antwerp Rough Traders", "Hoveniersstraat", "Mumbai Cutting Works", "Opera House"]
@@ -45,7 +45,7 @@ def issue(runtime, session, officer):
 
 
 def sequence(runtime, session) -> None:
-    ledger.sequence_pending(session, ledger.signing_key(runtime.settings))
+    sequencer.sequence_pending(session, signing_keys.signing_key(runtime.settings))
     session.commit()
 
 
@@ -81,7 +81,7 @@ def test_anyone_can_check_the_proof_and_the_file_with_the_public_key_alone(
     assert proof["status"] == "included"
     # What another authority does: fetch the published key, check the proof and the file.
     key = load_public_key(client.get("/api/v1/ledger/head").json["public_key"])
-    assert ledger.check_inclusion(key, proof)
+    assert proofs.check_inclusion(key, proof)
     leaf = json.loads(proof["leaf_data"])
     assert leaf["record"]["number"] == "EC000001"
     assert leaf["record"]["pdf_sha256"] == answer["signature"]["pdf_sha256"]

@@ -8,9 +8,9 @@ import hashlib
 
 import pytest
 
+from caratflow.case.access import Actor
 from caratflow.errors import Forbidden, LawForbids
 from caratflow.models import Role
-from caratflow.service import Actor
 from caratflow.testing import outcomes, shipment_payload
 
 CUSTOMS = Actor("douane.antwerpen", Role.OFFICER, frozenset({"BE"}), frozenset({"customs"}))

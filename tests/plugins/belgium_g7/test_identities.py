@@ -15,19 +15,18 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from caratflow import ledger
+from caratflow.case.access import Actor
 from caratflow.db import unit_of_work
 from caratflow.errors import Conflict, Forbidden, InvalidInput, LawForbids, NotFound
+from caratflow.ledger import leaves, proofs, sealing, sequencer, signing_keys, verification
 from caratflow.models import Authority, DigitalIdentity, IdentityCut, LedgerEntry, Role
 from caratflow.plugins.belgium_g7.identities import (
     identity_required,
-    lineage_graph,
-    lineage_is_clean,
-    lookup,
     register_identities,
     register_identity,
 )
-from caratflow.service import Actor
+from caratflow.plugins.belgium_g7.lineage import lineage_graph, lineage_is_clean
+from caratflow.plugins.belgium_g7.lookups import lookup
 from caratflow.testing import shipment_payload, statements_sent
 
 KP_CERTIFICATE = hashlib.sha256(b"KP certificate CA123456").hexdigest()
@@ -57,24 +56,25 @@ def count(session, model) -> int:
 
 @pytest.fixture
 def key(runtime):
-    return ledger.signing_key(runtime.settings)
+    return signing_keys.signing_key(runtime.settings)
 
 
 # -- g7.digital_identity: registered, sealed, proven ------------------------------------
 
 
 def test_a_parcel_is_registered_with_its_origin_and_proven_once_sequenced(session, officer, key):
-    registered = register_identity(session, parcel(CA="60", BW="40"), officer)
+    number = register_identity(session, parcel(CA="60", BW="40"), officer)
+    registered = lookup(session, number, officer)
     assert registered.as_json()["origin"] == {"BW": "40", "CA": "60"}
     assert registered.as_json()["ledger"]["status"] == "pending"
     assert registered.as_json()["ledger"]["proof"] is None
 
-    ledger.sequence_pending(session, key)
+    sequencer.sequence_pending(session, key)
     found = lookup(session, "BE-R-1", officer).as_json()
     proof = found["ledger"]["proof"]
     assert found["ledger"]["status"] == "sequenced" and found["ledger"]["matches_record"]
-    assert ledger.check_inclusion(key.public_key(), proof)
-    sealed = ledger.find_entry(session, ledger.IDENTITY, "BE-R-1").record
+    assert proofs.check_inclusion(key.public_key(), proof)
+    sealed = sealing.find_entry(session, leaves.IDENTITY, "BE-R-1").record
     assert sealed == {
         "id": "BE-R-1",
         "kind": "rough_parcel",
@@ -92,11 +92,11 @@ def test_a_parcel_is_registered_with_its_origin_and_proven_once_sequenced(sessio
 def test_a_proof_of_another_leaf_is_not_accepted_for_this_identity(session, officer, key):
     register_identity(session, parcel("BE-R-1"), officer)
     register_identity(session, parcel("BE-R-2", BW="100"), officer)
-    ledger.sequence_pending(session, key)
+    sequencer.sequence_pending(session, key)
     proof = lookup(session, "BE-R-1", officer).as_json()["ledger"]["proof"]
     other = lookup(session, "BE-R-2", officer).as_json()["ledger"]["proof"]
-    assert ledger.check_inclusion(key.public_key(), proof)
-    assert not ledger.check_inclusion(key.public_key(), proof | {"leaf_data": other["leaf_data"]})
+    assert proofs.check_inclusion(key.public_key(), proof)
+    assert not proofs.check_inclusion(key.public_key(), proof | {"leaf_data": other["leaf_data"]})
 
 
 def test_a_row_changed_after_registration_no_longer_matches_its_leaf(session, officer, key):
@@ -139,18 +139,18 @@ def test_a_batch_is_sealed_in_one_statement_and_every_leaf_is_proven(session, of
         numbers.extend(register_identities(session, cutters_batch(), officer))
 
     assert ledger_inserts(session, register) == 1
-    ledger.sequence_pending(session, key, batch_size=16)  # heads that cut through the batch
-    report = ledger.verify_ledger(session, key.public_key())
+    sequencer.sequence_pending(session, key, batch_size=16)  # heads that cut through the batch
+    report = verification.verify_ledger(session, key.public_key())
     assert report.ok and report.entries == 42, report.discrepancies
     for number in numbers:
         found = lookup(session, number, officer).as_json()["ledger"]
         assert found["status"] == "sequenced" and found["matches_record"], number
-        assert ledger.check_inclusion(key.public_key(), found["proof"]), number
+        assert proofs.check_inclusion(key.public_key(), found["proof"]), number
         assert json.loads(found["proof"]["leaf_data"])["record"]["id"] == number
 
 
 def test_a_batch_whose_leaf_cannot_be_written_leaves_no_row_behind(session, officer):
-    ledger.record_digital_identity(session, "BE-P-17", {"id": "BE-P-17"})  # sealed outside
+    sealing.record_digital_identity(session, "BE-P-17", {"id": "BE-P-17"})  # sealed outside
     with pytest.raises(Conflict):
         cutting_works(session, officer)
     assert count(session, DigitalIdentity) == 1 and count(session, IdentityCut) == 0
@@ -196,10 +196,10 @@ def swap_places(session, first: str, second: str) -> None:
 )
 def test_ledger_verify_names_the_leaf_tampered_in_a_batch(session, officer, key, tamper, named):
     cutting_works(session, officer)
-    ledger.sequence_pending(session, key, batch_size=16)
-    assert ledger.find_entry(session, ledger.IDENTITY, "BE-P-17").seq == 18  # after
+    sequencer.sequence_pending(session, key, batch_size=16)
+    assert sealing.find_entry(session, leaves.IDENTITY, "BE-P-17").seq == 18  # after
     tamper(session)
-    report = ledger.verify_ledger(session, key.public_key())
+    report = verification.verify_ledger(session, key.public_key())
     assert not report.ok
     identities = {row for row in report.rows if row.startswith("ledger_entry")}
     assert identities == named, report.discrepancies
@@ -337,9 +337,10 @@ def test_a_batch_that_overdraws_a_parent_between_its_own_stones_is_refused_whole
 def test_a_stone_cut_from_two_parents_draws_its_carats_from_each(session, officer):
     register_identity(session, parcel("BE-R-1", carats="1.00", CA="100"), officer)
     register_identity(session, parcel("BE-R-2", carats="1.00", BW="100"), officer)
-    stone = register_identity(
+    number = register_identity(
         session, cut("BE-P-1", "1.20", ("BE-R-1", "0.70"), ("BE-R-2", "0.50")), officer
-    ).as_json()
+    )
+    stone = lookup(session, number, officer).as_json()
     assert stone["origin_countries"] == ["BW", "CA"]  # inherited from both
     with pytest.raises(LawForbids, match="BE-R-1"):
         register_identity(session, cut("BE-P-2", "0.31", "BE-R-1"), officer)
@@ -366,7 +367,7 @@ def test_a_russian_share_two_cuts_away_makes_the_polished_stone_russian(session,
     assert "RU 1%" in problem.message
     stone = lookup(session, "BE-P-1", officer).as_json()
     assert stone["origin_countries"] == ["AO", "RU"]  # inherited at registration, and sealed
-    assert ledger.find_entry(session, ledger.IDENTITY, "BE-P-1").record["origin_countries"] == [
+    assert sealing.find_entry(session, leaves.IDENTITY, "BE-P-1").record["origin_countries"] == [
         "AO",
         "RU",
     ]

@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from caratflow.deadlines import deadline_of, sweep
+from caratflow.deadlines.keeping import deadline_of
+from caratflow.deadlines.sweep import sweep
 from caratflow.errors import ActionNotAvailable, LawForbids
 from caratflow.models import DeadlineStatus, DocumentStatus, IssuedDocument, OutboxMessage
 from caratflow.testing import export_payload, outcomes, shipment_payload

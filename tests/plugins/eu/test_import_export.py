@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from caratflow.deadlines import deadline_of
+from caratflow.deadlines.keeping import deadline_of
 from caratflow.errors import LawForbids
 from caratflow.models import DeadlineStatus
 from caratflow.testing import DELETE, export_payload, outcomes, shipment_payload
@@ -158,7 +158,7 @@ def test_a_high_risk_consignment_may_not_be_verified_by_selection(session, servi
 def test_days_the_office_was_closed_are_no_delay(session, service, officer):
     from datetime import UTC, datetime, timedelta
 
-    from caratflow.deadlines import add_closure_day
+    from caratflow.deadlines.keeping import add_closure_day
 
     presented = datetime.now(UTC) - timedelta(days=10)
     shipment = present(
@@ -327,7 +327,7 @@ def test_an_imports_original_certificate_is_kept_three_years_from_presentation(
 ):
     from datetime import date
 
-    from caratflow.retention import retention_of
+    from caratflow.records.retention import retention_of
 
     shipment = present(session, service, officer)
     service.act(session, shipment.id, "verify", officer)
@@ -340,7 +340,8 @@ def test_an_exports_copy_is_kept_three_years_from_validation(
 ):
     from zoneinfo import ZoneInfo
 
-    from caratflow.retention import retention_of, years_after
+    from caratflow.jurisdiction.retention import years_after
+    from caratflow.records.retention import retention_of
 
     shipment = present(session, service, officer, export_payload())
     service.act(session, shipment.id, "verify", officer, inputs={"sealed_under_supervision": "yes"})

@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from caratflow.deadlines import message_sent
+from caratflow.case.access import Actor
+from caratflow.deadlines.outbox import DeliverySettings, Dispatcher, add_recipient
+from caratflow.deadlines.sweep import message_sent
 from caratflow.errors import Forbidden, InvalidInput, LawForbids, NotFound
+from caratflow.jurisdiction.reports import Period
 from caratflow.models import Deadline, DeadlineStatus, IssuedDocument, Role
-from caratflow.outbox import DeliverySettings, Dispatcher, add_recipient
-from caratflow.reports import Period, open_report_deadlines, run_report
-from caratflow.service import Actor
+from caratflow.records.reports import open_report_deadlines, run_report
 from caratflow.testing import outcomes, shipment_payload
 
 BRUSSELS = ZoneInfo("Europe/Brussels")

@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import select
 
 from caratflow.db import unit_of_work
-from caratflow.exchange import MESSAGE_CONTEXT, PATH
+from caratflow.exchange.messages import MESSAGE_CONTEXT, PATH
+from caratflow.ledger.signing import canonical_json, public_key_pem
 from caratflow.models import OutboxMessage, OutboxStatus
-from caratflow.signing import canonical_json, public_key_pem
 from caratflow.testing import JsonEndpoint, node
 
 from .test_norway import SUPERVISOR, register, verified_import

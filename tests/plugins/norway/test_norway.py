@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
+from caratflow.case.access import Actor
+from caratflow.case.parties import party_json, register_party
 from caratflow.errors import Conflict, Forbidden, InvalidInput, LawForbids, NotFound, ReasonRequired
+from caratflow.ledger import sequencer, verification
 from caratflow.models import Role
-from caratflow.parties import party_json, register_party
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
 from caratflow.plugins.norway.rules import keep_until
-from caratflow.retention import purge, retention_of
-from caratflow.service import Actor
+from caratflow.records.retention import purge, retention_of
 from caratflow.testing import outcomes, shipment_payload
 
 OFFICER = Actor("officer.no", Role.OFFICER, frozenset({"NO"}))
@@ -359,7 +360,7 @@ def test_a_registration_names_the_party_its_address_and_phone(session, runtime):
 def test_the_register_lists_a_birth_number_in_full_only_to_those_who_need_it(
     session, runtime, role, shown
 ):
-    from caratflow import queries
+    from caratflow.case import queries
 
     register(session, runtime, "Kari Nordmann", organisation_number=None, national_id="01019012480")
     register(session, runtime, IMPORTER)
@@ -460,8 +461,8 @@ def test_a_refusal_is_kept_ten_years_from_the_final_decision(
 def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
     session, service, registered, plugin_host, runtime
 ):
-    from caratflow import ledger
-    from caratflow.signing import load_private_key
+    pass
+    from caratflow.ledger.signing import load_private_key
 
     key = load_private_key(runtime.settings.signing_key_path)
     shipment = cleared_import(session, service)
@@ -471,10 +472,10 @@ def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
         purge(session, plugin_host, shipment.id, day_before, ADMIN, "routine")
     with pytest.raises(Forbidden):
         purge(session, plugin_host, shipment.id, until, OFFICER, "routine")
-    ledger.sequence_pending(session, key)
+    sequencer.sequence_pending(session, key)
     record = purge(session, plugin_host, shipment.id, until, ADMIN, "ten years passed")
-    ledger.sequence_pending(session, key)
-    assert ledger.verify_ledger(session, key.public_key()).ok  # the purge is accounted for
+    sequencer.sequence_pending(session, key)
+    assert verification.verify_ledger(session, key.public_key()).ok  # the purge is accounted for
     assert (record.certificate_number, record.kept_until) == ("CA123456", until)
     with pytest.raises(NotFound, match="no shipment"):
         service.get(session, shipment.id, OFFICER)
@@ -483,7 +484,7 @@ def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
 def test_the_purge_list_says_what_the_law_lets_go_of_and_from_when(
     session, service, registered, plugin_host, clock
 ):
-    from caratflow.retention import retentions
+    from caratflow.records.retention import retentions
 
     clock.now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     cleared = cleared_import(session, service)
@@ -509,7 +510,7 @@ def test_an_unfinished_shipment_is_never_purgeable(session, service, registered,
 def test_the_annual_report_to_the_ministry_counts_controls_and_fees(
     session, service, registered, plugin_host
 ):
-    from caratflow.reports import run_report
+    from caratflow.records.reports import run_report
 
     cleared_import(session, service)
     refused = service.present(session, import_payload(entry_point="BGO"), OFFICER).shipment
@@ -528,7 +529,7 @@ def test_a_fee_schedule_above_the_average_cost_is_flagged_from_the_day_it_applie
 ):
     import shutil
 
-    from caratflow.law import DatedParameters
+    from caratflow.law.parameters import DatedParameters
     from caratflow.plugins.norway import rules
 
     folder = tmp_path / "parameters"
@@ -568,7 +569,7 @@ def test_every_record_of_a_shipment_is_handed_over_in_one_verifiable_bundle(
     import json
     import zipfile
 
-    from caratflow.handover import handover_bundle
+    from caratflow.records.handover import handover_bundle
 
     shipment = cleared_import(session, service)
     bundle = zipfile.ZipFile(io.BytesIO(handover_bundle(session, service, shipment.id, OFFICER)))

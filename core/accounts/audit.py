@@ -1,0 +1,87 @@
+"""caratflow.accounts.audit: TODO docstring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caratflow.case import access
+from caratflow.case.access import Actor
+from caratflow.models import (
+    SecurityEvent,
+    User,
+)
+
+LOG_SCAN_PAGE, LOG_SCAN_PAGES = 500, 20
+
+
+class EventKind:
+    """The security events recorded (strings, so the ledger can seal them as they are)."""
+
+    SIGN_IN = "sign_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_IN_THROTTLED = "sign_in_throttled"
+    SECOND_FACTOR_FAILED = "second_factor_failed"
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled"
+    SIGN_OUT = "sign_out"
+    SESSION_EXPIRED = "session_expired"
+    REAUTHENTICATED = "reauthenticated"
+    ACCESS_REFUSED = "access_refused"
+    CSRF_REFUSED = "csrf_refused"
+    USER_CHANGED = "user_changed"
+    SETTING_CHANGED = "setting_changed"
+
+
+def record(
+    session: Session,
+    kind: str,
+    *,
+    user: User | None = None,
+    user_name: str | None = None,
+    remote_addr: str | None = None,
+    path: str | None = None,
+    authorities: Iterable[str] | None = None,
+    **detail: Any,
+) -> SecurityEvent:
+    """Write one security event (the caller commits it); ``authorities`` are those it
+    concerns (by default the user's), whose supervisors and auditors will see it."""
+    if authorities is None:
+        authorities = [a.code for a in user.authorities] if user is not None else []
+    event = SecurityEvent(
+        kind=kind,
+        user_name=(user.name if user is not None else user_name or None),
+        remote_addr=remote_addr,
+        path=(path or "")[:300] or None,
+        authorities=sorted(set(authorities)),
+        detail={k: v for k, v in detail.items() if v is not None},
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def security_log(
+    session: Session, actor: Actor, *, before: int | None = None, limit: int = 100
+) -> list[SecurityEvent]:
+    """Recent events concerning the actor's authorities (all of them for a global admin)."""
+    access.require(actor, access.Permission.AUDIT)
+    found: list[SecurityEvent] = []
+    # Events carry a JSON list of authorities: filter page by page, newest first, and
+    # look at a bounded number of rows per call.
+    for _ in range(LOG_SCAN_PAGES):
+        query = select(SecurityEvent).order_by(SecurityEvent.id.desc()).limit(LOG_SCAN_PAGE)
+        if before is not None:
+            query = query.where(SecurityEvent.id < before)
+        page = list(session.scalars(query))
+        for event in page:
+            if actor.authorities is None or set(event.authorities) & actor.authorities:
+                found.append(event)
+                if len(found) == limit:
+                    return found
+        if len(page) < LOG_SCAN_PAGE:
+            break
+        before = page[-1].id
+    return found

@@ -1,0 +1,1 @@
+"""case: TODO wing docstring."""

@@ -1,0 +1,195 @@
+"""What a presented shipment must look like, checked before anything is written.
+
+Every problem is reported with the field it concerns (``certificate.carats``), all of
+them at once, so a broker can fix a file in one go.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from importlib.resources import files
+from typing import Annotated, Any
+
+import pycountry
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from caratflow.errors import FieldError, InvalidInput
+from caratflow.models import Direction, Goods
+
+
+@cache
+def reference() -> dict[str, Any]:
+    return tomllib.loads(files("caratflow.case").joinpath("reference.toml").read_text("utf-8"))
+
+
+def _country_code(value: str) -> str:
+    if value in reference()["country_codes"]["exceptionally_reserved"]:
+        return value
+    if len(value) != 2 or not value.isupper() or pycountry.countries.get(alpha_2=value) is None:
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+    return value
+
+
+CLOCK_ROOM = timedelta(days=100 * 366)
+
+
+def _in_every_zone(value: datetime) -> datetime:
+    """An instant far enough from the calendar's ends (years 1 and 9999) that every zone
+    can show it and every legal clock counted from it (retention runs for years) fits."""
+    try:
+        (value - CLOCK_ROOM).astimezone(UTC)
+        (value + CLOCK_ROOM).astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of dates the engine can count from") from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_every_zone)]
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _shown_as_written(value: str) -> str:
+    """A name or address must read on screens and documents as it was written: no bidi
+    override turning 'Ltd' into 'dtL', and not blank once invisible characters are gone
+    (zero-width joiners inside a name stay: Persian and Indic names need them)."""
+    if any(ch in _BIDI_CONTROLS for ch in value):
+        raise ValueError("bidirectional control characters (U+202A-202E, U+2066-2069) are refused")
+    if all(unicodedata.category(ch)[0] in "CZ" for ch in value):
+        raise ValueError("must contain visible characters")
+    return value
+
+
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_shown_as_written),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_shown_as_written),
+]
+CountryCode = Annotated[
+    str, StringConstraints(strip_whitespace=True), AfterValidator(_country_code)
+]
+HsCode = Annotated[str, StringConstraints(pattern=r"^\d{4}\.\d{2}$")]
+Carats = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4, allow_inf_nan=False)]
+Usd = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2, allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PartyIn(Strict):
+    name: Text
+    address: LongText
+
+
+class CertificateIn(Strict):
+    """The KP minimum content (LAW.md kp.certificate.fields) as the engine stores it."""
+
+    number: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z0-9/-]{1,30}$")]
+    issuing_country: CountryCode
+    issuing_authority: Text
+    validating_authority: Text | None = None
+    issued_on: date
+    expires_on: date
+    exporter: PartyIn
+    importer: PartyIn
+    parcels: Annotated[int, Field(ge=1, le=100_000, strict=True)]
+    carats: Carats
+    value_usd: Usd
+    hs_codes: Annotated[list[HsCode], Field(min_length=1, max_length=20)]
+    origin: Annotated[list[CountryCode], Field(max_length=50)] = []
+    provenance: CountryCode
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CertificateIn:
+        prefixes = reference()["certificate_prefixes"].get(
+            self.issuing_country, [self.issuing_country]
+        )
+        if not self.number.startswith(tuple(prefixes)):
+            raise ValueError(
+                f"number {self.number!r} must start with the issuing country's code "
+                f"({' or '.join(prefixes)})"
+            )
+        if self.expires_on <= self.issued_on:
+            raise ValueError("expires_on must be after issued_on")
+        return self
+
+
+class ContainerIn(Strict):
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    seals: Annotated[list[Text], Field(max_length=50)] = []
+    seals_intact: bool
+
+
+class ShipmentIn(BaseModel):
+    """A presentation. Fields beyond these are kept in ``details`` for the plugins."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    authority: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    direction: Direction
+    goods: Goods
+    presented_at: Instant | None = None
+    entry_point: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    certificate: CertificateIn
+    containers: Annotated[list[ContainerIn], Field(min_length=1, max_length=500)]
+
+    @model_validator(mode="after")
+    def _hs_codes_fit_goods(self) -> ShipmentIn:
+        allowed = reference()["hs_codes"][self.goods.value]
+        wrong = [code for code in self.certificate.hs_codes if code not in allowed]
+        if wrong:
+            raise ValueError(
+                f"HS code(s) {', '.join(wrong)} do not describe {self.goods.value} diamonds "
+                f"(expected {', '.join(allowed)})"
+            )
+        labels = [c.id for c in self.containers]
+        if len(set(labels)) != len(labels):
+            raise ValueError("container ids must be unique")
+        return self
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def presented_instant(self) -> datetime:
+        return (self.presented_at or datetime.now(UTC)).astimezone(UTC)
+
+
+def parse_shipment(payload: Any) -> ShipmentIn:
+    """Validate a presentation, or raise ``InvalidInput`` naming every bad field."""
+    if not isinstance(payload, Mapping):
+        raise InvalidInput([FieldError("$", "a shipment must be a JSON object")])
+    try:
+        return ShipmentIn.model_validate(dict(payload))
+    except ValidationError as error:
+        raise InvalidInput(field_errors(error)) from None
+
+
+def field_errors(error: ValidationError) -> list[FieldError]:
+    """pydantic's errors as ``FieldError``s named by dotted path (``certificate.carats``)."""
+    return [_field_error(e) for e in error.errors()]
+
+
+def _field_error(error: Mapping[str, Any]) -> FieldError:
+    field = ".".join(str(part) for part in error["loc"]) or "$"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return FieldError(field, message)

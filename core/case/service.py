@@ -1,0 +1,389 @@
+"""The service layer: present a shipment, fire an action, replay a case.
+
+Each method runs inside the caller's unit of work (``caratflow.db.unit_of_work``): it
+loads, asks the plugins' rules for findings, moves the state machine, records the
+decision with its findings and flushes. The caller commits all of it or none of it.
+Methods take a session and never commit one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from caratflow.case import access, foureyes
+from caratflow.case.access import Actor
+from caratflow.case.schemas import ShipmentIn, parse_shipment
+from caratflow.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    LawForbids,
+    NotFound,
+    ReasonRequired,
+)
+from caratflow.jurisdiction.contributions import Jurisdiction
+from caratflow.jurisdiction.workflow import PRESENTED, Transition
+from caratflow.law.registry import Registry
+from caratflow.law.rules import Case, Finding
+from caratflow.models import (
+    Authority,
+    Certificate,
+    Container,
+    Event,
+    FindingRecord,
+    Shipment,
+    utcnow,
+)
+from caratflow.pluginhost import PluginHost
+from caratflow.types import jsonable
+
+PRESENT = "present"
+# What every decision reads, loaded with the shipment instead of one query per attribute.
+DECISION_LOAD = (
+    joinedload(Shipment.authority),
+    joinedload(Shipment.certificate),
+    selectinload(Shipment.containers),
+)
+NOT_ASSESSED = "not assessed"
+
+
+@dataclass(frozen=True)
+class Presentation:
+    shipment: Shipment
+    created: bool  # False when an Idempotency-Key replayed an earlier presentation
+
+
+@dataclass(frozen=True)
+class ReplayLine:
+    """One recorded decision re-assessed under the law of another date."""
+
+    event: Event
+    recorded: list[tuple[str, str]]
+    replayed: list[Finding]
+
+    @property
+    def differences(self) -> list[str]:
+        before = dict(self.recorded)
+        after = {f.rule: f.outcome.value for f in self.replayed}
+        return [
+            f"{rule}: {before.get(rule, NOT_ASSESSED)} -> {after.get(rule, NOT_ASSESSED)}"
+            for rule in sorted(before.keys() | after.keys())
+            if before.get(rule) != after.get(rule)
+        ]
+
+
+DecisionObserver = Callable[[Session, Shipment, Event, Jurisdiction], None]
+"""Called in the decision's own transaction after it is recorded (ledger, deadlines)."""
+
+
+class ShipmentService:
+    """``clock`` gives the instant a decision is taken (a scenario replays months of
+    traffic on its own clock); every decision reads it once."""
+
+    def __init__(
+        self,
+        host: PluginHost,
+        observers: Sequence[DecisionObserver] = (),
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.host = host
+        self.observers = list(observers)
+        self.clock = clock
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, session: Session, shipment_id: int, actor: Actor) -> Shipment:
+        """The shipment, if the actor may see it; another authority's is simply not found."""
+        shipment = session.get(Shipment, shipment_id, options=DECISION_LOAD)
+        if shipment is None or not actor.may_act_for(shipment.authority_code):
+            raise NotFound(f"no shipment {shipment_id}")
+        return shipment
+
+    def jurisdiction_of(self, shipment: Shipment) -> Jurisdiction:
+        return self.host.jurisdiction(shipment.authority.plugins)
+
+    def available_actions(self, shipment: Shipment) -> list[str]:
+        transitions = self.jurisdiction_of(shipment).workflow.available(shipment)
+        return list(dict.fromkeys(t.action for t in transitions))
+
+    # -- presenting --------------------------------------------------------------------
+
+    def check(self, session: Session, payload: Any, actor: Actor) -> list[Finding]:
+        """Every finding a presentation would get; nothing is written."""
+        parsed = parse_shipment(payload)
+        authority = self._authority(session, parsed.authority, actor)
+        shipment = _build(parsed, authority)
+        return self._assess(session, shipment, PRESENT, legal_date(shipment))
+
+    def present(
+        self,
+        session: Session,
+        payload: Any,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> Presentation:
+        """Record a presented shipment with the findings of every applicable rule.
+
+        With an ``idempotency_key``, presenting the same payload again returns the
+        first shipment; the same key with a different payload is a conflict.
+        """
+        parsed = parse_shipment(payload)
+        authority = self._authority(session, parsed.authority, actor)
+        digest = _digest(payload)
+        if idempotency_key is not None:
+            earlier = self._by_idempotency_key(session, authority.code, idempotency_key, digest)
+            if earlier is not None:
+                return Presentation(earlier, created=False)
+        access.require(actor, access.Permission.PRESENT)
+
+        shipment = _build(parsed, authority)
+        shipment.idempotency_key, shipment.request_digest = idempotency_key, digest
+        day, now = legal_date(shipment), self.clock()
+        findings = self._assess(session, shipment, PRESENT, day, at=now)
+        try:
+            with session.begin_nested():
+                session.add(shipment)
+                self._record(session, shipment, PRESENT, actor, None, None, day, findings, {}, now)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            # A concurrent request with the same key won the race: answer as it did.
+            earlier = self._by_idempotency_key(session, authority.code, idempotency_key, digest)
+            assert earlier is not None
+            return Presentation(earlier, created=False)
+        return Presentation(shipment, created=True)
+
+    # -- deciding ----------------------------------------------------------------------
+
+    def act(
+        self,
+        session: Session,
+        shipment_id: int,
+        action: str,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> Shipment:
+        """Fire ``action`` on the shipment if the workflow and the law allow it.
+
+        Raises ``Conflict`` when ``expected_version`` is stale or a concurrent decision
+        got there first, ``ActionNotAvailable`` when the state does not allow the
+        action, ``LawForbids`` (with the findings) when a rule holds or refuses.
+        """
+        shipment = self.get(session, shipment_id, actor)
+        access.require(actor, access.Permission.DECIDE)
+        if expected_version is not None and expected_version != shipment.version:
+            raise Conflict(
+                f"shipment {shipment_id} is at version {shipment.version}, not {expected_version}; "
+                "reload it and decide again"
+            )
+        workflow = self.jurisdiction_of(shipment).workflow
+        transition = workflow.transition_for(shipment, action)
+        if refused := access.why_not(actor, workflow, transition):
+            raise Forbidden(refused)
+        second_look = foureyes.take_open_request(session, shipment, action, actor)
+        if second_look is not None:  # confirming a colleague's request: decide what was asked
+            reason, inputs = second_look.reason, foureyes.confirmed_inputs(second_look)
+        reason = (reason or "").strip() or None
+        if transition.requires_reason and reason is None:
+            raise ReasonRequired(f"'{action}' needs a written reason")
+        inputs = inputs or {}
+        _check_inputs(transition, inputs)
+        amended = {name: inputs[name] for name in sorted(transition.amends) if name in inputs}
+        day, now = legal_date(shipment), self.clock()
+        findings = self._assess(session, shipment, action, day, inputs, now, amended)
+        if any(f.stops or (transition.requires_clean and f.outcome.blocks) for f in findings):
+            raise LawForbids(action, findings)
+        if second_look is None:
+            foureyes.refuse_single_officer(session, shipment, action)
+        if amended:  # the decision's inputs, sealed with it, show what was completed
+            shipment.details = {**shipment.details, **jsonable(amended)}
+        from_state = shipment.state
+        workflow.fire(shipment, action)
+        shipment.updated_at = now  # every decision bumps the version, state change or not
+        try:  # the UPDATE carries "WHERE version = <the version we loaded>"
+            self._record(
+                session, shipment, action, actor, from_state, reason, day, findings, inputs, now
+            )
+        except StaleDataError:
+            raise Conflict(
+                f"shipment {shipment_id} was changed by someone else; reload it and decide again"
+            ) from None
+        return shipment
+
+    # -- auditing ----------------------------------------------------------------------
+
+    def replay(
+        self, session: Session, shipment_id: int, as_of: date, actor: Actor
+    ) -> list[ReplayLine]:
+        """Re-assess every recorded decision under the law as it stood on ``as_of``."""
+        shipment = self.get(session, shipment_id, actor)
+        lines = []
+        for event in shipment.events:
+            replayed = self._assess(session, shipment, event.action, as_of, event.data, event.at)
+            recorded = [(f.rule, f.outcome) for f in event.findings]
+            lines.append(ReplayLine(event, recorded, replayed))
+        return lines
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _authority(self, session: Session, code: str, actor: Actor) -> Authority:
+        authority = session.get(Authority, code)
+        if authority is None:
+            raise InvalidInput([FieldError("authority", f"unknown authority {code!r}")])
+        if not actor.may_act_for(code):
+            raise Forbidden(f"{actor.name} does not act for authority {code}")
+        return authority
+
+    def _assess(
+        self,
+        session: Session,
+        shipment: Shipment,
+        action: str,
+        day: date,
+        inputs: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        amended: Mapping[str, Any] | None = None,
+    ) -> list[Finding]:
+        case = Case(
+            shipment,
+            action,
+            day,
+            Registry(session),
+            at or self.clock(),
+            inputs or {},
+            amended or {},
+        )
+        return [
+            f
+            for rule in self.jurisdiction_of(shipment).rules
+            if rule.applies(case)
+            for f in rule.evaluate(case)
+        ]
+
+    def _record(
+        self,
+        session: Session,
+        shipment: Shipment,
+        action: str,
+        actor: Actor,
+        from_state: str | None,
+        reason: str | None,
+        day: date,
+        findings: Sequence[Finding],
+        inputs: Mapping[str, Any] | None,
+        at: datetime,
+    ) -> Event:
+        event = Event(
+            shipment=shipment,  # appends to shipment.events only if already loaded
+            at=at,
+            action=action,
+            actor=actor.name,
+            from_state=from_state,
+            to_state=shipment.state,
+            reason=reason,
+            legal_date=day,
+            data=jsonable(dict(inputs or {})),
+            findings=[
+                FindingRecord(
+                    rule=f.rule,
+                    outcome=f.outcome.value,
+                    basis=f.basis,
+                    message=f.message,
+                    rule_version=f.version,
+                    data=jsonable(dict(f.data)),
+                )
+                for f in findings
+            ],
+        )
+        session.add(event)
+        session.flush()
+        jurisdiction = self.jurisdiction_of(shipment)
+        for observe in self.observers:
+            observe(session, shipment, event, jurisdiction)
+        return event
+
+    def _by_idempotency_key(
+        self, session: Session, authority: str, key: str, digest: str
+    ) -> Shipment | None:
+        earlier = session.scalar(
+            select(Shipment).where(
+                Shipment.authority_code == authority, Shipment.idempotency_key == key
+            )
+        )
+        if earlier is not None and earlier.request_digest != digest:
+            raise Conflict(f"Idempotency-Key {key!r} was already used for a different shipment")
+        return earlier
+
+
+def legal_date(shipment: Shipment) -> date:
+    """The presentation date in the authority's own zone: the date whose law applies."""
+    return shipment.authority.local_date(shipment.presented_at)
+
+
+def latest_findings(shipment: Shipment) -> list[FindingRecord]:
+    return list(shipment.events[-1].findings) if shipment.events else []
+
+
+def _build(parsed: ShipmentIn, authority: Authority) -> Shipment:
+    cert = parsed.certificate
+    return Shipment(
+        authority=authority,
+        authority_code=authority.code,
+        direction=parsed.direction,
+        goods=parsed.goods,
+        state=PRESENTED,
+        presented_at=parsed.presented_instant(),
+        entry_point=parsed.entry_point,
+        details=jsonable(parsed.details),
+        certificate=Certificate(
+            number=cert.number,
+            issuing_country=cert.issuing_country,
+            issuing_authority=cert.issuing_authority,
+            validating_authority=cert.validating_authority,
+            issued_on=cert.issued_on,
+            expires_on=cert.expires_on,
+            exporter_name=cert.exporter.name,
+            exporter_address=cert.exporter.address,
+            importer_name=cert.importer.name,
+            importer_address=cert.importer.address,
+            parcels=cert.parcels,
+            carats=cert.carats,
+            value_usd=cert.value_usd,
+            hs_codes=list(cert.hs_codes),
+            origin=list(cert.origin),
+            provenance=cert.provenance,
+        ),
+        containers=[
+            Container(label=c.id, seals=list(c.seals), seals_intact=c.seals_intact)
+            for c in parsed.containers
+        ],
+    )
+
+
+def _check_inputs(transition: Transition, inputs: Mapping[str, Any]) -> None:
+    problems = [
+        FieldError(f"inputs.{name}", f"choose one of: {', '.join(allowed)}")
+        for name, allowed in transition.inputs.items()
+        if inputs.get(name) not in allowed
+    ]
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _digest(payload: Any) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

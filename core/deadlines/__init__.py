@@ -1,0 +1,1 @@
+"""deadlines: TODO wing docstring."""

@@ -1,0 +1,534 @@
+"""The outbox: messages written in the transaction of what caused them, delivered later.
+
+Delivery is at least once. A worker claims a batch of pending messages by moving their
+``next_attempt_at`` one lease ahead (a short transaction: no lock is held while it
+talks to a mail server), sends them, and marks the batch sent. A worker that dies
+between sending and marking gives its batch back when the lease runs out, so a
+message can arrive twice: every message carries its stable ``key`` (the
+e-mail's ``Message-ID``, the webhook's ``Idempotency-Key``) and the recipient drops
+the second copy. Failed deliveries are retried with exponential backoff.
+
+Addresses are URIs, one scheme per channel: ``mailto:`` (SMTP), ``https://`` or
+``http://`` (webhook, HTTP POST of JSON), ``log:`` (the ``caratflow.outbox`` log) and
+``peer:<CODE>`` (another authority's caratflow node, signed: ``caratflow.exchange``).
+An authority maps each audience ("officers", "supervisors", "commission", …) to
+addresses in the ``recipient`` table; an audience without one goes to the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import smtplib
+import time as clock
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from caratflow.config import ENV_PREFIX
+from caratflow.db import unit_of_work
+from caratflow.errors import FieldError, InvalidInput
+from caratflow.models import Authority, OutboxMessage, OutboxStatus, Peer, Recipient, utcnow
+from caratflow.types import jsonable
+
+log = logging.getLogger(__name__)
+
+LATE_AFTER = timedelta(minutes=5)
+"""A message that goes out more than this after its time is marked late."""
+
+SCHEMES = ("mailto", "https", "http", "log", "peer")  # peer:<CODE>: caratflow.exchange (issue 10)
+
+
+# -- settings ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How to reach the channels and how patiently to retry, from ``CARATFLOW_SMTP_*``
+    and ``CARATFLOW_OUTBOX_*`` environment variables."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "caratflow@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    timeout: float = 30.0
+    lease: timedelta = timedelta(minutes=5)
+    retry_base: timedelta = timedelta(seconds=30)
+    retry_cap: timedelta = timedelta(hours=1)
+    max_attempts: int = 12
+    batch: int = 10  # also the most a worker that dies can have sent unmarked
+    late_after: timedelta = LATE_AFTER
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:
+        env = os.environ if environ is None else environ
+
+        def read(name: str) -> str | None:
+            return env.get(ENV_PREFIX + name, "").strip() or None
+
+        def seconds(name: str, default: timedelta) -> timedelta:
+            raw = read(name)
+            return timedelta(seconds=float(raw)) if raw else default
+
+        defaults = cls()
+        return cls(
+            smtp_host=read("SMTP_HOST") or defaults.smtp_host,
+            smtp_port=int(read("SMTP_PORT") or defaults.smtp_port),
+            smtp_from=read("SMTP_FROM") or defaults.smtp_from,
+            smtp_user=read("SMTP_USER"),
+            smtp_password=read("SMTP_PASSWORD"),
+            smtp_starttls=(read("SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
+            lease=seconds("OUTBOX_LEASE", defaults.lease),
+            retry_base=seconds("OUTBOX_RETRY_BASE", defaults.retry_base),
+            retry_cap=seconds("OUTBOX_RETRY_CAP", defaults.retry_cap),
+            max_attempts=int(read("OUTBOX_MAX_ATTEMPTS") or defaults.max_attempts),
+        )
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Wait before attempt ``attempts + 1``: base, 2×base, 4×base, … up to the cap."""
+        return min(self.retry_base * (2 ** max(attempts - 1, 0)), self.retry_cap)
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+def add_recipient(session: Session, authority: str, audience: str, address: str) -> Recipient:
+    """Send ``authority``'s messages for ``audience`` to ``address`` as well."""
+    if session.get(Authority, authority) is None:
+        raise InvalidInput([FieldError("authority", f"unknown authority {authority!r}")])
+    scheme = address.partition(":")[0].lower()
+    if scheme not in SCHEMES or not address.partition(":")[2]:
+        raise InvalidInput(
+            [
+                FieldError(
+                    "address", f"{address!r}: use mailto:…, https://…, http://…, log:… or peer:…"
+                )
+            ]
+        )
+    if scheme == "peer" and not _is_peer(session, authority, address.partition(":")[2]):
+        raise InvalidInput(
+            [FieldError("address", f"{authority} has no peer {address.partition(':')[2]!r}")]
+        )
+    if not audience.strip():
+        raise InvalidInput([FieldError("audience", "name the audience, e.g. 'supervisors'")])
+    recipient = Recipient(authority_code=authority, audience=audience.strip(), address=address)
+    session.add(recipient)
+    session.flush()
+    return recipient
+
+
+def _is_peer(session: Session, authority: str, code: str) -> bool:
+    """A ``peer:`` address names a peer the authority registered (issue 10)."""
+    found = select(Peer.id).where(Peer.authority_code == authority, Peer.code == code.upper())
+    return session.scalar(found) is not None
+
+
+def recipients(session: Session, authority: str | None = None) -> list[Recipient]:
+    query = select(Recipient).order_by(Recipient.authority_code, Recipient.audience, Recipient.id)
+    if authority is not None:
+        query = query.where(Recipient.authority_code == authority)
+    return list(session.scalars(query))
+
+
+def addresses(session: Session, authority: str | None, audience: str) -> list[str]:
+    """Where ``audience`` is reached; the log when nobody configured an address."""
+    found = session.scalars(
+        select(Recipient.address).where(
+            Recipient.authority_code == authority, Recipient.audience == audience
+        )
+    ).all()
+    return list(found) or [f"log:{audience}"]
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    authority: str | None,
+    audience: str,
+    kind: str,
+    subject: str,
+    body: str,
+    scheduled_for: datetime,
+    data: Mapping[str, Any] | None = None,
+    late: bool = False,
+    shipment_id: int | None = None,
+    deadline_id: int | None = None,
+    fulfils_deadline: bool = False,
+    to: Sequence[str] | None = None,
+) -> int:
+    """Queue one message per address of ``audience`` (or ``to``, if the caller looked them
+    up already), in the caller's transaction.
+
+    ``key`` names the message for good: queueing the same key again writes nothing,
+    so whoever retries the cause cannot duplicate the message. Returns how many rows
+    were written.
+    """
+    rows = [
+        {
+            "key": f"{key}:{_digest(address)[:12]}",
+            "authority_code": authority,
+            "shipment_id": shipment_id,
+            "deadline_id": deadline_id,
+            "fulfils_deadline": fulfils_deadline,
+            "kind": kind,
+            "audience": audience,
+            "address": address,
+            "subject": subject[:300],
+            "body": body,
+            "data": jsonable(dict(data or {})),
+            "status": OutboxStatus.PENDING,
+            "scheduled_for": scheduled_for,
+            "late": late,
+            "attempts": 0,
+            "next_attempt_at": scheduled_for,
+            "created_at": utcnow(),
+        }
+        for address in (to if to is not None else addresses(session, authority, audience))
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(OutboxMessage.id)
+    )
+    connection = session.connection()
+    return sum(len(connection.execute(statement, row).all()) for row in rows)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def claim(
+    session: Session,
+    key: ColumnElement[int],
+    due: Select[tuple[int]],
+    values: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """Claim the rows ``due`` selects (their ids) for this transaction, skipping the ones
+    another worker holds; set ``values`` on them.
+
+    PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED``, then an UPDATE by primary key (an
+    UPDATE … WHERE id IN (subquery) may hash-join the whole table). SQLite has no row
+    locks: the UPDATE comes first, so the database's one write lock is taken before
+    anything is read and a second worker waits its turn.
+    """
+    table = key.table
+    if session.get_bind().dialect.name == "sqlite":
+        statement = (
+            update(table)
+            .where(key.in_(due.scalar_subquery()))
+            .values(dict(values or {key.name: key}))
+            .returning(key)
+        )
+        return list(session.execute(statement).scalars())
+    ids = list(session.scalars(due.with_for_update(skip_locked=True)))
+    if ids and values:
+        session.execute(update(table).where(key.in_(ids)).values(dict(values)))
+    return ids
+
+
+# -- channels ---------------------------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """The channel could not deliver; the message will be tried again later."""
+
+
+class Channel(Protocol):
+    def send(self, message: OutboxMessage, late: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def subject_of(message: OutboxMessage, late: bool) -> str:
+    return f"[late] {message.subject}" if late else message.subject
+
+
+def body_of(message: OutboxMessage, late: bool) -> str:
+    if not late:
+        return message.body
+    return (
+        f"{message.body}\nThis message was due at {message.scheduled_for:%Y-%m-%d %H:%M} UTC "
+        "and goes out late, after the system could not send it on time.\n"
+    )
+
+
+class EmailChannel:
+    """SMTP; one connection per dispatch round. ``Message-ID`` is derived from the key."""
+
+    def __init__(self, settings: DeliverySettings):
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, message: OutboxMessage, late: bool) -> None:
+        settings = self.settings
+        email = EmailMessage()
+        email["From"] = settings.smtp_from
+        email["To"] = message.address.removeprefix("mailto:")
+        email["Subject"] = subject_of(message, late)
+        domain = settings.smtp_from.rpartition("@")[2] or "caratflow"
+        email["Message-ID"] = f"<{_digest(message.key)[:32]}@{domain}>"
+        email["X-Caratflow-Key"] = message.key
+        email.set_content(body_of(message, late))
+        try:
+            self._connection().send_message(email)
+        except (smtplib.SMTPException, OSError) as error:
+            self.close()
+            raise DeliveryError(
+                f"SMTP {settings.smtp_host}:{settings.smtp_port}: {error}"
+            ) from None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            settings = self.settings
+            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout)
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password or "")
+            self._smtp = smtp
+        return self._smtp
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+
+class WebhookChannel:
+    """HTTP POST of the message as JSON with an ``Idempotency-Key`` header; any answer
+    other than 2xx is a failure to retry."""
+
+    def __init__(self, settings: DeliverySettings):
+        self.settings = settings
+
+    def send(self, message: OutboxMessage, late: bool) -> None:
+        payload = {
+            "key": message.key,
+            "kind": message.kind,
+            "audience": message.audience,
+            "authority": message.authority_code,
+            "shipment": message.shipment_id,
+            "deadline": message.deadline_id,
+            "subject": subject_of(message, late),
+            "body": body_of(message, late),
+            "late": late,
+            "scheduled_for": message.scheduled_for.isoformat(),
+            "data": message.data,
+        }
+        request = urllib.request.Request(
+            message.address,
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": message.key,
+                "User-Agent": "caratflow-outbox",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.settings.timeout) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            raise DeliveryError(f"webhook answered {error.code} {error.reason}") from None
+        except (urllib.error.URLError, OSError) as error:
+            raise DeliveryError(f"webhook unreachable: {error}") from None
+        if not 200 <= status < 300:
+            raise DeliveryError(f"webhook answered {status}")
+
+    def close(self) -> None:
+        pass
+
+
+class LogChannel:
+    """The ``caratflow.outbox`` logger: where messages go that nobody configured."""
+
+    def send(self, message: OutboxMessage, late: bool) -> None:
+        log.warning(
+            "%s for %s: %s [key %s]",
+            message.kind,
+            message.address.removeprefix("log:") or message.audience,
+            subject_of(message, late),
+            message.key,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def default_channels(settings: DeliverySettings) -> dict[str, Channel]:
+    webhook = WebhookChannel(settings)
+    return {
+        "mailto": EmailChannel(settings),
+        "https": webhook,
+        "http": webhook,
+        "log": LogChannel(),
+    }
+
+
+# -- dispatching ------------------------------------------------------------------------
+
+SentHook = Callable[[Session, OutboxMessage, datetime], None]
+
+
+@dataclass
+class DispatchResult:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+
+
+@dataclass
+class Dispatcher:
+    """Delivers pending messages; any number may run at once on PostgreSQL.
+
+    ``on_sent`` hooks run in the transaction that marks a message sent (the deadlines
+    module meets a deadline whose notices have all gone).
+    """
+
+    sessions: sessionmaker[Session]
+    settings: DeliverySettings = field(default_factory=DeliverySettings)
+    channels: dict[str, Channel] | None = None
+    on_sent: Sequence[SentHook] = ()
+    clock: Callable[[], datetime] = utcnow
+
+    def __post_init__(self) -> None:
+        if self.channels is None:
+            self.channels = default_channels(self.settings)
+
+    def dispatch(self, rounds: int | None = None) -> DispatchResult:
+        """Claim and deliver batches until nothing is due (or ``rounds`` batches)."""
+        result = DispatchResult()
+        done = 0
+        try:
+            while rounds is None or done < rounds:
+                claimed = self.claim()
+                if not claimed:
+                    break
+                self._deliver(claimed, result)
+                done += 1
+        finally:
+            for channel in (self.channels or {}).values():
+                channel.close()
+        return result
+
+    def claim(self) -> list[OutboxMessage]:
+        """Take up to ``batch`` due messages for one lease; others' claims are skipped."""
+        now = self.clock()
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now
+            )
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(self.settings.batch)
+        )
+        with unit_of_work(self.sessions) as session:
+            lease = {
+                "next_attempt_at": now + self.settings.lease,
+                "attempts": OutboxMessage.attempts + 1,
+            }
+            ids = claim(session, OutboxMessage.__table__.c.id, due, lease)
+            if not ids:
+                return []
+            query = select(OutboxMessage).where(OutboxMessage.id.in_(ids))
+            messages = list(session.scalars(query.order_by(OutboxMessage.id)))
+            session.expunge_all()
+        return messages
+
+    def _deliver(self, messages: list[OutboxMessage], result: DispatchResult) -> None:
+        started = clock.monotonic()
+        half_lease = self.settings.lease.total_seconds() / 2
+        sent: list[tuple[OutboxMessage, bool]] = []
+        try:
+            for message in messages:
+                if clock.monotonic() - started > half_lease:
+                    return  # the rest go back to the queue when the lease runs out
+                now = self.clock()
+                late = message.late or now - message.scheduled_for > self.settings.late_after
+                channel = (self.channels or {}).get(message.address.partition(":")[0].lower())
+                try:
+                    if channel is None:
+                        raise DeliveryError(f"no channel for {message.address!r}")
+                    channel.send(message, late)
+                except DeliveryError as error:
+                    self._failed(message, str(error), result)
+                    continue
+                sent.append((message, late))
+        finally:
+            self._sent(sent, result)
+
+    def _sent(self, sent: list[tuple[OutboxMessage, bool]], result: DispatchResult) -> None:
+        """Mark one batch sent in one transaction. A worker that dies before this commit
+        has sent at most one batch unmarked: it goes again, with the same keys."""
+        if not sent:
+            return
+        now = self.clock()
+        with unit_of_work(self.sessions) as session:
+            for late in (False, True):
+                ids = [m.id for m, was_late in sent if was_late is late]
+                if ids:
+                    session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(ids))
+                        .values(status=OutboxStatus.SENT, sent_at=now, late=late, last_error=None),
+                        execution_options={"synchronize_session": False},
+                    )
+            for message, _ in sent:
+                if message.fulfils_deadline:
+                    message.status, message.sent_at = OutboxStatus.SENT, now
+                    for hook in self.on_sent:
+                        hook(session, message, now)
+        result.sent += len(sent)
+
+    def _failed(self, message: OutboxMessage, error: str, result: DispatchResult) -> None:
+        now = self.clock()
+        giving_up = message.attempts >= self.settings.max_attempts
+        values: dict[str, Any] = {"last_error": error}
+        if giving_up:
+            values["status"] = OutboxStatus.FAILED
+            log.error(
+                "outbox: giving up on %s after %d attempts: %s",
+                message.key,
+                message.attempts,
+                error,
+            )
+            result.failed += 1
+        else:
+            values["next_attempt_at"] = now + self.settings.backoff(message.attempts)
+            log.warning("outbox: %s failed (attempt %d): %s", message.key, message.attempts, error)
+            result.retrying += 1
+        with unit_of_work(self.sessions) as session:
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values),
+                execution_options={"synchronize_session": False},
+            )
+
+
+def outbox_counts(session: Session, authorities: Sequence[str] | None = None) -> dict[str, int]:
+    """How many messages are pending, sent, failed, cancelled (the board's footer)."""
+    query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    if authorities is not None:
+        query = query.where(OutboxMessage.authority_code.in_(list(authorities)))
+    counts = {status.value: 0 for status in OutboxStatus}
+    for status, count in session.execute(query):
+        counts[OutboxStatus(status).value] = count
+    return counts

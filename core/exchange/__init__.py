@@ -1,0 +1,1 @@
+"""exchange: TODO wing docstring."""

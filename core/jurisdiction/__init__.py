@@ -1,0 +1,1 @@
+"""jurisdiction: TODO wing docstring."""

@@ -1,0 +1,1 @@
+"""law: TODO wing docstring."""

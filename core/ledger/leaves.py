@@ -1,0 +1,243 @@
+"""TODO."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from caratflow.ledger.signing import (
+    MAX_SAFE_INTEGER,
+    canonical_json,
+    format_timestamp,
+)
+from caratflow.models import (
+    FindingRecord,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+LEAF_VERSION = 1
+"""Written into every leaf; bumped when what a kind of leaf seals changes."""
+
+
+DECISION = "decision"
+
+
+DOCUMENT = "document"
+
+
+DOCUMENT_STATUS = "document_status"
+
+
+IDENTITY = "identity"
+
+
+PURGE = "purge"
+
+
+def leaf_bytes(kind: str, key: str, logged_at: datetime, record: Mapping[str, Any]) -> bytes:
+    """The exact bytes of a leaf: canonical JSON (RFC 8785) of the record with what
+    identifies it.
+
+    ``signing.canonical_json`` defines the bytes. When every object key is ASCII (all our
+    records), the C encoder of ``json`` writes exactly the same bytes several times
+    faster: RFC 8785 orders keys by UTF-16 code units, which for ASCII is Python's order,
+    and escapes strings as ``json.dumps`` does. Any other key takes the reference path.
+    """
+    leaf = {
+        "v": LEAF_VERSION,
+        "kind": kind,
+        "key": key,
+        "logged_at": logged_at,
+        "record": sealable(record),
+    }
+    if not _ascii_keys(leaf["record"]):
+        return canonical_json(leaf)
+    return json.dumps(
+        leaf,
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        allow_nan=False,
+        default=_json_default,
+    ).encode("utf-8")
+
+
+def _ascii_keys(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(key.isascii() and _ascii_keys(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_ascii_keys(item) for item in value)
+    return True
+
+
+def _json_default(value: Any) -> str:
+    """What ``canonical_json`` writes for the types JSON has not: text, and only these."""
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"Decimal {value} is not finite")
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not allowed in canonical JSON")
+
+
+def sealable(value: Any) -> Any:
+    """``value`` in the types canonical JSON takes, the same way every time it is read.
+
+    JSON columns may hold floats and integers beyond 2**53 that canonical JSON refuses;
+    both are sealed as their exact decimal text, which a round trip through the database
+    gives back unchanged.
+    """
+    if isinstance(value, Mapping):
+        return {str(key): sealable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [sealable(item) for item in value]
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
+        return str(value)
+    return value
+
+
+def as_json(value: Any) -> Any:
+    """``value`` as canonical JSON would read back: ``json.loads(leaf_bytes(...))["record"]``
+    without serialising (verification compares structures; the hash checks the bytes)."""
+    if isinstance(value, Mapping):
+        return {str(key): as_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(item) for item in value]
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= MAX_SAFE_INTEGER else str(value)
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)  # Decimal
+
+
+EVENT_COLUMNS = (
+    "id",
+    "shipment_id",
+    "action",
+    "actor",
+    "from_state",
+    "to_state",
+    "reason",
+    "legal_date",
+    "at",
+    "data",
+)
+
+
+FINDING_COLUMNS = ("id", "rule", "outcome", "basis", "message", "rule_version", "data")
+
+
+DOCUMENT_COLUMNS = (
+    "id",
+    "number",
+    "kind",
+    "serial",
+    "authority_code",
+    "shipment_id",
+    "issued_at",
+    "issued_on",
+    "valid_until",
+    "actor",
+    "content",
+    "pdf",
+    "key_id",
+    "signature",
+)
+
+
+STATUS_COLUMNS = ("id", "document_id", "status", "at", "actor", "reason")
+
+
+PURGE_COLUMNS = (
+    "id",
+    "shipment_id",
+    "authority_code",
+    "certificate_number",
+    "kept_until",
+    "actor",
+    "reason",
+    "purged_at",
+)
+
+
+def row_of(obj: object, names: Sequence[str]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in names}
+
+
+def finding_row(finding: FindingRecord) -> dict[str, Any]:
+    return row_of(finding, FINDING_COLUMNS)
+
+
+def plain(value: Any) -> Any:
+    """Enum members as their values, so a row read back and an object give the same leaf."""
+    return getattr(value, "value", value) if not isinstance(value, str | int) else value
+
+
+def sealed_decision(
+    event: Mapping[str, Any], findings: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A decision as sealed: every column of the event, and each finding with its id."""
+    record = {name: plain(event[name]) for name in EVENT_COLUMNS}
+    record["findings"] = [
+        {name: plain(f[name]) for name in FINDING_COLUMNS}
+        for f in sorted(findings, key=lambda f: f["id"])
+    ]
+    return record
+
+
+def sealed_document(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An issued document as sealed, with nothing personal in the clear.
+
+    The public check shows this leaf whole, so that anyone can recompute its hash: the
+    PDF and the parts that name people (the content, the officer) are sealed by their
+    SHA-256 only.
+    """
+    private = canonical_json({"actor": row["actor"], "content": sealable(row["content"])})
+    return {
+        "id": row["id"],
+        "number": row["number"],
+        "kind": row["kind"],
+        "serial": row["serial"],
+        "authority": row["authority_code"],
+        "shipment_id": row["shipment_id"],
+        "issued_at": row["issued_at"],
+        "issued_on": row["issued_on"],
+        "valid_until": row["valid_until"],
+        "pdf_sha256": hashlib.sha256(bytes(row["pdf"])).hexdigest(),
+        "private_sha256": hashlib.sha256(private).hexdigest(),
+        "key_id": row["key_id"],
+        "signature": row["signature"],
+    }
+
+
+def sealed_status(row: Mapping[str, Any], number: str) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "document": number,
+        "status": plain(row["status"]),
+        "at": row["at"],
+        "actor": row["actor"],
+        "reason": row["reason"],
+    }
+
+
+def sealed_purge(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: row[name] for name in PURGE_COLUMNS}

@@ -1,0 +1,234 @@
+"""The ledger: a tamper-evident, append-only log of every decision, document and identity.
+
+A verifiable transparency log in the style of Certificate Transparency (RFC 9162), kept in
+the same database as the records it seals:
+
+- **Sealing.** The transaction that writes a record also writes its ledger entry: the
+  canonical JSON (RFC 8785) of the record, with its kind, key and the instant it was
+  logged. A writer inserts its rows (a batch in one statement) and never waits on another
+  writer.
+- **Sequencing.** ``sequence_pending`` (run by the scheduler, or ``caratflow ledger
+  sequence``) takes the pending entries in batches, as Trillian does: it gives each its
+  place (``seq``), stores the new perfect subtrees of the Merkle tree (``ledger_node``)
+  and signs a tree head (Ed25519) per batch.
+- **Proofs.** Inclusion and consistency proofs are read from stored subtrees in one query
+  each; ``check_inclusion`` and ``check_consistency`` verify them with nothing but the
+  public key, as another authority would.
+- **Verification.** ``verify_ledger`` rebuilds every leaf from the rows it seals,
+  recomputes the tree and every signed root, and names each row that was modified,
+  deleted, inserted or reordered.
+
+What each kind of leaf seals is defined once here (``sealed_decision`` and friends) and
+used both when sealing and when verifying, so the two can never drift apart. A new column
+on a sealed table is not sealed until it is added there, with a new ``LEAF_VERSION``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    insert,
+    select,
+)
+from sqlalchemy.orm import Session, object_session
+
+from caratflow.errors import CaratflowError
+from caratflow.ledger.leaves import (
+    DECISION,
+    DOCUMENT,
+    DOCUMENT_COLUMNS,
+    DOCUMENT_STATUS,
+    EVENT_COLUMNS,
+    IDENTITY,
+    PURGE,
+    PURGE_COLUMNS,
+    STATUS_COLUMNS,
+    finding_row,
+    leaf_bytes,
+    row_of,
+    sealed_decision,
+    sealed_document,
+    sealed_purge,
+    sealed_status,
+)
+from caratflow.ledger.merkle import leaf_hash
+from caratflow.models import (
+    DocumentStatusChange,
+    Event,
+    IssuedDocument,
+    LedgerEntry,
+    PurgeRecord,
+    Shipment,
+)
+
+if TYPE_CHECKING:
+    from caratflow.jurisdiction.contributions import Jurisdiction
+
+
+class LedgerError(CaratflowError):
+    """The ledger cannot do what was asked (no key, a corrupt tree); nothing was written."""
+
+    status = 409
+
+
+@dataclass(frozen=True)
+class LeafRef:
+    """Where a sealed record stands in the ledger: its leaf hash, and its place once sequenced."""
+
+    kind: str
+    key: str
+    leaf_hash: bytes
+    seq: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "leaf_hash": self.leaf_hash.hex(),
+            "seq": self.seq,
+        }
+
+
+def append_entry(
+    session: Session,
+    kind: str,
+    key: str,
+    record: Mapping[str, Any],
+    *,
+    logged_at: datetime | None = None,
+) -> LeafRef:
+    """Seal ``record`` in the caller's transaction: one INSERT, no lock on any shared row.
+
+    A record is sealed once: sealing the same (kind, key) again fails with an integrity
+    error, because a sealed record never changes (a change is a new record).
+    """
+    [ref] = append_entries(session, kind, [(key, record)], logged_at=logged_at)
+    return ref
+
+
+def append_entries(
+    session: Session,
+    kind: str,
+    records: Iterable[tuple[str, Mapping[str, Any]]],
+    *,
+    logged_at: datetime | None = None,
+) -> list[LeafRef]:
+    """Seal many records of one kind as ``append_entry`` seals one, in one executemany.
+
+    For records written by the thousand in one transaction (a batch of identities), where
+    building an INSERT per leaf took more than half of the registration's time
+    (bench/bench_identities.py). They are logged at one instant, so the sequencer places
+    them in the order of their keys.
+    """
+    moment = logged_at or datetime.now(UTC)
+    rows, refs = [], []
+    for key, record in records:
+        data = leaf_bytes(kind, key, moment, record)
+        rows.append(
+            {"kind": kind, "record_key": key, "logged_at": moment, "leaf_data": data.decode()}
+        )
+        refs.append(LeafRef(kind, key, leaf_hash(data), None))
+    if rows:
+        session.execute(insert(LedgerEntry.__table__), rows)
+    return refs
+
+
+def seal_decision(
+    session: Session, shipment: Shipment, event: Event, jurisdiction: Jurisdiction
+) -> None:
+    """The decision observer (wired in ``Runtime.assemble``): seal the event and its findings."""
+    append_entry(
+        session,
+        DECISION,
+        str(event.id),
+        sealed_decision(row_of(event, EVENT_COLUMNS), [finding_row(f) for f in event.findings]),
+        logged_at=event.at,
+    )
+
+
+def seal_document(session: Session, document: IssuedDocument) -> LeafRef:
+    """Seal an issued document (called by ``caratflow.documents`` as it issues one)."""
+    return append_entry(session, DOCUMENT, document.number, document_record(document))
+
+
+def document_record(document: IssuedDocument) -> dict[str, Any]:
+    """What the ledger seals of a document (see ``sealed_document``)."""
+    return sealed_document(row_of(document, DOCUMENT_COLUMNS))
+
+
+def seal_status_change(session: Session, change: DocumentStatusChange, number: str) -> LeafRef:
+    """Seal a document's return or revocation."""
+    row = row_of(change, STATUS_COLUMNS)
+    return append_entry(session, DOCUMENT_STATUS, str(change.id), sealed_status(row, number))
+
+
+def seal_purge(session: Session, record: PurgeRecord) -> LeafRef:
+    """Seal a purge tombstone, so the decisions it lawfully removed are accounted for."""
+    return append_entry(session, PURGE, str(record.id), sealed_purge(row_of(record, PURGE_COLUMNS)))
+
+
+def record_digital_identity(
+    session: Session, identity_id: str, record: Mapping[str, Any]
+) -> LeafRef:
+    """Register a digital identity (a parcel's or a stone's) as a leaf (LAW.md g7.digital_identity).
+
+    The ledger entry is the identity's authoritative record: ``find_entry(session,
+    IDENTITY, identity_id)`` returns it and ``prove_inclusion`` its proof.
+    """
+    [ref] = record_digital_identities(session, [(identity_id, record)])
+    return ref
+
+
+def record_digital_identities(
+    session: Session, records: Iterable[tuple[str, Mapping[str, Any]]]
+) -> list[LeafRef]:
+    """Register a batch of digital identities, ``(identity_id, record)`` each, in one
+    statement (see ``append_entries``)."""
+    return append_entries(session, IDENTITY, records)
+
+
+def find_entry(session: Session, kind: str, key: str) -> SealedEntry | None:
+    """The entry sealing (kind, key), read fresh from the database."""
+    row = session.execute(
+        select(LedgerEntry.seq, LedgerEntry.logged_at, LedgerEntry.leaf_data).where(
+            LedgerEntry.kind == kind, LedgerEntry.record_key == key
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return SealedEntry(kind, key, row.seq, row.logged_at, row.leaf_data)
+
+
+@dataclass(frozen=True)
+class SealedEntry:
+    kind: str
+    key: str
+    seq: int | None
+    logged_at: datetime
+    leaf_data: str
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.leaf_data.encode("utf-8"))
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return json.loads(self.leaf_data)["record"]
+
+    @property
+    def ref(self) -> LeafRef:
+        return LeafRef(self.kind, self.key, self.leaf_hash, self.seq)
+
+
+def reference(event: Event) -> dict[str, Any] | None:
+    """The ledger reference of a decision, for its history: leaf hash, and seq once sequenced."""
+    session = object_session(event)
+    if session is None or event.id is None:
+        return None
+    entry = find_entry(session, DECISION, str(event.id))
+    return entry.ref.to_dict() if entry is not None else None

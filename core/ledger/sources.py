@@ -1,0 +1,211 @@
+"""caratflow.ledger.sources: TODO docstring."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    String,
+    cast,
+    exists,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from caratflow.models import (
+    DocumentStatusChange,
+    Event,
+    FindingRecord,
+    IssuedDocument,
+    LedgerEntry,
+    PurgeRecord,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+from caratflow.ledger.leaves import (
+    DECISION,
+    DOCUMENT,
+    DOCUMENT_COLUMNS,
+    DOCUMENT_STATUS,
+    EVENT_COLUMNS,
+    FINDING_COLUMNS,
+    PURGE,
+    PURGE_COLUMNS,
+    STATUS_COLUMNS,
+    sealed_decision,
+    sealed_document,
+    sealed_purge,
+    sealed_status,
+)
+
+
+def _int_keys(keys: Sequence[str]) -> list[int]:
+    return [int(key) for key in keys if key.isdigit()]
+
+
+def _rows(session: Session, table: Any, names: Sequence[str], where: Any) -> list[Any]:
+    columns = [table.c[name] for name in names]
+    return list(session.execute(select(*columns).where(where)))
+
+
+def _load_decisions(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    ids = _int_keys(keys)
+    if not ids:
+        return {}
+    events = _rows(session, Event.__table__, EVENT_COLUMNS, Event.__table__.c.id.in_(ids))
+    findings: dict[int, list[dict[str, Any]]] = {}
+    table = FindingRecord.__table__
+    for row in _rows(session, table, ("event_id", *FINDING_COLUMNS), table.c.event_id.in_(ids)):
+        findings.setdefault(row.event_id, []).append(row._asdict())
+    return {str(row.id): sealed_decision(row._asdict(), findings.get(row.id, [])) for row in events}
+
+
+def _decision_rows(
+    key: str, sealed: Mapping[str, Any], current: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """Name the event and finding rows that differ from what was sealed."""
+    found = []
+    for name in sorted(set(sealed) | set(current)):
+        if name != "findings" and sealed.get(name) != current.get(name):
+            found.append(
+                (
+                    f"event {key}",
+                    f"event {key} {name}: sealed {sealed.get(name)!r}, now {current.get(name)!r}",
+                )
+            )
+    was = {f["id"]: f for f in sealed.get("findings", [])}
+    now = {f["id"]: f for f in current.get("findings", [])}
+    for finding in sorted(set(was) | set(now)):
+        label = f"finding {finding}"
+        if finding not in now:
+            found.append((label, f"{label} of event {key} was deleted"))
+        elif finding not in was:
+            found.append((label, f"{label} was added to event {key} after it was sealed"))
+        elif was[finding] != now[finding]:
+            changed = sorted(
+                k
+                for k in set(was[finding]) | set(now[finding])
+                if was[finding].get(k) != now[finding].get(k)
+            )
+            found.append((label, f"{label} of event {key} changed ({', '.join(changed)})"))
+    return found
+
+
+def changed_columns(table: str) -> Differences:
+    """The differences of a kind whose record is one row of ``table``: the columns changed."""
+
+    def rows(
+        key: str, sealed: Mapping[str, Any], current: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        changed = sorted(k for k in set(sealed) | set(current) if sealed.get(k) != current.get(k))
+        return (
+            [(f"{table} {key}", f"{table} {key} changed ({', '.join(changed)})")] if changed else []
+        )
+
+    return rows
+
+
+def unsealed_keys(kind: str, key_column: Any) -> Callable[[Session], list[str]]:
+    """The keys (``key_column``) of up to 1,000 records of ``kind`` that have no leaf."""
+
+    def unsealed(session: Session) -> list[str]:
+        sealed = exists().where(
+            LedgerEntry.kind == kind, LedgerEntry.record_key == cast(key_column, String)
+        )
+        return [str(key) for key in session.scalars(select(key_column).where(~sealed).limit(1000))]
+
+    return unsealed
+
+
+def _load_documents(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    table = IssuedDocument.__table__
+    rows = _rows(session, table, DOCUMENT_COLUMNS, table.c.number.in_(list(keys)))
+    return {row.number: sealed_document(row._asdict()) for row in rows}
+
+
+def _load_status_changes(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    ids = _int_keys(keys)
+    if not ids:
+        return {}
+    changes = DocumentStatusChange.__table__
+    documents = IssuedDocument.__table__
+    rows = session.execute(
+        select(*(changes.c[name] for name in STATUS_COLUMNS), documents.c.number)
+        .outerjoin(documents, documents.c.id == changes.c.document_id)
+        .where(changes.c.id.in_(ids))
+    )
+    return {str(row.id): sealed_status(row._asdict(), row.number) for row in rows}
+
+
+def _load_purges(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    ids = _int_keys(keys)
+    if not ids:
+        return {}
+    table = PurgeRecord.__table__
+    rows = _rows(session, table, PURGE_COLUMNS, table.c.id.in_(ids))
+    return {str(row.id): sealed_purge(row._asdict()) for row in rows}
+
+
+def _shipment_purged(record: Mapping[str, Any], purged: set[int]) -> bool:
+    return record.get("shipment_id") in purged
+
+
+Differences = Callable[[str, Mapping[str, Any], Mapping[str, Any]], list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the records of one kind of leaf live, so ``verify_ledger`` can compare them.
+
+    ``load`` gives the current record of each key that still exists; ``unsealed`` the
+    keys of rows without a ledger entry; ``differences`` names the rows behind each
+    difference between a sealed and a current record; ``purged`` says whether a missing
+    record went with a lawful purge of its shipment.
+    """
+
+    kind: str
+    table: str
+    load: Callable[[Session, Sequence[str]], dict[str, dict[str, Any]]]
+    unsealed: Callable[[Session], list[str]]
+    differences: Differences
+    purged: Callable[[Mapping[str, Any], set[int]], bool] = lambda record, shipments: False
+
+
+SOURCES: dict[str, Source] = {
+    DECISION: Source(
+        DECISION,
+        "event",
+        _load_decisions,
+        unsealed_keys(DECISION, Event.id),
+        _decision_rows,
+        _shipment_purged,
+    ),
+    DOCUMENT: Source(
+        DOCUMENT,
+        "issued_document",
+        _load_documents,
+        unsealed_keys(DOCUMENT, IssuedDocument.number),
+        changed_columns("issued_document"),
+        _shipment_purged,
+    ),
+    DOCUMENT_STATUS: Source(
+        DOCUMENT_STATUS,
+        "document_status_change",
+        _load_status_changes,
+        unsealed_keys(DOCUMENT_STATUS, DocumentStatusChange.id),
+        changed_columns("document_status_change"),
+    ),
+    PURGE: Source(
+        PURGE,
+        "purge_record",
+        _load_purges,
+        unsealed_keys(PURGE, PurgeRecord.id),
+        changed_columns("purge_record"),
+    ),
+}
+"""The kinds whose records live in their own tables; ``identity`` leaves are the record."""

@@ -1,0 +1,439 @@
+"""Documents an authority issues: certificates and certified copies, signed, numbered, logged.
+
+Plugins say which documents exist and what they hold (``caratflow_documents_register``
+with a ``DocumentType``: its wording, its numbering from the plugin's data, its validity,
+its fields); the engine numbers, renders, signs and seals them, so every jurisdiction's
+documents get the same protection:
+
+- a unique number from the authority's assigned range (the plugin's dated data);
+- a PDF (reportlab) with the plugin's fields, the issuing authority, the dates, and a QR
+  code (segno) pointing to the public check ``/verify/<number>``;
+- a detached Ed25519 signature of the PDF's bytes, with the ledger's key;
+- a ledger leaf in the issuing transaction, whose inclusion proof the public check
+  shows.
+
+Issuing is an explicit call, ``runtime.documents.issue(session, shipment, kind, actor)``,
+made by the workflows that need it, in their own unit of work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, object_session
+
+from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from caratflow.ledger import proofs, sealing, sequencer, signing_keys
+from caratflow.ledger.signing import key_id, sign_detached, verify_detached
+from caratflow.models import (
+    Authority,
+    DocumentStatus,
+    DocumentStatusChange,
+    Event,
+    IssuedDocument,
+    Role,
+    Shipment,
+)
+
+if TYPE_CHECKING:
+    from caratflow.case.access import Actor
+    from caratflow.config import Settings
+    from caratflow.jurisdiction.contributions import Jurisdiction
+    from caratflow.pluginhost import PluginHost
+
+
+from caratflow.jurisdiction.documents import (
+    DocumentContext,
+    DocumentType,
+    Field,
+    Numbering,
+    Wording,
+)
+from caratflow.ledger import leaves
+from caratflow.records.rendering import render_pdf
+
+EXPIRED = "expired"
+"""The public status of a valid document past its ``valid_until`` date (never stored)."""
+
+
+_NUMBER_ATTEMPTS = 5
+
+
+class DocumentRefused(CaratflowError):
+    """The document cannot be issued for this shipment (wrong goods, no range, ...)."""
+
+    status = 422
+
+
+@dataclass(frozen=True)
+class DocumentService:
+    """Issues documents and changes their status; wired once in ``Runtime.assemble``."""
+
+    host: PluginHost
+    settings: Settings
+
+    def types_for(self, authority: Authority) -> dict[str, DocumentType]:
+        """The document types of the plugins this authority enables."""
+        return self.host.document_types(authority.plugins)
+
+    def issue(
+        self,
+        session: Session,
+        shipment: Shipment,
+        kind: str,
+        actor: Actor,
+        *,
+        now: datetime | None = None,
+    ) -> IssuedDocument:
+        """Number, render, sign and seal a document of ``kind`` for ``shipment``.
+
+        Runs in the caller's unit of work: the document and its ledger entry are written
+        together or not at all. Refused (``DocumentRefused``) when the plugin's law does
+        not allow it for this shipment or a required field is empty; ``Conflict`` when a
+        document of this kind for this shipment is still valid.
+        """
+        if actor.role == Role.AUDITOR:
+            raise Forbidden("the auditor role may not issue documents")
+        if not actor.may_act_for(shipment.authority_code):
+            raise Forbidden(f"{actor.name} does not act for authority {shipment.authority_code}")
+        authority = shipment.authority
+        available = self.types_for(authority)
+        document_type = available.get(kind)
+        if document_type is None:
+            raise NotFound(
+                f"authority {authority.code} issues no document {kind!r}; it issues: "
+                f"{', '.join(sorted(available)) or 'none'}"
+            )
+        reason = document_type.refuses(shipment)
+        if reason:
+            raise DocumentRefused(f"{document_type.title()}: {reason}")
+        return self._issue(session, shipment, document_type, actor.name, now or datetime.now(UTC))
+
+    def on_decision(
+        self, session: Session, shipment: Shipment, event: Event, jurisdiction: Jurisdiction
+    ) -> None:
+        """The decision observer (wired in ``Runtime.assemble``): issue, return or revoke
+        the documents the decision calls for, as part of the decision itself."""
+        for document_type in self.host.document_types(jurisdiction.plugins).values():
+            if event.action in document_type.issued_by and not document_type.refuses(shipment):
+                self._issue(session, shipment, document_type, event.actor, event.at)
+            for status, actions in (
+                (DocumentStatus.RETURNED, document_type.returned_by),
+                (DocumentStatus.REVOKED, document_type.revoked_by),
+            ):
+                if event.action in actions:
+                    for document in valid_documents(session, shipment.id, document_type.kind):
+                        reason = f"{event.action}: {event.reason or 'no reason given'}"
+                        _change_status(session, document, status, event.actor, reason, event.at)
+
+    def _issue(
+        self,
+        session: Session,
+        shipment: Shipment,
+        document_type: DocumentType,
+        actor: str,
+        moment: datetime,
+    ) -> IssuedDocument:
+        kind, authority = document_type.kind, shipment.authority
+        earlier = session.scalar(
+            select(IssuedDocument.number).where(
+                IssuedDocument.shipment_id == shipment.id,
+                IssuedDocument.kind == kind,
+                IssuedDocument.status == DocumentStatus.VALID,
+            )
+        )
+        if earlier is not None:
+            raise Conflict(
+                f"{earlier} was already issued for shipment {shipment.id}; return or revoke "
+                "it before issuing another"
+            )
+        moment = moment.astimezone(UTC)
+        issued_on = authority.local_date(moment)
+        valid_until = document_type.validity(issued_on)
+        wording = document_type.wording(issued_on)
+        context = DocumentContext(shipment, authority, issued_on, valid_until)
+        fields = list(document_type.content(context))
+        _require(document_type, wording, issued_on, fields)
+        try:
+            numbering = document_type.numbering(authority, issued_on)
+        except LookupError as error:
+            raise DocumentRefused(
+                f"no number range for {wording.title} at authority {authority.code}: {error}"
+            ) from None
+        content = {
+            "title": wording.title,
+            "subtitle": wording.subtitle,
+            "statement": wording.statement,
+            "rule": document_type.rule,
+            "basis": document_type.basis,
+            "fields": [asdict(f) for f in fields],
+        }
+        private_key = signing_keys.signing_key(self.settings)
+        for _ in range(_NUMBER_ATTEMPTS):
+            serial = _next_serial(session, kind, authority.code, numbering)
+            number = numbering.format(serial)
+            pdf = render_pdf(
+                number=number,
+                content=content,
+                authority=authority,
+                issued_on=issued_on,
+                valid_until=valid_until,
+                check_url=check_url(self.settings.public_url, number),
+                signer=key_id(private_key.public_key()),
+            )
+            document = IssuedDocument(
+                number=number,
+                kind=kind,
+                serial=serial,
+                authority_code=authority.code,
+                shipment_id=shipment.id,
+                issued_at=moment,
+                issued_on=issued_on,
+                valid_until=valid_until,
+                actor=actor,
+                content=content,
+                status=DocumentStatus.VALID,
+                pdf=pdf,
+                key_id=key_id(private_key.public_key()),
+                signature=sign_detached(private_key, pdf),
+            )
+            try:
+                with session.begin_nested():  # a concurrent issue may take the same serial
+                    session.add(document)
+                    session.flush()
+            except IntegrityError:
+                continue
+            sealing.seal_document(session, document)
+            return document
+        raise Conflict(f"could not number {wording.title}: try again")
+
+    def change_status(
+        self,
+        session: Session,
+        number: str,
+        status: DocumentStatus,
+        actor: Actor,
+        reason: str,
+        *,
+        now: datetime | None = None,
+    ) -> IssuedDocument:
+        """Return or revoke a document, sealing the change (e.g. an unused EU certificate
+        returned after two months, LAW.md eu.export.valid_2_months)."""
+        if actor.role == Role.AUDITOR:
+            raise Forbidden("the auditor role may not change documents")
+        document = find_document(session, number)
+        if document is None or not actor.may_act_for(document.authority_code):
+            raise NotFound(f"no document {number}")
+        status = DocumentStatus(status)
+        if status == DocumentStatus.VALID:
+            raise InvalidInput([FieldError("status", "a document can be returned or revoked")])
+        if document.status != DocumentStatus.VALID:
+            raise Conflict(f"{number} is already {document.status.value}")
+        reason = (reason or "").strip()
+        if not reason:
+            raise InvalidInput([FieldError("reason", f"say why {number} is {status.value}")])
+        _change_status(session, document, status, actor.name, reason, now or datetime.now(UTC))
+        return document
+
+
+def valid_documents(session: Session, shipment_id: int, kind: str) -> list[IssuedDocument]:
+    return list(
+        session.scalars(
+            select(IssuedDocument).where(
+                IssuedDocument.shipment_id == shipment_id,
+                IssuedDocument.kind == kind,
+                IssuedDocument.status == DocumentStatus.VALID,
+            )
+        )
+    )
+
+
+def valid_number(shipment: Shipment, kind: str) -> str | None:
+    """The number of the still-valid document of ``kind`` issued for the shipment, if any:
+    what a notice sent with the issuing decision names."""
+    session = object_session(shipment)
+    found = valid_documents(session, shipment.id, kind) if session is not None else []
+    return found[-1].number if found else None
+
+
+def _change_status(
+    session: Session,
+    document: IssuedDocument,
+    status: DocumentStatus,
+    actor: str,
+    reason: str,
+    at: datetime,
+) -> None:
+    change = DocumentStatusChange(
+        document=document, status=status, at=at, actor=actor, reason=reason
+    )
+    document.status = status
+    session.add(change)
+    session.flush()
+    sealing.seal_status_change(session, change, document.number)
+
+
+def _require(
+    document_type: DocumentType, wording: Wording, day: date, fields: Sequence[Field]
+) -> None:
+    shown = {f.key for f in fields if f.value.strip()}
+    missing = [key for key in document_type.required(day) if key not in shown]
+    if missing:
+        raise DocumentRefused(
+            f"{wording.title} must show {', '.join(missing)} ({document_type.basis})"
+        )
+
+
+def _next_serial(session: Session, kind: str, authority: str, numbering: Numbering) -> int:
+    """One past the highest serial issued in the range; the unique number settles races."""
+    highest = session.scalar(
+        select(func.max(IssuedDocument.serial)).where(
+            IssuedDocument.kind == kind,
+            IssuedDocument.authority_code == authority,
+            IssuedDocument.serial.between(numbering.first, numbering.end),
+        )
+    )
+    serial = numbering.first if highest is None else highest + 1
+    if serial > numbering.end:
+        raise DocumentRefused(
+            f"the serial range {numbering.format(numbering.first)}-"
+            f"{numbering.format(numbering.end)} is used up: a new range must be assigned"
+        )
+    return serial
+
+
+def find_document(session: Session, number: str) -> IssuedDocument | None:
+    return session.scalar(select(IssuedDocument).where(IssuedDocument.number == number))
+
+
+def check_url(public_url: str, number: str) -> str:
+    """The public check address a document's QR code carries."""
+    return f"{public_url.rstrip('/')}/verify/{number}"
+
+
+def public_status(document: IssuedDocument, today: date) -> str:
+    """valid, expired, returned or revoked, as the public check reports it."""
+    if document.status != DocumentStatus.VALID:
+        return document.status.value
+    if document.valid_until is not None and today > document.valid_until:
+        return EXPIRED
+    return DocumentStatus.VALID.value
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    """What anyone may learn about a document number: nothing personal.
+
+    ``genuine`` holds when the document exists, its row still matches its sealed leaf,
+    its signature verifies, and its leaf is proven in the latest signed tree head (or
+    waits, sealed, for the next one).
+    """
+
+    number: str
+    genuine: bool
+    status: str | None = None
+    title: str = ""
+    authority: str = ""
+    authority_country: str = ""
+    issued_on: date | None = None
+    valid_until: date | None = None
+    fields: list[Field] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    pdf_sha256: str = ""
+    signature: str = ""
+    key_id: str = ""
+    ledger: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.status:
+            return {"number": self.number, "genuine": False, "problems": self.problems}
+        return {
+            "number": self.number,
+            "genuine": self.genuine,
+            "status": self.status,
+            "document": {
+                "title": self.title,
+                "issuing_authority": self.authority,
+                "issuing_country": self.authority_country,
+                "issued_on": self.issued_on.isoformat() if self.issued_on else None,
+                "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+                "fields": {f.key: {"label": f.label, "value": f.value} for f in self.fields},
+            },
+            "signature": {
+                "algorithm": "Ed25519",
+                "key_id": self.key_id,
+                "signed": "the PDF file's bytes",
+                "pdf_sha256": self.pdf_sha256,
+                "value": self.signature,
+            },
+            "ledger": self.ledger,
+            "problems": self.problems,
+        }
+
+
+def check_document(
+    session: Session, number: str, key: Ed25519PublicKey, *, today: date | None = None
+) -> DocumentCheck:
+    """The public check of ``number``: genuine or not, its status and its ledger proof."""
+    document = find_document(session, number)
+    if document is None:
+        return DocumentCheck(
+            number, False, problems=[f"no document {number} was issued by this authority"]
+        )
+    authority = document.authority
+    today = today or authority.local_date(datetime.now(UTC))
+    problems = []
+    if not verify_detached(key, document.pdf, document.signature):
+        problems.append("the document's signature does not verify")
+    proof: dict[str, Any] = {}
+    entry = sealing.find_entry(session, leaves.DOCUMENT, number)
+    if entry is None:
+        problems.append("the document is not sealed in the ledger")
+    else:
+        expected = leaves.leaf_bytes(
+            leaves.DOCUMENT, number, entry.logged_at, sealing.document_record(document)
+        )
+        if expected.decode("utf-8") != entry.leaf_data:
+            problems.append("the document's record no longer matches its ledger entry")
+        proof = _ledger_proof(session, entry, key, problems)
+    return DocumentCheck(
+        number=number,
+        genuine=not problems,
+        status=public_status(document, today),
+        title=document.content.get("title", ""),
+        authority=authority.name,
+        authority_country=authority.country,
+        issued_on=document.issued_on,
+        valid_until=document.valid_until,
+        fields=[Field(**f) for f in document.content.get("fields", []) if f.get("public")],
+        problems=problems,
+        pdf_sha256=hashlib.sha256(document.pdf).hexdigest(),
+        signature=document.signature,
+        key_id=document.key_id,
+        ledger=proof,
+    )
+
+
+def _ledger_proof(
+    session: Session, entry: sealing.SealedEntry, key: Ed25519PublicKey, problems: list[str]
+) -> dict[str, Any]:
+    head = sequencer.latest_head(session)
+    if entry.seq is None or head is None or entry.seq >= head.tree_size:
+        return {
+            "status": "pending",
+            "leaf_hash": entry.leaf_hash.hex(),
+            "leaf_data": entry.leaf_data,
+            "message": "sealed; its place in the log comes with the next signed tree head",
+        }
+    answer = proofs.prove_inclusion(session, entry.seq, head, with_data=True).to_dict()
+    if not proofs.check_inclusion(key, answer):
+        problems.append("the ledger's inclusion proof does not verify")
+        return {"status": "failed", **answer}
+    return {"status": "included", **answer}

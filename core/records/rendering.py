@@ -1,0 +1,197 @@
+"""caratflow.records.rendering: TODO docstring."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from caratflow.models import (
+    Authority,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+def render_pdf(
+    *,
+    number: str,
+    content: Mapping[str, Any],
+    authority: Authority,
+    issued_on: date,
+    valid_until: date | None,
+    check_url: str,
+    signer: str,
+) -> bytes:
+    """An A4 PDF of the document: title, number, statement, fields, dates, QR check.
+
+    Rendered in reportlab's invariant mode, so the same document gives the same bytes.
+    """
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    regular, bold = _fonts()
+    ink = colors.HexColor("#14213d")
+    style = ParagraphStyle("body", fontName=regular, fontSize=9.5, leading=12.5)
+    small = ParagraphStyle("small", parent=style, fontSize=8, leading=10.5, textColor=colors.grey)
+    label_style = ParagraphStyle("label", parent=style, fontName=bold, textColor=ink)
+    title_style = ParagraphStyle(
+        "title", parent=style, fontName=bold, fontSize=17, leading=21, textColor=ink
+    )
+
+    def cell(text: Any, cell_style: ParagraphStyle = style) -> Paragraph:
+        return Paragraph(_escape(str(text)).replace("\n", "<br/>"), cell_style)
+
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        title=f"{content['title']} {number}",
+        author=authority.name,
+        subject=content.get("basis", ""),
+        creator="caratflow",
+        invariant=True,
+    )
+    width = A4[0] - 36 * mm
+    heading = Table(
+        [
+            [
+                [cell(content["title"], title_style), cell(content.get("subtitle", ""), style)],
+                [cell("No.", small), cell(number, title_style)],
+            ]
+        ],
+        colWidths=[width * 0.68, width * 0.32],
+    )
+    heading.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, 0), 1.2, ink),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+            ]
+        )
+    )
+    rows = [
+        [cell("Issuing authority", label_style), cell(f"{authority.name} ({authority.country})")],
+        [cell("Date of issue", label_style), cell(issued_on.isoformat())],
+    ]
+    if valid_until is not None:
+        rows.append([cell("Date of expiry", label_style), cell(valid_until.isoformat())])
+    rows += [[cell(f["label"], label_style), cell(f["value"])] for f in content["fields"]]
+    body = Table(rows, colWidths=[width * 0.32, width * 0.68])
+    body.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.lightgrey),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ]
+        )
+    )
+    validation = (
+        f"Issued and validated by {authority.name} ({authority.country}) on "
+        f"{issued_on.isoformat()}. Legal basis: {content.get('basis', '')}."
+    )
+    check = Table(
+        [
+            [
+                _qr_code(check_url, 34 * mm),
+                [
+                    cell("Check this document", label_style),
+                    cell(
+                        "Scan the code or open the address below to see whether this document "
+                        "is genuine and still valid. No account is needed."
+                    ),
+                    Spacer(1, 2 * mm),
+                    cell(check_url, label_style),
+                    Spacer(1, 2 * mm),
+                    cell(
+                        "This file is signed (Ed25519, detached signature of the PDF bytes; key "
+                        f"{signer}) and sealed in the issuing authority's tamper-evident ledger; "
+                        "the check page gives the signature and the ledger proof.",
+                        small,
+                    ),
+                ],
+            ]
+        ],
+        colWidths=[40 * mm, width - 40 * mm],
+    )
+    check.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("BOX", (0, 0), (-1, -1), 0.6, ink),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("LEFTPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
+    story = [heading, Spacer(1, 5 * mm)]
+    if content.get("statement"):
+        story += [cell(content["statement"], style), Spacer(1, 5 * mm)]
+    story += [body, Spacer(1, 5 * mm), cell(validation), Spacer(1, 6 * mm), check]
+    document.build(story)
+    return buffer.getvalue()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_FONT_CANDIDATES = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+)
+
+
+@cache
+def _fonts() -> tuple[str, str]:
+    """DejaVu Sans where the system has it (Latin, Greek, Cyrillic: every EU language and
+    most names); otherwise the Vera fonts that ship with reportlab (Latin-1)."""
+    from reportlab import rl_config
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    regular_file, bold_file = _FONT_CANDIDATES
+    if not (regular_file.exists() and bold_file.exists()):
+        folder = Path(rl_config.__file__).parent / "fonts"
+        regular_file, bold_file = folder / "Vera.ttf", folder / "VeraBd.ttf"
+    pdfmetrics.registerFont(TTFont("caratflow-regular", str(regular_file)))
+    pdfmetrics.registerFont(TTFont("caratflow-bold", str(bold_file)))
+    return "caratflow-regular", "caratflow-bold"
+
+
+def _qr_code(data: str, size: float) -> Any:
+    """A vector QR code (segno's module matrix drawn as squares): sharp at any zoom."""
+    import segno
+    from reportlab.platypus import Flowable
+
+    matrix = segno.make(data, error="m", micro=False).matrix
+    modules = len(matrix) + 8  # with the quiet zone of four modules on each side
+    step = size / modules
+
+    class QrCode(Flowable):  # type: ignore[misc]
+        def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+            return size, size
+
+        def draw(self) -> None:
+            self.canv.setFillColorRGB(0, 0, 0)
+            for row_number, row in enumerate(matrix):
+                y = size - (row_number + 5) * step
+                for column, dark in enumerate(row):
+                    if dark:
+                        self.canv.rect((column + 4) * step, y, step, step, stroke=0, fill=1)
+
+    return QrCode()

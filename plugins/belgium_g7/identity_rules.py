@@ -1,0 +1,114 @@
+"""caratflow.plugins.belgium_g7.identity_rules: TODO docstring."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from caratflow.law.rules import Case, Verdict, hold, info, passed, refuse
+from caratflow.models import DigitalIdentity, IdentityKind
+from caratflow.plugins.belgium_g7.identities import (
+    KIND_OF_GOODS,
+    identity_of,
+    identity_threshold,
+    session_of,
+    stone_label,
+    stone_weight,
+)
+from caratflow.plugins.belgium_g7.lineage import lineage_is_clean
+from caratflow.plugins.belgium_g7.rules import RULES, stones
+
+
+@RULES.rule("g7.digital_identity", goods={"polished", "synthetic"})
+def stones_carry_a_digital_identity(case: Case) -> Verdict | None:
+    """Polished and synthetic stones from the weight in force carry a registered digital
+    identity: leaving the control point without one is held, arriving is a reminder."""
+    threshold = identity_threshold(case.legal_date)
+    if threshold is None:
+        return None
+    due = []
+    for stone in stones(case):
+        weight = stone_weight(stone.get("carats"))
+        if weight is None or weight >= threshold:  # an unreadable weight may be above it
+            due.append(stone)
+    if not due:
+        return None
+    named = [n for n in (identity_of(s) for s in due) if n is not None]
+    table = DigitalIdentity.__table__
+    registered = {
+        row.number: row
+        for row in session_of(case).execute(
+            select(table.c.number, table.c.kind, table.c.carats).where(
+                table.c.number.in_(named),
+                table.c.authority_code == case.shipment.authority_code,
+                table.c.registered_at <= case.at,  # a replay sees the register of its day
+            )
+        )
+    }
+    missing, unlike = [], []
+    for stone in due:
+        row = registered.get(identity_of(stone) or "")
+        if row is None:
+            missing.append(stone_label(stone))
+        elif IdentityKind(row.kind) != KIND_OF_GOODS[
+            case.shipment.goods
+        ] or row.carats != stone_weight(stone.get("carats")):
+            unlike.append(f"{stone_label(stone)} (registered as {row.kind}, {row.carats} ct)")
+    if not missing and not unlike:
+        return passed(
+            f"{len(due)} stone(s) of {threshold} ct or more, each with its digital identity"
+        )
+    said = []
+    if missing:
+        said.append(f"no digital identity for {', '.join(missing)}")
+    if unlike:
+        said.append(f"the identity does not match the stone for {', '.join(unlike)}")
+    data = {"missing": missing, "unlike": unlike, "threshold_carats": str(threshold)}
+    if case.shipment.direction == "export":
+        return hold(
+            f"stones of {threshold} ct or more leave only with a digital identity registered "
+            f"at the control point: {'; '.join(said)}",
+            **data,
+        )
+    return info(
+        f"stones of {threshold} ct or more need a digital identity once checked: {'; '.join(said)}",
+        **data,
+    )
+
+
+@RULES.rule("g7.lineage", goods={"polished", "synthetic"})
+def stones_inherit_the_origin_of_their_rough(case: Case) -> Verdict | None:
+    """A polished stone inherits the origin of the rough it was cut from: one cut from a
+    parcel with a Russian share is Russian; one not traced to documented rough is held
+    at export."""
+    named = [n for n in (identity_of(s) for s in stones(case)) if n is not None]
+    if not named:
+        return None
+    check = lineage_is_clean(
+        session_of(case),
+        named,
+        case.legal_date,
+        authority=case.shipment.authority_code,
+        as_of=case.at,
+    )
+    known = [stone for stone in check.stones.values() if stone.found]
+    if not known:
+        return None  # g7.digital_identity names what is not registered
+    russian = [stone.number for stone in known if stone.russian]
+    if russian:
+        return refuse(
+            f"cut from rough with a share of sanctioned origin, so of that origin themselves: "
+            f"{', '.join(russian)}",
+            stones=russian,
+        )
+    untraced = [stone for stone in known if not stone.clean]
+    if untraced:
+        reasons = "; ".join(f"{s.number}: {s.problems[0].message}" for s in untraced)
+        data = {"stones": [s.number for s in untraced]}
+        if case.shipment.direction == "export":
+            return hold(f"lineage not traced to documented rough: {reasons}", **data)
+        return info(f"lineage not traced to documented rough: {reasons}", **data)
+    countries = sorted({c for stone in known for c in stone.origin_countries})
+    return passed(
+        f"{len(known)} stone(s) traced to rough of documented non-Russian origin "
+        f"({', '.join(countries)})"
+    )
