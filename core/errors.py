@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from caratflow.law.rules import Finding
 
 
 class CaratflowError(Exception):
@@ -72,19 +68,3 @@ class ActionNotAvailable(CaratflowError):
 
 class ReasonRequired(CaratflowError):
     status = 422
-
-
-class LawForbids(CaratflowError):
-    """A rule's finding (hold or refuse) stops a transition that needs a clean record."""
-
-    status = 422
-
-    def __init__(self, action: str, findings: Sequence[Finding]):
-        self.action = action
-        self.findings = list(findings)
-        blocking = [f for f in self.findings if f.outcome.blocks]
-        cited = "; ".join(f"{f.rule} ({f.basis}): {f.message}" for f in blocking)
-        super().__init__(f"'{action}' is forbidden: {cited}")
-
-    def as_dict(self) -> dict[str, object]:
-        return super().as_dict() | {"findings": [f.as_dict() for f in self.findings]}

@@ -1,8 +1,15 @@
-"""Loads the jurisdiction plugins and is the engine's only way of calling their hooks."""
+"""Loads the jurisdiction plugins and is the engine's only way of calling their hooks.
+
+The host sits beside the wings, not below them: it imports only the plugin API
+(``caratflow.jurisdiction``) and the law, and the wings read it through the
+``jurisdiction.contributions.Plugins`` protocol it implements. ``caratflow.runtime``
+hands it to them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
 from functools import cache
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -21,6 +28,7 @@ from caratflow.jurisdiction.workflow import (
 if TYPE_CHECKING:
     from caratflow.jurisdiction.documents import DocumentType
     from caratflow.jurisdiction.lookups import LookupType
+    from caratflow.jurisdiction.retention import RetentionFacts
 
 
 from caratflow.jurisdiction.contributions import AuthorityProfile, Contributions, Jurisdiction
@@ -102,8 +110,27 @@ class PluginHost:
             tuple(n for c in chosen for n in c.notices),
         )
 
+    # -- per-record questions, answered by one authority's plugins ------------------------
+
+    def validate_party(
+        self,
+        plugins: Iterable[str],
+        authority: str,
+        party: Mapping[str, Any],
+        report: Callable[[str, str], None],
+    ) -> None:
+        """``caratflow_party_validate``: each enabled plugin reports what it refuses."""
+        hook = self._hook_for("caratflow_party_validate", frozenset(plugins))
+        hook(authority=authority, party=party, report=report)
+
+    def retention_until(self, plugins: Iterable[str], record: RetentionFacts) -> list[date]:
+        """``caratflow_retention_until``: the dates the enabled plugins keep a record until."""
+        hook = self._hook_for("caratflow_retention_until", frozenset(plugins))
+        return [d for d in hook(record=record) if d is not None]
+
     def hook_for(self, hook: str, plugins: Iterable[str]) -> pluggy.HookCaller:
-        """``hook`` as answered by ``plugins`` alone (an authority's enabled plugins)."""
+        """``hook`` as answered by ``plugins`` alone (an authority's enabled plugins), for
+        the faces' own hooks (``caratflow_web_extend``, ``caratflow_cli_extend``)."""
         return self._hook_for(hook, frozenset(plugins))
 
     @cache  # noqa: B019 - one host per process; a handful of plugin sets

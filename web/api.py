@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from caratflow.accounts import audit
 from caratflow.accounts.credentials import user_for_token
 from caratflow.accounts.provisioning import actor_for
-from caratflow.case import foureyes, queries
+from caratflow.case import queries
 from caratflow.case.access import Actor, Permission, require
 from caratflow.case.representation import deadline_json, event_json, shipment_json
 from caratflow.case.schemas import ShipmentIn, field_errors
@@ -246,8 +246,7 @@ def get_shipment(shipment_id: int) -> Response:
 def act(shipment_id: int, action: str) -> Response:
     actor = _actor()
     body = _action_body()
-    outcome = foureyes.decide(
-        runtime().shipments,
+    outcome = runtime().shipments.decide(
         db(),
         shipment_id,
         action,

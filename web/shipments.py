@@ -27,9 +27,9 @@ from caratflow.errors import (
     Conflict,
     FieldError,
     InvalidInput,
-    LawForbids,
     ReasonRequired,
 )
+from caratflow.law.rules import LawForbids
 from caratflow.ledger import sealing
 from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment
 from caratflow.web.context import db, runtime
@@ -164,8 +164,7 @@ def decide(shipment_id: int, action: str) -> Any:
         try:
             if problems:
                 raise InvalidInput(problems)
-            outcome = foureyes.decide(
-                service,
+            outcome = service.decide(
                 db(),
                 shipment_id,
                 action,
@@ -209,7 +208,7 @@ def decide(shipment_id: int, action: str) -> Any:
 @requires(Permission.DECIDE)
 def confirm(shipment_id: int, request_id: int) -> Response:
     try:
-        foureyes.confirm(runtime().shipments, db(), request_id, current_actor())
+        runtime().shipments.confirm_request(db(), request_id, current_actor())
         db().commit()
         flash(_("Confirmed: the decision is recorded."), "success")
     except (Conflict, ActionNotAvailable, LawForbids, ReasonRequired) as error:
@@ -222,7 +221,7 @@ def confirm(shipment_id: int, request_id: int) -> Response:
 @requires(Permission.DECIDE)
 def withdraw(shipment_id: int, request_id: int) -> Response:
     try:
-        foureyes.withdraw(runtime().shipments, db(), request_id, current_actor())
+        runtime().shipments.withdraw_request(db(), request_id, current_actor())
         db().commit()
         flash(_("The request is withdrawn."), "success")
     except Conflict as error:

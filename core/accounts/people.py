@@ -14,6 +14,7 @@ from caratflow.accounts.signin import end_sessions_of
 from caratflow.case import access
 from caratflow.case.access import Actor
 from caratflow.errors import FieldError, Forbidden, InvalidInput, NotFound
+from caratflow.jurisdiction.contributions import Plugins
 from caratflow.models import (
     ApiToken,
     Authority,
@@ -21,7 +22,6 @@ from caratflow.models import (
     User,
     utcnow,
 )
-from caratflow.pluginhost import PluginHost
 
 PASSWORD_MIN, PASSWORD_MAX = 12, 128  # ASVS 2.1.1, 2.1.2
 
@@ -49,7 +49,7 @@ def create_user(
     password: str | None,
     *,
     duties: Iterable[str] = (),
-    host: PluginHost | None = None,
+    host: Plugins | None = None,
 ) -> User:
     access.require(actor, access.Permission.ADMINISTER)
     codes = sorted(set(authorities))
@@ -71,7 +71,7 @@ def update_user(
     authorities: Iterable[str],
     active: bool,
     duties: Iterable[str] = (),
-    host: PluginHost | None = None,
+    host: Plugins | None = None,
 ) -> User:
     """Change a user's role, authorities, duties or whether they may sign in; ends their
     sessions."""

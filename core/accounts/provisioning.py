@@ -14,15 +14,15 @@ from caratflow.case.access import Actor
 from caratflow.case.parties import register_party
 from caratflow.case.service import ShipmentService
 from caratflow.errors import Conflict, FieldError, InvalidInput, NotFound
+from caratflow.jurisdiction.contributions import Plugins
 from caratflow.jurisdiction.workflow import Duty
 from caratflow.models import ApiToken, Authority, Role, Shipment, User
-from caratflow.pluginhost import PluginHost
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor("caratflow", Role.ADMIN, None, None)
 
 
-def ensure_authorities(session: Session, host: PluginHost) -> list[str]:
+def ensure_authorities(session: Session, host: Plugins) -> list[str]:
     """Create the authorities the enabled plugins serve; keep each one's plugin list current.
 
     Returns the codes of the authorities created. Repeating it changes nothing.
@@ -55,7 +55,7 @@ def add_user(
     password: str | None = None,
     *,
     duties: Iterable[str] = (),
-    host: PluginHost | None = None,
+    host: Plugins | None = None,
 ) -> User:
     """Add a user; ``duties`` are checked against what ``host``'s plugins declare for
     the user's authorities."""
@@ -80,7 +80,7 @@ def add_user(
     return user
 
 
-def offered_duties(host: PluginHost, authorities: Iterable[Authority]) -> dict[str, Duty]:
+def offered_duties(host: Plugins, authorities: Iterable[Authority]) -> dict[str, Duty]:
     """The duties the enabled plugins of these authorities declare, by code."""
     return {
         code: duty
@@ -90,7 +90,7 @@ def offered_duties(host: PluginHost, authorities: Iterable[Authority]) -> dict[s
 
 
 def checked_duties(
-    host: PluginHost | None, authorities: Iterable[Authority], duties: Iterable[str]
+    host: Plugins | None, authorities: Iterable[Authority], duties: Iterable[str]
 ) -> list[str]:
     """``duties``, sorted, once each is known to a plugin of one of ``authorities``."""
     wanted = sorted(set(duties))
@@ -128,7 +128,7 @@ def actor_for(user: User) -> Actor:
     )
 
 
-def load_demo(session: Session, host: PluginHost, shipments: ShipmentService) -> int:
+def load_demo(session: Session, host: Plugins, shipments: ShipmentService) -> int:
     """Present the plugins' demo shipments into an empty database; returns how many."""
     if session.scalar(select(func.count()).select_from(Shipment)):
         return 0

@@ -2,8 +2,8 @@
 
 An authority lists in its settings which of ``FOUR_EYES_ACTIONS`` one officer may only
 *request*; the decision is taken when a different officer confirms it, and is recorded
-with both names. ``ShipmentService.act`` enforces it, so neither the API, a forged
-form nor the CLI can take such a decision alone.
+with both names. ``ShipmentService`` enforces it, calling this module (never the
+reverse), so neither the API, a forged form nor the CLI can take such a decision alone.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from caratflow.types import jsonable
 
 if TYPE_CHECKING:
     from caratflow.case.access import Actor
-    from caratflow.case.service import ShipmentService
 
 OPEN, CONFIRMED, WITHDRAWN, SUPERSEDED = "open", "confirmed", "withdrawn", "superseded"
 
@@ -116,91 +115,46 @@ def refuse_single_officer(session: Session, shipment: Shipment, action: str) -> 
         raise SecondOfficerRequired(action, shipment.authority_code)
 
 
-# -- what the web and the API call ------------------------------------------------------
-
-
-def decide(
-    service: ShipmentService,
+def record_request(
     session: Session,
-    shipment_id: int,
+    shipment: Shipment,
     action: str,
     actor: Actor,
-    *,
-    expected_version: int | None = None,
-    reason: str | None = None,
-    inputs: Mapping[str, Any] | None = None,
-) -> Shipment | PendingDecision:
-    """Take the decision; where the authority wants four eyes, record the request instead.
-
-    The request is recorded only after ``act`` has checked everything else (role,
-    version, state, reason, the law), so a second officer confirms a decision that was
-    possible when it was asked for.
-    """
-    try:
-        return service.act(
-            session,
-            shipment_id,
-            action,
-            actor,
-            expected_version=expected_version,
-            reason=reason,
-            inputs=inputs,
-        )
-    except SecondOfficerRequired:
-        shipment = service.get(session, shipment_id, actor)
-        for earlier in open_requests(session, shipment):
-            if earlier.action == action:
-                earlier.status, earlier.closed_by, earlier.closed_at = (
-                    SUPERSEDED,
-                    actor.name,
-                    utcnow(),
-                )
-        request = PendingDecision(
-            shipment_id=shipment.id,
-            action=action,
-            reason=(reason or "").strip() or None,
-            inputs=jsonable(dict(inputs or {})),
-            shipment_version=shipment.version,
-            requested_by=actor.name,
-        )
-        session.add(request)
-        session.flush()
-        return request
-
-
-def confirm(service: ShipmentService, session: Session, request_id: int, actor: Actor) -> Shipment:
-    """A second officer takes the requested decision, with the requester's reason."""
-    request = _visible_request(service, session, request_id, actor)
-    return service.act(
-        session,
-        request.shipment_id,
-        request.action,
-        actor,
-        expected_version=request.shipment_version,
-        reason=request.reason,
-        inputs=request.inputs,
-    )
-
-
-def withdraw(
-    service: ShipmentService, session: Session, request_id: int, actor: Actor
+    reason: str | None,
+    inputs: Mapping[str, Any] | None,
 ) -> PendingDecision:
-    """The requester (or a supervisor) withdraws an open request."""
-    request = _visible_request(service, session, request_id, actor)
-    if actor.name != request.requested_by and actor.role not in (Role.SUPERVISOR, Role.ADMIN):
-        raise Forbidden("only the requester or a supervisor may withdraw a request")
-    request.status, request.closed_by, request.closed_at = WITHDRAWN, actor.name, utcnow()
+    """Record ``actor``'s request for a second officer's ``action``; an earlier open
+    request for the same action is superseded by it."""
+    for earlier in open_requests(session, shipment):
+        if earlier.action == action:
+            earlier.status, earlier.closed_by, earlier.closed_at = SUPERSEDED, actor.name, utcnow()
+    request = PendingDecision(
+        shipment_id=shipment.id,
+        action=action,
+        reason=(reason or "").strip() or None,
+        inputs=jsonable(dict(inputs or {})),
+        shipment_version=shipment.version,
+        requested_by=actor.name,
+    )
+    session.add(request)
     session.flush()
     return request
 
 
-def _visible_request(
-    service: ShipmentService, session: Session, request_id: int, actor: Actor
-) -> PendingDecision:
+def open_request(session: Session, request_id: int) -> PendingDecision:
+    """The open request ``request_id`` (the caller checks the shipment is visible)."""
     request = session.get(PendingDecision, request_id)
     if request is None:
         raise NotFound(f"no request {request_id}")
-    service.get(session, request.shipment_id, actor)  # another authority's: not found
     if request.status != OPEN:
         raise Conflict(f"request {request_id} is {request.status} already")
+    return request
+
+
+def withdraw(session: Session, request: PendingDecision, actor: Actor) -> PendingDecision:
+    """The requester (or a supervisor) withdraws an open request."""
+    if actor.name != request.requested_by and actor.role not in (Role.SUPERVISOR, Role.ADMIN):
+        raise Forbidden("only the requester or a supervisor may withdraw a request")
+    request.status, request.closed_by, request.closed_at = WITHDRAWN, actor.name, utcnow()
+    session.flush()
     return request

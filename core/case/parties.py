@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from caratflow.case.access import Actor
 from caratflow.case.schemas import field_errors
 from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput
+from caratflow.jurisdiction.contributions import Plugins
 from caratflow.models import Authority, Party, Role
-from caratflow.pluginhost import PluginHost
 
 PARTY_ROLES = ("importer", "exporter")
 # Who may read a person's identity number in full (ASVS: need to know).
@@ -36,7 +36,7 @@ class PartyIn(BaseModel):
 
 
 def register_party(
-    session: Session, host: PluginHost, fields: Mapping[str, Any], actor: Actor
+    session: Session, host: Plugins, fields: Mapping[str, Any], actor: Actor
 ) -> Party:
     """Register an importer or exporter, after the authority's plugins have checked it."""
     try:
@@ -57,10 +57,11 @@ def register_party(
     for key in ("organisation_number", "national_id"):
         if clean[key]:
             clean[key] = clean[key].replace(" ", "")
-    host.hook_for("caratflow_party_validate", authority.plugins)(
-        authority=authority.code,
-        party=clean,
-        report=lambda field, message: problems.append(FieldError(field, message)),
+    host.validate_party(
+        authority.plugins,
+        authority.code,
+        clean,
+        lambda field, message: problems.append(FieldError(field, message)),
     )
     if problems:
         raise InvalidInput(problems)

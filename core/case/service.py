@@ -23,29 +23,21 @@ from sqlalchemy.orm.exc import StaleDataError
 from caratflow.case import access, foureyes
 from caratflow.case.access import Actor
 from caratflow.case.schemas import ShipmentIn, parse_shipment
-from caratflow.errors import (
-    Conflict,
-    FieldError,
-    Forbidden,
-    InvalidInput,
-    LawForbids,
-    NotFound,
-    ReasonRequired,
-)
-from caratflow.jurisdiction.contributions import Jurisdiction
+from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, ReasonRequired
+from caratflow.jurisdiction.contributions import Jurisdiction, Plugins
 from caratflow.jurisdiction.workflow import PRESENTED, Transition
 from caratflow.law.registry import Registry
-from caratflow.law.rules import Case, Finding
+from caratflow.law.rules import Case, Finding, LawForbids
 from caratflow.models import (
     Authority,
     Certificate,
     Container,
     Event,
     FindingRecord,
+    PendingDecision,
     Shipment,
     utcnow,
 )
-from caratflow.pluginhost import PluginHost
 from caratflow.types import jsonable
 
 PRESENT = "present"
@@ -93,7 +85,7 @@ class ShipmentService:
 
     def __init__(
         self,
-        host: PluginHost,
+        host: Plugins,
         observers: Sequence[DecisionObserver] = (),
         clock: Callable[[], datetime] = utcnow,
     ):
@@ -223,6 +215,59 @@ class ShipmentService:
                 f"shipment {shipment_id} was changed by someone else; reload it and decide again"
             ) from None
         return shipment
+
+    def decide(
+        self,
+        session: Session,
+        shipment_id: int,
+        action: str,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> Shipment | PendingDecision:
+        """Take the decision; where the authority wants four eyes, record the request instead.
+
+        The request is recorded only after ``act`` has checked everything else (role,
+        version, state, reason, the law), so a second officer confirms a decision that was
+        possible when it was asked for.
+        """
+        try:
+            return self.act(
+                session,
+                shipment_id,
+                action,
+                actor,
+                expected_version=expected_version,
+                reason=reason,
+                inputs=inputs,
+            )
+        except foureyes.SecondOfficerRequired:
+            shipment = self.get(session, shipment_id, actor)
+            return foureyes.record_request(session, shipment, action, actor, reason, inputs)
+
+    def confirm_request(self, session: Session, request_id: int, actor: Actor) -> Shipment:
+        """A second officer takes the requested decision, with the requester's reason."""
+        request = self._visible_request(session, request_id, actor)
+        return self.act(
+            session,
+            request.shipment_id,
+            request.action,
+            actor,
+            expected_version=request.shipment_version,
+            reason=request.reason,
+            inputs=request.inputs,
+        )
+
+    def withdraw_request(self, session: Session, request_id: int, actor: Actor) -> PendingDecision:
+        """The requester (or a supervisor) withdraws an open request."""
+        return foureyes.withdraw(session, self._visible_request(session, request_id, actor), actor)
+
+    def _visible_request(self, session: Session, request_id: int, actor: Actor) -> PendingDecision:
+        request = foureyes.open_request(session, request_id)
+        self.get(session, request.shipment_id, actor)  # another authority's: not found
+        return request
 
     # -- auditing ----------------------------------------------------------------------
 

@@ -68,7 +68,7 @@ from caratflow.ledger.signing import (
 from caratflow.models import Authority, utcnow
 
 if TYPE_CHECKING:
-    from caratflow.pluginhost import PluginHost
+    from caratflow.jurisdiction.contributions import Plugins
 
 
 from caratflow.jurisdiction.lookups import LookupType
@@ -130,7 +130,7 @@ class Answered:
 def answer(
     session: Session,
     payload: Any,
-    plugins: PluginHost,
+    plugins: Plugins,
     private_key: Ed25519PrivateKey,
     *,
     now: datetime | None = None,
@@ -218,7 +218,7 @@ class Prepared:
 
 def prepare(
     session: Session,
-    plugins: PluginHost,
+    plugins: Plugins,
     authority: str,
     peer: str,
     value: str,

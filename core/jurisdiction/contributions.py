@@ -1,10 +1,17 @@
-"""caratflow.jurisdiction.contributions: TODO docstring."""
+"""What the plugins contributed, as the engine reads it: per plugin (``Contributions``),
+per set of enabled plugins (``Jurisdiction``), and the read-only ``Plugins`` view every
+wing is handed instead of the plugin host itself.
+
+The host (``caratflow.pluginhost``) builds these and implements ``Plugins``; the wings
+depend on this module only, so no wing imports the host and the host imports no wing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import TYPE_CHECKING, Any, Protocol
 
 from caratflow.jurisdiction.workflow import (
     Workflow,
@@ -18,6 +25,7 @@ if TYPE_CHECKING:
     from caratflow.jurisdiction.lookups import LookupType
     from caratflow.jurisdiction.notices import NoticeRule
     from caratflow.jurisdiction.reports import Report
+    from caratflow.jurisdiction.retention import RetentionFacts
 
 
 @dataclass(frozen=True)
@@ -55,3 +63,33 @@ class Jurisdiction:
     rules: tuple[Rule, ...]
     deadlines: tuple[DeadlineRule, ...] = ()  # issue 4: the legal clocks of these plugins
     notices: tuple[NoticeRule, ...] = ()  # what their decisions must tell others
+
+
+class Plugins(Protocol):
+    """The enabled plugins as a wing sees them: what they declared, and their answers to
+    the per-record hooks, always for the plugins one authority enables."""
+
+    @property
+    def plugin_names(self) -> list[str]: ...
+
+    def contributions(self, plugin: str) -> Contributions: ...
+
+    def jurisdiction(self, plugins: Iterable[str]) -> Jurisdiction: ...
+
+    def authority_profiles(self) -> dict[str, tuple[AuthorityProfile, list[str]]]: ...
+
+    def demo_payloads(self) -> list[Mapping[str, Any]]: ...
+
+    def document_types(self, plugins: Iterable[str]) -> dict[str, DocumentType]: ...
+
+    def lookup_types(self, plugins: Iterable[str]) -> dict[str, LookupType]: ...
+
+    def validate_party(
+        self,
+        plugins: Iterable[str],
+        authority: str,
+        party: Mapping[str, Any],
+        report: Callable[[str, str], None],
+    ) -> None: ...
+
+    def retention_until(self, plugins: Iterable[str], record: RetentionFacts) -> list[date]: ...

@@ -8,12 +8,14 @@ the old one stays, so a past case can be replayed under the law of its day.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from caratflow.errors import CaratflowError
 
 if TYPE_CHECKING:
     from caratflow.law.registry import Registry
@@ -285,3 +287,19 @@ class RuleBook:
 
 def _frozen(values: Iterable[str] | None) -> frozenset[str] | None:
     return None if values is None else frozenset(values)
+
+
+class LawForbids(CaratflowError):
+    """A rule's finding (hold or refuse) stops a transition that needs a clean record."""
+
+    status = 422
+
+    def __init__(self, action: str, findings: Sequence[Finding]):
+        self.action = action
+        self.findings = list(findings)
+        blocking = [f for f in self.findings if f.outcome.blocks]
+        cited = "; ".join(f"{f.rule} ({f.basis}): {f.message}" for f in blocking)
+        super().__init__(f"'{action}' is forbidden: {cited}")
+
+    def as_dict(self) -> dict[str, object]:
+        return super().as_dict() | {"findings": [f.as_dict() for f in self.findings]}

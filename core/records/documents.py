@@ -45,8 +45,7 @@ from caratflow.models import (
 if TYPE_CHECKING:
     from caratflow.case.access import Actor
     from caratflow.config import Settings
-    from caratflow.jurisdiction.contributions import Jurisdiction
-    from caratflow.pluginhost import PluginHost
+    from caratflow.jurisdiction.contributions import Jurisdiction, Plugins
 
 
 from caratflow.jurisdiction.documents import (
@@ -76,7 +75,7 @@ class DocumentRefused(CaratflowError):
 class DocumentService:
     """Issues documents and changes their status; wired once in ``Runtime.assemble``."""
 
-    host: PluginHost
+    host: Plugins
     settings: Settings
 
     def types_for(self, authority: Authority) -> dict[str, DocumentType]:

@@ -23,11 +23,11 @@ from caratflow.case.access import Actor
 from caratflow.deadlines import keeping
 from caratflow.deadlines.notices import queue_notice
 from caratflow.errors import FieldError, Forbidden, InvalidInput, NotFound
+from caratflow.jurisdiction.contributions import Plugins
 from caratflow.jurisdiction.notices import Notice
 from caratflow.jurisdiction.reports import Period, Report, ReportInput
 from caratflow.law.registry import DocumentOnRecord
 from caratflow.models import Authority, Deadline, IssuedDocument, Shipment, utcnow
-from caratflow.pluginhost import PluginHost
 from caratflow.types import jsonable
 
 
@@ -60,13 +60,13 @@ class ReportResult:
         return out.getvalue()
 
 
-def reports_of(host: PluginHost, plugins: Iterable[str]) -> dict[str, Report]:
+def reports_of(host: Plugins, plugins: Iterable[str]) -> dict[str, Report]:
     return {r.name: r for name in plugins for r in host.contributions(name).reports}
 
 
 def run_report(
     session: Session,
-    host: PluginHost,
+    host: Plugins,
     name: str,
     authority_code: str,
     period_text: str,
@@ -126,7 +126,7 @@ class Submission:
     queued: int  # messages queued now; 0 when this period was submitted already
 
 
-def open_report_deadlines(session: Session, host: PluginHost, now: datetime | None = None) -> int:
+def open_report_deadlines(session: Session, host: Plugins, now: datetime | None = None) -> int:
     """Open the submission deadline of every report whose period has ended; a periodic
     task, so idempotent. Returns how many it opened."""
     now = now or utcnow()
@@ -141,7 +141,7 @@ def open_report_deadlines(session: Session, host: PluginHost, now: datetime | No
 
 def submit_report(
     session: Session,
-    host: PluginHost,
+    host: Plugins,
     name: str,
     authority_code: str,
     period_text: str,

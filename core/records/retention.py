@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, selectinload
 from caratflow.case.access import Actor
 from caratflow.case.service import legal_date
 from caratflow.errors import Conflict, Forbidden
+from caratflow.jurisdiction.contributions import Plugins
 from caratflow.jurisdiction.retention import RetentionFacts
 from caratflow.ledger.sealing import seal_purge
 from caratflow.models import PurgeRecord, Role, Shipment
-from caratflow.pluginhost import PluginHost
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,15 @@ def facts(shipment: Shipment) -> RetentionFacts:
     )
 
 
-def retention_of(host: PluginHost, shipment: Shipment) -> Retention:
+def retention_of(host: Plugins, shipment: Shipment) -> Retention:
     workflow = host.jurisdiction(shipment.authority.plugins).workflow
     if not workflow.states[shipment.state].terminal:
         return Retention(shipment, None)
-    hook = host.hook_for("caratflow_retention_until", shipment.authority.plugins)
-    dates = [d for d in hook(record=facts(shipment)) if d is not None]
+    dates = host.retention_until(shipment.authority.plugins, facts(shipment))
     return Retention(shipment, max(dates) if dates else None)
 
 
-def retentions(session: Session, host: PluginHost, actor: Actor) -> Iterator[Retention]:
+def retentions(session: Session, host: Plugins, actor: Actor) -> Iterator[Retention]:
     query = select(Shipment).options(selectinload(Shipment.events)).order_by(Shipment.id)
     if actor.authorities is not None:
         query = query.where(Shipment.authority_code.in_(actor.authorities))
@@ -63,7 +62,7 @@ def retentions(session: Session, host: PluginHost, actor: Actor) -> Iterator[Ret
 
 
 def purge(
-    session: Session, host: PluginHost, shipment_id: int, today: date, actor: Actor, reason: str
+    session: Session, host: Plugins, shipment_id: int, today: date, actor: Actor, reason: str
 ) -> PurgeRecord:
     """Delete a shipment's records once every law lets go of them; refuse it before."""
     if actor.role != Role.ADMIN:

@@ -49,15 +49,8 @@ from sqlalchemy.orm import Session, object_session
 from caratflow.case import access
 from caratflow.case.access import Actor
 from caratflow.case.schemas import Carats, CountryCode, field_errors
-from caratflow.errors import (
-    Conflict,
-    FieldError,
-    Forbidden,
-    InvalidInput,
-    LawForbids,
-    NotFound,
-)
-from caratflow.law.rules import Case, Finding, Outcome
+from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from caratflow.law.rules import Case, Finding, LawForbids, Outcome
 from caratflow.ledger import sealing
 from caratflow.models import Authority, DigitalIdentity, IdentityCut, IdentityKind
 from caratflow.plugins.belgium_g7.rules import PARAMETERS, RULES

@@ -18,8 +18,9 @@ from sqlalchemy import func, select, update
 
 from caratflow.deadlines.keeping import deadline_of
 from caratflow.deadlines.outbox import DeliveryError, add_recipient
-from caratflow.errors import Conflict, InvalidInput, LawForbids
+from caratflow.errors import Conflict, InvalidInput
 from caratflow.exchange import messages, peers
+from caratflow.law.rules import LawForbids
 from caratflow.ledger import sealing, sequencer, signing_keys, verification
 from caratflow.ledger.signing import key_id, public_key_pem
 from caratflow.models import (

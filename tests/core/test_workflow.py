@@ -13,14 +13,8 @@ from sqlalchemy import func, select
 
 from caratflow.case.access import Actor
 from caratflow.case.service import ShipmentService
-from caratflow.errors import (
-    ActionNotAvailable,
-    Conflict,
-    Forbidden,
-    LawForbids,
-    NotFound,
-    ReasonRequired,
-)
+from caratflow.errors import ActionNotAvailable, Conflict, Forbidden, NotFound, ReasonRequired
+from caratflow.law.rules import LawForbids
 from caratflow.models import Event, Role, Shipment
 from caratflow.testing import shipment_payload
 

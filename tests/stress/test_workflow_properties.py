@@ -41,12 +41,11 @@ from caratflow.errors import (
     CaratflowError,
     Forbidden,
     InvalidInput,
-    LawForbids,
     NotFound,
     ReasonRequired,
 )
 from caratflow.jurisdiction.workflow import STAY
-from caratflow.law.rules import Outcome
+from caratflow.law.rules import LawForbids, Outcome
 from caratflow.ledger import leaves, sealing, sequencer, signing_keys, verification
 from caratflow.models import (
     Authority,

@@ -75,16 +75,16 @@ def test_a_change_after_the_request_makes_it_stale(session, service):
     payload = shipment_payload(authority="TT", direction="export")
     shipment = service.present(session, payload, first).shipment
     service.act(session, shipment.id, "verify", first)
-    request = foureyes.decide(service, session, shipment.id, "export", first)
+    request = service.decide(session, shipment.id, "export", first)
     assert isinstance(request, PendingDecision) and request.shipment_version == 2
     service.act(session, shipment.id, "quarantine", first)  # testlaw: a second look...
     service.act(session, shipment.id, "unquarantine", first)  # ...and back: version 4
     with pytest.raises(Conflict, match="version 4, not 2"):
-        foureyes.confirm(service, session, request.id, second)
-    fresh = foureyes.decide(service, session, shipment.id, "export", second)
+        service.confirm_request(session, request.id, second)
+    fresh = service.decide(session, shipment.id, "export", second)
     assert isinstance(fresh, PendingDecision)  # a new request, not a confirmation
     assert request.status == "superseded"
-    exported = foureyes.confirm(service, session, fresh.id, first)
+    exported = service.confirm_request(session, fresh.id, first)
     assert exported.state == "exported"
 
 

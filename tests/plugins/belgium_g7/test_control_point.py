@@ -9,7 +9,8 @@ import hashlib
 import pytest
 
 from caratflow.case.access import Actor
-from caratflow.errors import Forbidden, LawForbids
+from caratflow.errors import Forbidden
+from caratflow.law.rules import LawForbids
 from caratflow.models import Role
 from caratflow.testing import outcomes, shipment_payload
 

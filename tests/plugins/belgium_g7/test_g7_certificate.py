@@ -9,7 +9,7 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from caratflow.errors import LawForbids
+from caratflow.law.rules import LawForbids
 from caratflow.models import DocumentStatus, IssuedDocument
 from caratflow.plugins.belgium_g7.identities import register_identity
 from caratflow.testing import outcomes, shipment_payload

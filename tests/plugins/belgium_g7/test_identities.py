@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from caratflow.case.access import Actor
 from caratflow.db import unit_of_work
-from caratflow.errors import Conflict, Forbidden, InvalidInput, LawForbids, NotFound
+from caratflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from caratflow.law.rules import LawForbids
 from caratflow.ledger import leaves, proofs, sealing, sequencer, signing_keys, verification
 from caratflow.models import Authority, DigitalIdentity, IdentityCut, LedgerEntry, Role
 from caratflow.plugins.belgium_g7.identities import (

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from caratflow.deadlines.keeping import deadline_of
 from caratflow.deadlines.sweep import sweep
-from caratflow.errors import ActionNotAvailable, LawForbids
+from caratflow.errors import ActionNotAvailable
+from caratflow.law.rules import LawForbids
 from caratflow.models import DeadlineStatus, DocumentStatus, IssuedDocument, OutboxMessage
 from caratflow.testing import export_payload, outcomes, shipment_payload
 

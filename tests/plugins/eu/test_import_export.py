@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from caratflow.deadlines.keeping import deadline_of
-from caratflow.errors import LawForbids
+from caratflow.law.rules import LawForbids
 from caratflow.models import DeadlineStatus
 from caratflow.testing import DELETE, export_payload, outcomes, shipment_payload
 

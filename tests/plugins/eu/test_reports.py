@@ -16,8 +16,9 @@ from sqlalchemy import select
 from caratflow.case.access import Actor
 from caratflow.deadlines.outbox import DeliverySettings, Dispatcher, add_recipient
 from caratflow.deadlines.sweep import message_sent
-from caratflow.errors import Forbidden, InvalidInput, LawForbids, NotFound
+from caratflow.errors import Forbidden, InvalidInput, NotFound
 from caratflow.jurisdiction.reports import Period
+from caratflow.law.rules import LawForbids
 from caratflow.models import Deadline, DeadlineStatus, IssuedDocument, Role
 from caratflow.records.reports import open_report_deadlines, run_report
 from caratflow.testing import outcomes, shipment_payload

@@ -15,7 +15,8 @@ import pytest
 
 from caratflow.case.access import Actor
 from caratflow.case.parties import party_json, register_party
-from caratflow.errors import Conflict, Forbidden, InvalidInput, LawForbids, NotFound, ReasonRequired
+from caratflow.errors import Conflict, Forbidden, InvalidInput, NotFound, ReasonRequired
+from caratflow.law.rules import LawForbids
 from caratflow.ledger import sequencer, verification
 from caratflow.models import Role
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number

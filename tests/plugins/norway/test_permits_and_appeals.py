@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from caratflow.errors import ActionNotAvailable, Forbidden, LawForbids
+from caratflow.errors import ActionNotAvailable, Forbidden
+from caratflow.law.rules import LawForbids
 from caratflow.models import DocumentStatus, IssuedDocument, OutboxMessage
 from caratflow.testing import outcomes
 
