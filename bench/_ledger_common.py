@@ -21,7 +21,7 @@ from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
 from caratflow.ledger.signing import generate_key
 from caratflow.models import Base
 from caratflow.pluginhost import load_plugin_host
-from caratflow.testing import temporary_database
+from caratflow.testing.databases import temporary_database
 
 
 @contextmanager

@@ -54,7 +54,7 @@ from caratflow.ledger import leaves, merkle, proofs, sealing, sequencer
 from caratflow.models import DigitalIdentity, IdentityCut, LedgerEntry, Role
 from caratflow.plugins.belgium_g7 import identities, lineage
 from caratflow.plugins.belgium_g7 import lookups as g7_lookups
-from caratflow.testing import BACKENDS
+from caratflow.testing.databases import BACKENDS
 
 OFFICER = Actor("bench.officer", Role.OFFICER, frozenset({"BE"}))
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

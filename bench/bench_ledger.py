@@ -38,7 +38,7 @@ from caratflow.ledger import proofs as ledger_proofs
 from caratflow.ledger import sequencer as ledger_sequencer
 from caratflow.ledger.signing import sign_tree_head
 from caratflow.models import Event, FindingRecord, LedgerEntry, Shipment
-from caratflow.testing import BACKENDS
+from caratflow.testing.databases import BACKENDS
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

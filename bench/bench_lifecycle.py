@@ -29,7 +29,8 @@ from caratflow.case.service import ShipmentService
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
 from caratflow.models import Base, Role
 from caratflow.pluginhost import load_plugin_host
-from caratflow.testing import shipment_payload, temporary_database
+from caratflow.testing.databases import temporary_database
+from caratflow.testing.payloads import shipment_payload
 
 OFFICER = Actor("bench", Role.OFFICER, frozenset({"BE"}), None)  # holds every duty
 TRADERS = 300

@@ -31,7 +31,7 @@ from caratflow.accounts.provisioning import ensure_authorities
 from caratflow.db import make_engine, upgrade
 from caratflow.models import Certificate, Container, Shipment
 from caratflow.pluginhost import load_plugin_host
-from caratflow.testing import temporary_database
+from caratflow.testing.databases import temporary_database
 
 
 def load_orm(url: str) -> tuple[int, int]:

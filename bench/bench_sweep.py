@@ -1,6 +1,6 @@
 """Sweeping deadlines: cost must follow what is due, not what is stored.
 
-1. The sweep (``caratflow.deadlines.sweep_due``: claim, queue the reminder, advance)
+1. The sweep (``caratflow.deadlines.sweep.sweep_due``: claim, queue the reminder, advance)
    over 1,000 due deadlines among 10,000 stored, then among 1,000,000 stored, on
    PostgreSQL. Stored rows are realistic: most finished (met, missed, cancelled; out
    of the partial index), some open and due later. Bulk-loaded with COPY; the sweep of
@@ -45,7 +45,7 @@ from caratflow.jurisdiction.clocks import Period, Reminder, declare
 from caratflow.law.rules import RuleBook
 from caratflow.models import Authority
 from caratflow.pluginhost import load_plugin_host
-from caratflow.testing import temporary_database
+from caratflow.testing.databases import temporary_database
 
 DUE = 1_000
 REPEATS = 3

@@ -44,7 +44,9 @@ from caratflow.config import Settings
 from caratflow.db import unit_of_work, upgrade
 from caratflow.models import Certificate, Container, Event, FindingRecord, Role, Shipment
 from caratflow.runtime import Runtime
-from caratflow.testing import LiveServer, shipment_payload, temporary_database
+from caratflow.testing.databases import temporary_database
+from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.servers import LiveServer
 from caratflow.web import create_app
 
 PASSWORD = "bench password 1"

@@ -52,7 +52,9 @@ from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
 from caratflow.ledger import leaves
 from caratflow.models import Event, LedgerEntry, Role, Shipment
 from caratflow.pluginhost import load_plugin_host
-from caratflow.testing import free_port, shipment_payload, temporary_database
+from caratflow.testing.databases import temporary_database
+from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.servers import free_port
 
 PASSWORD = "load test passphrase"
 DUTIES = ("fps_economy", "customs")

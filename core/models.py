@@ -1,4 +1,10 @@
-"""The engine's records: SQLAlchemy 2 typed models. Schema changes go through Alembic."""
+"""The engine's records: SQLAlchemy 2 typed models. Schema changes go through Alembic.
+
+Longer than a module should be, on purpose: this is the one declarative schema of the
+database, read as a whole by Alembic's autogenerate and by whoever reviews a migration.
+Each wing owns its tables (named in the section banners) but no wing's tables are
+defined elsewhere, so the foundation stays one layer that every wing may import.
+"""
 
 from __future__ import annotations
 
@@ -296,7 +302,7 @@ class PurgeRecord(Base):
 
 
 # --------------------------------------------------------------------------------------
-# Deadlines and the outbox (issue 4; logic in caratflow.deadlines and caratflow.outbox).
+# Deadlines and the outbox (issue 4; logic in caratflow.deadlines and caratflow.deadlines.outbox).
 # A deadline is a row, not a scheduler job: one sweep claims the due ones through a
 # partial index on the open rows alone, so its cost follows what is due, not what is
 # stored. Outbox messages are written in the transaction of what caused them.
@@ -449,7 +455,7 @@ class OutboxMessage(Base):
 
 
 # --------------------------------------------------------------------------------------
-# Web sign-in and access (issue 9; logic in caratflow.accounts and caratflow.foureyes).
+# Web sign-in and access (issue 9; logic in caratflow.accounts and caratflow.case.foureyes).
 # Browser sessions live server-side so that signing out, an idle timeout or disabling a
 # user ends them at once; sign-ins and refused access are recorded as security events
 # (to be sealed in the ledger); administrators' TOTP secrets and each user's language
@@ -554,7 +560,7 @@ Index("ix_shipment_authority_state_id", Shipment.authority_code, Shipment.state,
 
 # --------------------------------------------------------------------------------------
 # The ledger and the documents an authority issues (issue 5; logic in caratflow.ledger
-# and caratflow.documents). A ledger entry seals one record (a decision, an issued
+# and caratflow.records.documents). A ledger entry seals one record (a decision, an issued
 # document, a status change, a digital identity) in the transaction that writes it; the
 # sequencer later gives it its place in the Merkle tree (``seq``), stores the tree's
 # perfect subtrees and signs a tree head, so writers never queue on one row.
@@ -598,7 +604,7 @@ class LedgerNode(Base):
 
 
 class LedgerTreeHead(Base):
-    """A signed tree head (caratflow.signing.SignedTreeHead), one per sequencing batch.
+    """A signed tree head (caratflow.ledger.signing.SignedTreeHead), one per sequencing batch.
 
     ``previous_size`` chains each head to the one before, so a deleted head is noticed.
     """

@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import click
 import pluggy
 
 from caratflow.jurisdiction import hookspecs
@@ -128,10 +129,15 @@ class PluginHost:
         hook = self._hook_for("caratflow_retention_until", frozenset(plugins))
         return [d for d in hook(record=record) if d is not None]
 
-    def hook_for(self, hook: str, plugins: Iterable[str]) -> pluggy.HookCaller:
-        """``hook`` as answered by ``plugins`` alone (an authority's enabled plugins), for
-        the faces' own hooks (``caratflow_web_extend``, ``caratflow_cli_extend``)."""
-        return self._hook_for(hook, frozenset(plugins))
+    # -- faces: what the enabled plugins serve beside core ----------------------------------
+
+    def extend_web(self, register: Callable[..., None]) -> None:
+        """``caratflow_web_extend``: each enabled plugin's blueprints, to ``register``."""
+        self._manager.hook.caratflow_web_extend(register=register)
+
+    def extend_cli(self, register: Callable[[click.Command], None]) -> None:
+        """``caratflow_cli_extend``: each enabled plugin's commands, to ``register``."""
+        self._manager.hook.caratflow_cli_extend(register=register)
 
     @cache  # noqa: B019 - one host per process; a handful of plugin sets
     def _hook_for(self, hook: str, plugins: frozenset[str]) -> pluggy.HookCaller:

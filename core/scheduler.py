@@ -23,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from caratflow.db import unit_of_work
 from caratflow.deadlines import sweep
 from caratflow.deadlines.outbox import DeliverySettings, Dispatcher, default_channels
-from caratflow.exchange import messages, peers
+from caratflow.exchange import peers, sending
 from caratflow.ledger import sequencer, signing_keys
 from caratflow.models import utcnow
 from caratflow.records import reports
@@ -45,7 +45,7 @@ class Worker:
 
     def __post_init__(self) -> None:
         channels = default_channels(self.delivery)
-        channels[peers.SCHEME] = messages.PeerChannel(  # issue 10: signed, to a peer node
+        channels[peers.SCHEME] = sending.PeerChannel(  # issue 10: signed, to a peer node
             self.runtime.sessions,
             lambda: signing_keys.signing_key(self.runtime.settings),
             self.delivery.timeout,
@@ -128,7 +128,8 @@ def start_scheduler(
 
 def run_worker(runtime: Runtime, interval: timedelta = DEFAULT_INTERVAL) -> None:
     """``caratflow worker``: run the scheduler until SIGTERM or SIGINT, then stop cleanly
-    (the tick under way finishes; a SIGKILL loses nothing either, see ``caratflow.outbox``)."""
+    (the tick under way finishes; a SIGKILL loses nothing either: see
+    ``caratflow.deadlines.outbox``)."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

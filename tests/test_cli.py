@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from caratflow.cli import main
-from caratflow.testing import shipment_payload, temporary_database
+from caratflow.testing.databases import temporary_database
+from caratflow.testing.payloads import shipment_payload
 
 
 @pytest.fixture

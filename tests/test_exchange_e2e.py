@@ -42,7 +42,8 @@ from caratflow.models import (
 )
 from caratflow.plugins.eu.documents import PARAMETERS as EU_DOCUMENTS
 from caratflow.records.reports import run_report
-from caratflow.testing import Node, node, shipment_payload
+from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.servers import Node, node
 
 pytestmark = pytest.mark.postgres_only
 

@@ -27,13 +27,13 @@ from sqlalchemy import select, update
 from caratflow.accounts.provisioning import add_user, create_token
 from caratflow.case.access import Actor
 from caratflow.db import unit_of_work
-from caratflow.exchange import messages, peers
+from caratflow.exchange import messages, peers, sending
 from caratflow.exchange.peers import add_peer
 from caratflow.ledger import leaves, proofs, sealing, verification
 from caratflow.ledger.signing import key_id, public_key_pem
 from caratflow.models import ExchangeMessage, LedgerEntry, Role, SecurityEvent
 from caratflow.plugins.belgium_g7.identities import register_identity
-from caratflow.testing import JsonEndpoint, Node, node
+from caratflow.testing.servers import JsonEndpoint, Node, node
 
 from .test_exchange_e2e import dutch_authority
 
@@ -136,7 +136,7 @@ def proxy(target: str, alter: Callable[[dict[str, Any]], dict[str, Any]]) -> Jso
     ``alter(answer)`` of the JSON answer."""
 
     def forward(path: str, body: Any) -> tuple[int, Any]:
-        status, answer = messages.post(target + path, body, key="proxy", timeout=10)
+        status, answer = sending.post(target + path, body, key="proxy", timeout=10)
         return status, alter(answer)
 
     return JsonEndpoint(forward)

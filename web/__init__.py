@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.routing import IntegerConverter, PathConverter
 
 from caratflow.config import Settings
+from caratflow.faces import WEB_FACE
 from caratflow.runtime import Runtime
 
 
@@ -55,10 +56,10 @@ def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None 
 
     app.register_blueprint(verify.blueprint)
     app.register_blueprint(ledger_api.blueprint)
-    from caratflow.web import identities_api  # issue 8: G7 digital identities, lineage
+    from caratflow.web import plugin_faces  # issue 20: what the enabled plugins serve themselves
 
-    app.register_blueprint(identities_api.blueprint)
-    app.register_blueprint(identities_api.pages)
+    app.extensions[WEB_FACE] = plugin_faces.PluginWebFace()
+    plugin_faces.register_plugin_blueprints(app, runtime.plugins.extend_web)
     from caratflow.web import exchange_api  # issue 10: signed messages from peer authorities
 
     app.register_blueprint(exchange_api.blueprint)

@@ -26,13 +26,13 @@ from caratflow.case.access import Actor, Permission, require
 from caratflow.case.representation import deadline_json, event_json, shipment_json
 from caratflow.case.schemas import ShipmentIn, field_errors
 from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, InvalidInput
+from caratflow.faces import ErrorOut, Param, operation
 from caratflow.models import Direction, Goods, PendingDecision, Shipment
 from caratflow.records.reports import run_report, submit_report
 from caratflow.web import DATABASE_UNAVAILABLE, database_unavailable
 from caratflow.web.apimodels import (
     ActionIn,
     CheckOut,
-    ErrorOut,
     HealthOut,
     HistoryOut,
     PendingAnswer,
@@ -43,7 +43,7 @@ from caratflow.web.apimodels import (
     SubmissionOut,
 )
 from caratflow.web.context import db, runtime
-from caratflow.web.openapi import Param, document, operation
+from caratflow.web.openapi import document
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 

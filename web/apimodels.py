@@ -1,6 +1,6 @@
 """The shapes the API v1 answers with, as pydantic models: the OpenAPI document's schemas.
 
-They describe ``caratflow.representation`` (the one JSON shape of a shipment and a
+They describe ``caratflow.case.representation`` (the one JSON shape of a shipment and a
 decision); the contract tests and schemathesis hold every answer against them. They
 allow fields beyond those listed: adding a field is not a breaking change.
 """
@@ -13,31 +13,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from caratflow.deadlines.board import Bucket
+from caratflow.faces import Exact, FindingOut, Out
 from caratflow.models import Direction, Goods
-
-Exact = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
-Outcome = Literal["pass", "info", "warn", "hold", "refuse"]
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
 
 class HealthOut(Out):
     status: Literal["ok", "degraded"]
     plugins: list[str]
     database: Literal["reachable", "unreachable"]
-
-
-class FindingOut(Out):
-    """One rule's verdict: the LAW.md rule id, the article of law, the rule's version."""
-
-    rule: str
-    outcome: Outcome
-    basis: str = Field(description="the article of law, e.g. 'Reg. (EC) 2368/2002 Art. 3(b)'")
-    message: str
-    version: date = Field(description="the date the applied version of the rule took effect")
-    data: dict[str, Any]
 
 
 class PartyOut(Out):
@@ -91,16 +74,6 @@ class DeadlineOnBoardOut(DeadlineOut):
 class DeadlineBoardOut(Out):
     items: list[DeadlineOnBoardOut] = Field(description="soonest first")
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
-
-
-class TreeHeadOut(Out):
-    """A signed tree head (RFC 9162 §4.10): the log's size and root, vouched for by its key."""
-
-    tree_size: int
-    root_hash: str = Field(description="lower-case hex of the 32-byte Merkle root")
-    timestamp: str = Field(description="ISO 8601 in UTC, ending in Z")
-    key_id: str
-    signature: str = Field(description="standard base64 of the Ed25519 signature")
 
 
 class ShipmentOut(Out):
@@ -165,7 +138,7 @@ class PendingAnswer(Out):
 
 
 class ReportOut(Out):
-    """A statutory report of one authority for one period (``caratflow.reports``)."""
+    """A statutory report of one authority for one period (``caratflow.records.reports``)."""
 
     report: str = Field(description="the rule that requires it, e.g. 'eu.report.import_monthly'")
     title: str
@@ -197,18 +170,6 @@ class SubmissionOut(Out):
     queued: bool = Field(description="false: this period was submitted before, nothing new")
     rows: int
     deadline: DeadlineOut | None = Field(description="the submission's legal clock, if any")
-
-
-class FieldErrorOut(Out):
-    field: str = Field(description="dotted path, e.g. 'certificate.carats'; '$': the whole body")
-    message: str
-
-
-class ErrorOut(Out):
-    error: str
-    message: str
-    errors: list[FieldErrorOut] | None = None
-    findings: list[FindingOut] | None = None
 
 
 class ActionIn(BaseModel):

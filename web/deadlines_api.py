@@ -18,10 +18,10 @@ from caratflow.case.access import Actor
 from caratflow.case.representation import deadline_json
 from caratflow.deadlines.board import board
 from caratflow.errors import CaratflowError, FieldError, InvalidInput
+from caratflow.faces import ErrorOut, Param, operation
 from caratflow.models import DeadlineStatus
-from caratflow.web.apimodels import DeadlineBoardOut, ErrorOut
+from caratflow.web.apimodels import DeadlineBoardOut
 from caratflow.web.context import db
-from caratflow.web.openapi import Param, operation
 
 blueprint = Blueprint("deadlines_api", __name__, url_prefix="/api/v1")
 

@@ -1,5 +1,5 @@
 """Messages and look-ups between authorities' caratflow nodes (issue 10; logic in
-caratflow.exchange and caratflow.lookups).
+caratflow.exchange and caratflow.exchange.lookups).
 
 | method and path | what |
 |---|---|
@@ -27,11 +27,10 @@ from werkzeug.exceptions import HTTPException
 from caratflow.case.access import Permission, require
 from caratflow.errors import CaratflowError, Forbidden
 from caratflow.exchange import lookups, messages
+from caratflow.faces import ErrorOut, Out, Param, operation
 from caratflow.ledger.signing_keys import signing_key
 from caratflow.web import DATABASE_UNAVAILABLE, api, database_unavailable
-from caratflow.web.apimodels import ErrorOut, Out
 from caratflow.web.context import db, runtime
-from caratflow.web.openapi import Param, operation
 
 blueprint = Blueprint("exchange_api", __name__, url_prefix="/api/v1/exchange")
 
@@ -125,7 +124,7 @@ class AnswerOut(Out):
     data: dict[str, Any] = Field(description="what the answering authority says of it today")
     proof: dict[str, Any] | None = Field(
         description="when found: the sealed leaf (leaf_data) with its inclusion proof under "
-        "the answering node's signed tree head; caratflow.ledger.check_inclusion verifies it"
+        "the answering node's signed tree head; caratflow.ledger.proofs.check_inclusion verifies it"
     )
 
 

@@ -1,7 +1,7 @@
 """The pages' forms (Flask-WTF: each carries its CSRF token).
 
 Forms only collect what was typed; the rules about what a shipment, a party or a user
-must be live in the core (``caratflow.schemas``, ``caratflow.parties``,
+must be live in the core (``caratflow.case.schemas``, ``caratflow.case.parties``,
 ``caratflow.accounts``), whose field errors are shown back beside the fields.
 """
 

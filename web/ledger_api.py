@@ -2,7 +2,7 @@
 
 Nothing here needs a token and nothing here is personal: heads, hashes and proofs only.
 Another authority keeps the heads it has seen, asks for consistency proofs to check the
-log only grew, and verifies inclusion proofs with ``caratflow.ledger.check_inclusion``
+log only grew, and verifies inclusion proofs with ``caratflow.ledger.proofs.check_inclusion``
 and our public key (given with every head).
 
 | method and path | what |
@@ -20,11 +20,10 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import Field
 
 from caratflow.errors import CaratflowError, FieldError, InvalidInput, NotFound
+from caratflow.faces import ErrorOut, Out, Param, TreeHeadOut, operation
 from caratflow.ledger import proofs, sequencer, signing_keys
 from caratflow.ledger.signing import key_id, public_key_pem
-from caratflow.web.apimodels import ErrorOut, Out, TreeHeadOut
 from caratflow.web.context import db, runtime
-from caratflow.web.openapi import Param, operation
 
 blueprint = Blueprint("ledger_api", __name__, url_prefix="/api/v1/ledger")
 
@@ -39,7 +38,7 @@ class HeadOut(KeyOut):
 
 
 class InclusionOut(KeyOut):
-    """An RFC 9162 inclusion proof; ``caratflow.ledger.check_inclusion`` verifies it."""
+    """An RFC 9162 inclusion proof; ``caratflow.ledger.proofs.check_inclusion`` verifies it."""
 
     seq: int
     leaf_hash: str

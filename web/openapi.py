@@ -9,9 +9,8 @@ still appears (with a minimal entry) instead of hiding.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, current_app, request
 from pydantic import BaseModel
@@ -20,9 +19,8 @@ from werkzeug.routing import Rule
 
 from caratflow import __name__ as package_name
 from caratflow.errors import FieldError, InvalidInput
-from caratflow.web.apimodels import ErrorOut
+from caratflow.faces import ErrorOut, Operation, Param
 
-F = TypeVar("F", bound=Callable[..., Any])
 DOCUMENTED_PREFIXES = ("/api/", "/verify/")
 REF = "#/components/schemas/{model}"
 # Before its view runs, an operation that takes query parameters refuses a NUL in one
@@ -31,42 +29,6 @@ QUERY_REFUSED = {
     400: ("a parameter contains a NUL character", ErrorOut),
     422: ("invalid input: every bad field is named", ErrorOut),
 }
-
-
-@dataclass(frozen=True)
-class Param:
-    """A query parameter or request header."""
-
-    name: str
-    description: str
-    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Operation:
-    summary: str
-    description: str = ""
-    tag: str = "shipments"
-    body: type[BaseModel] | None = None
-    body_required: bool = True
-    responses: Mapping[int, tuple[str, type[BaseModel] | None]] = field(default_factory=dict)
-    query: Sequence[Param] = ()
-    headers: Sequence[Param] = ()
-    response_headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
-    # Other media types an answer may have (e.g. ``{200: {"text/csv": {"type": "string"}}}``).
-    other_content: Mapping[int, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
-    public: bool = False
-
-
-def operation(**kwargs: Any) -> Callable[[F], F]:
-    """Describe a view for the OpenAPI document (see ``Operation``)."""
-
-    def describe(view: F) -> F:
-        view.__openapi__ = Operation(**kwargs)  # type: ignore[attr-defined]
-        return view
-
-    return describe
 
 
 def refuse_unknown_query_parameters() -> None:

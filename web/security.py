@@ -5,7 +5,7 @@ only a token; the session itself is a row (``caratflow.accounts``), so a sign-ou
 idle timeout, a password reset or disabling the user ends it at once. Every POST from
 a page carries a CSRF token; the JSON API authenticates by bearer token only and
 never by cookie, so it needs none. Who may do what is decided by the service layer
-(``caratflow.access``); the decorators here only turn a refusal into a page early.
+(``caratflow.case.access``); the decorators here only turn a refusal into a page early.
 """
 
 from __future__ import annotations

@@ -19,11 +19,10 @@ from typing import Any, Literal
 from flask import Blueprint, Response, jsonify, render_template, request
 from pydantic import Field
 
+from caratflow.faces import Out, operation
 from caratflow.ledger import signing_keys
 from caratflow.records.documents import DocumentCheck, check_document
-from caratflow.web.apimodels import Out
 from caratflow.web.context import db, runtime
-from caratflow.web.openapi import operation
 
 blueprint = Blueprint("verify", __name__)
 

@@ -1,4 +1,6 @@
-"""caratflow.accounts.audit: TODO docstring."""
+"""The security log: sign-ins, refusals and administrative changes, as the auditors of an
+authority read them.
+"""
 
 from __future__ import annotations
 

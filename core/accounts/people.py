@@ -1,4 +1,6 @@
-"""caratflow.accounts.people: TODO docstring."""
+"""Users as administrators manage them: who they are, their role, the authorities they act
+for and the duties they hold, never beyond the administrator's own reach.
+"""
 
 from __future__ import annotations
 

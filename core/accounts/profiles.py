@@ -1,4 +1,4 @@
-"""TODO."""
+"""A user's profile: the language of their pages and their second factor (TOTP)."""
 
 from __future__ import annotations
 

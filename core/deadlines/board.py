@@ -1,4 +1,6 @@
-"""caratflow.deadlines.board: TODO docstring."""
+"""The deadline board: every watched clock an actor may see, by how soon it falls due in
+working days (overdue, due soon, open), with cursor pagination.
+"""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A jurisdiction plugin declares each clock of its law as a ``DeadlineRule`` (hook
 ``caratflow_deadlines_register``): the LAW.md rule it keeps, which action opens it,
 which actions meet, cancel, suspend or resume it, how long it runs and when to remind
-whom. The core owns the arithmetic (``caratflow.calendar.WorkingCalendar`` in the
+whom. The core owns the arithmetic (``caratflow.law.calendar.WorkingCalendar`` in the
 authority's zone, with its administrator's closure days) and the rows.
 
 A deadline is a row, not a scheduler job: ``keep_deadlines`` runs in every decision's

@@ -9,7 +9,7 @@ e-mail's ``Message-ID``, the webhook's ``Idempotency-Key``) and the recipient dr
 the second copy. Failed deliveries are retried with exponential backoff.
 
 Addresses are URIs, one scheme per channel: ``mailto:`` (SMTP), ``https://`` or
-``http://`` (webhook, HTTP POST of JSON), ``log:`` (the ``caratflow.outbox`` log) and
+``http://`` (webhook, HTTP POST of JSON), ``log:`` (the ``caratflow.deadlines.outbox`` log) and
 ``peer:<CODE>`` (another authority's caratflow node, signed: ``caratflow.exchange``).
 An authority maps each audience ("officers", "supervisors", "commission", …) to
 addresses in the ``recipient`` table; an audience without one goes to the log.
@@ -359,7 +359,7 @@ class WebhookChannel:
 
 
 class LogChannel:
-    """The ``caratflow.outbox`` logger: where messages go that nobody configured."""
+    """The ``caratflow.deadlines.outbox`` logger: where messages go that nobody configured."""
 
     def send(self, message: OutboxMessage, late: bool) -> None:
         log.warning(

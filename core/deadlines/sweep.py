@@ -1,4 +1,7 @@
-"""caratflow.deadlines.sweep: TODO docstring."""
+"""The sweep: claim the deadlines whose ``next_at`` has come (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL), queue their reminders in the outbox, mark the overdue ones missed and
+escalate, all in one transaction; any number of workers may run it at once.
+"""
 
 from __future__ import annotations
 

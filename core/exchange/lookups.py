@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from caratflow.jurisdiction.contributions import Plugins
 
 
+from caratflow.exchange import sending
 from caratflow.jurisdiction.lookups import LookupType
 from caratflow.ledger import leaves
 
@@ -166,7 +167,7 @@ def answer(
         "data": leaves.as_json(dict(disclosed or {})),
         "proof": proof,
     }
-    signed = messages.sign(content, private_key, name="answer", context=ANSWER_CONTEXT)
+    signed = sending.sign(content, private_key, name="answer", context=ANSWER_CONTEXT)
     log.info(
         "lookups: %s answered %s's %s look-up %r of %s: %s",
         authority.code,
@@ -270,7 +271,7 @@ def prepare(
         registered.public_key,
         kind,
         value,
-        messages.sign(content, private_key),
+        sending.sign(content, private_key),
     )
 
 
@@ -311,10 +312,10 @@ def ask(prepared: Prepared, *, timeout: float = TIMEOUT) -> Verified:
     the peer holds the record and proves it."""
     peer = prepared.peer
     try:
-        status, body = messages.post(
+        status, body = sending.post(
             prepared.url, prepared.envelope, key=prepared.id, timeout=timeout
         )
-    except messages.Unreachable as error:
+    except sending.Unreachable as error:
         raise LookupFailed(
             "unreachable", f"{peer}'s node did not answer at {prepared.url}: {error}", peer=peer
         ) from None

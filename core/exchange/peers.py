@@ -1,4 +1,6 @@
-"""caratflow.exchange.peers: TODO docstring."""
+"""Peers: the other authorities' nodes this one exchanges with, each with its base URL, its
+Ed25519 public key and the message types taken from it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""caratflow.jurisdiction.clocks: TODO docstring."""
+"""Legal clocks as a plugin declares them: a period ("10 working days", "1 month") counted
+in the authority's calendar, what opens, meets, suspends or cancels it, and its reminders.
+The rows and the sweep that keep them are ``caratflow.deadlines``'.
+"""
 
 from __future__ import annotations
 

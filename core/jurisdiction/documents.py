@@ -1,4 +1,7 @@
-"""caratflow.jurisdiction.documents: TODO docstring."""
+"""Documents as a plugin declares them: wording, numbering, validity and fields, with helpers
+to print a certificate's fields. ``caratflow.records.documents`` numbers, renders, signs
+and seals them.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Hook specifications: everything a jurisdiction plugin can contribute to the engine.
 
-Plugins implement these with ``@caratflow.hookspecs.hookimpl`` and register through the
+Plugins implement these with ``@caratflow.jurisdiction.hookspecs.hookimpl`` and register through the
 entry-point group ``caratflow.plugins``. The engine calls hooks only through
 ``caratflow.pluginhost.PluginHost``, once per plugin when the process starts, handing
 each call a ``register`` callback bound to that plugin (so every contribution knows
@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import click
 import pluggy
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def caratflow_retention_until(record: RetentionFacts) -> date | None:
 @hookspec
 def caratflow_deadlines_register(register: Callable[[DeadlineRule], None]) -> None:
     """Declare the legal clocks of the plugin's law (``caratflow.deadlines.DeadlineRule``,
-    usually made with ``caratflow.deadlines.declare`` from the plugin's ``RuleBook``).
+    usually made with ``caratflow.jurisdiction.clocks.declare`` from the plugin's ``RuleBook``).
 
     Called once per plugin at start-up. Each rule says which decision opens a deadline,
     which meet, cancel, suspend or resume it, its period (in the authority's working-day
@@ -141,7 +142,7 @@ def caratflow_deadlines_register(register: Callable[[DeadlineRule], None]) -> No
 @hookspec
 def caratflow_documents_register(register: Callable[[DocumentType], None]) -> None:
     """Declare the documents the plugin's law lets an authority issue
-    (``caratflow.documents.DocumentType``: wording, numbering, validity, fields).
+    (``caratflow.records.documents.DocumentType``: wording, numbering, validity, fields).
 
     Called once per plugin at start-up. A kind starts with the plugin's name
     (``eu.community_certificate``). The engine numbers, renders, signs and seals a
@@ -158,7 +159,7 @@ def caratflow_documents_register(register: Callable[[DocumentType], None]) -> No
 
 @hookspec
 def caratflow_reports_register(register: Callable[[Report], None]) -> None:
-    """Declare the periodic reports the plugin's law requires (``caratflow.reports.Report``:
+    """Declare the periodic reports the plugin's law requires (``caratflow.records.reports.Report``:
     the rule that requires it, its period, its columns and a function building its rows).
 
     Called once per plugin at start-up. ``caratflow report`` and
@@ -170,7 +171,7 @@ def caratflow_reports_register(register: Callable[[Report], None]) -> None:
 @hookspec
 def caratflow_notices_register(register: Callable[[NoticeRule], None]) -> None:
     """Declare the messages the plugin's law makes a decision send to someone else
-    (``caratflow.notices.NoticeRule``, usually made with ``declare_notice`` from the
+    (``caratflow.deadlines.notices.NoticeRule``, usually made with ``declare_notice`` from the
     plugin's ``RuleBook``): e.g. the import confirmation of EU Art. 8, Norway's notices
     to customs under §12.
 
@@ -187,7 +188,7 @@ def caratflow_notices_register(register: Callable[[NoticeRule], None]) -> None:
 @hookspec
 def caratflow_lookups_register(register: Callable[[LookupType], None]) -> None:
     """Declare what another authority's node may ask this one about a record the plugin
-    keeps (``caratflow.lookups.LookupType``): the LAW.md rule it serves, which names the
+    keeps (``caratflow.exchange.lookups.LookupType``): the LAW.md rule it serves, which names the
     look-up; the field naming what is asked about; the ledger kind whose leaf proves the
     record; what else is disclosed of it (e.g. the G7 digital identities).
 
@@ -195,4 +196,31 @@ def caratflow_lookups_register(register: Callable[[LookupType], None]) -> None:
     leaf and its inclusion proof, for authorities that enable the plugin and to peers
     they registered as sending that type; an authority that enables it may also ask its
     peers. Return nothing.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Faces (issue 20): a plugin's own pages, API routes and commands, built with
+# ``caratflow.faces``. Called by the face that serves them, for the enabled
+# plugins only, so a deployment without the plugin serves none of them.
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def caratflow_web_extend(register: Callable[..., None]) -> None:
+    """Add the plugin's pages and API routes: ``register(blueprint)`` for pages,
+    ``register(blueprint, api=True)`` for routes under ``/api/v1`` (they get the API's JSON
+    error answers). Describe each API view with ``faces.operation`` and the OpenAPI
+    document lists it like a core route.
+
+    Called once by ``caratflow.web.create_app``. Return nothing.
+    """
+
+
+@hookspec
+def caratflow_cli_extend(register: Callable[[click.Command], None]) -> None:
+    """Add the plugin's commands to ``caratflow`` (``register(command)``; a group for
+    several). A command reaches the database and its user through ``faces.cli()``.
+
+    Called when the ``caratflow`` command starts. Return nothing.
     """

@@ -1,4 +1,6 @@
-"""caratflow.jurisdiction.lookups: TODO docstring."""
+"""Look-ups as a plugin declares them: what another authority's node may ask about a record
+the plugin keeps, and what is disclosed. ``caratflow.exchange.lookups`` asks and answers.
+"""
 
 from __future__ import annotations
 

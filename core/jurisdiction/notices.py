@@ -1,4 +1,6 @@
-"""caratflow.jurisdiction.notices: TODO docstring."""
+"""Notices as a plugin declares them: the messages a decision makes the authority send, with
+the rule that requires them. ``caratflow.deadlines.notices`` queues them.
+"""
 
 from __future__ import annotations
 

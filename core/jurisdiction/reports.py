@@ -1,4 +1,7 @@
-"""caratflow.jurisdiction.reports: TODO docstring."""
+"""Reports as a plugin declares them: the rule that requires one, its period (a month, a
+quarter, a year of the authority's own calendar), columns and rows. ``caratflow.records
+.reports`` runs and submits them.
+"""
 
 from __future__ import annotations
 

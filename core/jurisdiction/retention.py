@@ -1,4 +1,6 @@
-"""caratflow.jurisdiction.retention: TODO docstring."""
+"""What a plugin's retention rule sees of a finished shipment (``caratflow_retention_until``):
+the dates its periods count from. ``caratflow.records.retention`` purges by them.
+"""
 
 from __future__ import annotations
 

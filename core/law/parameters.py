@@ -1,4 +1,6 @@
-"""caratflow.law.parameters: TODO docstring."""
+"""Dated legal values: each with the date it takes effect and its source, the old ones kept,
+so a case is judged, and replayed, under the values of its own day.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Law as data: rules with their LAW.md id, legal basis and dates in force; dated parameters.
+"""Rules with their LAW.md id, legal basis and dates in force, and the findings they give.
 
 A jurisdiction keeps its periods, thresholds and lists in dated TOML files
 (``parameters/*.toml``) and its rules as small functions registered in a

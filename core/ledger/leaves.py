@@ -1,4 +1,8 @@
-"""TODO."""
+"""What a leaf is: the canonical JSON (RFC 8785) of a record with its kind, key and instant,
+and what each kind of leaf seals of its rows. Defined once, used both when sealing and
+when verifying, so the two can never drift apart. A new column on a sealed table is not
+sealed until it is added here, with a new ``LEAF_VERSION``.
+"""
 
 from __future__ import annotations
 

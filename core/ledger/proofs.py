@@ -1,4 +1,6 @@
-"""caratflow.ledger.proofs: TODO docstring."""
+"""Inclusion and consistency proofs (RFC 9162), and their checks with nothing but the log's
+public key, as another authority would check them.
+"""
 
 from __future__ import annotations
 

@@ -1,26 +1,5 @@
-"""The ledger: a tamper-evident, append-only log of every decision, document and identity.
-
-A verifiable transparency log in the style of Certificate Transparency (RFC 9162), kept in
-the same database as the records it seals:
-
-- **Sealing.** The transaction that writes a record also writes its ledger entry: the
-  canonical JSON (RFC 8785) of the record, with its kind, key and the instant it was
-  logged. A writer inserts its rows (a batch in one statement) and never waits on another
-  writer.
-- **Sequencing.** ``sequence_pending`` (run by the scheduler, or ``caratflow ledger
-  sequence``) takes the pending entries in batches, as Trillian does: it gives each its
-  place (``seq``), stores the new perfect subtrees of the Merkle tree (``ledger_node``)
-  and signs a tree head (Ed25519) per batch.
-- **Proofs.** Inclusion and consistency proofs are read from stored subtrees in one query
-  each; ``check_inclusion`` and ``check_consistency`` verify them with nothing but the
-  public key, as another authority would.
-- **Verification.** ``verify_ledger`` rebuilds every leaf from the rows it seals,
-  recomputes the tree and every signed root, and names each row that was modified,
-  deleted, inserted or reordered.
-
-What each kind of leaf seals is defined once here (``sealed_decision`` and friends) and
-used both when sealing and when verifying, so the two can never drift apart. A new column
-on a sealed table is not sealed until it is added there, with a new ``LEAF_VERSION``.
+"""Sealing: each record's leaf written in the transaction that writes the record (one INSERT,
+no lock on a shared row), and reading a sealed entry back.
 """
 
 from __future__ import annotations
@@ -152,7 +131,7 @@ def seal_decision(
 
 
 def seal_document(session: Session, document: IssuedDocument) -> LeafRef:
-    """Seal an issued document (called by ``caratflow.documents`` as it issues one)."""
+    """Seal an issued document (called by ``caratflow.records.documents`` as it issues one)."""
     return append_entry(session, DOCUMENT, document.number, document_record(document))
 
 

@@ -1,4 +1,6 @@
-"""caratflow.ledger.sequencer: TODO docstring."""
+"""The sequencer: places pending entries in batches (as Trillian does), stores the new
+subtrees and signs a tree head per batch; one at a time (an advisory lock on PostgreSQL).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""caratflow.ledger.signing_keys: TODO docstring."""
+"""The ledger's Ed25519 key in the instance folder: created by ``caratflow init`` (never
+replaced), loaded from the settings.
+"""
 
 from __future__ import annotations
 

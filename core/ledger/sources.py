@@ -1,4 +1,7 @@
-"""caratflow.ledger.sources: TODO docstring."""
+"""Where each kind of sealed record lives: how verification loads the current rows of a kind
+and names what differs from its leaf. Other wings add their own kinds (the exchange's
+messages).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""caratflow.ledger.tree: TODO docstring."""
+"""The Merkle tree as stored: perfect subtrees in ``ledger_node``, read by primary key in a
+bounded number of queries, behind ``merkle.NodeStore``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""caratflow.ledger.verification: TODO docstring."""
+"""``ledger verify``: rebuild every leaf from the rows it seals, recompute the tree and every
+signed root, and name each row that was modified, deleted, inserted or reordered.
+"""
 
 from __future__ import annotations
 

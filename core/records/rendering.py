@@ -1,4 +1,6 @@
-"""caratflow.records.rendering: TODO docstring."""
+"""A document as a PDF (reportlab): the plugin's wording and fields, the issuing authority,
+the dates, and a QR code (segno) to the public check.
+"""
 
 from __future__ import annotations
 

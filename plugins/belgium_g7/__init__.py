@@ -22,9 +22,11 @@ from caratflow.jurisdiction.lookups import LookupType
 from caratflow.jurisdiction.workflow import PRESENTED, WorkflowRegistrar
 from caratflow.law.rules import Rule
 from caratflow.plugins.belgium_g7 import certificate, identity_rules  # noqa: F401 - their rules
+from caratflow.plugins.belgium_g7.commands import caratflow_cli_extend  # noqa: F401 - its CLI
 from caratflow.plugins.belgium_g7.documents import caratflow_documents_register  # noqa: F401
 from caratflow.plugins.belgium_g7.lookups import IDENTITY_LOOKUP
 from caratflow.plugins.belgium_g7.rules import RULES
+from caratflow.plugins.belgium_g7.web import caratflow_web_extend  # noqa: F401 - its pages
 
 HERE = Path(__file__).parent
 EVIDENCE_REQUESTED = "origin_evidence_requested"

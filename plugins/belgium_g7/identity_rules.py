@@ -1,4 +1,6 @@
-"""caratflow.plugins.belgium_g7.identity_rules: TODO docstring."""
+"""The rules that read the identities: stones from the weight in force carry a digital
+identity (g7.digital_identity), and their lineage is clean (g7.lineage).
+"""
 
 from __future__ import annotations
 

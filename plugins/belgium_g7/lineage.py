@@ -1,4 +1,6 @@
-"""caratflow.plugins.belgium_g7.lineage: TODO docstring."""
+"""LAW.md g7.lineage: a stone's lineage traced to its rough (``lineage_is_clean``), and drawn
+as a graph of ancestors and descendants (``lineage_graph``).
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ the documents checked, the control point and day of registration, and no person'
 vouched for by the answering node's signature, the lineage verdict on the day it
 answers, in the fields ``parameters/exchange.toml`` lists. Only the answering authority's
 own identities are found. How it is asked, signed, answered and checked is core's
-(``caratflow.lookups``).
+(``caratflow.exchange.lookups``).
 """
 
 from __future__ import annotations

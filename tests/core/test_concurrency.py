@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from caratflow.db import unit_of_work
 from caratflow.errors import Conflict
 from caratflow.models import Event, Shipment
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 pytestmark = pytest.mark.postgres_only
 

@@ -39,7 +39,7 @@ from caratflow.models import (
     OutboxStatus,
     Role,
 )
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 NORWAY = Actor("officer.no", Role.OFFICER, frozenset({"NO"}))

@@ -12,7 +12,7 @@ from caratflow.cli import main
 from caratflow.db import unit_of_work
 from caratflow.deadlines.board import board
 from caratflow.models import Deadline, Role
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 
 def present(client, auth, presented_at: datetime) -> dict:

@@ -30,7 +30,7 @@ from caratflow.models import Authority, DocumentStatus, IssuedDocument, Role
 from caratflow.pluginhost import load_plugin_host
 from caratflow.records.documents import DocumentRefused, DocumentService, check_document
 from caratflow.records.rendering import render_pdf
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 NOON = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
 EXPORT = {

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from caratflow.case.service import legal_date
 from caratflow.models import Certificate
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 
 @pytest.mark.parametrize("carats", ["0.0001", "123.45", "999999999999.9999"])

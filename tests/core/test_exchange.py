@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from caratflow.deadlines.keeping import deadline_of
 from caratflow.deadlines.outbox import DeliveryError, add_recipient
 from caratflow.errors import Conflict, InvalidInput
-from caratflow.exchange import messages, peers
+from caratflow.exchange import messages, peers, sending
 from caratflow.law.rules import LawForbids
 from caratflow.ledger import sealing, sequencer, signing_keys, verification
 from caratflow.ledger.signing import key_id, public_key_pem
@@ -31,8 +31,9 @@ from caratflow.models import (
     SecurityEvent,
 )
 from caratflow.records.reports import run_report
-from caratflow.testing import export_payload as eu_export_payload
-from caratflow.testing import outcomes, shipment_payload, temporary_database
+from caratflow.testing.databases import temporary_database
+from caratflow.testing.payloads import export_payload as eu_export_payload
+from caratflow.testing.payloads import outcomes, shipment_payload
 
 URL = "/api/v1/exchange/messages"
 SENT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -75,7 +76,7 @@ def signed(
         },
         scheduled_for=SENT,
     )
-    return messages.envelope(outbox, to, key)
+    return sending.envelope(outbox, to, key)
 
 
 def refusals(session) -> list[SecurityEvent]:
@@ -454,7 +455,7 @@ def test_an_audience_goes_to_a_peer_only_once_it_is_registered(session, dutch_ke
 def test_a_message_for_an_unknown_or_unreachable_peer_waits_for_a_retry(
     sessions, runtime, register_dutch
 ):
-    channel = messages.PeerChannel(
+    channel = sending.PeerChannel(
         sessions, lambda: signing_keys.signing_key(runtime.settings), timeout=2.0
     )
     message = OutboxMessage(

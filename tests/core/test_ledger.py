@@ -30,7 +30,8 @@ from caratflow.ledger import (
 from caratflow.ledger.merkle import verify_consistency, verify_inclusion
 from caratflow.ledger.signing import canonical_json, load_public_key, public_key_pem
 from caratflow.models import Event, LedgerEntry, LedgerNode, LedgerTreeHead, PurgeRecord
-from caratflow.testing import query_plans, shipment_payload, statements_sent
+from caratflow.testing.databases import query_plans, statements_sent
+from caratflow.testing.payloads import shipment_payload
 
 MOMENT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -259,7 +260,7 @@ def test_a_head_signed_by_another_key_fails_the_check(session, key, tmp_path):
 
 def _other_settings(tmp_path):
     from caratflow.config import Settings
-    from caratflow.testing import with_ledger_key
+    from caratflow.testing.servers import with_ledger_key
 
     return with_ledger_key(Settings.from_env({}, instance_path=tmp_path / "other"))
 
@@ -435,7 +436,7 @@ def test_a_lawful_purge_is_sealed_and_accounts_for_the_decisions_it_removed(
     session.flush()
     unsealed = verification.verify_ledger(session, key.public_key())
     assert unsealed.rows == {f"purge_record {tombstone.id}", f"ledger_entry purge:{tombstone.id}"}
-    sealing.seal_purge(session, tombstone)  # what caratflow.retention.purge is to call
+    sealing.seal_purge(session, tombstone)  # what caratflow.records.retention.purge is to call
     assert verification.verify_ledger(session, key.public_key()).ok
     session.delete(tombstone)  # but a purge record removed later leaves the events unexplained
     session.flush()

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from caratflow.cli import main
 from caratflow.db import make_engine
 from caratflow.ledger.signing import generate_key, public_key_pem
-from caratflow.testing import shipment_payload, temporary_database
+from caratflow.testing.databases import temporary_database
+from caratflow.testing.payloads import shipment_payload
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from caratflow.models import (
     LedgerNode,
     LedgerTreeHead,
 )
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 TABLES = {
     "event": Event,

@@ -1,9 +1,9 @@
-"""Look-ups between authorities' nodes (issue 10, ``caratflow.lookups``): what the answering
-node refuses, and why; what it answers, signed; what the asker accepts of an answer.
+"""Look-ups between authorities' nodes (issue 10, ``caratflow.exchange.lookups``): what
+the answering node refuses, and why; what it answers, signed; what the asker accepts of an answer.
 
 BE's node answers the Dutch control point ("NL", a peer whose key each test makes) about
 the digital identities Antwerp registered (LAW.md g7.digital_identity,
-nl.trace.serial_lot). Look-ups are signed as ``caratflow.lookups.prepare`` signs them.
+nl.trace.serial_lot). Look-ups are signed as ``caratflow.exchange.lookups.prepare`` signs them.
 Two real nodes asking each other over HTTP are in ``tests/test_lookups_e2e.py``.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from caratflow.exchange import lookups, messages
+from caratflow.exchange import lookups, messages, sending
 from caratflow.ledger import leaves, proofs, sealing, sequencer, signing_keys, verification
 from caratflow.ledger.merkle import leaf_hash
 from caratflow.ledger.signing import (
@@ -83,7 +83,7 @@ def look_up(key, identity: str = STONE, *, asked_at=None, **changes: Any) -> dic
         "data": {"identity": identity},
         **changes,
     }
-    return messages.sign(content, key)
+    return sending.sign(content, key)
 
 
 def as_asked(envelope, answering_key) -> lookups.Prepared:
@@ -292,7 +292,7 @@ def test_a_signed_answer_whose_record_is_not_in_the_signed_log_does_not_verify(
     forged = copy.deepcopy(answer["answer"])
     forged["proof"]["leaf_data"] = forged["proof"]["leaf_data"].replace('"0.7000"', '"0.9000"')
     forged["proof"]["leaf_hash"] = leaf_hash(forged["proof"]["leaf_data"].encode()).hex()
-    resigned = messages.sign(forged, be_key, name="answer", context=lookups.ANSWER_CONTEXT)
+    resigned = sending.sign(forged, be_key, name="answer", context=lookups.ANSWER_CONTEXT)
     why = unverified(asked, resigned, be_key)
     assert "the record is not in the log BE signed" in why
 
@@ -302,7 +302,7 @@ def test_a_proof_of_another_record_does_not_verify(answered, session, be_key):
     parcel = sealing.find_entry(session, leaves.IDENTITY, PARCEL)
     other = copy.deepcopy(answer["answer"])
     other["proof"] = proofs.prove_inclusion(session, parcel.seq, with_data=True).to_dict()
-    resigned = messages.sign(other, be_key, name="answer", context=lookups.ANSWER_CONTEXT)
+    resigned = sending.sign(other, be_key, name="answer", context=lookups.ANSWER_CONTEXT)
     assert f"the proof is of another record (identity {PARCEL})" in unverified(
         asked, resigned, be_key
     )

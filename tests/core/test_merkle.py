@@ -3,7 +3,7 @@
 Reference vectors are those of the Go reference implementation (transparency-dev/merkle,
 ``testonly/constants.go`` and ``proof/verify_test.go``), which carry over the Certificate
 Transparency C++ test data. The naive model below is the RFC's recursive definitions
-written out literally over a list of leaves, sharing no code with ``caratflow.merkle``.
+written out literally over a list of leaves, sharing no code with ``caratflow.ledger.merkle``.
 """
 
 from __future__ import annotations

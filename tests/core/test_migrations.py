@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 
 from caratflow.db import make_engine, schema_is_current, upgrade
 from caratflow.models import Base
-from caratflow.testing import temporary_database
+from caratflow.testing.databases import temporary_database
 
 
 def test_migrations_upgrade_an_empty_database_to_the_models_exactly(backend, tmp_path):

@@ -17,7 +17,8 @@ from caratflow.deadlines.outbox import DeliverySettings, Dispatcher, add_recipie
 from caratflow.deadlines.sweep import message_sent
 from caratflow.errors import InvalidInput
 from caratflow.models import DeadlineStatus, OutboxMessage, OutboxStatus
-from caratflow.testing import free_port, shipment_payload
+from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.servers import free_port
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

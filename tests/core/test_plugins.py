@@ -8,7 +8,7 @@ import pytest
 from caratflow.config import Settings
 from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.pluginhost import UnknownPlugin, installed_plugins, load_plugin_host
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 BUILT_IN = {"eu", "norway", "belgium_g7"}
 

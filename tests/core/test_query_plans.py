@@ -10,7 +10,8 @@ from sqlalchemy import insert, text
 
 from caratflow.law.registry import PartyHistory, Registry
 from caratflow.models import Certificate, Direction, Event, Goods, Shipment
-from caratflow.testing import query_plans, shipment_payload
+from caratflow.testing.databases import query_plans
+from caratflow.testing.payloads import shipment_payload
 
 
 def a_register_of(session, traders: int, each: int) -> None:

@@ -6,7 +6,7 @@ from datetime import date
 
 from caratflow.case.access import Actor
 from caratflow.models import Role
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 TT = Actor("officer.tt", Role.OFFICER, frozenset({"TT"}))
 

@@ -16,7 +16,7 @@ from caratflow.case.service import ShipmentService
 from caratflow.errors import ActionNotAvailable, Conflict, Forbidden, NotFound, ReasonRequired
 from caratflow.law.rules import LawForbids
 from caratflow.models import Event, Role, Shipment
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 TT_OFFICER = Actor("officer.tt", Role.OFFICER, frozenset({"TT"}))
 

@@ -54,7 +54,7 @@ from caratflow.law.rules import RuleBook
 from caratflow.models import Authority, Base
 from caratflow.pluginhost import PluginHost
 from caratflow.runtime import Runtime
-from caratflow.testing import with_ledger_key
+from caratflow.testing.servers import with_ledger_key
 
 PATIENCE = 60.0
 """Seconds any one wait may take before a test gives up (a bound, never a measurement)."""

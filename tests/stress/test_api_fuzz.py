@@ -34,7 +34,7 @@ from caratflow.config import Settings
 from caratflow.ledger import sequencer
 from caratflow.models import Role
 from caratflow.runtime import Runtime
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 from caratflow.web import create_app
 
 pytestmark = pytest.mark.slow

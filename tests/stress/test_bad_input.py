@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from caratflow.models import Role
-from caratflow.testing import DELETE, shipment_payload
+from caratflow.testing.payloads import DELETE, shipment_payload
 
 from .conftest import table_counts
 

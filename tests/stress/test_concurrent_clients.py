@@ -31,7 +31,9 @@ from caratflow.db import unit_of_work
 from caratflow.deadlines.outbox import add_recipient
 from caratflow.ledger import leaves, signing_keys, verification
 from caratflow.models import Event, LedgerEntry, OutboxMessage, OutboxStatus, Role, Shipment
-from caratflow.testing import LiveServer, add_person, shipment_payload
+from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.people import add_person
+from caratflow.testing.servers import LiveServer
 from caratflow.web import create_app
 
 from .conftest import Crew, http, open_due_reminders, wait_for

@@ -34,7 +34,9 @@ from caratflow.models import (
     Shipment,
 )
 from caratflow.scheduler import PERIODIC_TASKS, start_scheduler
-from caratflow.testing import LiveServer, add_person, shipment_payload
+from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.people import add_person
+from caratflow.testing.servers import LiveServer
 from caratflow.web import create_app
 
 from .conftest import Crew, http, open_due_reminders, wait_for

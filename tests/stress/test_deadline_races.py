@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from caratflow.db import unit_of_work
 from caratflow.deadlines import keeping, sweep
 from caratflow.models import Deadline, OutboxMessage
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 # On PostgreSQL (the stress suite's own, private_runtime): SQLite has one writer, so no
 # such interleaving can happen there.

@@ -31,7 +31,7 @@ from caratflow.models import (
     OutboxMessage,
     Shipment,
 )
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 from .conftest import open_due_reminders, wait_for
 

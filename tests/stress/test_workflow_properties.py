@@ -56,7 +56,7 @@ from caratflow.models import (
     Role,
     Shipment,
 )
-from caratflow.testing import DELETE, export_payload, shipment_payload
+from caratflow.testing.payloads import DELETE, export_payload, shipment_payload
 
 from .conftest import STRESS_PROFILE
 

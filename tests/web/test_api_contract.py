@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from caratflow.models import Role, Shipment
-from caratflow.testing import DELETE, shipment_payload
+from caratflow.testing.payloads import DELETE, shipment_payload
 
 
 def count_shipments(session) -> int:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from caratflow.models import Shipment
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 NASTY_FIELDS = [
     ({"presented_at": "0001-01-01T00:30:00+01:00"}, "presented_at"),

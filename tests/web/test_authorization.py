@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from caratflow.models import Role
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.people import form_token
 
-from .conftest import form_token
 from .test_pages import COUNTER_FORM
 
 ROLES = ["anonymous", "officer", "supervisor", "auditor", "admin"]

@@ -16,7 +16,8 @@ import pytest
 from caratflow.accounts.provisioning import add_user
 from caratflow.db import unit_of_work
 from caratflow.models import Role
-from caratflow.testing import LiveServer, add_person
+from caratflow.testing.people import add_person
+from caratflow.testing.servers import LiveServer
 from caratflow.web import create_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")

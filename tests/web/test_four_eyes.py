@@ -11,7 +11,7 @@ from caratflow.case.access import Actor
 from caratflow.case.foureyes import SecondOfficerRequired
 from caratflow.errors import Conflict, InvalidInput
 from caratflow.models import PendingDecision, Role
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 REMEDY = {
     "reason": "issuing authority corrected its record",

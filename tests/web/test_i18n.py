@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 
 import caratflow.web
 from caratflow.models import Role
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 from caratflow.web import i18n
 
 WEB = Path(caratflow.web.__file__).parent

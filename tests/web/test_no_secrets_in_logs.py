@@ -24,9 +24,8 @@ from sqlalchemy import select
 from caratflow.ledger import signing_keys
 from caratflow.models import Role, SecurityEvent
 from caratflow.scheduler import Worker, run_periodic_tasks
-from caratflow.testing import shipment_payload
-
-from .conftest import PASSWORD, form_token, post_form, sign_in
+from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.people import PASSWORD, form_token, post_form, sign_in
 
 BIRTH_NUMBER = "01019012480"  # valid MOD11 digits, as in tests/plugins/norway
 WRONG_BIRTH_NUMBER = "01019012481"  # a typing error is personal data all the same

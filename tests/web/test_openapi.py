@@ -25,10 +25,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from caratflow.config import Settings
+from caratflow.faces import operation
 from caratflow.runtime import Runtime
 from caratflow.web import create_app
 from caratflow.web.apimodels import HealthOut
-from caratflow.web.openapi import document, operation
+from caratflow.web.openapi import document
 
 MAX_EXAMPLES = 30
 CHECKS = [

@@ -13,9 +13,8 @@ from sqlalchemy import func, select
 
 from caratflow.case import foureyes
 from caratflow.models import Event, PendingDecision, Role, Shipment
-from caratflow.testing import shipment_payload
-
-from .conftest import form_token, post_form
+from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.people import form_token, post_form
 
 COUNTER_FORM = {
     "authority": "BE",

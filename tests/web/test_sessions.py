@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 
 from caratflow.accounts import people, provisioning
 from caratflow.models import Role, SecurityEvent, WebSession
-
-from .conftest import PASSWORD, form_token, post_form, sign_in
+from caratflow.testing.people import PASSWORD, form_token, post_form, sign_in
 
 
 def events(session, kind: str) -> list[SecurityEvent]:
@@ -320,7 +319,7 @@ def test_every_answer_carries_the_security_headers(browser, make_person, path):
 
 
 def test_no_page_carries_an_inline_script_or_style(browser, make_person, client, auth):
-    from caratflow.testing import shipment_payload
+    from caratflow.testing.payloads import shipment_payload
 
     shipment = client.post("/api/v1/shipments", json=shipment_payload(), headers=auth).json
     signed = browser(make_person(Role.SUPERVISOR, "BE"))

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from caratflow.ledger import proofs, sequencer, signing_keys
 from caratflow.ledger.signing import load_public_key, verify_detached
 from caratflow.models import DocumentStatus, IssuedDocument
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 PARTIES = ["Antwerp Rough Traders", "Hoveniersstraat", "Mumbai Cutting Works", "Opera House"]
 EXPORT = shipment_payload(

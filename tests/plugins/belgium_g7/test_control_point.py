@@ -12,7 +12,7 @@ from caratflow.case.access import Actor
 from caratflow.errors import Forbidden
 from caratflow.law.rules import LawForbids
 from caratflow.models import Role
-from caratflow.testing import outcomes, shipment_payload
+from caratflow.testing.payloads import outcomes, shipment_payload
 
 CUSTOMS = Actor("douane.antwerpen", Role.OFFICER, frozenset({"BE"}), frozenset({"customs"}))
 FPS_ECONOMY = Actor("fod.economie", Role.OFFICER, frozenset({"BE"}), frozenset({"fps_economy"}))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from caratflow.law.rules import LawForbids
 from caratflow.models import DocumentStatus, IssuedDocument
 from caratflow.plugins.belgium_g7.identities import register_identity
-from caratflow.testing import outcomes, shipment_payload
+from caratflow.testing.payloads import outcomes, shipment_payload
 
 EVIDENCE = [hashlib.sha256(b"KP certificate and mining declarations").hexdigest()]
 G7 = "belgium_g7.g7_certificate"

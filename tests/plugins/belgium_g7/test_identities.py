@@ -28,7 +28,8 @@ from caratflow.plugins.belgium_g7.identities import (
 )
 from caratflow.plugins.belgium_g7.lineage import lineage_graph, lineage_is_clean
 from caratflow.plugins.belgium_g7.lookups import lookup
-from caratflow.testing import shipment_payload, statements_sent
+from caratflow.testing.databases import statements_sent
+from caratflow.testing.payloads import shipment_payload
 
 KP_CERTIFICATE = hashlib.sha256(b"KP certificate CA123456").hexdigest()
 TODAY = date(2026, 11, 23)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from caratflow.testing import shipment_payload
+from caratflow.testing.payloads import shipment_payload
 
 
 def polished(presented: str = "2024-10-01", **changes: Any) -> dict[str, Any]:

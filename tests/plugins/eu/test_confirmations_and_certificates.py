@@ -15,7 +15,7 @@ from caratflow.deadlines.sweep import sweep
 from caratflow.errors import ActionNotAvailable
 from caratflow.law.rules import LawForbids
 from caratflow.models import DeadlineStatus, DocumentStatus, IssuedDocument, OutboxMessage
-from caratflow.testing import export_payload, outcomes, shipment_payload
+from caratflow.testing.payloads import export_payload, outcomes, shipment_payload
 
 VALIDATED = {"sealed_under_supervision": "yes"}
 

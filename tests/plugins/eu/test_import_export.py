@@ -7,7 +7,7 @@ import pytest
 from caratflow.deadlines.keeping import deadline_of
 from caratflow.law.rules import LawForbids
 from caratflow.models import DeadlineStatus
-from caratflow.testing import DELETE, export_payload, outcomes, shipment_payload
+from caratflow.testing.payloads import DELETE, export_payload, outcomes, shipment_payload
 
 
 def check(session, service, officer, payload) -> dict[str, str]:

@@ -21,7 +21,7 @@ from caratflow.jurisdiction.reports import Period
 from caratflow.law.rules import LawForbids
 from caratflow.models import Deadline, DeadlineStatus, IssuedDocument, Role
 from caratflow.records.reports import open_report_deadlines, run_report
-from caratflow.testing import outcomes, shipment_payload
+from caratflow.testing.payloads import outcomes, shipment_payload
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 ART_10_COLUMNS = [

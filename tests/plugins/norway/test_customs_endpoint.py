@@ -26,7 +26,7 @@ from caratflow.db import unit_of_work
 from caratflow.exchange.messages import MESSAGE_CONTEXT, PATH
 from caratflow.ledger.signing import canonical_json, public_key_pem
 from caratflow.models import OutboxMessage, OutboxStatus
-from caratflow.testing import JsonEndpoint, node
+from caratflow.testing.servers import JsonEndpoint, node
 
 from .test_norway import SUPERVISOR, register, verified_import
 from .test_norway import import_payload as norwegian_import

@@ -22,7 +22,7 @@ from caratflow.models import Role
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
 from caratflow.plugins.norway.rules import keep_until
 from caratflow.records.retention import purge, retention_of
-from caratflow.testing import outcomes, shipment_payload
+from caratflow.testing.payloads import outcomes, shipment_payload
 
 OFFICER = Actor("officer.no", Role.OFFICER, frozenset({"NO"}))
 SUPERVISOR = Actor("supervisor.no", Role.SUPERVISOR, frozenset({"NO"}))

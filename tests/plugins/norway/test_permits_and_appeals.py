@@ -15,7 +15,7 @@ from sqlalchemy import select
 from caratflow.errors import ActionNotAvailable, Forbidden
 from caratflow.law.rules import LawForbids
 from caratflow.models import DocumentStatus, IssuedDocument, OutboxMessage
-from caratflow.testing import outcomes
+from caratflow.testing.payloads import outcomes
 
 from .test_norway import (
     EXPORTER,

@@ -1,25 +1,58 @@
-"""Fixtures for the pages: people with passwords, and browsers (test clients) signed in.
-
-A signed-in client went through the real sign-in form, CSRF token and all; an
-administrator's also typed a TOTP code. ``form_token(html)`` reads the CSRF token a
-page carries, as a browser would submit it.
+"""People for the tests: users holding their authorities' duties, signing in through the real
+form (CSRF token, TOTP) over HTTPS, as a browser would.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import pyotp
-import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from caratflow.accounts import people, profiles
-from caratflow.models import Role, User
-from caratflow.testing import add_person
+from caratflow.accounts.provisioning import (
+    add_user,
+    offered_duties,
+)
+from caratflow.models import Authority, Role, User
+from caratflow.pluginhost import PluginHost
+
+
+def duties_at(session: Session, host: PluginHost, codes: Iterable[str]) -> list[str]:
+    """Every duty the plugins of these authorities declare."""
+    found = session.scalars(select(Authority).where(Authority.code.in_(list(codes))))
+    return sorted(offered_duties(host, found))
+
+
+def add_person(
+    session: Session,
+    host: PluginHost,
+    role: Role = Role.OFFICER,
+    *authorities: str,
+    name: str | None = None,
+    password: str | None = None,
+    duties: Iterable[str] | None = None,
+) -> User:
+    """A user of ``authorities`` (BE when none) with every duty there unless ``duties``."""
+    codes = authorities or ("BE",)
+    return add_user(
+        session,
+        name or f"{role.value}-{uuid.uuid4().hex[:6]}",
+        role,
+        codes,
+        password,
+        duties=duties_at(session, host, codes) if duties is None else duties,
+        host=host,
+    )
+
 
 PASSWORD = "correct horse battery"
+
+
 TOKEN = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
 )
@@ -41,23 +74,6 @@ class Person:
         assert self.secret is not None
         totp = pyotp.TOTP(self.secret)
         return totp.at(int(__import__("time").time()) + steps_ahead * totp.interval)
-
-
-@pytest.fixture
-def make_person(session, plugin_host) -> Callable[..., Person]:
-    """``make_person(Role.OFFICER, "BE")``: a user with ``PASSWORD``; admins get TOTP.
-    Like ``make_token``'s, they hold every duty of their authorities unless ``duties``."""
-
-    def make(role: Role = Role.OFFICER, *authorities: str, **how: Any) -> Person:
-        user = add_person(session, plugin_host, role, *authorities, password=PASSWORD, **how)
-        secret = None
-        if role == Role.ADMIN:
-            secret = profiles.start_totp_enrolment(session, user)
-            people.profile(session, user).totp_confirmed_at = user.created_at
-        session.commit()
-        return Person(user, secret)
-
-    return make
 
 
 def sign_in(client: Any, person: Person, password: str = PASSWORD) -> Any:
@@ -82,22 +98,6 @@ class HttpsClient(FlaskClient):
     def open(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("base_url", "https://localhost")
         return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def browser(app) -> Callable[..., Any]:
-    """``browser(person)``: a fresh test client signed in as ``person`` (HTTPS, as deployed)."""
-
-    def open_for(person: Person | None = None) -> Any:
-        app.test_client_class = HttpsClient
-        client = app.test_client()
-        client.environ_base["HTTP_REFERER"] = "https://localhost/"
-        if person is not None:
-            response = sign_in(client, person)
-            assert response.status_code == 302, response.text
-        return client
-
-    return open_for
 
 
 def post_form(client: Any, page_url: str, url: str | None = None, **data: Any) -> Any:

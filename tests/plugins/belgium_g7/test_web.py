@@ -7,14 +7,21 @@ one JSON error shape, nothing written on a refusal.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from caratflow.cli import main
+from caratflow.cli.context import CliContext
 from caratflow.ledger import proofs, sequencer, signing_keys
 from caratflow.models import DigitalIdentity, LedgerEntry, Role
+from caratflow.pluginhost import load_plugin_host
+from caratflow.runtime import Runtime
+from caratflow.web import create_app
 
 KP_CERTIFICATE = hashlib.sha256(b"KP certificate CA123456").hexdigest()
 
@@ -171,6 +178,50 @@ def test_the_identities_are_in_the_openapi_document(client):
     assert set(paths["/api/v1/identities"]["post"]["responses"]) >= {"201", "403", "409", "422"}
     assert "200" in paths["/api/v1/identities/{identity_id}"]["get"]["responses"]
     assert "200" in paths["/api/v1/identities/{identity_id}/lineage"]["get"]["responses"]
+
+
+# -- the plugin's own face (issue 20) --------------------------------------------------------
+
+
+@pytest.fixture
+def without_g7(runtime):
+    """The app of a deployment that enables the EU and Norway only."""
+    host = load_plugin_host(["eu", "norway"])
+    others = Runtime.assemble(runtime.settings, runtime.engine, runtime.sessions, host)
+    return create_app({"TESTING": True}, runtime=others).test_client()
+
+
+def test_a_deployment_without_the_g7_plugin_serves_none_of_its_routes(without_g7, make_token):
+    auth = {"Authorization": f"Bearer {make_token(Role.OFFICER, 'BE')}"}
+    assert without_g7.post("/api/v1/identities", json=parcel(), headers=auth).status_code == 404
+    assert without_g7.get("/api/v1/identities/BE-R-1", headers=auth).status_code == 404
+    assert without_g7.get("/api/v1/identities/BE-R-1/lineage", headers=auth).status_code == 404
+    assert without_g7.get("/identities/BE-R-1/lineage").status_code == 404
+    paths = without_g7.get("/api/v1/openapi.json").json["paths"]
+    assert "/api/v1/shipments" in paths
+    assert not [path for path in paths if "identities" in path]
+
+
+@pytest.mark.parametrize(("plugins", "listed"), [("eu,norway", False), ("eu,belgium_g7", True)])
+def test_the_identities_commands_come_with_the_plugin(plugins, listed):
+    result = CliRunner().invoke(main, ["--help"], env={"CARATFLOW_PLUGINS": plugins})
+    assert result.exit_code == 0, result.output
+    commands = [
+        line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line
+    ]
+    assert ("identities" in commands) is listed
+    shown = CliRunner().invoke(main, ["identities", "--help"], env={"CARATFLOW_PLUGINS": plugins})
+    assert (shown.exit_code == 0) is listed, shown.output
+
+
+def test_the_identities_commands_show_a_record_and_its_lineage(runtime, two_cuts_away, monkeypatch):
+    monkeypatch.setattr(CliContext, "get", lambda self: runtime)
+    shown = CliRunner().invoke(main, ["identities", "show", "BE-P-1"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["id"] == "BE-P-1"
+    lineage = CliRunner().invoke(main, ["identities", "lineage", "BE-P-1"])
+    assert lineage.exit_code == 0, lineage.output
+    assert json.loads(lineage.output)["roots"] == ["BE-R-1"]
 
 
 # -- the page ---------------------------------------------------------------------------

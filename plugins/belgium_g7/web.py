@@ -14,9 +14,11 @@ its lineage in one ledger leaf, in one transaction with the weight check, so the
 never a stone without its lineage, nor a lineage added (or changed) after the leaf that
 another authority already verified.
 
-The conventions are ``api.py``'s, reused rather than copied: bearer tokens, roles (an
+The plugin's own face (``caratflow_web_extend``), built from ``caratflow.faces``
+alone: the API's conventions, reused rather than copied: bearer tokens, roles (an
 auditor reads, an officer registers), authority isolation (another authority's identity
-is not found), one JSON error shape, refused access recorded. Only authorities that enable
+is not found), one JSON error shape, refused access recorded. A deployment without this
+plugin serves none of these routes. Only authorities that enable
 the belgium_g7 plugin keep identities: anyone else is refused (403) with that reason.
 """
 
@@ -31,26 +33,32 @@ from markupsafe import Markup, escape
 from pydantic import Field
 
 from caratflow.case.access import Permission
+from caratflow.faces import (
+    ErrorOut,
+    Exact,
+    Out,
+    Register,
+    TreeHeadOut,
+    operation,
+    requires,
+    web,
+)
+from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.models import IdentityKind
 from caratflow.plugins.belgium_g7 import identities, lookups
 from caratflow.plugins.belgium_g7 import lineage as g7_lineage
 from caratflow.plugins.belgium_g7.identities import IdentityIn
 from caratflow.plugins.belgium_g7.lineage import LineageGraph
-from caratflow.web import api
-from caratflow.web.apimodels import ErrorOut, Exact, Out, TreeHeadOut
-from caratflow.web.context import db
-from caratflow.web.openapi import operation
-from caratflow.web.security import current_actor, requires
 
 blueprint = Blueprint("identities_api", __name__, url_prefix="/api/v1")
-pages = Blueprint("identities", __name__, url_prefix="/identities")
+pages = Blueprint("identities", __name__, url_prefix="/identities", template_folder="templates")
 
 
 # -- answers, as the OpenAPI document describes them --------------------------------------
 
 
 class ProofOut(Out):
-    """An RFC 9162 inclusion proof; ``caratflow.ledger.check_inclusion`` verifies it."""
+    """An RFC 9162 inclusion proof; ``caratflow.ledger.proofs.check_inclusion`` verifies it."""
 
     seq: int
     leaf_hash: str
@@ -163,11 +171,12 @@ _UNKNOWN = {404: ("no such identity (or another authority's)", ErrorOut)}
     response_headers={201: {"Location": "the identity's URL"}},
 )
 def register() -> Response:
-    actor = api._actor()
-    view = lookups.lookup(db(), identities.register_identity(db(), api._body(), actor), actor)
-    db().commit()
-    response = api._json(view.as_json(), 201)
-    response.headers["Location"] = url_for(".identity", identity_id=view.number)
+    face = web()
+    actor, session = face.actor(), face.session()
+    number = identities.register_identity(session, face.body(), actor)
+    session.commit()
+    response = face.json(lookups.lookup(session, number, actor).as_json(), 201)
+    response.headers["Location"] = url_for(".identity", identity_id=number)
     return response
 
 
@@ -179,7 +188,8 @@ def register() -> Response:
     responses={200: ("the identity", IdentityOut), **_DENIED, **_UNKNOWN},
 )
 def identity(identity_id: str) -> Response:
-    return api._json(lookups.lookup(db(), identity_id, api._actor()).as_json())
+    face = web()
+    return face.json(lookups.lookup(face.session(), identity_id, face.actor()).as_json())
 
 
 @blueprint.get("/identities/<identity_id>/lineage")
@@ -189,20 +199,22 @@ def identity(identity_id: str) -> Response:
     responses={200: ("nodes and edges", LineageOut), **_DENIED, **_UNKNOWN},
 )
 def lineage(identity_id: str) -> Response:
-    return api._json(g7_lineage.lineage_graph(db(), identity_id, api._actor()).as_dict())
+    face = web()
+    graph = g7_lineage.lineage_graph(face.session(), identity_id, face.actor())
+    return face.json(graph.as_dict())
 
 
 @pages.get("/<identity_id>/lineage")
 @requires(Permission.READ)
 def lineage_page(identity_id: str) -> str:
-    graph = g7_lineage.lineage_graph(db(), identity_id, current_actor())
+    graph = g7_lineage.lineage_graph(web().session(), identity_id, web().actor())
     return render_template("identities/lineage.html", graph=graph, svg=lineage_svg(graph))
 
 
-# -- errors: the API's answers, whatever api.py handles (refusals recorded, 503s, …) -------
-
-for _error, _handler in api.blueprint.error_handler_spec[None][None].items():
-    blueprint.register_error_handler(_error, _handler)
+@hookimpl
+def caratflow_web_extend(register: Register) -> None:
+    register(blueprint, api=True)
+    register(pages)
 
 
 # -- the drawing ----------------------------------------------------------------------------

@@ -1,0 +1,5 @@
+"""``python -m caratflow.cli``: the ``caratflow`` command."""
+
+from caratflow.cli import main
+
+main()

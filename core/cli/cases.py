@@ -1,0 +1,151 @@
+"""Cases at a terminal: ``present``, ``act``, ``replay``, ``handover``, ``purge``, ``report``."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from caratflow.cli.context import current_runtime, local_actor, print_shipment, unit
+
+
+@click.command()
+@click.argument("file", type=click.File("r"))
+@click.option("--idempotency-key", help="Present this file once, however often it is sent.")
+def present(file: Any, idempotency_key: str | None) -> None:
+    """Present a shipment from a JSON FILE ('-' for standard input)."""
+    try:
+        payload = json.load(file)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{file.name}: not valid JSON ({error})") from None
+    runtime = current_runtime()
+    with unit() as session:
+        presented = runtime.shipments.present(session, payload, local_actor(), idempotency_key)
+        print_shipment(runtime, presented.shipment)
+
+
+@click.command()
+@click.argument("shipment_id", type=int)
+@click.argument("action")
+@click.option("--reason", help="The written ground, where the law needs one.")
+@click.option("--version", "expected_version", type=int, help="Fail if the shipment changed.")
+def act(shipment_id: int, action: str, reason: str | None, expected_version: int | None) -> None:
+    """Take ACTION (verify, hold, release, ...) on a shipment."""
+    runtime = current_runtime()
+    with unit() as session:
+        shipment = runtime.shipments.act(
+            session,
+            shipment_id,
+            action,
+            local_actor(),
+            reason=reason,
+            expected_version=expected_version,
+        )
+        print_shipment(runtime, shipment)
+
+
+@click.command()
+@click.argument("shipment_id", type=int)
+@click.option(
+    "--as-of",
+    "as_of",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="The date whose law to apply (YYYY-MM-DD).",
+)
+def replay(shipment_id: int, as_of: Any) -> None:
+    """Re-assess a recorded case under the law as it stood on another date."""
+    day: date = as_of.date()
+    runtime = current_runtime()
+    with unit() as session:
+        lines = runtime.shipments.replay(session, shipment_id, day, local_actor())
+        differing = 0
+        for line in lines:
+            differences = line.differences
+            differing += bool(differences)
+            mark = "differs" if differences else "same"
+            click.echo(f"{line.event.at:%Y-%m-%d %H:%M} {line.event.action:<12} {mark}")
+            for difference in differences:
+                click.echo(f"    {difference}")
+        click.echo(f"{differing} of {len(lines)} decisions would differ under the law of {day}")
+
+
+@click.command()
+@click.argument("shipment_id", type=int)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write the ZIP bundle.",
+)
+def handover(shipment_id: int, out: str) -> None:
+    """Write every record of a shipment (data, decisions, signed documents) as one ZIP."""
+    from caratflow.records.handover import handover_bundle
+
+    runtime = current_runtime()
+    with unit() as session:
+        bundle = handover_bundle(session, runtime.shipments, shipment_id, local_actor())
+    Path(out).write_bytes(bundle)
+    click.echo(f"{out}: {len(bundle)} bytes", err=True)
+
+
+@click.command()
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="Judge as of this date.")
+@click.option("--shipment", "shipment_id", type=int, help="Purge this shipment's records.")
+@click.option("--reason", help="Why it is purged (required with --shipment).")
+def purge(on: Any, shipment_id: int | None, reason: str | None) -> None:
+    """List which finished shipments the law lets go of, or purge one (never early)."""
+    from caratflow.records.retention import purge as purge_shipment
+    from caratflow.records.retention import retentions
+
+    today = on.date() if on else date.today()
+    runtime = current_runtime()
+    with unit() as session:
+        if shipment_id is None:
+            for kept in retentions(session, runtime.plugins, local_actor()):
+                until = kept.keep_until.isoformat() if kept.keep_until else "not yet known"
+                state = "purgeable" if kept.purgeable_on(today) else "kept"
+                click.echo(
+                    f"{kept.shipment.id:>8} {kept.shipment.authority_code:4} "
+                    f"{state:9} until {until}"
+                )
+            return
+        if not reason:
+            raise click.ClickException("--reason is required to purge")
+        record = purge_shipment(session, runtime.plugins, shipment_id, today, local_actor(), reason)
+        click.echo(f"shipment {shipment_id} purged; tombstone {record.id}", err=True)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--authority", required=True, help="The authority whose report it is.")
+@click.option("--period", required=True, help="2026-11, 2026-Q3 or 2026, as the report needs.")
+@click.option(
+    "--format", "form", type=click.Choice(["json", "csv"]), default="json", show_default=True
+)
+@click.option("--submit", is_flag=True, help="Also send it to its recipient (meets its deadline).")
+def report(name: str, authority: str, period: str, form: str, submit: bool) -> None:
+    """Build report NAME (e.g. eu.report.import_monthly) for one period."""
+    from caratflow.records.reports import run_report, submit_report
+
+    runtime = current_runtime()
+    with unit() as session:
+        if submit:
+            sent = submit_report(session, runtime.plugins, name, authority, period, local_actor())
+            result = sent.result
+            click.echo(
+                f"{name} {period}: queued for {result.report.recipient}"
+                if sent.queued
+                else f"{name} {period}: submitted before; nothing more queued",
+                err=True,
+            )
+        else:
+            result = run_report(session, runtime.plugins, name, authority, period, local_actor())
+    if form == "csv":
+        click.echo(result.as_csv(), nl=False)
+    else:
+        click.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False))

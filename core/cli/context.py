@@ -1,0 +1,81 @@
+"""What the commands share: the runtime (built on first use), a unit of work that turns a
+user's error into a clear message, the acting user. ``CliContext`` is also the command
+line's face for plugins (``caratflow.faces.CliFace``)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from caratflow.case.access import Actor
+from caratflow.case.representation import shipment_json
+from caratflow.config import Settings
+from caratflow.db import unit_of_work
+from caratflow.errors import CaratflowError
+from caratflow.models import Role
+from caratflow.pluginhost import UnknownPlugin
+from caratflow.runtime import Runtime
+
+
+class CliContext:
+    """The runtime built on first use, so ``--help`` and ``plugins list`` need no database."""
+
+    def __init__(self) -> None:
+        self._runtime: Runtime | None = None
+
+    def get(self) -> Runtime:
+        if self._runtime is None:
+            try:
+                self._runtime = Runtime.start(Settings.from_env())
+            except UnknownPlugin as error:
+                raise click.ClickException(str(error)) from None
+        return self._runtime
+
+    # -- the face plugins' commands use ----------------------------------------------------
+
+    def unit(self) -> AbstractContextManager[Session]:
+        return unit()
+
+    def actor(self) -> Actor:
+        return local_actor()
+
+
+def current_runtime() -> Runtime:
+    return click.get_current_context().find_object(CliContext).get()
+
+
+@contextmanager
+def unit() -> Iterator[Session]:
+    """One transaction; a user's error becomes a clear message and exit code 1."""
+    try:
+        with unit_of_work(current_runtime().sessions) as session:
+            yield session
+    except CaratflowError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def local_actor() -> Actor:
+    """Whoever runs the CLI on the server acts as a local administrator."""
+    return Actor(f"cli:{getpass.getuser()}", Role.ADMIN, None, None)
+
+
+def print_shipment(runtime: Runtime, shipment: Any) -> None:
+    body = shipment_json(shipment, runtime.shipments.available_actions(shipment))
+    click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+
+
+def ensure_ledger_key(runtime: Runtime) -> None:
+    """``init``: create the ledger's signing key if there is none; never replace one."""
+    from caratflow.ledger.signing_keys import ensure_signing_key
+
+    path = runtime.settings.signing_key_path
+    if path is None:
+        raise click.ClickException("no ledger signing key path (CARATFLOW_SIGNING_KEY)")
+    made = ensure_signing_key(path)
+    click.echo(f"ledger signing key {'created' if made else 'kept'}: {path}", err=True)

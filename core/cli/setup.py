@@ -1,0 +1,155 @@
+"""Setting a deployment up and running it: ``init``, ``serve``, ``worker``, ``plugins``,
+``users``, ``tokens``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from caratflow.accounts.provisioning import add_user, create_token, ensure_authorities, load_demo
+from caratflow.cli.context import current_runtime, ensure_ledger_key, unit
+from caratflow.config import Settings
+from caratflow.db import schema_is_current, upgrade
+from caratflow.models import Role
+from caratflow.pluginhost import installed_plugins
+
+
+@click.command()
+def init() -> None:
+    """Create or upgrade the database and the authorities of the enabled plugins."""
+    runtime = current_runtime()
+    upgrade(runtime.engine)
+    with unit() as session:
+        created = ensure_authorities(session, runtime.plugins)
+    click.echo(f"database ready; authorities created: {', '.join(created) or 'none'}", err=True)
+    ensure_ledger_key(runtime)  # issue 5
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Load demo shipments into an empty database first.")
+def serve(host: str, port: int, demo: bool) -> None:
+    """Serve the UI and the API (waitress)."""
+    from waitress import serve as waitress_serve
+
+    from caratflow.web import create_app
+
+    runtime = current_runtime()
+    if demo or not schema_is_current(runtime.engine):
+        upgrade(runtime.engine)
+    ensure_ledger_key(runtime)  # issue 5: serve sets up what init would
+    with unit() as session:
+        ensure_authorities(session, runtime.plugins)
+        if demo:
+            loaded = load_demo(session, runtime.plugins, runtime.shipments)
+            click.echo(
+                f"demo: {loaded} shipments loaded"
+                if loaded
+                else "demo: database not empty, nothing loaded",
+                err=True,
+            )
+    app = create_app(runtime=runtime)
+    click.echo(f"caratflow serving on http://{host}:{port}/", err=True)
+    from caratflow.scheduler import start_scheduler  # issue 4: sweeps deadlines, sends outbox
+
+    scheduler = start_scheduler(runtime)
+    try:
+        waitress_serve(app, host=host, port=port, threads=8)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+@click.group()
+def plugins() -> None:
+    """The jurisdiction plugins."""
+
+
+@plugins.command("list")
+def plugins_list() -> None:
+    """Installed plugins and whether this deployment enables them."""
+    enabled = Settings.from_env().plugins
+    for name, target in sorted(installed_plugins().items()):
+        state = "enabled" if enabled is None or name in enabled else "disabled"
+        click.echo(f"{name:12} {state:9} {target}")
+
+
+@click.group()
+def users() -> None:
+    """People and integrations that act for authorities."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--authority", "authorities", multiple=True, help="Repeat for several.")
+@click.option(
+    "--duty",
+    "duties",
+    multiple=True,
+    help="A duty an authority's plugin declares (e.g. customs); repeat for several.",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_add(
+    name: str,
+    role: str,
+    authorities: tuple[str, ...],
+    duties: tuple[str, ...],
+    password_stdin: bool,
+) -> None:
+    """Add a user (no password: an API-only user)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    if password_stdin and not password:
+        raise click.ClickException("an empty password was given on standard input")
+    with unit() as session:
+        user = add_user(
+            session,
+            name,
+            Role(role),
+            authorities,
+            password,
+            duties=duties,
+            host=current_runtime().plugins,
+        )
+        held = f", {', '.join(user.duties)}" if user.duties else ""
+        click.echo(f"user {user.name} ({user.role.value}{held}) added", err=True)
+
+
+@click.group()
+def tokens() -> None:
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.argument("name")
+def tokens_create(name: str) -> None:
+    """Create an API token for user NAME and print it (shown once)."""
+    with unit() as session:
+        token = create_token(session, name)
+    click.echo(token)
+
+
+@click.command()
+@click.option(
+    "--interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between two sweeps.",
+)
+@click.option("--once", is_flag=True, help="Sweep and deliver once, then exit (for cron).")
+def worker(interval: float, once: bool) -> None:
+    """Sweep due deadlines and deliver the outbox; any number of workers may run at once."""
+    from datetime import timedelta
+
+    from caratflow.scheduler import Worker, run_periodic_tasks, run_worker
+
+    runtime = current_runtime()
+    if once:
+        for name, result in run_periodic_tasks(Worker(runtime)).items():
+            click.echo(f"{name}: {result if result is not None else 'failed, see the log'}")
+        return
+    click.echo(f"caratflow worker: one sweep every {interval:g} s; Ctrl-C stops", err=True)
+    run_worker(runtime, timedelta(seconds=interval))

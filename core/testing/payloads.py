@@ -1,0 +1,84 @@
+"""Presentations as posted: a compliant rough import and an export, changed per test."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+COMPLIANT_ROUGH_IMPORT: dict[str, Any] = {
+    "authority": "BE",
+    "direction": "import",
+    "goods": "rough",
+    "presented_at": "2026-11-20T10:15:00+01:00",
+    "entry_point": "BRU",
+    "certificate": {
+        "number": "CA123456",
+        "issuing_country": "CA",
+        "issuing_authority": "Natural Resources Canada",
+        "validating_authority": "Natural Resources Canada",
+        "issued_on": "2026-11-10",
+        "expires_on": "2027-01-10",
+        "exporter": {"name": "Arctic Rough Ltd", "address": "400 Burrard St, Vancouver"},
+        "importer": {"name": "Schupstraat Diamonds NV", "address": "Schupstraat 9, Antwerpen"},
+        "parcels": 2,
+        "carats": "123.45",
+        "value_usd": "456789.00",
+        "hs_codes": ["7102.10"],
+        "origin": ["CA"],
+        "provenance": "CA",
+    },
+    "containers": [{"id": "C1", "seals": ["S-991"], "seals_intact": True}],
+}
+
+
+def shipment_payload(**changes: Any) -> dict[str, Any]:
+    """A compliant Belgian rough import, with dotted-path changes applied.
+
+    ``shipment_payload(**{"certificate.carats": "-1"})``; a value of ``DELETE`` removes
+    the field.
+    """
+    payload = copy.deepcopy(COMPLIANT_ROUGH_IMPORT)
+    for path, value in changes.items():
+        *parents, leaf = path.split(".")
+        target: Any = payload
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if value is DELETE:
+            del target[leaf]
+        elif isinstance(target, list):
+            target[int(leaf)] = value
+        else:
+            target[leaf] = value
+    return payload
+
+
+DELETE = object()
+
+
+def export_payload(**changes: Any) -> dict[str, Any]:
+    """A Belgian export of rough diamonds to Canada on an Annex V declaration: what an
+    application for a Community certificate carries, with dotted-path changes applied
+    (``destination`` and ``lawful_import`` too)."""
+    payload = shipment_payload(
+        **{
+            "direction": "export",
+            "certificate.number": "EC004211",
+            "certificate.issuing_country": "EU",
+            "certificate.issuing_authority": "FPS Economy, Diamond Office Antwerp",
+            "certificate.exporter.name": "Schupstraat Diamonds NV",
+            "destination": "CA",
+            "lawful_import": {
+                "kind": "annex_v_declaration",
+                "organisation": "World Diamond Council",
+                "member": "Schupstraat Diamonds NV",
+                "signed_on": "2026-11-18",
+            },
+            **changes,
+        }
+    )
+    return payload
+
+
+def outcomes(findings: Any) -> dict[str, str]:
+    """``{rule: outcome}`` of findings or of their stored records, for terse assertions."""
+    return {f.rule: str(f.outcome) for f in findings}
