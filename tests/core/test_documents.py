@@ -1,19 +1,18 @@
 """Certificates: declared by the plugins, numbered, rendered, signed and sealed by the engine.
 
-The PDFs are read back with poppler (``pdftotext``, ``pdftoppm``) as a person or another
-program would see them, and the QR code is decoded from the rendered page (zxing-cpp)
-and followed to the public check.
+The PDFs are read back with PDFium (``pypdfium2``, the engine of Chromium's viewer) as a
+person or another program would see them, and the QR code is decoded from the rendered
+page (zxing-cpp) and followed to the public check.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from PIL import Image
@@ -45,28 +44,20 @@ EXPORT = {
 
 
 def pdf_text(pdf: bytes, folder: Path) -> str:
-    """The text as poppler reads it, with lines joined (titles may wrap)."""
-    path = folder / "document.pdf"
-    path.write_bytes(pdf)
-    text = subprocess.run(
-        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
+    """The text as PDFium reads it, pages and lines joined (titles may wrap)."""
+    document = pdfium.PdfDocument(pdf)
+    text = " ".join(page.get_textpage().get_text_bounded() for page in document)
     return " ".join(text.split())
 
 
 def render_pages(pdf: bytes, folder: Path, dpi: int = 150) -> list[Path]:
-    path = folder / "page.pdf"
-    path.write_bytes(pdf)
-    subprocess.run(
-        ["pdftoppm", "-r", str(dpi), "-png", str(path), str(folder / "page")], check=True
-    )
-    return sorted(folder.glob("page-*.png"))
-
-
-@pytest.fixture(autouse=True)
-def _poppler() -> None:
-    if shutil.which("pdftoppm") is None:
-        pytest.fail("poppler-utils is missing: apt-get install poppler-utils (see .ci/run)")
+    """Each page as a PNG, as a viewer shows it."""
+    pages = []
+    for number, page in enumerate(pdfium.PdfDocument(pdf), start=1):
+        path = folder / f"page-{number}.png"
+        page.render(scale=dpi / 72).to_pil().save(path)
+        pages.append(path)
+    return pages
 
 
 @pytest.fixture
