@@ -44,17 +44,38 @@ def _give_sqlite_real_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        writes = connection.get_execution_options().get(_WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+_WRITES = "caratflow_writes"
+"""Execution option of the sessions that will write: on SQLite their transactions take the
+write lock at ``BEGIN``. A deferred transaction that read first cannot take it later
+while another writer holds it or has committed since (SQLITE_BUSY at once, which
+``busy_timeout`` does not wait out); an immediate one waits its turn instead (issue 21).
+PostgreSQL ignores the option."""
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def open_session(factory: sessionmaker[Session], *, write: bool = True) -> Session:
+    """A session of ``factory``; ``write=False`` for one that only reads, which on SQLite
+    then runs beside a writer instead of waiting for it."""
+    bind = factory.kw.get("bind")
+    if not write or not isinstance(bind, Engine):  # a Connection's transaction has begun
+        return factory()
+    return factory(bind=bind.execution_options(**{_WRITES: True}))
+
+
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: everything inside is committed together, or nothing is."""
-    with factory() as session, session.begin():
+def unit_of_work(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
+    """One transaction: everything inside is committed together, or nothing is.
+
+    ``write=False`` for a unit that only reads (see ``open_session``).
+    """
+    with open_session(factory, write=write) as session, session.begin():
         yield session
 
 
