@@ -15,6 +15,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from caratflow.config import make_private_file, make_private_folder
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with real transactions on SQLite too (SAVEPOINTs, rollback of DDL)."""
@@ -23,7 +25,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives the -wal and -shm files the database file's permissions.
+            make_private_folder(Path(parsed.database).parent)
+            make_private_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _give_sqlite_real_transactions(engine)
         return engine
