@@ -47,6 +47,47 @@ class Settings:
         return replace(settings, **overrides) if overrides else settings
 
 
+@dataclass(frozen=True)
+class ServeSettings:
+    """How ``caratflow serve`` (waitress) holds its connections (``CARATFLOW_SERVE_*``).
+
+    A connection counts against ``connection_limit`` from its first byte, long before a
+    thread works on it: at waitress's 100, 120 half-open sockets (slowloris) kept every
+    officer out (issue 21). The limit is high (``poll``, not ``select``, is needed above
+    1024 descriptors) and a silent connection is closed after ``channel_timeout``; the
+    reverse proxy a production deployment puts in front bounds slow clients for real.
+    """
+
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout: int = 30  # seconds
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def read(name: str, default: int) -> str:
+            return env.get(f"{ENV_PREFIX}SERVE_{name}", "").strip() or str(default)
+
+        return cls(
+            threads=int(read("THREADS", defaults.threads)),
+            connection_limit=int(read("CONNECTION_LIMIT", defaults.connection_limit)),
+            channel_timeout=int(read("CHANNEL_TIMEOUT", defaults.channel_timeout)),
+        )
+
+    def waitress_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``waitress.serve``; timeouts are checked as often as they
+        could expire."""
+        return {
+            "threads": self.threads,
+            "connection_limit": self.connection_limit,
+            "channel_timeout": self.channel_timeout,
+            "cleanup_interval": max(1, min(30, self.channel_timeout // 2)),
+            "asyncore_use_poll": True,
+        }
+
+
 def _split_names(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
 

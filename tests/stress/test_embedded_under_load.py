@@ -11,8 +11,6 @@ stored, every acknowledged decision is in the ledger exactly once.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -24,11 +22,10 @@ from sqlalchemy import create_engine, text
 
 from caratflow.testing.payloads import shipment_payload
 
-from .conftest import PATIENCE, free_port, http, wait_for
+from .conftest import PATIENCE, Embedded, http
 
 pytestmark = pytest.mark.slow
 
-CARATFLOW = Path(sys.executable).with_name("caratflow")
 CLIENTS = 8
 SECONDS = float(os.environ.get("CARATFLOW_LOAD_SECONDS", "60"))
 """How long the clients keep at it; a bound on the test's length, never a measurement."""
@@ -81,49 +78,16 @@ class Officer:
                 self.decided.append((shipment, answer.json["version"]))
 
 
-def cli(folder: Path, *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [str(CARATFLOW), *args],
-        env=embedded_env(folder),
-        cwd=folder,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=PATIENCE,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def embedded_env(folder: Path) -> dict[str, str]:
-    """The environment of a deployment that configured nothing but its folder."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARATFLOW_")}
-    return env | {"CARATFLOW_INSTANCE_PATH": str(folder / "instance")}
-
-
-def start(folder: Path, name: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(CARATFLOW), *args],
-        env=embedded_env(folder),
-        cwd=folder,
-        stdout=(folder / f"{name}.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
-
-
 def test_eight_officers_on_the_embedded_default_get_no_5xx_and_lose_nothing(tmp_path):
-    cli(tmp_path, "init")
+    deployment = Embedded(tmp_path)
+    deployment.cli("init")
     tokens = []
     for n in range(CLIENTS):
         add = ("users", "add", f"officer{n}", "--role", "officer", "--authority", "BE")
-        cli(tmp_path, *add, "--duty", "fps_economy", "--duty", "customs")
-        tokens.append(cli(tmp_path, "tokens", "create", f"officer{n}"))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = start(tmp_path, "serve", "serve", "--host", "127.0.0.1", "--port", str(port))
-    worker = start(tmp_path, "worker", "worker", "--interval", "0.5")
-    try:
-        wait_for(lambda: server_answers(base), "caratflow serve to answer")
+        deployment.cli(*add, "--duty", "fps_economy", "--duty", "customs")
+        tokens.append(deployment.cli("tokens", "create", f"officer{n}"))
+    with deployment.serve() as base:
+        worker = deployment.start("worker", "--interval", "0.5")
         until = time.monotonic() + SECONDS
         officers = [Officer(base, n, token, until) for n, token in enumerate(tokens)]
         threads = [threading.Thread(target=o.run) for o in officers]
@@ -133,10 +97,8 @@ def test_eight_officers_on_the_embedded_default_get_no_5xx_and_lose_nothing(tmp_
         for thread in threads:
             thread.join(SECONDS + 2 * PATIENCE)
         elapsed = time.monotonic() - started
-    finally:
-        for process in (server, worker):
-            process.terminate()
-            process.wait(timeout=PATIENCE)
+        worker.terminate()
+        worker.wait(timeout=PATIENCE)
 
     statuses = sum((o.statuses for o in officers), Counter())
     answers = sum(statuses.values())
@@ -150,15 +112,7 @@ def test_eight_officers_on_the_embedded_default_get_no_5xx_and_lose_nothing(tmp_
     presented = [s for o in officers for s in o.presented]
     decided = [d for o in officers for d in o.decided]
     assert presented and decided
-    database = tmp_path / "instance" / "caratflow.sqlite3"
-    assert_all_stored_and_sealed_once(database, presented, decided)
-
-
-def server_answers(base: str) -> bool:
-    try:
-        return http("GET", f"{base}/api/v1/health", timeout=2).status == 200
-    except OSError:
-        return False
+    assert_all_stored_and_sealed_once(deployment.database, presented, decided)
 
 
 EVENT_VERSIONS = """
