@@ -90,25 +90,3 @@ class ServeSettings:
 
 def _split_names(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
-
-
-PRIVATE_FOLDER = 0o700
-PRIVATE_FILE = 0o600
-"""The instance folder and what it keeps (the database with its WAL and shared-memory
-files, the ledger's key) are this OS user's alone: they hold password hashes, TOTP
-secrets and the signing key (issue 21)."""
-
-
-def make_private_folder(path: Path) -> None:
-    """Create ``path`` (and any missing parents) as a folder only this OS user may enter;
-    an existing folder is left as its owner set it."""
-    path.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
-
-
-def make_private_file(path: Path) -> None:
-    """Create ``path`` empty for this OS user alone, or take group and others' access
-    away from an existing one (a database created before issue 21 was 0644)."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        path.chmod(mode & ~0o077)

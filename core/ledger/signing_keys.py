@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from caratflow.config import make_private_folder
+from caratflow.db import make_private_folder
 from caratflow.ledger.signing import (
     generate_key,
     load_private_key,
