@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -90,3 +92,35 @@ class ServeSettings:
 
 def _split_names(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+PERSONAL_NUMBERS = re.compile(
+    r"(?<![\d.-])(?:\d{11}|\d{6}[ -]\d{5}|\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2})(?![\d.-]|\.\d)"
+)
+"""Personal numbers as a log line may carry them: Norwegian birth and D-numbers (11
+digits, FOR-2004-02-24-470 §7 registers them; with or without a space after the date)
+and Belgian national register numbers (11 digits, or ``YY.MM.DD-NNN.CC``)."""
+_HIDDEN = "[personal number]"
+
+
+def scrub_logs() -> None:
+    """Make every log record of the process free of personal numbers, whichever logger
+    and handler it goes to: its message and arguments, and its traceback (formatted once
+    here, then only the scrubbed text is kept). Safe to call again (issue 21)."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "scrubs", False):
+        return
+
+    def scrubbed_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        message = record.getMessage()
+        clean = PERSONAL_NUMBERS.sub(_HIDDEN, message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text, record.exc_info = PERSONAL_NUMBERS.sub(_HIDDEN, text), None
+        return record
+
+    scrubbed_record.scrubs = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(scrubbed_record)

@@ -48,10 +48,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # SQLite gives the -wal and -shm files the database file's permissions.
             make_private_folder(Path(parsed.database).parent)
             make_private_file(Path(parsed.database))
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": 30}, **_QUIET, **kwargs)
         _give_sqlite_real_transactions(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **_QUIET, **kwargs)
+
+
+_QUIET = {"hide_parameters": True}
+"""No statement's parameters in a log line or an error's message: they carry personal
+numbers and password hashes (issue 21)."""
 
 
 def _give_sqlite_real_transactions(engine: Engine) -> None:
