@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,5 +49,78 @@ class Settings:
         return replace(settings, **overrides) if overrides else settings
 
 
+@dataclass(frozen=True)
+class ServeSettings:
+    """How ``caratflow serve`` (waitress) holds its connections (``CARATFLOW_SERVE_*``).
+
+    A connection counts against ``connection_limit`` from its first byte, long before a
+    thread works on it: at waitress's 100, 120 half-open sockets (slowloris) kept every
+    officer out (issue 21). The limit is high (``poll``, not ``select``, is needed above
+    1024 descriptors) and a silent connection is closed after ``channel_timeout``; the
+    reverse proxy a production deployment puts in front bounds slow clients for real.
+    """
+
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout: int = 30  # seconds
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def read(name: str, default: int) -> str:
+            return env.get(f"{ENV_PREFIX}SERVE_{name}", "").strip() or str(default)
+
+        return cls(
+            threads=int(read("THREADS", defaults.threads)),
+            connection_limit=int(read("CONNECTION_LIMIT", defaults.connection_limit)),
+            channel_timeout=int(read("CHANNEL_TIMEOUT", defaults.channel_timeout)),
+        )
+
+    def waitress_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``waitress.serve``; timeouts are checked as often as they
+        could expire."""
+        return {
+            "threads": self.threads,
+            "connection_limit": self.connection_limit,
+            "channel_timeout": self.channel_timeout,
+            "cleanup_interval": max(1, min(30, self.channel_timeout // 2)),
+            "asyncore_use_poll": True,
+        }
+
+
 def _split_names(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+PERSONAL_NUMBERS = re.compile(
+    r"(?<![\d.-])(?:\d{11}|\d{6}[ -]\d{5}|\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2})(?![\d.-]|\.\d)"
+)
+"""Personal numbers as a log line may carry them: Norwegian birth and D-numbers (11
+digits, FOR-2004-02-24-470 §7 registers them; with or without a space after the date)
+and Belgian national register numbers (11 digits, or ``YY.MM.DD-NNN.CC``)."""
+_HIDDEN = "[personal number]"
+
+
+def scrub_logs() -> None:
+    """Make every log record of the process free of personal numbers, whichever logger
+    and handler it goes to: its message and arguments, and its traceback (formatted once
+    here, then only the scrubbed text is kept). Safe to call again (issue 21)."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "scrubs", False):
+        return
+
+    def scrubbed_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        message = record.getMessage()
+        clean = PERSONAL_NUMBERS.sub(_HIDDEN, message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text, record.exc_info = PERSONAL_NUMBERS.sub(_HIDDEN, text), None
+        return record
+
+    scrubbed_record.scrubs = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(scrubbed_record)

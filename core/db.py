@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,27 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
+"""The instance folder and what it keeps (the database with its WAL and shared-memory
+files, the ledger's key) are this OS user's alone: they hold password hashes, TOTP
+secrets and the signing key (issue 21)."""
+
+
+def make_private_folder(path: Path) -> None:
+    """Create ``path`` (and any missing parents) as a folder only this OS user may enter;
+    an existing folder is left as its owner set it."""
+    path.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+
+
+def make_private_file(path: Path) -> None:
+    """Create ``path`` empty for this OS user alone, or take group and others' access
+    away from an existing one (a database created before issue 21 was 0644)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        path.chmod(mode & ~0o077)
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with real transactions on SQLite too (SAVEPOINTs, rollback of DDL)."""
@@ -23,11 +45,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+            # SQLite gives the -wal and -shm files the database file's permissions.
+            make_private_folder(Path(parsed.database).parent)
+            make_private_file(Path(parsed.database))
+        engine = create_engine(url, connect_args={"timeout": 30}, **_QUIET, **kwargs)
         _give_sqlite_real_transactions(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **_QUIET, **kwargs)
+
+
+_QUIET = {"hide_parameters": True}
+"""No statement's parameters in a log line or an error's message: they carry personal
+numbers and password hashes (issue 21)."""
 
 
 def _give_sqlite_real_transactions(engine: Engine) -> None:
@@ -44,17 +73,38 @@ def _give_sqlite_real_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        writes = connection.get_execution_options().get(_WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+_WRITES = "caratflow_writes"
+"""Execution option of the sessions that will write: on SQLite their transactions take the
+write lock at ``BEGIN``. A deferred transaction that read first cannot take it later
+while another writer holds it or has committed since (SQLITE_BUSY at once, which
+``busy_timeout`` does not wait out); an immediate one waits its turn instead (issue 21).
+PostgreSQL ignores the option."""
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def open_session(factory: sessionmaker[Session], *, write: bool = True) -> Session:
+    """A session of ``factory``; ``write=False`` for one that only reads, which on SQLite
+    then runs beside a writer instead of waiting for it."""
+    bind = factory.kw.get("bind")
+    if not write or not isinstance(bind, Engine):  # a Connection's transaction has begun
+        return factory()
+    return factory(bind=bind.execution_options(**{_WRITES: True}))
+
+
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: everything inside is committed together, or nothing is."""
-    with factory() as session, session.begin():
+def unit_of_work(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
+    """One transaction: everything inside is committed together, or nothing is.
+
+    ``write=False`` for a unit that only reads (see ``open_session``).
+    """
+    with open_session(factory, write=write) as session, session.begin():
         yield session
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from caratflow.cli import main
+from caratflow.db import make_engine
 from caratflow.testing.databases import temporary_database
 from caratflow.testing.payloads import shipment_payload
 
@@ -234,3 +237,33 @@ def test_serve_demo_starts_on_an_empty_embedded_database(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture
+def usual_umask():
+    """The umask of most shells (022), under which files used to come out 0644."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_init_keeps_the_database_and_the_key_to_their_os_user(tmp_path, usual_umask):
+    instance = tmp_path / "instance"
+    runner = CliRunner(env={"CARATFLOW_INSTANCE_PATH": str(instance)})
+    result = runner.invoke(main, ["init"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    database = instance / "caratflow.sqlite3"
+    with sqlite3.connect(database) as reader:  # the WAL and shared memory exist while open
+        reader.execute("SELECT count(*) FROM authority").fetchone()
+        files = [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in files}
+    assert modes == dict.fromkeys(modes, 0o600)
+    assert stat.S_IMODE((instance / "ledger-ed25519.pem").stat().st_mode) == 0o600
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+
+
+def test_a_database_readable_by_others_is_made_private(tmp_path, usual_umask):
+    database = tmp_path / "caratflow.sqlite3"
+    database.touch(mode=0o644)
+    make_engine(f"sqlite:///{database}").dispose()
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600

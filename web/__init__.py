@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.routing import IntegerConverter, PathConverter
 
-from caratflow.config import Settings
+from caratflow.config import Settings, scrub_logs
 from caratflow.faces import WEB_FACE
 from caratflow.runtime import Runtime
 
@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None 
     """Build the app; ``runtime`` lets a test or ``caratflow serve`` share its own."""
     from caratflow.web import admin, api, auth, context, i18n, openapi, pages, security, shipments
 
+    scrub_logs()  # issue 21: no personal number in a log line
     app = Flask(__name__)
     app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
     runtime = runtime or Runtime.start(Settings.from_env())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from caratflow.db import open_session
 from caratflow.runtime import Runtime
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def runtime() -> Runtime:
@@ -14,9 +17,15 @@ def runtime() -> Runtime:
 
 
 def db() -> Session:
-    """One session per request: write endpoints commit it; closing rolls back the rest."""
+    """One session per request: write endpoints commit it; closing rolls back the rest.
+
+    A request whose method may change something opens a writing session (on SQLite its
+    transactions take the write lock at once: ``caratflow.db.open_session``); a page or
+    a GET reads beside the writers, and its rare writes (a session's last-seen time, a
+    refusal recorded) start their own transaction.
+    """
     if "db" not in g:
-        g.db = runtime().sessions()
+        g.db = open_session(runtime().sessions, write=request.method not in READ_ONLY_METHODS)
     return g.db
 
 

@@ -18,7 +18,7 @@ import click
 
 from caratflow.cli import cases, deadlines, ledger, peers, setup
 from caratflow.cli.context import CliContext
-from caratflow.config import Settings
+from caratflow.config import Settings, scrub_logs
 from caratflow.pluginhost import UnknownPlugin, load_plugin_host
 
 
@@ -51,6 +51,7 @@ def main(ctx: click.Context, verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    scrub_logs()  # issue 21: no personal number in a log line
     ctx.obj = CliContext()
 
 

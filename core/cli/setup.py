@@ -10,7 +10,7 @@ import click
 
 from caratflow.accounts.provisioning import add_user, create_token, ensure_authorities, load_demo
 from caratflow.cli.context import current_runtime, ensure_ledger_key, unit
-from caratflow.config import Settings
+from caratflow.config import ServeSettings, Settings
 from caratflow.db import schema_is_current, upgrade
 from caratflow.models import Role
 from caratflow.pluginhost import installed_plugins
@@ -57,7 +57,7 @@ def serve(host: str, port: int, demo: bool) -> None:
 
     scheduler = start_scheduler(runtime)
     try:
-        waitress_serve(app, host=host, port=port, threads=8)
+        waitress_serve(app, host=host, port=port, **ServeSettings.from_env().waitress_options())
     finally:
         scheduler.shutdown(wait=False)
 

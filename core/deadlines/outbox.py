@@ -2,11 +2,12 @@
 
 Delivery is at least once. A worker claims a batch of pending messages by moving their
 ``next_attempt_at`` one lease ahead (a short transaction: no lock is held while it
-talks to a mail server), sends them, and marks the batch sent. A worker that dies
-between sending and marking gives its batch back when the lease runs out, so a
-message can arrive twice: every message carries its stable ``key`` (the
-e-mail's ``Message-ID``, the webhook's ``Idempotency-Key``) and the recipient drops
-the second copy. Failed deliveries are retried with exponential backoff.
+talks to a mail server), sends them, and marks each sent in its own commit as soon as
+the server took it. A worker that dies between sending a message and marking it gives
+it back when the lease runs out, so that one message can arrive twice: every message
+carries its stable ``key`` (the e-mail's ``Message-ID``, the webhook's
+``Idempotency-Key``) and the recipient drops the second copy. Failed deliveries are
+retried with exponential backoff.
 
 Addresses are URIs, one scheme per channel: ``mailto:`` (SMTP), ``https://`` or
 ``http://`` (webhook, HTTP POST of JSON), ``log:`` (the ``caratflow.deadlines.outbox`` log) and
@@ -68,7 +69,7 @@ class DeliverySettings:
     retry_base: timedelta = timedelta(seconds=30)
     retry_cap: timedelta = timedelta(hours=1)
     max_attempts: int = 12
-    batch: int = 10  # also the most a worker that dies can have sent unmarked
+    batch: int = 10  # claimed at once; a worker that dies has sent at most one unmarked
     late_after: timedelta = LATE_AFTER
 
     @classmethod
@@ -457,47 +458,39 @@ class Dispatcher:
     def _deliver(self, messages: list[OutboxMessage], result: DispatchResult) -> None:
         started = clock.monotonic()
         half_lease = self.settings.lease.total_seconds() / 2
-        sent: list[tuple[OutboxMessage, bool]] = []
-        try:
-            for message in messages:
-                if clock.monotonic() - started > half_lease:
-                    return  # the rest go back to the queue when the lease runs out
-                now = self.clock()
-                late = message.late or now - message.scheduled_for > self.settings.late_after
-                channel = (self.channels or {}).get(message.address.partition(":")[0].lower())
-                try:
-                    if channel is None:
-                        raise DeliveryError(f"no channel for {message.address!r}")
-                    channel.send(message, late)
-                except DeliveryError as error:
-                    self._failed(message, str(error), result)
-                    continue
-                sent.append((message, late))
-        finally:
-            self._sent(sent, result)
+        for message in messages:
+            if clock.monotonic() - started > half_lease:
+                return  # the rest go back to the queue when the lease runs out
+            now = self.clock()
+            late = message.late or now - message.scheduled_for > self.settings.late_after
+            channel = (self.channels or {}).get(message.address.partition(":")[0].lower())
+            try:
+                if channel is None:
+                    raise DeliveryError(f"no channel for {message.address!r}")
+                channel.send(message, late)
+            except DeliveryError as error:
+                self._failed(message, str(error), result)
+                continue
+            self._sent(message, late, result)
 
-    def _sent(self, sent: list[tuple[OutboxMessage, bool]], result: DispatchResult) -> None:
-        """Mark one batch sent in one transaction. A worker that dies before this commit
-        has sent at most one batch unmarked: it goes again, with the same keys."""
-        if not sent:
-            return
+    def _sent(self, message: OutboxMessage, late: bool, result: DispatchResult) -> None:
+        """Mark one message sent in its own transaction, as soon as the server took it.
+        A worker that dies between the two sends that one message again, with the same
+        key and Message-ID (the receiver may drop it); never the rest of its batch
+        (issue 21: marking a whole batch at its end sent every message of it again)."""
         now = self.clock()
         with unit_of_work(self.sessions) as session:
-            for late in (False, True):
-                ids = [m.id for m, was_late in sent if was_late is late]
-                if ids:
-                    session.execute(
-                        update(OutboxMessage)
-                        .where(OutboxMessage.id.in_(ids))
-                        .values(status=OutboxStatus.SENT, sent_at=now, late=late, last_error=None),
-                        execution_options={"synchronize_session": False},
-                    )
-            for message, _ in sent:
-                if message.fulfils_deadline:
-                    message.status, message.sent_at = OutboxStatus.SENT, now
-                    for hook in self.on_sent:
-                        hook(session, message, now)
-        result.sent += len(sent)
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id)
+                .values(status=OutboxStatus.SENT, sent_at=now, late=late, last_error=None),
+                execution_options={"synchronize_session": False},
+            )
+            if message.fulfils_deadline:
+                message.status, message.sent_at = OutboxStatus.SENT, now
+                for hook in self.on_sent:
+                    hook(session, message, now)
+        result.sent += 1
 
     def _failed(self, message: OutboxMessage, error: str, result: DispatchResult) -> None:
         now = self.clock()

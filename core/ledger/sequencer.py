@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from caratflow.db import unit_of_work
 from caratflow.ledger import merkle
 from caratflow.ledger.merkle import leaf_hash
 from caratflow.ledger.signing import (
@@ -118,7 +119,7 @@ def sequence_once(sessions: sessionmaker[Session], settings: Settings) -> int | 
 
     Returns the new tree size, or None when nothing was pending.
     """
-    with sessions() as session, session.begin():
+    with unit_of_work(sessions) as session:
         head = sequence_pending(session, signing_key(settings))
     return head.tree_size if head is not None else None
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from caratflow.db import make_private_folder
 from caratflow.ledger.signing import (
     generate_key,
     load_private_key,
@@ -30,7 +31,7 @@ def ensure_signing_key(path: Path) -> bool:
     """
     if path.exists():
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(path.parent)
     try:
         generate_key(path)
     except FileExistsError:  # another process created it meanwhile

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,7 +117,18 @@ def run_report(
 
 
 def _cell(value: Any) -> Any:
-    return ";".join(map(str, value)) if isinstance(value, list) else value
+    """A CSV cell a spreadsheet shows as text: a list joined by ``;``, and a text that a
+    spreadsheet would run as a formula (``=HYPERLINK(…)``, ``@SUM(…)``) behind a single
+    quote (OWASP, "CSV Injection"; issue 21). A plain number is a number, not a formula."""
+    text = ";".join(map(str, value)) if isinstance(value, list) else value
+    if isinstance(text, str) and text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP's list)."""
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 @dataclass(frozen=True)

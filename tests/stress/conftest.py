@@ -27,6 +27,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,6 +35,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,6 +141,63 @@ def postgres_bindir() -> Path | None:
         if (Path(folder) / "initdb").exists() and (Path(folder) / "postgres").exists():
             return Path(folder)
     return None
+
+
+class Embedded:
+    """A deployment that configured nothing but its folder: the embedded SQLite default,
+    run with the real ``caratflow`` command (``init``, ``serve``, ``worker``, ...)."""
+
+    COMMAND = Path(sys.executable).with_name("caratflow")
+
+    def __init__(self, folder: Path, **settings: str):
+        self.folder = folder
+        self.instance = folder / "instance"
+        self.database = self.instance / "caratflow.sqlite3"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CARATFLOW_")}
+        self.env = env | {"CARATFLOW_INSTANCE_PATH": str(self.instance)} | settings
+
+    def cli(self, *args: str) -> str:
+        """Run one command to its end; its standard output."""
+        done = subprocess.run(
+            [str(self.COMMAND), *args],
+            env=self.env,
+            cwd=self.folder,
+            capture_output=True,
+            text=True,
+            timeout=PATIENCE,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """Start a long-running command, its output in ``<folder>/<command>.log``."""
+        return subprocess.Popen(
+            [str(self.COMMAND), *args],
+            env=self.env,
+            cwd=self.folder,
+            stdout=(self.folder / f"{args[0]}.log").open("a"),
+            stderr=subprocess.STDOUT,
+        )
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        """``caratflow serve`` on a free loopback port, its scheduler running; its URL."""
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = self.start("serve", "--host", "127.0.0.1", "--port", str(port))
+        try:
+            wait_for(lambda: _answers(base), "caratflow serve to answer")
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=PATIENCE)
+
+
+def _answers(base: str) -> bool:
+    try:
+        return http("GET", f"{base}/api/v1/health", timeout=2).status == 200
+    except OSError:
+        return False
 
 
 def free_port() -> int:

@@ -16,12 +16,14 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from caratflow.db import unit_of_work
+from caratflow.deadlines.outbox import DeliverySettings, enqueue
 from caratflow.ledger import leaves, sequencer, signing_keys, verification
 from caratflow.models import (
     Deadline,
@@ -29,11 +31,13 @@ from caratflow.models import (
     FindingRecord,
     LedgerEntry,
     OutboxMessage,
+    OutboxStatus,
     Shipment,
 )
 from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.servers import SmtpSink, free_port
 
-from .conftest import open_due_reminders, wait_for
+from .conftest import PATIENCE, open_due_reminders, wait_for
 
 pytestmark = pytest.mark.slow  # on the stress suite's own PostgreSQL (private_runtime)
 
@@ -214,3 +218,76 @@ def test_a_process_killed_while_sweeping_queues_each_reminder_whole_or_not_at_al
     with rt.sessions() as session:
         keys = session.scalars(select(OutboxMessage.key)).all()
         assert len(keys) == len(set(keys)) == 600
+
+
+class KillingSink(SmtpSink):
+    """A real SMTP server that, while the ``victim`` worker sends it the message after
+    ``accept`` ones, kills that worker before answering: the accepted ones are the
+    worker's to mark sent; the one under way was never accepted."""
+
+    def __init__(self, host: str, port: int, accept: int):
+        super().__init__(host, port)
+        self.accept = accept
+        self.victim: subprocess.Popen | None = None
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        victim = self.victim
+        if victim is not None and len(self.messages) == self.accept:
+            self.victim = None
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            return "451 the worker died meanwhile"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_worker_killed_mid_batch_sends_no_accepted_message_again(private_runtime, tmp_path):
+    from aiosmtpd.controller import Controller
+
+    rt = private_runtime
+    batch = DeliverySettings().batch
+    with unit_of_work(rt.sessions) as session:
+        for n in range(batch):
+            enqueue(
+                session,
+                key=f"kill-test:{n}",
+                authority="BE",
+                audience="officers",
+                kind="reminder",
+                subject=f"reminder {n}",
+                body="a deadline is near",
+                scheduled_for=datetime.now(UTC) - timedelta(minutes=1),
+                to=["mailto:officers@diamonds.example.be"],
+            )
+    sink = KillingSink("127.0.0.1", free_port(), accept=3)
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    env = os.environ | {
+        "CARATFLOW_DATABASE_URL": rt.settings.database_url,
+        "CARATFLOW_INSTANCE_PATH": str(tmp_path),
+        "CARATFLOW_SMTP_HOST": sink.host,
+        "CARATFLOW_SMTP_PORT": str(sink.port),
+        "CARATFLOW_OUTBOX_LEASE": "2",
+    }
+    command = [str(CARATFLOW), "worker", "--interval", "0.2"]
+    log = (tmp_path / "worker.log").open("a")
+    try:
+        sink.victim = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        killed = sink.victim
+        assert killed.wait(timeout=PATIENCE) == -signal.SIGKILL
+        successor = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: len(sink.messages) >= batch, "the outbox to be delivered")
+            wait_for(lambda: pending(rt) == 0, "every message to be marked sent")
+        finally:
+            successor.terminate()
+            successor.wait(timeout=PATIENCE)
+    finally:
+        controller.stop()
+    ids = sink.message_ids()
+    assert len(ids) == batch and len(set(ids)) == batch, Counter(ids).most_common(3)
+
+
+def pending(runtime) -> int:
+    with runtime.sessions() as session:
+        query = select(func.count()).where(OutboxMessage.status != OutboxStatus.SENT)
+        return session.scalar(query) or 0

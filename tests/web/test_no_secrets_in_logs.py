@@ -19,7 +19,8 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from caratflow.ledger import signing_keys
 from caratflow.models import Role, SecurityEvent
@@ -183,3 +184,26 @@ def test_no_password_token_totp_secret_birth_number_or_key_reaches_a_log(
     for event in security_log:
         row = repr({c.key: getattr(event, c.key) for c in SecurityEvent.__mapper__.column_attrs})
         assert [what for what, secret in secrets_used.items() if secret in row] == [], row
+
+
+def test_a_database_error_carrying_a_birth_number_is_logged_without_it(
+    every_log_record, app, session, backend
+):
+    """The error the issue found: a DataError whose message held the statement's
+    parameters, a birth number among them, written with its traceback to the log."""
+    failing = {  # a statement each database refuses, the birth number its parameter
+        "postgresql": "SELECT CAST(:number AS smallint)",
+        "sqlite": "SELECT number FROM no_such_table WHERE number = :number",
+    }[backend]
+    log = logging.getLogger("caratflow.web")
+    try:
+        with session.begin_nested():
+            session.execute(text(failing), {"number": BIRTH_NUMBER})
+    except DBAPIError:
+        log.exception("the request failed")
+    log.warning("a party with birth number %s was refused", WRONG_BIRTH_NUMBER)
+    log.warning("Belgian register number 90.01.01-124.80, or 010190 12480 spaced")
+    written = "\n".join(rendered(r) for r in every_log_record if r.name == "caratflow.web")
+    assert "the request failed" in written and "Traceback" in written
+    for number in (BIRTH_NUMBER, WRONG_BIRTH_NUMBER, "90.01.01-124.80", "010190 12480"):
+        assert number not in written

@@ -153,3 +153,17 @@ def test_the_page_keeps_to_the_users_own_authorities(client, auth, payload, brow
     assert download.status_code == 403 and "CA123456" not in download.text
     fees = norwegian.get("/reports?authority=NO&report=no.authority.fees&period=2026")
     assert fees.status_code == 200 and 'id="report"' in fees.text
+
+
+def test_a_formula_in_a_certificate_reaches_the_csv_as_text(client, auth, payload):
+    formulas = {
+        "certificate.issuing_authority": '=HYPERLINK("http://evil.example/","Natural Resources")',
+        "certificate.validating_authority": "@SUM(1+1)*cmd|' /C calc'!A0",
+    }
+    present(client, auth, payload, **formulas)
+    response = client.get(f"{IMPORTS}?period=2026-11&authority=BE&format=csv", headers=auth)
+    assert response.status_code == 200
+    [line] = list(csv.DictReader(io.StringIO(response.text)))
+    assert line["issuing_authority"] == "'" + formulas["certificate.issuing_authority"]
+    assert line["validating_authority"] == "'" + formulas["certificate.validating_authority"]
+    assert Decimal(line["carats"]) == Decimal("123.45")  # numbers stay numbers
