@@ -27,6 +27,10 @@ class Settings:
     signing_key_path: Path | None = None
     secret_key: str | None = None
     public_url: str = "http://127.0.0.1:5000"  # issue 5: where documents' QR codes point
+    # issue 21: the reverse proxies whose X-Forwarded-For/-Proto are believed (addresses
+    # or networks); nobody's by default, so a client cannot choose its own address
+    trusted_proxies: tuple[str, ...] = ()
+    token_days: int = 90  # issue 21: how long a new API token works
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -45,6 +49,8 @@ class Settings:
             signing_key_path=Path(read("SIGNING_KEY") or instance / "ledger-ed25519.pem"),
             secret_key=read("SECRET_KEY"),
             public_url=(read("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            trusted_proxies=_split_names(read("TRUSTED_PROXIES") or ""),
+            token_days=_positive(read("TOKEN_DAYS"), "TOKEN_DAYS", cls.token_days),
         )
         return replace(settings, **overrides) if overrides else settings
 
@@ -124,3 +130,11 @@ def scrub_logs() -> None:
 
     scrubbed_record.scrubs = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(scrubbed_record)
+
+
+def _positive(value: str | None, name: str, default: int) -> int:
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise ValueError(f"{ENV_PREFIX}{name} must be a whole number of days above 0")
+    return int(value)

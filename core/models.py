@@ -138,6 +138,7 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]  # issue 21: every token ends (CARATFLOW_TOKEN_DAYS)
     revoked_at: Mapped[datetime | None]
     user: Mapped[User] = relationship()
 
@@ -169,7 +170,8 @@ class Shipment(Base):
 
     __tablename__ = "shipment"
     __table_args__ = (
-        UniqueConstraint("authority_code", "idempotency_key"),
+        # issue 21: a key is the account's own; another account's is never replayed to it
+        UniqueConstraint("authority_code", "idempotency_owner", "idempotency_key"),
         Index("ix_shipment_authority_state", "authority_code", "state"),
         Index("ix_shipment_authority_presented", "authority_code", "presented_at"),
     )
@@ -184,6 +186,7 @@ class Shipment(Base):
     entry_point: Mapped[str | None] = mapped_column(String(40))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    idempotency_owner: Mapped[str | None] = mapped_column(String(120))
     request_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -505,6 +508,9 @@ class SecurityEvent(Base):
     path: Mapped[str | None] = mapped_column(String(300))
     authorities: Mapped[list[Any]] = mapped_column(default=list)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # issue 21: repeated anonymous refusals from one address are one row, counted
+    count: Mapped[int] = mapped_column(default=1, server_default="1")
+    last_at: Mapped[datetime | None]
 
 
 class UserProfile(Base):

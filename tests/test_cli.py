@@ -34,6 +34,7 @@ def cli(backend, tmp_path):
                 assert result.exit_code == 0, result.output + result.stderr
             return result
 
+        run.env = env  # type: ignore[attr-defined]
         yield run
 
 
@@ -267,3 +268,113 @@ def test_a_database_readable_by_others_is_made_private(tmp_path, usual_umask):
     database.touch(mode=0o644)
     make_engine(f"sqlite:///{database}").dispose()
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+# -- accounts (issue 21) ------------------------------------------------------------------
+
+
+def add_anna(cli, password: str = "correct horse battery staple", ok: bool = True):
+    return cli(
+        "users",
+        "add",
+        "anna",
+        "--role",
+        "officer",
+        "--authority",
+        "BE",
+        "--password-stdin",
+        input=password + "\n",
+        ok=ok,
+    )
+
+
+@pytest.fixture
+def api(cli):
+    """The web app on the CLI's database: ``api(token)`` is the status of a GET."""
+    from caratflow.config import Settings
+    from caratflow.runtime import Runtime
+    from caratflow.web import create_app
+
+    cli("init")
+    runtime = Runtime.start(Settings.from_env(cli.env))
+    client = create_app({"TESTING": True}, runtime=runtime).test_client()
+
+    def status(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token.strip()}"}
+        return client.get("/api/v1/shipments", headers=headers).status_code
+
+    yield status
+    runtime.engine.dispose()
+
+
+def test_the_cli_holds_passwords_to_the_webs_policy(cli):
+    cli("init")
+    short = add_anna(cli, "12345", ok=False)
+    assert short.exit_code == 1 and "12 to 128 characters" in short.stderr
+    assert "anna" not in cli("users", "list").stdout
+    add_anna(cli)
+    reset = cli("users", "reset-password", "anna", "--password-stdin", input="short\n", ok=False)
+    assert reset.exit_code == 1 and "12 to 128 characters" in reset.stderr
+
+
+def test_users_are_listed_disabled_and_given_a_new_password_with_an_audit_row(cli, api):
+    add_anna(cli)
+    token = cli("tokens", "create", "anna").stdout
+    assert api(token) == 200
+    listed = cli("users", "list").stdout
+    assert [line.split()[:4] for line in listed.splitlines()] == [
+        ["anna", "officer", "BE", "active"]
+    ]
+    cli("users", "reset-password", "anna", "--password-stdin", input="a new long passphrase\n")
+    assert api(token) == 401  # a reset ends the tokens made with the old password
+    token = cli("tokens", "create", "anna").stdout
+    assert "disabled" in cli("users", "disable", "anna").stderr
+    assert api(token) == 401
+    assert cli("users", "list").stdout.split()[:4] == ["anna", "officer", "BE", "disabled"]
+    missing = cli("users", "disable", "nobody", ok=False)
+    assert missing.exit_code == 1 and "no user named 'nobody'" in missing.stderr
+    assert audit_rows(cli.env) == [
+        "added user anna",
+        "reset the password of anna",
+        "disabled user anna",
+    ]
+
+
+def test_tokens_are_listed_and_revoked_one_by_one(cli, api):
+    add_anna(cli)
+    first, second = (cli("tokens", "create", "anna").stdout for _ in range(2))
+    rows = [line.split() for line in cli("tokens", "list").stdout.splitlines()]
+    assert [(r[0], r[1], r[-1]) for r in rows] == [("1", "anna", "live"), ("2", "anna", "live")]
+    cli("tokens", "revoke", "1")
+    assert (api(first), api(second)) == (401, 200)
+    assert cli("tokens", "list").stdout.splitlines()[0].split()[-3] == "revoked"
+    unknown = cli("tokens", "revoke", "99", ok=False)
+    assert unknown.exit_code == 1 and "no token 99" in unknown.stderr
+    assert audit_rows(cli.env)[-1] == "revoked API token 1 of anna"
+
+
+def test_a_token_lives_as_long_as_configured(cli, api):
+    add_anna(cli)
+    cli.env["CARATFLOW_TOKEN_DAYS"] = "7"
+    cli("tokens", "create", "anna")
+    [row] = cli("tokens", "list").stdout.splitlines()
+    _, _, made, _, until, _, state = row.split()
+    from datetime import date
+
+    assert (date.fromisoformat(until) - date.fromisoformat(made)).days == 7 and state == "live"
+
+
+def audit_rows(env: dict[str, str]) -> list[str]:
+    from sqlalchemy import create_engine, select
+
+    from caratflow.models import SecurityEvent
+
+    engine = create_engine(env["CARATFLOW_DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            query = select(SecurityEvent.detail).where(SecurityEvent.kind == "user_changed")
+            return [
+                row.detail["what"] for row in connection.execute(query.order_by(SecurityEvent.id))
+            ]
+    finally:
+        engine.dispose()

@@ -41,6 +41,9 @@ def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None 
     app.url_map.converters["id"] = RecordId
     app.url_map.converters["anything"] = Anything
     security.init_app(app)
+    app.wsgi_app = security.TrustedProxies(  # type: ignore[method-assign]
+        app.wsgi_app, runtime.settings.trusted_proxies
+    )
     app.before_request(openapi.refuse_unknown_query_parameters)
     i18n.init_app(app)
     app.teardown_appcontext(context.close_db)

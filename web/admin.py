@@ -258,13 +258,5 @@ def _choices(form: Any) -> None:
 
 def _changed(what: str, user: Any = None, authorities: list[str] | None = None) -> None:
     """Record an administrator's change, visible to the authorities it concerns."""
-    concerned = authorities or sorted(a.code for a in user.authorities) if user else authorities
-    audit.record(
-        db(),
-        Kind.USER_CHANGED if user is not None else Kind.SETTING_CHANGED,
-        user_name=current_actor().name,
-        authorities=concerned,
-        what=what,
-        subject=user.name if user is not None else None,
-    )
+    audit.record_change(db(), current_actor().name, what, user=user, authorities=authorities)
     db().commit()

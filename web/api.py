@@ -418,9 +418,16 @@ def _only_authority(actor: Actor) -> str:
 
 
 def _record_refusal(error: CaratflowError) -> None:
-    """Refused access is a security event (written after dropping the request's work)."""
+    """Refused access is a security event (written after dropping the request's work);
+    those without credentials are counted per address, not written one by one."""
     session = db()
     session.rollback()
+    if isinstance(error, Unauthorized):
+        audit.record_anonymous_refusal(
+            session, remote_addr=request.remote_addr, path=request.path, reason=str(error)
+        )
+        session.commit()
+        return
     audit.record(
         session,
         audit.EventKind.ACCESS_REFUSED,

@@ -1,9 +1,9 @@
 """Signing in and out, the administrators' second factor, re-authentication, language.
 
 Sign-in starts a new session (nothing from before survives it: ASVS 3.2.1), failures
-are recorded and throttled by name and by address, the same answer is given for an
-unknown name and a wrong password, and an administrator's password alone signs
-nobody in: a TOTP code follows (enrolled at the first sign-in).
+are recorded and throttled by name and by address (re-authentication's too), the same
+answer is given for an unknown name and a wrong password, and an administrator's
+password alone signs nobody in: a TOTP code follows (enrolled at the first sign-in).
 """
 
 from __future__ import annotations
@@ -163,6 +163,11 @@ def reauth() -> Any:
     needs_code = signin.needs_second_factor(me.user)
     status = 200
     if form.validate_on_submit():
+        if signin.throttled(store, me.user.name, request.remote_addr, throttle(), utcnow()):
+            # issue 21: a stolen session is no oracle for guessing the password
+            _record(Kind.SIGN_IN_THROTTLED, user=me.user, factor="re-authentication")
+            flash(_("Too many failed sign-ins. Try again later."), "error")
+            return render_template("reauth.html", form=form, needs_code=needs_code), 429
         good = signin.reauthenticate(store, me.web_session, form.password.data)
         if good and needs_code:
             good = profiles.second_factor_matches(store, me.user, form.code.data or "")

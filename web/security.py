@@ -10,7 +10,8 @@ never by cookie, so it needs none. Who may do what is decided by the service lay
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from caratflow.accounts import audit, signin
 from caratflow.accounts.provisioning import actor_for
@@ -54,8 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "IDLE_MINUTES": 15,
     "SESSION_HOURS": 12,
     "REAUTH_MINUTES": 5,
-    "LOGIN_MAX_FAILURES": 5,
-    "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+    "LOGIN_MAX_FAILURES": signin.Throttle.per_name,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": signin.Throttle.per_address,
     "LOGIN_WINDOW_MINUTES": 15,
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
 }
@@ -126,6 +128,37 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CaratflowError, _page_error)
     app.register_error_handler(HTTPException, _http_error)
     app.context_processor(lambda: {"may": _may})
+
+
+class TrustedProxies:
+    """WSGI middleware: believe ``X-Forwarded-For`` and ``-Proto`` (one hop, werkzeug's
+    ``ProxyFix``) only when the peer is one of the configured reverse proxies
+    (``CARATFLOW_TRUSTED_PROXIES``). From anyone else the headers are dropped, so a
+    client cannot pick the address the throttle and the security log see."""
+
+    FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST")
+
+    def __init__(self, app: Any, proxies: Iterable[str]):
+        try:
+            self.networks = [ipaddress.ip_network(p, strict=False) for p in proxies]
+        except ValueError as error:
+            raise ValueError(f"CARATFLOW_TRUSTED_PROXIES: {error}") from None
+        self.app = app
+        self.behind_proxy = ProxyFix(app, x_for=1, x_proto=1)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._trusted(environ.get("REMOTE_ADDR")):
+            return self.behind_proxy(environ, start_response)
+        for name in self.FORWARDED:
+            environ.pop(name, None)
+        return self.app(environ, start_response)
+
+    def _trusted(self, peer: str | None) -> bool:
+        try:
+            address = ipaddress.ip_address(peer or "")
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
 
 
 # -- settings -------------------------------------------------------------------------

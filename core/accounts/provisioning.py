@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from caratflow.accounts.credentials import hash_password, new_token
+from caratflow.accounts.credentials import check_password, hash_password, issue_token
 from caratflow.case.access import Actor
 from caratflow.case.parties import register_party
 from caratflow.case.service import ShipmentService
+from caratflow.config import Settings
 from caratflow.errors import Conflict, FieldError, InvalidInput, NotFound
 from caratflow.jurisdiction.contributions import Plugins
 from caratflow.jurisdiction.workflow import Duty
-from caratflow.models import ApiToken, Authority, Role, Shipment, User
+from caratflow.models import Authority, Role, Shipment, User
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor("caratflow", Role.ADMIN, None, None)
@@ -58,7 +60,9 @@ def add_user(
     host: Plugins | None = None,
 ) -> User:
     """Add a user; ``duties`` are checked against what ``host``'s plugins declare for
-    the user's authorities."""
+    the user's authorities, a password against the one policy."""
+    if password is not None:
+        check_password(password)
     codes = sorted(set(authorities))
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(f"a user named {name!r} exists already")
@@ -111,15 +115,14 @@ def checked_duties(
     return wanted
 
 
-def create_token(session: Session, user_name: str) -> str:
-    """A new API token for the user; only its digest is stored."""
+def create_token(
+    session: Session, user_name: str, lifetime: timedelta = timedelta(days=Settings.token_days)
+) -> str:
+    """A new API token for the user, working for ``lifetime``; only its digest is stored."""
     user = session.scalar(select(User).where(User.name == user_name))
     if user is None:
         raise NotFound(f"no user named {user_name!r}")
-    token, digest = new_token()
-    session.add(ApiToken(user=user, digest=digest))
-    session.flush()
-    return token
+    return issue_token(session, user, lifetime)[0]
 
 
 def actor_for(user: User) -> Actor:

@@ -40,10 +40,16 @@ TOUCH_EVERY = timedelta(seconds=60)
 @dataclass(frozen=True)
 class Throttle:
     """At most ``per_name`` failed sign-ins for one name, ``per_address`` from one
-    address, within ``window``; then the door stays shut until the window moves on."""
+    address, within ``window``; then the door stays shut until the window moves on.
+
+    Never global. An address is allowed many more failures than an account: a whole
+    office may sign in through one proxy (issue 21), so its colleagues' typos must not
+    shut out a correct password, while one address spraying guesses over many names is
+    still stopped. Re-authentication failures count as sign-in failures of the account.
+    """
 
     per_name: int = 5
-    per_address: int = 20
+    per_address: int = 100
     window: timedelta = timedelta(minutes=15)
 
 

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from caratflow.case.access import Actor
 
 OPEN, CONFIRMED, WITHDRAWN, SUPERSEDED = "open", "confirmed", "withdrawn", "superseded"
+# The inputs' key under which a decision records who asked and who confirmed: the
+# server's alone (issue 21: an officer sending it could sign as a colleague).
+ATTRIBUTION = "four_eyes"
 
 
 class SecondOfficerRequired(CaratflowError):
@@ -98,11 +101,19 @@ def take_open_request(
     return request
 
 
+def refuse_client_attribution(inputs: Mapping[str, Any] | None) -> None:
+    """Who asked and who confirmed is set from the signed-in officers, never sent."""
+    if inputs and ATTRIBUTION in inputs:
+        raise InvalidInput(
+            [FieldError(f"inputs.{ATTRIBUTION}", "is set by the server, never sent")]
+        )
+
+
 def confirmed_inputs(request: PendingDecision) -> dict[str, Any]:
     """The request's inputs, plus who asked and who confirmed, as the decision records them."""
     return {
         **request.inputs,
-        "four_eyes": {
+        ATTRIBUTION: {
             "requested_by": request.requested_by,
             "requested_at": request.requested_at.isoformat(),
             "confirmed_by": request.closed_by,

@@ -128,19 +128,22 @@ class ShipmentService:
         """Record a presented shipment with the findings of every applicable rule.
 
         With an ``idempotency_key``, presenting the same payload again returns the
-        first shipment; the same key with a different payload is a conflict.
+        first shipment; the same key with a different payload is a conflict. A key is
+        the account's own, and a replay is answered only to whoever may present (issue
+        21: an auditor replaying an officer's key was answered "presented").
         """
+        access.require(actor, access.Permission.PRESENT)
         parsed = parse_shipment(payload)
         authority = self._authority(session, parsed.authority, actor)
         digest = _digest(payload)
         if idempotency_key is not None:
-            earlier = self._by_idempotency_key(session, authority.code, idempotency_key, digest)
+            earlier = self._by_idempotency_key(session, authority, actor, idempotency_key, digest)
             if earlier is not None:
                 return Presentation(earlier, created=False)
-        access.require(actor, access.Permission.PRESENT)
 
         shipment = _build(parsed, authority)
         shipment.idempotency_key, shipment.request_digest = idempotency_key, digest
+        shipment.idempotency_owner = actor.name if idempotency_key is not None else None
         day, now = legal_date(shipment), self.clock()
         findings = self._assess(session, shipment, PRESENT, day, at=now)
         try:
@@ -151,7 +154,7 @@ class ShipmentService:
             if idempotency_key is None:
                 raise
             # A concurrent request with the same key won the race: answer as it did.
-            earlier = self._by_idempotency_key(session, authority.code, idempotency_key, digest)
+            earlier = self._by_idempotency_key(session, authority, actor, idempotency_key, digest)
             assert earlier is not None
             return Presentation(earlier, created=False)
         return Presentation(shipment, created=True)
@@ -177,6 +180,7 @@ class ShipmentService:
         """
         shipment = self.get(session, shipment_id, actor)
         access.require(actor, access.Permission.DECIDE)
+        foureyes.refuse_client_attribution(inputs)
         if expected_version is not None and expected_version != shipment.version:
             raise Conflict(
                 f"shipment {shipment_id} is at version {shipment.version}, not {expected_version}; "
@@ -362,11 +366,13 @@ class ShipmentService:
         return event
 
     def _by_idempotency_key(
-        self, session: Session, authority: str, key: str, digest: str
+        self, session: Session, authority: Authority, actor: Actor, key: str, digest: str
     ) -> Shipment | None:
         earlier = session.scalar(
             select(Shipment).where(
-                Shipment.authority_code == authority, Shipment.idempotency_key == key
+                Shipment.authority_code == authority.code,
+                Shipment.idempotency_owner == actor.name,
+                Shipment.idempotency_key == key,
             )
         )
         if earlier is not None and earlier.request_digest != digest:

@@ -5,14 +5,16 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import click
 
+from caratflow.accounts import audit, credentials, people
 from caratflow.accounts.provisioning import add_user, create_token, ensure_authorities, load_demo
-from caratflow.cli.context import current_runtime, ensure_ledger_key, unit
+from caratflow.cli.context import current_runtime, ensure_ledger_key, local_actor, unit
 from caratflow.config import ServeSettings, Settings
 from caratflow.db import schema_is_current, upgrade
-from caratflow.models import Role
+from caratflow.models import Role, utcnow
 from caratflow.pluginhost import installed_plugins
 
 
@@ -100,9 +102,7 @@ def users_add(
     password_stdin: bool,
 ) -> None:
     """Add a user (no password: an API-only user)."""
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    if password_stdin and not password:
-        raise click.ClickException("an empty password was given on standard input")
+    password = _password_from_stdin() if password_stdin else None
     with unit() as session:
         user = add_user(
             session,
@@ -114,7 +114,54 @@ def users_add(
             host=current_runtime().plugins,
         )
         held = f", {', '.join(user.duties)}" if user.duties else ""
+        audit.record_change(session, local_actor().name, f"added user {name}", user=user)
         click.echo(f"user {user.name} ({user.role.value}{held}) added", err=True)
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every user: name, role, authorities, duties, whether they may sign in."""
+    with unit() as session:
+        for user in people.visible_users(session, local_actor()):
+            codes = ",".join(sorted(a.code for a in user.authorities)) or "-"
+            state = "active" if user.active else "disabled"
+            click.echo(
+                f"{user.name:24} {user.role.value:10} {codes:10} {state:8} "
+                f"{','.join(user.duties) or '-'}"
+            )
+
+
+@users.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Stop user NAME signing in; ends their sessions and revokes their API tokens."""
+    actor = local_actor()
+    with unit() as session:
+        user = people.managed_user_named(session, actor, name)
+        people.disable_user(session, actor, user.id)
+        audit.record_change(session, actor.name, f"disabled user {name}", user=user)
+    click.echo(f"user {name} disabled; sessions ended, API tokens revoked", err=True)
+
+
+@users.command("reset-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read it from standard input.")
+def users_reset_password(name: str, password_stdin: bool) -> None:
+    """Give user NAME a new password; ends their sessions and revokes their API tokens."""
+    actor = local_actor()
+    password = _password_from_stdin()
+    with unit() as session:
+        user = people.managed_user_named(session, actor, name)
+        people.reset_password(session, actor, user.id, password)
+        audit.record_change(session, actor.name, f"reset the password of {name}", user=user)
+    click.echo(f"password of {name} reset; sessions ended, API tokens revoked", err=True)
+
+
+def _password_from_stdin() -> str:
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise click.ClickException("an empty password was given on standard input")
+    return password
 
 
 @click.group()
@@ -125,10 +172,40 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("name")
 def tokens_create(name: str) -> None:
-    """Create an API token for user NAME and print it (shown once)."""
+    """Create an API token for user NAME and print it (shown once); it works for
+    CARATFLOW_TOKEN_DAYS days."""
+    lifetime = timedelta(days=current_runtime().settings.token_days)
     with unit() as session:
-        token = create_token(session, name)
+        token = create_token(session, name, lifetime)
     click.echo(token)
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """Every token: its id, user, when it was made, until when it works, its state."""
+    with unit() as session:
+        now = utcnow()
+        for token in credentials.tokens(session):
+            if token.revoked_at is not None:
+                state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}"
+            else:
+                state = "expired" if token.expires_at <= now else "live"
+            click.echo(
+                f"{token.id:6} {token.user.name:24} {token.created_at:%Y-%m-%d %H:%M} "
+                f"{token.expires_at:%Y-%m-%d %H:%M} {state}"
+            )
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=click.IntRange(min=1))
+def tokens_revoke(token_id: int) -> None:
+    """Revoke the token TOKEN_ID (from ``tokens list``) at once."""
+    actor = local_actor()
+    with unit() as session:
+        token = credentials.revoke_token(session, token_id)
+        what = f"revoked API token {token.id} of {token.user.name}"
+        audit.record_change(session, actor.name, what, user=token.user)
+    click.echo(f"token {token_id} revoked", err=True)
 
 
 @click.command()

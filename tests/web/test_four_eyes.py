@@ -107,3 +107,30 @@ def test_an_authority_without_four_eyes_decides_at_once(client, make_token):
     done = client.post(f"{base}/actions/remediate", json=REMEDY, headers=first)
     assert done.status_code == 200
     assert done.json["state"] == "released"
+
+
+@pytest.mark.parametrize("four_eyes", [False, True], ids=["alone", "under four eyes"])
+def test_an_officer_cannot_sign_a_decision_with_a_colleagues_name(
+    client, make_token, session, four_eyes
+):
+    """Issue 21: sending ``inputs.four_eyes`` made one officer's decision read as
+    requested by one colleague and confirmed by another. The server owns that field."""
+    if four_eyes:
+        foureyes.set_four_eyes(session, "BE", ["remediate"], by="admin")
+        session.commit()
+    alone = officer(make_token, "alone")
+    base = held_shipment(client, alone)
+    forged = {
+        **REMEDY,
+        "inputs": {
+            **REMEDY["inputs"],
+            "four_eyes": {"requested_by": "colleague", "confirmed_by": "alone"},
+        },
+    }
+    refused = client.post(f"{base}/actions/remediate", json=forged, headers=alone)
+    assert refused.status_code == 422, refused.json
+    assert [e["field"] for e in refused.json["errors"]] == ["inputs.four_eyes"]
+    assert client.get(base, headers=alone).json["state"] == "held"
+    events = client.get(f"{base}/history", headers=alone).json["events"]
+    assert [e["action"] for e in events] == ["present", "hold"]
+    assert session.scalars(select(PendingDecision)).all() == []

@@ -6,14 +6,16 @@ the clock is moved by editing the session row, the way time passes for a real on
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from caratflow.accounts import people, provisioning
 from caratflow.models import Role, SecurityEvent, WebSession
-from caratflow.testing.people import PASSWORD, form_token, post_form, sign_in
+from caratflow.testing.people import PASSWORD, HttpsClient, form_token, post_form, sign_in
 
 
 def events(session, kind: str) -> list[SecurityEvent]:
@@ -98,13 +100,16 @@ def test_sign_in_is_throttled_after_five_failures_even_with_the_right_password(
     assert sign_in(browser(), other).status_code == 302
 
 
-def test_twenty_failures_from_one_address_shut_it_out_whatever_the_name(
-    browser, make_person, session
+def test_an_address_spraying_many_names_is_shut_out_at_its_own_higher_limit(
+    app, browser, make_person, session
 ):
-    """Spraying one password over many names is throttled by address (issue 11)."""
+    """Spraying one password over many names is throttled by address (issue 11), at a
+    limit of its own, higher than an account's (issue 21)."""
+    assert app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] > 4 * app.config["LOGIN_MAX_FAILURES"]
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 12  # fewer guesses to type in a test
     officer = make_person(Role.OFFICER, "BE")
     client = browser()
-    for n in range(20):  # four names, five tries each: none of them reaches its own limit
+    for n in range(12):  # four names, three tries each: none of them reaches its own limit
         name = f"guessed-{n % 4}"
         assert post_form(client, "/login", name=name, password="Summer2026!!").status_code == 401
     blocked = post_form(client, "/login", name=officer.name, password=PASSWORD)
@@ -112,6 +117,70 @@ def test_twenty_failures_from_one_address_shut_it_out_whatever_the_name(
     elsewhere = browser()
     elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"  # another address is let in
     assert sign_in(elsewhere, officer).status_code == 302
+
+
+def test_colleagues_failures_behind_one_address_do_not_shut_out_a_correct_password(
+    browser, make_person, session
+):
+    """Issue 21: 20 failures with random names from one office's proxy locked out every
+    officer behind it. Each account has its own limit; the address's is much higher."""
+    officer = make_person(Role.OFFICER, "BE")
+    office = browser()
+    for n in range(25):
+        assert post_form(office, "/login", name=f"typo-{n}", password="nope").status_code == 401
+    assert sign_in(browser(), officer).status_code == 302
+    for _ in range(5):  # the officer's own failures still shut the officer's account
+        post_form(browser(), "/login", name=officer.name, password="a guess")
+    assert sign_in(browser(), officer).status_code == 429
+
+
+def test_only_a_trusted_proxy_says_which_address_a_request_comes_from(
+    runtime, make_person, session
+):
+    """Behind the configured reverse proxy each client is throttled and logged by its own
+    address (X-Forwarded-For); from anyone else that header is not believed."""
+    from caratflow.web import create_app
+
+    settings = replace(runtime.settings, trusted_proxies=("10.0.0.0/8",))
+    app = create_app({"TESTING": True}, runtime=replace(runtime, settings=settings))
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 3
+    app.test_client_class = HttpsClient
+
+    def client(peer: str, forwarded_for: str) -> Any:
+        found = app.test_client()
+        found.environ_base.update(
+            REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded_for, HTTP_REFERER="https://localhost/"
+        )
+        return found
+
+    officer = make_person(Role.OFFICER, "BE")
+    guesser = client("10.0.0.5", "198.51.100.1")
+    for n in range(3):
+        assert post_form(guesser, "/login", name=f"x{n}", password="nope").status_code == 401
+    assert sign_in(guesser, officer).status_code == 429
+    assert sign_in(client("10.0.0.5", "198.51.100.2"), officer).status_code == 302
+    liar = client("192.0.2.50", "198.51.100.3")  # not a proxy: its header is ignored
+    assert post_form(liar, "/login", name="y", password="nope").status_code == 401
+    failed = {e.user_name: e.remote_addr for e in events(session, "sign_in_failed")}
+    assert failed == {"x0": "198.51.100.1", "x1": "198.51.100.1", "x2": "198.51.100.1"} | {
+        "y": "192.0.2.50"
+    }
+    [signed] = events(session, "sign_in")
+    assert signed.remote_addr == "198.51.100.2"
+
+
+def test_re_authentication_is_throttled_like_sign_in(browser, make_person, session):
+    """Issue 21: 25 wrong passwords at /reauth, then the right one, signed in."""
+    officer = make_person(Role.OFFICER, "BE")
+    client = browser(officer)
+    [row] = live_sessions(session, officer)
+    before = row.reauthenticated_at
+    answers = [post_form(client, "/reauth", password="wrong").status_code for _ in range(25)]
+    assert answers[:5] == [401] * 5 and set(answers[5:]) == {429}
+    assert post_form(client, "/reauth", password=PASSWORD).status_code == 429
+    session.refresh(row)
+    assert row.reauthenticated_at == before
+    assert events(session, "sign_in_throttled")
 
 
 def test_an_administrators_password_reset_ends_the_users_sessions_and_the_old_password(
