@@ -102,15 +102,15 @@ def whole_number(raw: str, field: str, low: int = 0, high: int = MAX_ID) -> int:
 def optional_whole_number(
     raw: str | None, field: str, default: int | None, low: int = 0, high: int = MAX_ID
 ) -> int | None:
-    """``whole_number``, or ``default`` when the parameter is absent or empty."""
-    return default if raw is None or raw == "" else whole_number(raw, field, low, high)
+    """``whole_number``, or ``default`` when the parameter is absent."""
+    return default if raw is None else whole_number(raw, field, low, high)
 
 
 def day_start(raw: str | None, field: str, zone: str = "UTC", days: int = 0) -> datetime | None:
     """The start of the day ``raw`` (YYYY-MM-DD) plus ``days``, at midnight in ``zone``,
-    as a UTC instant; ``None`` if absent or empty. A day whose midnight falls outside
+    as a UTC instant; ``None`` if absent. A day whose midnight falls outside
     the calendar (9999-12-31 plus one, or 0001-01-01 east of Greenwich) is refused."""
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         if not _DAY.fullmatch(raw):

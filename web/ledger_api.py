@@ -143,7 +143,7 @@ def _key() -> dict[str, str]:
 
 
 def _size_arg(name: str, default: int | None) -> int | None:
-    return inputs.optional_whole_number(request.args.get(name), name, default, 0, MAX_SIZE)
+    return inputs.optional_whole_number(request.args.get(name) or None, name, default, 0, MAX_SIZE)
 
 
 def _json(body: Any, status: int = 200) -> Response:

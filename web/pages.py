@@ -186,7 +186,7 @@ def workflow() -> str:
 @blueprint.get("/security-log")
 @requires(Permission.AUDIT)
 def security_log() -> str:
-    before = inputs.optional_whole_number(request.args.get("before"), "before", None)
+    before = inputs.optional_whole_number(request.args.get("before") or None, "before", None)
     events = audit.security_log(db(), current_actor(), before=before)
     return render_template("security_log.html", events=events)
 

@@ -56,15 +56,15 @@ def index() -> str:
         goods=args.get("goods") or None,
         direction=args.get("direction") or None,
         certificate=args.get("certificate") or None,
-        presented_from=day_start(args.get("from"), "from", zone),
-        presented_before=day_start(args.get("to"), "to", zone, days=1),
+        presented_from=day_start(args.get("from") or None, "from", zone),  # empty: any day
+        presented_before=day_start(args.get("to") or None, "to", zone, days=1),
     )
     cursor = args.get("cursor")
     page = queries.search_shipments(
         db(),
         actor,
         filters,
-        cursor=optional_whole_number(cursor, "cursor", None),
+        cursor=optional_whole_number(cursor or None, "cursor", None),
         limit=PAGE_SIZE,
     )
     kept = {k: v for k, v in args.items() if v and k != "cursor"}
@@ -154,9 +154,12 @@ def decide(shipment_id: int, action: str) -> Any:
     form = DecisionForm(version=str(shipment.version))
     problem, blocking, status = None, [], 200
     if form.is_submitted():
-        if not form.validate():
+        try:
+            if not form.validate():
+                raise InvalidInput([FieldError("version", "missing")])
+            version = whole_number(form.version.data, "version")
+        except InvalidInput:  # a field the page filled in, not the officer
             abort(400, _("The form is incomplete; reload the page."))
-        version = whole_number(form.version.data, "version")
         inputs, problems = form.inputs()
         inputs |= {name: request.form.get(f"input_{name}") for name in _inputs(transition)}
         try:
