@@ -21,6 +21,7 @@ from werkzeug.routing import IntegerConverter, PathConverter
 
 from caratflow.config import Settings, scrub_logs
 from caratflow.faces import WEB_FACE
+from caratflow.inputs import MAX_ID
 from caratflow.runtime import Runtime
 
 
@@ -38,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None 
     app.config.update(config or {})
     app.extensions["caratflow"] = runtime
 
+    app.url_map.converters["int"] = WholeNumber
     app.url_map.converters["id"] = RecordId
     app.url_map.converters["anything"] = Anything
     security.init_app(app)
@@ -103,11 +105,22 @@ def database_unavailable(error: Exception) -> Response:
     return response
 
 
-class RecordId(IntegerConverter):
-    """``<id:name>``: a record's id, 1 to 2**31 - 1 (a larger number is simply not found)."""
+class WholeNumber(IntegerConverter):
+    """``<int:name>``: ASCII digits only, 0 to ``MAX_ID`` (issue 21). Werkzeug's own takes
+    any script's digits (``\\d``, and ``int("١")`` is 1) and any length, so a 30-digit id
+    reached the database; here such a path is simply not found."""
+
+    regex = r"[0-9]{1,10}"
+
+    def __init__(self, map: Any, min: int = 0, max: int = MAX_ID) -> None:
+        super().__init__(map, min=min, max=max)
+
+
+class RecordId(WholeNumber):
+    """``<id:name>``: a record's id, 1 to ``MAX_ID`` (a larger number is simply not found)."""
 
     def __init__(self, map: Any) -> None:
-        super().__init__(map, min=1, max=2**31 - 1)
+        super().__init__(map, min=1)
 
 
 class Anything(PathConverter):

@@ -8,9 +8,7 @@ that actor. Each view's ``@operation`` feeds ``/api/v1/openapi.json``.
 
 from __future__ import annotations
 
-import json
-import re
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -18,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from caratflow import inputs
 from caratflow.accounts import audit
 from caratflow.accounts.credentials import user_for_token
 from caratflow.accounts.provisioning import actor_for
@@ -48,9 +47,7 @@ from caratflow.web.openapi import document
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_PAGE = 200
-MAX_ID = 2**31 - 1
 KEY_MAX = 200  # Idempotency-Key, as stored
-ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REPORT_FORMATS = ("json", "csv")
 
 
@@ -196,7 +193,7 @@ def list_shipments() -> Response:
         db(),
         actor,
         filters,
-        cursor=_int_arg("cursor", None, 0, MAX_ID),
+        cursor=_int_arg("cursor", None, 0, inputs.MAX_ID),
         limit=_int_arg("limit", 50, 1, MAX_PAGE) or 50,
         newest_first=False,
         with_history=True,
@@ -441,19 +438,17 @@ def _record_refusal(error: CaratflowError) -> None:
 
 
 def _body(required: bool = True) -> dict[str, Any]:
-    """The JSON object sent; strings that no database can store are refused here."""
+    """The JSON object sent, read strictly (``caratflow.inputs.loads``: no NaN, no
+    infinite number, bounded nesting, no string that no database can store)."""
     raw = request.get_data(cache=True)
     if not raw.strip() and not required:
         return {}
     try:
-        payload = json.loads(raw, parse_constant=_no_constants)
-    except (ValueError, RecursionError):
+        payload = inputs.loads(raw)
+    except inputs.NotJson:
         payload = None
     if not isinstance(payload, dict):
         raise InvalidInput([FieldError("$", "the body must be a JSON object")])
-    bad = _unstorable(payload, "")
-    if bad is not None:
-        raise InvalidInput([FieldError(bad or "$", "contains a character that cannot be stored")])
     return payload
 
 
@@ -462,36 +457,6 @@ def _action_body() -> ActionIn:
         return ActionIn.model_validate(_body(required=False))
     except ValidationError as error:
         raise InvalidInput(field_errors(error)) from None
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _unstorable(value: Any, path: str) -> str | None:
-    """The path of a string with NUL or a lone surrogate (PostgreSQL refuses both)."""
-    if isinstance(value, str):
-        return path if "\x00" in value or not _encodable(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            found = _unstorable(key, here) or _unstorable(item, here)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _unstorable(item, f"{path}.{index}" if path else str(index))
-            if found is not None:
-                return found
-    return None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _idempotency_key() -> str | None:
@@ -504,12 +469,7 @@ def _idempotency_key() -> str | None:
 
 
 def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not raw.isascii() or not low <= int(raw) <= high:
-        raise InvalidInput([FieldError(name, f"must be a whole number {low}..{high}")])
-    return int(raw)
+    return inputs.optional_whole_number(request.args.get(name), name, default, low, high)
 
 
 def _choice(name: str, kind: type[Goods] | type[Direction]) -> str | None:
@@ -523,18 +483,7 @@ def _choice(name: str, kind: type[Goods] | type[Direction]) -> str | None:
 
 
 def _day(name: str, next_day: bool = False) -> datetime | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    try:
-        if not ISO_DAY.match(raw):
-            raise ValueError(raw)
-        day = date.fromisoformat(raw)
-        if next_day:
-            day = date.fromordinal(day.toordinal() + 1)
-    except (ValueError, OverflowError):
-        raise InvalidInput([FieldError(name, "a day as YYYY-MM-DD")]) from None
-    return datetime.combine(day, time(), UTC)
+    return inputs.day_start(request.args.get(name), name, days=1 if next_day else 0)
 
 
 def _if_match() -> int | None:
@@ -542,9 +491,10 @@ def _if_match() -> int | None:
     if raw is None:
         return None
     tag = raw.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit() or not tag.isascii() or int(tag) > MAX_ID:
-        raise Conflict(f"If-Match {raw!r} is not a version this API issued")
-    return int(tag)
+    try:
+        return inputs.whole_number(tag, "If-Match")
+    except InvalidInput:
+        raise Conflict(f"If-Match {raw!r} is not a version this API issued") from None
 
 
 def _pending_json(request_: PendingDecision) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from caratflow import inputs
 from caratflow.accounts.credentials import user_for_token
 from caratflow.accounts.provisioning import actor_for
 from caratflow.case.access import Actor
@@ -19,6 +20,7 @@ from caratflow.case.representation import deadline_json
 from caratflow.deadlines.board import board
 from caratflow.errors import CaratflowError, FieldError, InvalidInput
 from caratflow.faces import ErrorOut, Param, operation
+from caratflow.inputs import MAX_ID
 from caratflow.models import DeadlineStatus
 from caratflow.web.apimodels import DeadlineBoardOut
 from caratflow.web.context import db
@@ -69,7 +71,7 @@ def list_deadlines() -> Response:
     status = request.args.get("status")
     within = _int_arg("within", 3, 0, 365)
     limit = _int_arg("limit", 200, 1, MAX_PAGE)
-    cursor = _int_arg("cursor", 0, 0, None)
+    cursor = _int_arg("cursor", 0, 0)
     statuses = _statuses(status)
     authorities = None if actor.authorities is None else sorted(actor.authorities)
     if request.args.get("authority"):
@@ -117,14 +119,9 @@ def _actor() -> Actor:
     return g.actor
 
 
-def _int_arg(name: str, default: int, low: int, high: int | None) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
-        bounds = f"{low}..{high}" if high is not None else f">= {low}"
-        raise InvalidInput([FieldError(name, f"must be a whole number {bounds}")])
-    return int(raw)
+def _int_arg(name: str, default: int, low: int, high: int = MAX_ID) -> int:
+    found = inputs.optional_whole_number(request.args.get(name), name, default, low, high)
+    return default if found is None else found
 
 
 def _json(body: Any, status: int = 200) -> Response:

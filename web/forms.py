@@ -7,10 +7,9 @@ must be live in the core (``caratflow.case.schemas``, ``caratflow.case.parties``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,7 +34,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from caratflow.errors import FieldError
+from caratflow import inputs
+from caratflow.case.schemas import exact_amount
+from caratflow.errors import FieldError, InvalidInput
 
 
 def options(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
@@ -195,9 +196,12 @@ class ShipmentForm(FlaskForm):
         ]
         if (self.details.data or "").strip():
             try:
-                extra = json.loads(self.details.data)
-            except ValueError:
+                extra = inputs.loads(self.details.data, "details")
+            except inputs.NotJson:
                 extra = None
+            except InvalidInput as error:
+                problems += error.errors
+                extra = {}
             if not isinstance(extra, dict):
                 problems.append(FieldError("details", 'must be a JSON object, e.g. {"key": 1}'))
             else:
@@ -231,17 +235,15 @@ class ShipmentForm(FlaskForm):
 
 
 def parse_amount(raw: str) -> Decimal:
-    """An exact amount typed with a decimal point or comma, and no thousands separators."""
+    """An exact amount typed with a decimal point or comma, and no thousands separators
+    (then read as the API reads one: ``caratflow.case.schemas.exact_amount``)."""
     text = raw.strip().replace(" ", "").replace("\u00a0", "")
     if text.count(",") + text.count(".") > 1:
         raise ValueError("write the amount without thousands separators, e.g. 1234.50")
     try:
-        value = Decimal(text.replace(",", "."))
-    except InvalidOperation:
+        return exact_amount(text.replace(",", "."))
+    except ValueError:
         raise ValueError("not a number") from None
-    if not value.is_finite():
-        raise ValueError("not a number")
-    return value
 
 
 def _codes(raw: str | None) -> list[str]:
@@ -291,9 +293,12 @@ class DecisionForm(FlaskForm):
                 problems.append(FieldError("particulars", f"line {number}: write name = value"))
                 continue
             try:
-                found[name.strip()] = json.loads(value)
-            except ValueError:
+                found[name.strip()] = inputs.loads(value)
+            except inputs.NotJson:
                 found[name.strip()] = value.strip()
+            except InvalidInput as error:
+                reason = error.errors[0].message
+                problems.append(FieldError("particulars", f"line {number}: {reason}"))
         return found, problems
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import Field
 
+from caratflow import inputs
 from caratflow.errors import CaratflowError, FieldError, InvalidInput, NotFound
 from caratflow.faces import ErrorOut, Out, Param, TreeHeadOut, operation
 from caratflow.ledger import proofs, sequencer, signing_keys
@@ -26,6 +27,9 @@ from caratflow.ledger.signing import key_id, public_key_pem
 from caratflow.web.context import db, runtime
 
 blueprint = Blueprint("ledger_api", __name__, url_prefix="/api/v1/ledger")
+
+MAX_SIZE = 10**15 - 1
+"""A tree size or entry number beyond any ledger (15 digits, as before)."""
 
 
 class KeyOut(Out):
@@ -139,12 +143,7 @@ def _key() -> dict[str, str]:
 
 
 def _size_arg(name: str, default: int | None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or len(raw) > 15:
-        raise InvalidInput([FieldError(name, "must be a whole number of entries")])
-    return int(raw)
+    return inputs.optional_whole_number(request.args.get(name) or None, name, default, 0, MAX_SIZE)
 
 
 def _json(body: Any, status: int = 200) -> Response:

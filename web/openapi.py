@@ -140,7 +140,7 @@ _VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<args>[^)]*)\))?:)?(?P<na
 # Path parameter schemas by Flask converter: ``id`` and ``anything`` are the app's own.
 _CONVERTERS: Mapping[str, Mapping[str, Any]] = {
     "id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-    "int": {"type": "integer", "minimum": 0},
+    "int": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
     "path": {"type": "string", "pattern": "^.+$"},
     "anything": {"type": "string", "pattern": "^[\\s\\S]+$"},
     "string": {"type": "string", "pattern": "^[^/]+$"},

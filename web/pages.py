@@ -10,6 +10,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from caratflow import inputs
 from caratflow.accounts import audit, people
 from caratflow.case import queries
 from caratflow.case.access import Permission, require
@@ -185,10 +186,8 @@ def workflow() -> str:
 @blueprint.get("/security-log")
 @requires(Permission.AUDIT)
 def security_log() -> str:
-    before = request.args.get("before")
-    events = audit.security_log(
-        db(), current_actor(), before=int(before) if before and before.isdigit() else None
-    )
+    before = inputs.optional_whole_number(request.args.get("before") or None, "before", None)
+    events = audit.security_log(db(), current_actor(), before=before)
     return render_template("security_log.html", events=events)
 
 

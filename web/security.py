@@ -291,7 +291,10 @@ def record_refusal(kind: str, **detail: Any) -> None:
 
 
 def _refuse_nul() -> None:
-    """A NUL character is never meant and no database stores it: refuse it up front."""
+    """A NUL character is never meant and no database stores it: refuse it up front, in
+    the path (which routes hand to views as text) as in every parameter."""
+    if "\x00" in request.path:
+        abort(400, "the path contains a NUL character")
     for values in (request.args, request.form):
         for key, value in values.items(multi=True):
             if "\x00" in key or "\x00" in value:
@@ -338,6 +341,10 @@ def _page_error(error: CaratflowError) -> Any:
 
 def _http_error(error: HTTPException) -> Any:
     code = error.code or 500
+    if code >= 500:
+        # What failed may have been a statement: on PostgreSQL the transaction is then
+        # aborted, and the page's own queries (who is signed in) would fail in turn.
+        db().rollback()
     if request.path.startswith("/api/"):
         return _json_error(code, error.name, error.description or "")
     if code == 403:

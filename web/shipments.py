@@ -7,9 +7,7 @@ is the service's; a page collects what was typed, calls it, and shows what it sa
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -29,6 +27,7 @@ from caratflow.errors import (
     InvalidInput,
     ReasonRequired,
 )
+from caratflow.inputs import NotJson, day_start, loads, optional_whole_number, whole_number
 from caratflow.law.rules import LawForbids
 from caratflow.ledger import sealing
 from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment
@@ -57,15 +56,15 @@ def index() -> str:
         goods=args.get("goods") or None,
         direction=args.get("direction") or None,
         certificate=args.get("certificate") or None,
-        presented_from=_day_start(args.get("from"), zone),
-        presented_before=_day_start(args.get("to"), zone, days=1),
+        presented_from=day_start(args.get("from") or None, "from", zone),  # empty: any day
+        presented_before=day_start(args.get("to") or None, "to", zone, days=1),
     )
     cursor = args.get("cursor")
     page = queries.search_shipments(
         db(),
         actor,
         filters,
-        cursor=int(cursor) if cursor and cursor.isdigit() else None,
+        cursor=optional_whole_number(cursor or None, "cursor", None),
         limit=PAGE_SIZE,
     )
     kept = {k: v for k, v in args.items() if v and k != "cursor"}
@@ -124,16 +123,14 @@ def check() -> Any:
         upload = request.files.get("file")
         text = upload.read().decode("utf-8", "replace") if upload else form.document.data or ""
         try:
-            payload = json.loads(text)
-        except ValueError as error:
+            payload = loads(text)
+            findings = runtime().shipments.check(db(), payload, current_actor())
+        except NotJson as error:
             errors = [("$", _("Not valid JSON: %(error)s", error=str(error)))]
             status = 422
-        else:
-            try:
-                findings = runtime().shipments.check(db(), payload, current_actor())
-            except InvalidInput as error:
-                errors = [(e.field, e.message) for e in error.errors]
-                status = 422
+        except InvalidInput as error:
+            errors = [(e.field, e.message) for e in error.errors]
+            status = 422
     return render_template(
         "shipments/check.html", form=form, findings=findings, errors=errors
     ), status
@@ -157,7 +154,11 @@ def decide(shipment_id: int, action: str) -> Any:
     form = DecisionForm(version=str(shipment.version))
     problem, blocking, status = None, [], 200
     if form.is_submitted():
-        if not form.validate() or not form.version.data.isdigit():
+        try:
+            if not form.validate():
+                raise InvalidInput([FieldError("version", "missing")])
+            version = whole_number(form.version.data, "version")
+        except InvalidInput:  # a field the page filled in, not the officer
             abort(400, _("The form is incomplete; reload the page."))
         inputs, problems = form.inputs()
         inputs |= {name: request.form.get(f"input_{name}") for name in _inputs(transition)}
@@ -169,7 +170,7 @@ def decide(shipment_id: int, action: str) -> Any:
                 shipment_id,
                 action,
                 actor,
-                expected_version=int(form.version.data),
+                expected_version=version,
                 reason=form.reason.data,
                 inputs=inputs,
             )
@@ -330,18 +331,6 @@ def _zone_of(authorities: list[Authority], code: str | None) -> str:
         if authority.code == code or code is None:
             return authority.zone
     return "UTC"
-
-
-def _day_start(raw: str | None, zone: str, days: int = 0) -> datetime | None:
-    """The start of a day typed as YYYY-MM-DD, in ``zone``, as a UTC instant."""
-    try:
-        day = date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
-    if day is None:
-        return None
-    local = datetime.combine(day + timedelta(days=days), time(), ZoneInfo(zone))
-    return local.astimezone(UTC)
 
 
 def _states_for(actor: Any) -> list[str]:

@@ -6,6 +6,7 @@ them at once, so a broker can fix a file in one go.
 
 from __future__ import annotations
 
+import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
@@ -20,14 +21,17 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationError,
     model_validator,
 )
 
 from caratflow.errors import FieldError, InvalidInput
+from caratflow.inputs import refuse_unstorable
 from caratflow.models import Direction, Goods
 
 
@@ -87,8 +91,30 @@ CountryCode = Annotated[
     str, StringConstraints(strip_whitespace=True), AfterValidator(_country_code)
 ]
 HsCode = Annotated[str, StringConstraints(pattern=r"^\d{4}\.\d{2}$")]
-Carats = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4, allow_inf_nan=False)]
-Usd = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2, allow_inf_nan=False)]
+_EXACT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def exact_amount(value: Any) -> Decimal:
+    """An amount as an exact decimal, from a string of ASCII digits with an optional
+    decimal point, or from a whole number: never a float (inexact), and not the other
+    spellings ``Decimal`` would take ("1_000", "1e3", Arabic-Indic digits)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str) and _EXACT.fullmatch(value.strip()):
+        return Decimal(value.strip())
+    raise ValueError('must be a decimal number written as a string of digits, e.g. "123.45"')
+
+
+Carats = Annotated[
+    Decimal,
+    BeforeValidator(exact_amount),
+    Field(gt=0, max_digits=16, decimal_places=4, allow_inf_nan=False),
+]
+Usd = Annotated[
+    Decimal,
+    BeforeValidator(exact_amount),
+    Field(gt=0, max_digits=18, decimal_places=2, allow_inf_nan=False),
+]
 
 
 class Strict(BaseModel):
@@ -136,7 +162,7 @@ class CertificateIn(Strict):
 class ContainerIn(Strict):
     id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
     seals: Annotated[list[Text], Field(max_length=50)] = []
-    seals_intact: bool
+    seals_intact: StrictBool  # "yes" or 1 would be a guess
 
 
 class ShipmentIn(BaseModel):
@@ -178,6 +204,7 @@ def parse_shipment(payload: Any) -> ShipmentIn:
     """Validate a presentation, or raise ``InvalidInput`` naming every bad field."""
     if not isinstance(payload, Mapping):
         raise InvalidInput([FieldError("$", "a shipment must be a JSON object")])
+    refuse_unstorable(payload)  # whichever face it came through
     try:
         return ShipmentIn.model_validate(dict(payload))
     except ValidationError as error:

@@ -24,6 +24,7 @@ from caratflow.case import access, foureyes
 from caratflow.case.access import Actor
 from caratflow.case.schemas import ShipmentIn, parse_shipment
 from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, ReasonRequired
+from caratflow.inputs import refuse_unstorable
 from caratflow.jurisdiction.contributions import Jurisdiction, Plugins
 from caratflow.jurisdiction.workflow import PRESENTED, Transition
 from caratflow.law.registry import Registry
@@ -237,6 +238,7 @@ class ShipmentService:
         version, state, reason, the law), so a second officer confirms a decision that was
         possible when it was asked for.
         """
+        refuse_unstorable({"reason": reason, "inputs": dict(inputs or {})})  # whichever face
         try:
             return self.act(
                 session,

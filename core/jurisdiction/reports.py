@@ -20,6 +20,10 @@ from caratflow.law.rules import RuleVersion
 from caratflow.models import Authority, Shipment
 
 PERIOD_KINDS = ("month", "quarter", "year")
+MIN_YEAR, MAX_YEAR = 2, 9998
+"""Years whose periods, their local midnights in any zone and the day after them all lie
+within the calendar that ``datetime`` can count (years 1 to 9999): year 0 is no year,
+9999-12 ends in year 10000, and midnight of 0001-01-01 east of Greenwich is in year 0."""
 
 
 _PATTERNS = {
@@ -43,6 +47,9 @@ class Period:
             example = {"month": "2026-11", "quarter": "2026-Q3", "year": "2026"}[kind]
             raise InvalidInput([FieldError("period", f"a {kind} such as {example}")])
         year = int(match.group(1))
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            message = f"a year from {MIN_YEAR} to {MAX_YEAR}"
+            raise InvalidInput([FieldError("period", message)])
         if kind == "year":
             return cls(kind, date(year, 1, 1), date(year + 1, 1, 1), text)
         first_month = int(match.group(2)) if kind == "month" else 3 * int(match.group(2)) - 2

@@ -165,12 +165,20 @@ def test_without_a_token_nothing_is_answered(client, register):
     assert client.post("/api/v1/identities", json=parcel("BE-R-2")).status_code == 401
 
 
-@pytest.mark.parametrize("unknown", ["BE-R-404", "nonsense", "BE-%00", "x" * 300])
+@pytest.mark.parametrize("unknown", ["BE-R-404", "nonsense", "x" * 300])
 def test_an_unknown_identity_is_a_404(client, auth, unknown):
     for path in (f"/api/v1/identities/{unknown}", f"/api/v1/identities/{unknown}/lineage"):
         response = client.get(path, headers=auth)
         assert response.status_code == 404, (path, response.json)
         assert response.json["error"] == "NotFound"
+
+
+def test_a_nul_in_an_identity_is_a_400_as_in_every_path(client, auth):
+    """Issue 21: a NUL in any path segment is refused before any view reads it."""
+    for path in ("/api/v1/identities/BE-%00", "/api/v1/identities/BE-%00/lineage"):
+        response = client.get(path, headers=auth)
+        assert response.status_code == 400, (path, response.json)
+        assert "NUL" in response.json["message"]
 
 
 def test_the_identities_are_in_the_openapi_document(client):
