@@ -42,7 +42,7 @@ def standing(events: Iterable[Event], current: Sequence[Finding] = ()) -> dict[s
 
 def lifted(events: Iterable[Event]) -> dict[str, Mapping[str, Any]]:
     """The holds earlier decisions lifted, by rule, with what lifted them."""
-    return {entry["rule"]: entry for event in events for entry in (event.data or {}).get(LIFTED, [])}
+    return {e["rule"]: e for event in events for e in (event.data or {}).get(LIFTED, [])}
 
 
 def clear_to_go(
@@ -74,7 +74,8 @@ def clear_to_go(
             forbidding.extend(holds)
     if forbidding:
         raise RecordForbids(action, forbidding)
-    missing = sorted({name for lift, _ in lifting for name in lift.evidence if not inputs.get(name)})
+    asked = {name for lift, _ in lifting for name in lift.evidence}
+    missing = sorted(name for name in asked if not inputs.get(name))
     if missing:
         held = ", ".join(f"{lift.rule} ({lift.basis})" for lift, _ in lifting)
         raise InvalidInput(

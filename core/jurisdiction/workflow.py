@@ -89,9 +89,7 @@ CORE_STATES = (
     State(PRESENTED, description="presented with its certificate; not yet verified"),
     State("verified", description="content verified against the certificate"),
     State("held", description="detained: a condition of the law is not met"),
-    State(
-        "released", terminal=True, description="released into free circulation", lets_go=True
-    ),
+    State("released", terminal=True, description="released into free circulation", lets_go=True),
     State(
         "exported",
         terminal=True,

@@ -107,9 +107,8 @@ def test_remedial_release_lifts_the_hold_with_a_written_ground_and_its_remedy(se
     with pytest.raises(ReasonRequired):
         act(session, service, shipment, "remediate")
     remedy = {"remedy": "corrected certificate received"}
-    released = act(
-        session, service, shipment, "remediate", reason="error of the issuing authority", inputs=remedy
-    )
+    reason = "error of the issuing authority"
+    released = act(session, service, shipment, "remediate", reason=reason, inputs=remedy)
     assert released.state == "released"
     assert [f.outcome for f in released.events[-1].findings] == ["hold"]
     [lifted] = released.events[-1].data["lifted"]
