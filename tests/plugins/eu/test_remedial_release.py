@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from caratflow.case import foureyes
 from caratflow.deadlines.keeping import deadline_of
 from caratflow.errors import InvalidInput
 from caratflow.law.rules import RecordForbids
-from caratflow.models import Event, IssuedDocument, OutboxMessage, Shipment
+from caratflow.models import Event, IssuedDocument, OutboxMessage, PendingDecision, Role, Shipment
 from caratflow.testing.payloads import export_payload, outcomes, shipment_payload
 
 GROUND = {"ground": "caused_by_another_authority"}
@@ -159,3 +160,45 @@ def test_art_5_3_a_compliant_import_refused_for_no_kp_reason_but_the_officers_is
     shipment = present(session, service, officer, shipment_payload())
     held_ = act(session, service, officer, shipment, "hold", reason="one parcel missing")
     assert deadline_of(held_, "eu.notify.1_month") is not None
+
+
+# -- the same through four eyes, over HTTP --------------------------------------------------
+
+
+def presented(client, headers, payload) -> str:
+    created = client.post("/api/v1/shipments", json=payload, headers=headers)
+    assert created.status_code == 201, created.json
+    return f"/api/v1/shipments/{created.json['id']}"
+
+
+def test_art_5_2_a_second_officers_confirmation_lifts_the_hold_as_the_first_asked(
+    client, make_token, session
+):
+    foureyes.set_four_eyes(session, "BE", ["remediate"], by="admin")
+    session.commit()
+    first, second = (
+        {"Authorization": f"Bearer {make_token(Role.OFFICER, 'BE', name=name)}"}
+        for name in ("first", "second")
+    )
+    base = presented(client, first, shipment_payload(**BROKEN_SEAL))
+    client.post(f"{base}/actions/hold", json={"reason": "seal broken"}, headers=first)
+    body = {"reason": "resealed by the exporting authority", "inputs": REMEDY}
+    assert client.post(f"{base}/actions/remediate", json=body, headers=first).status_code == 202
+    confirmed = client.post(f"{base}/actions/remediate", headers=second)
+    assert confirmed.status_code == 200, confirmed.json
+    last = client.get(f"{base}/history", headers=second).json["events"][-1]
+    assert [x["rule"] for x in last["inputs"]["lifted"]] == ["eu.import.container"]
+
+
+def test_art_5_2_no_request_is_recorded_for_a_release_the_record_forbids(
+    client, make_token, session
+):
+    foureyes.set_four_eyes(session, "BE", ["remediate"], by="admin")
+    session.commit()
+    first = {"Authorization": f"Bearer {make_token(Role.OFFICER, 'BE', name='first')}"}
+    base = presented(client, first, shipment_payload(**NON_PARTICIPANT))
+    client.post(f"{base}/actions/hold", json={"reason": "not a participant"}, headers=first)
+    body = {"reason": "good faith", "inputs": REMEDY}
+    asked = client.post(f"{base}/actions/remediate", json=body, headers=first)
+    assert asked.status_code == 409, asked.json
+    assert session.scalars(select(PendingDecision)).all() == []
