@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from caratflow.models import Deadline, Event, OutboxMessage, Shipment
+from caratflow.models import Deadline, Event, OutboxMessage, Role, Shipment
 from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.people import post_form
 
 REMEDY = {
     "ground": "caused_by_another_authority",
@@ -72,3 +73,21 @@ def test_art_5_3_a_parcel_failing_the_kp_and_the_sanctions_is_notified(client, a
     shipment_id = int(base.rsplit("/", 1)[1])
     rules = session.scalars(select(Deadline.rule).where(Deadline.shipment_id == shipment_id))
     assert "eu.notify.1_month" in list(rules)
+
+
+def test_art_5_2_the_officers_page_refuses_the_remedial_release_naming_art_3p(
+    client, auth, browser, make_person
+):
+    base = held_over_http(client, auth, russian_rough())
+    shipment_id = base.rsplit("/", 1)[1]
+    officer = browser(make_person(Role.OFFICER, "BE", name="anna"))
+    answer = post_form(
+        officer,
+        f"/shipments/{shipment_id}/actions/remediate",
+        version="2",
+        reason="the importer acted in good faith",
+        particulars="\n".join(f"{k} = {v}" for k, v in REMEDY.items()),
+    )
+    assert answer.status_code == 409
+    assert 'data-rule="g7.rough.non_russian"' in answer.text
+    assert 'data-state="held"' in officer.get(f"/shipments/{shipment_id}").text
