@@ -55,6 +55,9 @@ class TestLaw:
         register.state("quarantined", description="set aside for a second look")
         register.transition("quarantine", "verified", "quarantined", requires_clean=True)
         register.transition("unquarantine", "quarantined", "verified")
+        # A way out of the plugin's own, which no lift names (issue 22).
+        register.state("forwarded", terminal=True, lets_go=True, description="sent on")
+        register.transition("forward", "held", "forwarded", requires_reason=True)
 
 
 @pytest.fixture(scope="session")

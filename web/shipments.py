@@ -180,7 +180,7 @@ def decide(shipment_id: int, action: str) -> Any:
             problem, status = str(error), 409
         except LawForbids as error:
             db().rollback()
-            problem, blocking, status = str(error), error.findings, 422
+            problem, blocking, status = str(error), error.findings, error.status
         except (ReasonRequired, InvalidInput) as error:
             db().rollback()
             problem, status = str(error), 422

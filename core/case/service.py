@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from caratflow.case import access, foureyes
+from caratflow.case import access, foureyes, standing
 from caratflow.case.access import Actor
 from caratflow.case.schemas import ShipmentIn, parse_shipment
 from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, ReasonRequired
@@ -204,6 +204,11 @@ class ShipmentService:
         findings = self._assess(session, shipment, action, day, inputs, now, amended)
         if any(f.stops or (transition.requires_clean and f.outcome.blocks) for f in findings):
             raise LawForbids(action, findings)
+        if workflow.lets_go(transition):  # the whole record, not only this decision's rules
+            rules = self.jurisdiction_of(shipment).rules
+            lifted = standing.clear_to_go(rules, shipment.events, findings, action, inputs, day)
+            if lifted:
+                inputs = {**inputs, standing.LIFTED: lifted}
         if second_look is None:
             foureyes.refuse_single_officer(session, shipment, action)
         if amended:  # the decision's inputs, sealed with it, show what was completed
@@ -433,6 +438,8 @@ def _check_inputs(transition: Transition, inputs: Mapping[str, Any]) -> None:
         for name, allowed in transition.inputs.items()
         if inputs.get(name) not in allowed
     ]
+    if standing.LIFTED in inputs:
+        problems.append(FieldError(f"inputs.{standing.LIFTED}", "recorded by caratflow, not given"))
     if problems:
         raise InvalidInput(problems)
 

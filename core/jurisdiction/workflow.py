@@ -27,10 +27,15 @@ STAY = "="  # transitions' reflexive destination: the decision is recorded, the 
 
 @dataclass(frozen=True)
 class State:
+    """``lets_go``: the goods leave the authority's control here (released, exported,
+    cleared, forwarded): no transition reaches it while a finding of the record forbids it
+    (``caratflow.case.standing``), whatever the action."""
+
     name: str
     terminal: bool = False
     description: str = ""
     plugin: str | None = None
+    lets_go: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,8 +89,13 @@ CORE_STATES = (
     State(PRESENTED, description="presented with its certificate; not yet verified"),
     State("verified", description="content verified against the certificate"),
     State("held", description="detained: a condition of the law is not met"),
-    State("released", terminal=True, description="released into free circulation"),
-    State("exported", terminal=True, description="left under a validated export certificate"),
+    State("released", terminal=True, description="released into free circulation", lets_go=True),
+    State(
+        "exported",
+        terminal=True,
+        description="left under a validated export certificate",
+        lets_go=True,
+    ),
     State("refused", terminal=True, description="refused; the goods may not pass"),
 )
 
@@ -146,8 +156,10 @@ class WorkflowRegistrar:
     transitions: list[Transition] = field(default_factory=list)
     duties: list[Duty] = field(default_factory=list)
 
-    def state(self, name: str, *, terminal: bool = False, description: str = "") -> None:
-        self.states.append(State(name, terminal, description, self.plugin))
+    def state(
+        self, name: str, *, terminal: bool = False, description: str = "", lets_go: bool = False
+    ) -> None:
+        self.states.append(State(name, terminal, description, self.plugin, lets_go))
 
     def duty(self, code: str, *, name: str, actions: Iterable[str], basis: str = "") -> None:
         self.duties.append(Duty(code, name, frozenset(actions), basis, self.plugin))
@@ -221,6 +233,10 @@ class Workflow:
     def duties_for(self, action: str) -> list[Duty]:
         """The duties that reserve ``action`` (none: any role that may decide takes it)."""
         return [d for d in self.duties.values() if action in d.actions]
+
+    def lets_go(self, transition: Transition) -> bool:
+        """Does ``transition`` let the goods leave (its destination ``lets_go``)?"""
+        return transition.dest != STAY and self.states[transition.dest].lets_go
 
     def available(self, shipment: Shipment) -> list[Transition]:
         return [t for t in self.transitions if t.allows(shipment)]

@@ -146,6 +146,31 @@ class RuleVersion:
         return self.effective_from <= day and (self.repealed_on is None or day < self.repealed_on)
 
 
+@dataclass(frozen=True)
+class Lift:
+    """A plugin's declaration, citing the article that allows it, that ``action`` lifts a
+    hold of its own rule ``rule`` once the decision records ``evidence`` (the names of the
+    inputs that state the remedy and what shows it).
+
+    Kept as ``[[lift]]`` data in the plugin's ``rules.toml``. Nothing else lifts a hold;
+    nothing at all lifts a refusal (``caratflow.case.standing``)."""
+
+    rule: str
+    action: str
+    basis: str
+    source: str
+    effective_from: date
+    evidence: tuple[str, ...]
+    plugin: str
+    repealed_on: date | None = None
+
+    def in_force_on(self, day: date) -> bool:
+        return self.effective_from <= day and (self.repealed_on is None or day < self.repealed_on)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "by": self.action, "basis": self.basis}
+
+
 class Cites:
     """What the law requires (a rule, a deadline, a notice) answers to the id and basis of
     the version of its rule it is bound to."""
@@ -179,6 +204,7 @@ class Rule(Cites):
     goods: frozenset[str] | None = None
     directions: frozenset[str] | None = None
     guard: bool = False
+    lifts: tuple[Lift, ...] = ()  # the actions its plugin declared may lift its holds
 
     @property
     def summary(self) -> str:
@@ -212,13 +238,15 @@ class RuleBook:
     ``basis``, ``effective_from``, ``source``, optional ``repealed_on`` and ``label``),
     so that the legal metadata is reviewed as data, beside the other parameters. A
     version stays in force until the next version of the same rule takes effect.
+    ``[[lift]]`` tables (``rules``, ``action``, ``basis``, ``effective_from``, ``source``,
+    ``evidence``, optional ``repealed_on``) say which action lifts which of these rules'
+    holds (``Lift``); a lift names only rules of this file.
     """
 
     def __init__(self, plugin: str, rules_file: Path):
         self.plugin = plugin
-        entries = sorted(
-            read_toml(rules_file).get("rule", []), key=lambda e: (e["id"], e["effective_from"])
-        )
+        data = read_toml(rules_file)
+        entries = sorted(data.get("rule", []), key=lambda e: (e["id"], e["effective_from"]))
         self._versions: dict[tuple[str, str], RuleVersion] = {}
         for entry, following in zip(entries, [*entries[1:], None], strict=True):
             # A later version of the same rule ends the earlier one, unless it was repealed.
@@ -236,7 +264,27 @@ class RuleBook:
                 label=entry.get("label", "original"),
             )
             self._versions[(version.id, version.label)] = version
+        self._lifts = [lift for entry in data.get("lift", []) for lift in self._lifts_of(entry)]
         self._rules: list[Rule] = []
+
+    def _lifts_of(self, entry: Mapping[str, Any]) -> list[Lift]:
+        own = {rule_id for rule_id, _ in self._versions}
+        foreign = sorted(set(entry["rules"]) - own)
+        if foreign:
+            raise ValueError(f"{self.plugin}: a lift names rules not in its rules.toml: {foreign}")
+        return [
+            Lift(
+                rule=rule_id,
+                action=entry["action"],
+                basis=entry["basis"],
+                source=entry["source"],
+                effective_from=entry["effective_from"],
+                evidence=tuple(entry["evidence"]),
+                plugin=self.plugin,
+                repealed_on=entry.get("repealed_on"),
+            )
+            for rule_id in entry["rules"]
+        ]
 
     def rule(
         self,
@@ -260,6 +308,7 @@ class RuleBook:
                 goods=_frozen(goods),
                 directions=_frozen(directions),
                 guard=guard,
+                lifts=tuple(lift for lift in self._lifts if lift.rule == rule_id),
             )
             if guard and actions is None:
                 raise ValueError(f"guard rule {rule_id} must name the actions it guards")
@@ -303,3 +352,18 @@ class LawForbids(CaratflowError):
 
     def as_dict(self) -> dict[str, object]:
         return super().as_dict() | {"findings": [f.as_dict() for f in self.findings]}
+
+
+class RecordForbids(LawForbids):
+    """Findings standing on the shipment's record forbid an action that lets the goods
+    go: a refusal, or a hold no later decision lifted. Nothing is written."""
+
+    status = 409
+
+    def __init__(self, action: str, standing: Sequence[Finding]):
+        self.action = action
+        self.findings = list(standing)
+        cited = "; ".join(f"{f.rule} ({f.basis}, {f.outcome.value}): {f.message}" for f in standing)
+        CaratflowError.__init__(
+            self, f"'{action}' would let the goods go while findings stand: {cited}"
+        )

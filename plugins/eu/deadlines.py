@@ -4,10 +4,13 @@
   original certificate, with a certified copy to the importer, within 10 working days
   of presentation. Opened on presentation, met by verification, moot once the
   consignment is detained or refused.
-- ``eu.notify.1_month`` (Art. 5(3)): within one month of a detention the Commission
-  and the participant's authority that issued or validated the certificate are told
-  of the non-compliance. Opened by the detention with both notices queued in the
-  outbox; met when they have been delivered.
+- ``eu.notify.1_month`` (Art. 5(3), 14(3)): within one month of finding an import or an
+  export non-compliant with the Regulation, the Commission and the participant's
+  authority that issued or validated the certificate are told. Opened once per
+  consignment, by its detention or its outright refusal (a release after remedy was
+  detained first), with both notices queued in the outbox; met when they have been
+  delivered. A consignment stopped only by another law's findings (the sanctions on
+  Russian diamonds of a KP-compliant parcel) is no KP non-compliance: nothing opens.
 - ``eu.export.valid_2_months`` (Art. 12(5)): a Community certificate serves for two
   months from its issue. Opened by the export's validation, which issues it; met by the
   export; otherwise the officers are reminded to export or return it, and a certificate
@@ -28,10 +31,12 @@ opens it records a finding citing it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy.orm import object_session
 
+from caratflow.case.standing import standing
 from caratflow.deadlines.keeping import calendar_of, deadline_of
 from caratflow.jurisdiction.clocks import (
     SUPERVISORS,
@@ -71,21 +76,42 @@ CONFIRMATION = declare(
 )
 
 
+def kp_non_compliance(events: Iterable[Event]) -> bool:
+    """Does the record show a non-compliance with the Regulation? It does unless what
+    stands forbids the goods under another law only: a hold or refusal of this plugin's
+    rules stands, or none at all does (the officer's own ground, a count that differs
+    say, detains under Art. 5(1)(b))."""
+    ours = {version.id for version in RULES.versions}
+    stands = standing(events)
+    blocking = {rule for rule, found in stands.items() if any(f.outcome.blocks for f in found)}
+    return not blocking or bool(blocking & ours)
+
+
+def non_compliant_with_the_regulation(shipment: Shipment, event: Event) -> bool:
+    """Open the notice's clock at this detention or refusal? Once per consignment (a
+    refusal after a detention adds none), and only for a non-compliance with the
+    Regulation."""
+    return deadline_of(shipment, NOTIFY) is None and kp_non_compliance([*shipment.events, event])
+
+
 def non_compliance_notices(shipment: Shipment, event: Event) -> list[Notice]:
-    """Art. 5(3): one notice to the Commission, one to the issuing authority (for a
-    detained export, Art. 14, the Community authority issued it: the Commission alone)."""
+    """Art. 5(3): one notice to the Commission, one to the authority that issued or
+    validated the certificate (for a detained export, Art. 14, the Community authority
+    issued it: the Commission alone)."""
     cert = shipment.certificate
+    done = "refused" if event.action == "refuse" else "detained"
     subject = (
-        f"Non-compliant consignment detained: KP certificate {cert.number} "
+        f"Non-compliant consignment {done}: KP certificate {cert.number} "
         f"(Reg. (EC) 2368/2002 Art. 5(3))"
     )
     body = (
-        f"The {shipment.authority.name} detained a consignment of rough diamonds "
+        f"The {shipment.authority.name} {done} a consignment of rough diamonds "
         f"presented under Kimberley Process certificate {cert.number}, issued by "
         f"{cert.issuing_authority} ({cert.issuing_country}) on {cert.issued_on:%d %B %Y}.\n"
         f"Exporter: {cert.exporter_name}\nImporter: {cert.importer_name}\n"
         f"Parcels: {cert.parcels}; carats: {cert.carats}; value: USD {cert.value_usd}\n"
-        f"Ground of the detention: {event.reason or 'not stated'}\n"
+        f"Ground of the {'refusal' if done == 'refused' else 'detention'}: "
+        f"{event.reason or 'not stated'}\n"
     )
     data = {
         "certificate": cert.number,
@@ -100,10 +126,11 @@ def non_compliance_notices(shipment: Shipment, event: Event) -> list[Notice]:
     return notices
 
 
+NOTIFY = "eu.notify.1_month"
 NON_COMPLIANCE_NOTICE = declare(
     RULES,
-    "eu.notify.1_month",
-    opened_by={"hold"},
+    NOTIFY,
+    opened_by={"hold", "refuse"},
     anchor=Anchor.DECISION,
     period=DatedPeriod(PARAMETERS, "non_compliance_notice_period"),
     goods={"rough"},
@@ -111,6 +138,7 @@ NON_COMPLIANCE_NOTICE = declare(
     reminders=(Reminder(5), Reminder(0)),
     escalate_to=(SUPERVISORS,),
     notices=non_compliance_notices,
+    when=non_compliant_with_the_regulation,
 )
 
 
@@ -196,10 +224,17 @@ def confirmed_within_ten_working_days(case: Case) -> Verdict | None:
     )
 
 
-@RULES.rule("eu.notify.1_month", actions={"hold"}, goods={"rough"})
-def non_compliance_to_be_notified(case: Case) -> Verdict:
-    """Within one month of a detention, the Commission and the certificate's issuing
-    authority are informed of the non-compliance."""
+@RULES.rule("eu.notify.1_month", actions={"hold", "refuse"}, goods={"rough"})
+def non_compliance_to_be_notified(case: Case) -> Verdict | None:
+    """Within one month of finding a consignment non-compliant, the Commission and the
+    certificate's issuing authority are informed of the non-compliance."""
+    if deadline_of(case.shipment, NOTIFY) is not None:
+        return None  # told already, at its detention
+    if not kp_non_compliance(case.shipment.events):
+        return info(
+            "no non-compliance with Reg. (EC) 2368/2002 stands: what stops the goods is "
+            "another law's, of which Art. 5(3) asks no notice"
+        )
     calendar = calendar_of(case.shipment.authority)
     period = NON_COMPLIANCE_NOTICE.period_on(case.legal_date)
     due_on = period.due_after(calendar, calendar.legal_date(case.at))

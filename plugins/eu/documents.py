@@ -93,6 +93,11 @@ def _kp_minimum_content(day: date) -> list[str]:
 # verification confirms it (Art. 5(1)(a)) and issues the importer's certified copy. A
 # detention revokes a document still valid; an unused certificate is returned (Art. 12(5)).
 DETAINED = frozenset({"hold", "refuse"})
+IMPORT_CONFIRMED_BY = frozenset({"verify", "remediate"})
+"""The decisions that confirm an import: its verification (Art. 5(1)(a)) and its release
+after remedial action, which then continues the confirmation procedure (Art. 5(2)): the
+certified copy, the Art. 8 confirmation, lawful-import evidence for an export (Art.
+12(1)(a))."""
 
 COMMUNITY_CERTIFICATE = DocumentType(
     kind="eu.community_certificate",
@@ -117,7 +122,7 @@ CERTIFIED_COPY = DocumentType(
     content=_certified_copy_fields,
     refuses=_refuse_unless(Direction.IMPORT, Goods.ROUGH),
     required=_kp_minimum_content,
-    issued_by=frozenset({"verify"}),
+    issued_by=IMPORT_CONFIRMED_BY,
     revoked_by=DETAINED,
 )
 

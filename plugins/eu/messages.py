@@ -30,7 +30,7 @@ from caratflow.jurisdiction.notices import Notice, declare_notice
 from caratflow.law.registry import Registry
 from caratflow.law.rules import Case, Verdict, hold, info, passed
 from caratflow.models import Certificate, Event, Shipment
-from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
+from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE, IMPORT_CONFIRMED_BY
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
 from caratflow.records.documents import valid_number
 
@@ -85,7 +85,9 @@ def confirmation_fields(shipment: Shipment, on: date) -> dict[str, Any]:
     return certificate_fields(shipment.certificate, PARAMETERS.value(_FIELDS, on))
 
 
-@RULES.rule("kp.import_confirmation.fields", directions=IMPORT, goods=ROUGH, actions={"verify"})
+@RULES.rule(
+    "kp.import_confirmation.fields", directions=IMPORT, goods=ROUGH, actions=IMPORT_CONFIRMED_BY
+)
 def confirmation_names_the_consignment(case: Case) -> Verdict:
     """The import confirmation names the certificate, parcels, carats, importer and exporter."""
     fields = confirmation_fields(case.shipment, case.legal_date)
@@ -138,7 +140,7 @@ NOTICES = (
     declare_notice(
         RULES,
         "eu.import_confirmation",
-        sent_by={"verify"},
+        sent_by=IMPORT_CONFIRMED_BY,
         notices=import_confirmation,
         goods=ROUGH,
         directions=IMPORT,

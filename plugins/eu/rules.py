@@ -4,7 +4,9 @@ transit (Art. 18), industry and fees (Arts. 17, 19), and the KP minimums of Anne
 What a decision may record (``inputs``): on ``verify``, the method of Art. 4(5)
 (``every_container`` or ``risk_selection``), the containers ``opened``, and what was
 found (``counted_parcels``, ``weighed_carats``); on an export's ``verify`` (validation,
-Art. 12(2)), ``sealed_under_supervision``; on ``remediate``, the ``ground`` of Art. 5(2).
+Art. 12(2)), ``sealed_under_supervision``; on ``remediate``, the ``ground`` of Art. 5(2)
+and, where it lifts a hold (``[[lift]]`` in ``rules.toml``), the ``remedy`` taken and
+the ``remedy_evidence`` that shows it.
 What a presentation may carry (``details``): ``destination``, ``lawful_import``
 (``{"kind": "confirmed_import" | "annex_v_declaration" | "lawful_presence", …}``),
 ``member_state_of_import``/``member_state_of_destination``, ``exported_on``,
@@ -25,7 +27,7 @@ from caratflow.deadlines.keeping import calendar_of
 from caratflow.law.parameters import DatedParameters
 from caratflow.law.rules import Case, RuleBook, Verdict, hold, info, passed, refuse, warn
 from caratflow.models import DocumentStatus
-from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
+from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE, IMPORT_CONFIRMED_BY
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
@@ -304,10 +306,9 @@ def export_certificate_may_issue(case: Case) -> Iterable[Verdict]:
     kind = evidence.get("kind")
     if kind == "confirmed_import":
         number = evidence.get("certificate", "")
-        if case.registry.cleared_import(
-            case.shipment.authority_code, number, ("verify", "release")
-        ):
-            yield passed(f"lawful import shown: certificate {number} was verified here")
+        clearing = (*sorted(IMPORT_CONFIRMED_BY), "release")
+        if case.registry.cleared_import(case.shipment.authority_code, number, clearing):
+            yield passed(f"lawful import shown: certificate {number} was confirmed here")
         else:
             yield hold(f"no verified import under certificate {number} is on record")
     elif kind not in {"annex_v_declaration", "lawful_presence"}:

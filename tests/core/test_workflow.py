@@ -102,13 +102,21 @@ def test_an_import_cannot_be_exported(session, service):
     assert refused.value.available == ["hold", "release", "quarantine"]
 
 
-def test_remedial_release_overrides_the_findings_with_a_written_ground(session, service):
+def test_remedial_release_lifts_the_hold_with_a_written_ground_and_its_remedy(session, service):
     shipment = act(session, service, present(session, service, flag="hold"), "hold", reason="x")
     with pytest.raises(ReasonRequired):
         act(session, service, shipment, "remediate")
-    released = act(session, service, shipment, "remediate", reason="error of the issuing authority")
+    remedy = {"remedy": "corrected certificate received"}
+    reason = "error of the issuing authority"
+    released = act(session, service, shipment, "remediate", reason=reason, inputs=remedy)
     assert released.state == "released"
     assert [f.outcome for f in released.events[-1].findings] == ["hold"]
+    [lifted] = released.events[-1].data["lifted"]
+    assert (lifted["rule"], lifted["basis"], lifted["evidence"]) == (
+        "test.flag",
+        "Test Code Art. 2",
+        remedy,
+    )
 
 
 @pytest.mark.parametrize("via_hold", [False, True])

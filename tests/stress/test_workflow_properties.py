@@ -12,6 +12,9 @@ it compares what happened with the workflow's own transition table:
   its findings; a refusal by the law names a finding that holds or refuses;
 - each decision bumps the version once and adds one event, sealed in the ledger; a
   refused one changes nothing at all;
+- no shipment reaches a state that lets goods go (released, exported…) while a refusal of
+  its record stands, and every hold on its record was later either assessed again and
+  found clear, or named by a decision as lifted with the remedy's evidence (issue 22);
 
 and at the end of each run the ledger verifies. Examples are few and derandomized (the
 ``caratflow-stress`` profile), on SQLite and PostgreSQL.
@@ -23,6 +26,7 @@ import itertools
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -45,7 +49,7 @@ from caratflow.errors import (
     ReasonRequired,
 )
 from caratflow.jurisdiction.workflow import STAY
-from caratflow.law.rules import LawForbids, Outcome
+from caratflow.law.rules import LawForbids, Outcome, RecordForbids
 from caratflow.ledger import leaves, sealing, sequencer, signing_keys, verification
 from caratflow.models import (
     Authority,
@@ -118,6 +122,12 @@ INPUTS = [
     {"outcome": "maybe"},
     {"weighed_carats": "121.90", "counted_parcels": 2},  # lighter than certified
     {"counted_parcels": 1},  # a parcel missing
+    {  # a remedial release, its ground, the remedy and its evidence (Art. 5(2))
+        "ground": "caused_by_another_authority",
+        "remedy": "the exporting authority resealed the container",
+        "remedy_evidence": "its letter ref. 2026/117",
+    },
+    {"ground": "not_knowing_or_intentional"},  # a ground without its remedy
 ]
 
 
@@ -133,6 +143,26 @@ def actors() -> st.SearchStrategy[Actor]:
         st.sampled_from(AUTHORITIES),
         st.sampled_from(DUTIES),
     )
+
+
+def nothing_stands_on_the_way_out(shipment: Shipment) -> None:
+    """Goods that went: every refusal and hold of the record was assessed again and found
+    clear, or (a hold only) a decision lifted it with its evidence."""
+    events = shipment.events
+
+    def cleared_later(rule: str, later: list[Event]) -> bool:
+        assessed = [[f for f in e.findings if f.rule == rule] for e in later]
+        assessed = [found for found in assessed if found]
+        return bool(assessed) and not any(Outcome(f.outcome).blocks for f in assessed[-1])
+
+    for i, event in enumerate(events):
+        lifted = {x["rule"]: x for e in events[i:] for x in e.data.get("lifted", [])}
+        for finding in event.findings:
+            outcome, rule = Outcome(finding.outcome), finding.rule
+            if outcome == Outcome.HOLD and rule in lifted:
+                assert all(lifted[rule]["evidence"].values()), (shipment.id, rule)
+            elif outcome.blocks:
+                assert cleared_later(rule, events[i + 1 :]), (shipment.state, event.action, rule)
 
 
 def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
@@ -260,6 +290,8 @@ def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
                     session.rollback()
                     if stoppers:
                         assert isinstance(error, tuple(stoppers)), (action, state, error, stoppers)
+                    elif isinstance(error, RecordForbids | InvalidInput):
+                        self.why_no_way_out(workflow, allowed[0], error)
                     else:
                         assert isinstance(error, LawForbids), (action, state, error)
                         clean = allowed[0].requires_clean
@@ -287,8 +319,21 @@ def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
                     assert event.reason and event.reason.strip()
                 assert sealing.find_entry(session, leaves.DECISION, str(event.id)) is not None
                 assert shipment.direction == direction
+                if workflow.lets_go(transition):
+                    nothing_stands_on_the_way_out(shipment)
 
         # -- the oracle ------------------------------------------------------------------
+
+        @staticmethod
+        def why_no_way_out(workflow, transition, error: CaratflowError) -> None:
+            """The record stops only a way out: by a refusal or a hold it names, or for
+            want of the evidence of the remedy that would lift a hold."""
+            assert workflow.lets_go(transition), (transition.action, error)
+            if isinstance(error, RecordForbids):
+                assert error.findings and all(f.outcome.blocks for f in error.findings)
+            else:
+                evidence = {"inputs.remedy", "inputs.remedy_evidence"}
+                assert {e.field for e in error.errors} <= evidence, error
 
         @staticmethod
         def what_stops(shipment, allowed, actor, reason, inputs) -> set[type[CaratflowError]]:
@@ -356,3 +401,70 @@ def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
 
 def test_random_decisions_by_random_people_keep_to_the_workflow_and_the_ledger(runtime, connection):
     run_state_machine_as_test(workflow_machine(runtime, connection), settings=STRESS_PROFILE)
+
+
+# -- the ways out, tried by an office that knows what each action asks for ----------------
+
+REMEDY = INPUTS[-2]
+DEFECTS = [
+    *SHIPMENTS["EU import"][1:],
+    eu_import(**{"certificate.origin": ["RU"], "containers.0.seals_intact": False}),
+    eu_import(
+        **{
+            "certificate.issuing_country": "LY",
+            "certificate.number": "LY2",
+            "containers.0.seals_intact": False,
+        }
+    ),
+    export_payload(destination="LY"),
+    norway_import(entry_point="BGO"),
+]
+OFFICE = Actor("office", Role.SUPERVISOR, frozenset({"BE", "NO"}), None)
+
+
+def test_no_shipment_leaves_while_a_finding_of_its_record_forbids_it(runtime, connection):
+    """Random defective shipments, random paths through what their states offer, each
+    decision taken with a reason and with the remedy's evidence or without it: whatever
+    lets the goods go (a release, a remedial release, an export, a plugin's own) does so
+    only on a record where nothing forbids it."""
+    service = runtime.shipments
+
+    @settings(STRESS_PROFILE, max_examples=30, suppress_health_check=list(HealthCheck))
+    @given(payload=st.sampled_from(DEFECTS), data=st.data())
+    def ways_out(payload: dict[str, Any], data: st.DataObject) -> None:
+        savepoint = connection.begin_nested()
+        try:
+            with runtime.sessions() as session:
+                shipment_id = service.present(session, payload, OFFICE).shipment.id
+                session.commit()
+            for _ in range(6):
+                with runtime.sessions() as session:
+                    shipment = session.get(Shipment, shipment_id)
+                    workflow = service.jurisdiction_of(shipment).workflow
+                    offered = workflow.available(shipment)
+                    if not offered:
+                        return
+                    transition = data.draw(st.sampled_from(offered), label="transition")
+                    asked = {k: st.sampled_from(v) for k, v in transition.inputs.items()}
+                    inputs = data.draw(
+                        st.one_of(st.just(REMEDY), st.fixed_dictionaries(asked)), label="inputs"
+                    )
+                    try:
+                        service.act(
+                            session,
+                            shipment_id,
+                            transition.action,
+                            OFFICE,
+                            reason=REASONS[-1],
+                            inputs=inputs,
+                        )
+                        session.commit()
+                    except CaratflowError:
+                        session.rollback()
+                        continue
+                    if workflow.lets_go(transition):
+                        nothing_stands_on_the_way_out(session.get(Shipment, shipment_id))
+        finally:
+            savepoint.rollback()
+
+    ways_out()

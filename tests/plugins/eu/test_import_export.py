@@ -189,6 +189,11 @@ def test_verification_long_after_presentation_is_not_without_delay(session, serv
 
 # -- Art. 5 ---------------------------------------------------------------------------------
 
+REMEDY = {
+    "remedy": "the exporting authority inspected and resealed container C1",
+    "remedy_evidence": "letter of the Botswana Diamond Office, ref. BDO/2026/117",
+}
+
 
 def test_a_broken_seal_is_detained_and_released_only_on_a_lawful_ground(session, service, officer):
     shipment = present(
@@ -211,9 +216,14 @@ def test_a_broken_seal_is_detained_and_released_only_on_a_lawful_ground(session,
         "remediate",
         officer,
         reason="exporting authority confirmed it resealed after inspection",
-        inputs={"ground": "caused_by_another_authority"},
+        inputs={"ground": "caused_by_another_authority", **REMEDY},
     )
     assert released.state == "released"
+    [lifted] = released.events[-1].data["lifted"]
+    assert (lifted["rule"], lifted["basis"]) == (
+        "eu.import.container",
+        "Reg. (EC) 2368/2002 Art. 5(2)",
+    )
 
 
 # -- Arts. 6 and 7 --------------------------------------------------------------------------

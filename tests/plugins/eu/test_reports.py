@@ -256,7 +256,11 @@ def handle(session, service, officer, clock, case: dict[str, Any]) -> str:
         act(
             "remediate",
             reason="issuing authority resealed",
-            inputs={"ground": "caused_by_another_authority"},
+            inputs={
+                "ground": "caused_by_another_authority",
+                "remedy": "the issuing authority resealed the container",
+                "remedy_evidence": "its letter of confirmation",
+            },
         )
     elif kind == "non_participant":
         act("hold", reason="no KP participant"), act("refuse", reason="no KP participant")
