@@ -222,13 +222,16 @@ class Deployment:
         self.processes.append(process)
         return process
 
-    def serve(self, name: str) -> str:
-        """``caratflow serve`` on a free loopback port, answering; its URL."""
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        self.start(name, "serve", "--host", "127.0.0.1", "--port", str(port))
-        wait_for(lambda: _healthy(base), f"{name} to answer")
-        return base
+    def serve(self, *names: str) -> list[str]:
+        """``caratflow serve`` for each name, on free loopback ports, answering; the URLs."""
+        urls = []
+        for name in names:
+            port = free_port()
+            self.start(name, "serve", "--host", "127.0.0.1", "--port", str(port))
+            urls.append(f"http://127.0.0.1:{port}")
+        for name, url in zip(names, urls, strict=True):
+            wait_for(lambda url=url: _healthy(url), f"{name} to answer")
+        return urls
 
     def log(self, name: str) -> str:
         path = self.folder / f"{name}.log"

@@ -42,7 +42,7 @@ def test_two_nodes_and_two_workers_find_the_primary_through_one_multi_host_url(
     with deployment(tmp_path, CARATFLOW_DATABASE_URL=cluster.url()) as app:
         app.cli("init")
         auth = officer_token(app)
-        first, second = app.serve("node-a"), app.serve("node-b")
+        first, second = app.serve("node-a", "node-b")
         app.start("worker-a", "worker", "--interval", "0.5")
         app.start("worker-b", "worker", "--interval", "0.5")
 
