@@ -102,6 +102,7 @@ class Cluster:
             "synchronous_commit=on",
         )
         self.standby = Instance(self, "standby", f"cluster_name={self.STANDBY}", "hot_standby=on")
+        self.others: list[Instance] = []
 
     def run(self, program: str, *args: str, check: bool = True) -> None:
         done = subprocess.run(
@@ -114,11 +115,20 @@ class Cluster:
         if check and done.returncode:
             raise AssertionError(f"{program} failed: {done.stderr or done.stdout}")
 
+    def initdb(self, instance: Instance) -> None:
+        self.run("initdb", "-D", str(instance.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+
+    def fresh(self, name: str) -> Instance:
+        """Another server, new and empty, beside the two (to restore a backup into)."""
+        instance = Instance(self, name)
+        self.others.append(instance)
+        self.initdb(instance)
+        instance.start()
+        return instance
+
     def build(self) -> None:
         """initdb the primary, start it, clone the standby from it and start that."""
-        self.run(
-            "initdb", "-D", str(self.primary.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
-        )
+        self.initdb(self.primary)
         self.primary.start()
         self.run(
             "pg_basebackup",
@@ -136,10 +146,23 @@ class Cluster:
         )
         return rows == [("sync",)]
 
-    def url(self, driver: str = "postgresql") -> str:
+    def url(self, database: str = DATABASE) -> str:
         """The libpq multi-host URL: whichever of the two accepts writes."""
         hosts = f"127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}"
-        return f"{driver}://postgres@{hosts}/{DATABASE}?target_session_attrs=read-write"
+        return f"postgresql://postgres@{hosts}/{database}?target_session_attrs=read-write"
+
+    def dump(self, instance: Instance, database: str) -> Path:
+        """``pg_dump`` of one database, in the custom format ``pg_restore`` reads."""
+        path = self.folder / f"{database}.dump"
+        self.run("pg_dump", "-Fc", "-h", "127.0.0.1", "-p", str(instance.port), "-U", "postgres",
+                 "-f", str(path), database)  # fmt: skip
+        return path
+
+    def restore(self, dump: Path, instance: Instance, database: str) -> None:
+        """Into a new, empty database of ``instance``; any error fails."""
+        instance.query(f'CREATE DATABASE "{database}"')
+        self.run("pg_restore", "--exit-on-error", "-h", "127.0.0.1", "-p", str(instance.port),
+                 "-U", "postgres", "-d", database, str(dump))  # fmt: skip
 
     def caught_up(self) -> bool:
         """The standby has applied everything the primary wrote so far."""
@@ -150,7 +173,7 @@ class Cluster:
         return bool(replayed)
 
     def destroy(self) -> None:
-        for instance in (self.primary, self.standby):
+        for instance in (self.primary, self.standby, *self.others):
             instance.stop("immediate")
         shutil.rmtree(self.folder, ignore_errors=True)
 
