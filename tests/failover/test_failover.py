@@ -122,12 +122,16 @@ class Load:
                 self.presented[key] = shipment
             path = f"/shipments/{shipment}"
             answer = self.send("POST", f"{path}/actions/verify", {}, {"If-Match": f'"{version}"'})
-            if answer.status == 409:  # a retry after its commit: the first one was taken
-                answer = self.send("GET", path)
-                taken = answer.json["state"] == "verified" and answer.json["version"] == version + 1
-                answer = answer if taken else None
-            if answer is None or answer.status != 200:
-                self.unclean.append(f"verify {shipment}: {answer and answer.text[:200]}")
+            if answer.status == 409:  # sent again after its commit: the first one was taken
+                stale = answer
+                answer = self.send("GET", path)  # (no one else decides on this shipment)
+                if answer.json["state"] != "verified":
+                    self.unclean.append(
+                        f"verify {shipment}: {stale.text[:200]} {answer.text[:200]}"
+                    )
+                    return
+            if answer.status != 200:
+                self.unclean.append(f"verify {shipment}: {answer.status} {answer.text[:200]}")
                 return
             with self.lock:
                 self.verified.add(shipment)
