@@ -47,7 +47,7 @@ def parse_url(url: str) -> URL:
     is how PostgreSQL's own clients name a primary and its standbys; SQLAlchemy reads
     one host and port, and takes several as ``?host=db1:5432&host=db2:5432`` instead,
     which psycopg hands to libpq as the same list: libpq tries each in turn and keeps
-    the one that accepts writes.
+    the first that ``target_session_attrs`` accepts (``read-write``: the primary).
     """
     parts = urlsplit(url)
     userinfo, at, hosts = parts.netloc.rpartition("@")
