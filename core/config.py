@@ -31,6 +31,8 @@ class Settings:
     # or networks); nobody's by default, so a client cannot choose its own address
     trusted_proxies: tuple[str, ...] = ()
     token_days: int = 90  # issue 21: how long a new API token works
+    # issue 27: a replica that reports, lists and the public check read from, if any
+    read_database_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -51,6 +53,7 @@ class Settings:
             public_url=(read("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
             trusted_proxies=_split_names(read("TRUSTED_PROXIES") or ""),
             token_days=_positive(read("TOKEN_DAYS"), "TOKEN_DAYS", cls.token_days),
+            read_database_url=read("READ_DATABASE_URL"),
         )
         return replace(settings, **overrides) if overrides else settings
 

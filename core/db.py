@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 PRIVATE_FOLDER = 0o700
@@ -38,11 +40,31 @@ def make_private_file(path: Path) -> None:
         path.chmod(mode & ~0o077)
 
 
+def parse_url(url: str) -> URL:
+    """``url`` as SQLAlchemy takes it, libpq's multi-host form included (issue 27).
+
+    ``postgresql://user@db1:5432,db2:5432/caratflow?target_session_attrs=read-write``
+    is how PostgreSQL's own clients name a primary and its standbys; SQLAlchemy reads
+    one host and port, and takes several as ``?host=db1:5432&host=db2:5432`` instead,
+    which psycopg hands to libpq as the same list: libpq tries each in turn and keeps
+    the first that ``target_session_attrs`` accepts (``read-write``: the primary).
+    """
+    parts = urlsplit(url)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if not parts.scheme.startswith("postgresql") or "," not in hosts:
+        return make_url(url)
+    listed = "&".join(f"host={host}" for host in hosts.split(","))
+    query = f"{listed}&{parts.query}" if parts.query else listed
+    return make_url(f"{parts.scheme}://{userinfo}{at}{parts.path}?{query}")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with real transactions on SQLite too (SAVEPOINTs, rollback of DDL)."""
-    parsed = make_url(url)
-    if parsed.drivername.startswith("postgresql") and parsed.drivername == "postgresql":
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    parsed = parse_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername.startswith("postgresql"):
+        url = parsed.render_as_string(hide_password=False)
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
             # SQLite gives the -wal and -shm files the database file's permissions.
@@ -126,3 +148,52 @@ def schema_is_current(engine: Engine) -> bool:
         current = MigrationContext.configure(connection).get_current_heads()
         heads = ScriptDirectory.from_config(alembic_config(connection)).get_heads()
         return set(current) == set(heads)
+
+
+@dataclass(frozen=True)
+class Standby:
+    """A standby streaming from this primary, as ``pg_stat_replication`` shows it."""
+
+    name: str  # its application_name
+    state: str  # streaming, catchup, ...
+    sync_state: str  # sync: a commit here waits for it; async: it may lag behind
+    replay_lag_bytes: int  # WAL written here that it has not applied yet
+
+
+@dataclass(frozen=True)
+class ReplicationState:
+    """Whether this database is a primary or a standby and, on a primary, who follows it.
+
+    For ``caratflow doctor`` (issue 27): a primary whose ``synchronous_standby_names``
+    names nobody streaming acknowledges commits that a failover may lose."""
+
+    role: str  # "primary" or "standby"
+    synchronous_standby_names: str
+    synchronous_commit: str
+    standbys: tuple[Standby, ...] = ()
+
+
+def replication_state(engine: Engine) -> ReplicationState | None:
+    """What PostgreSQL says of replication here (``pg_is_in_recovery``,
+    ``pg_stat_replication``); ``None`` on SQLite, which has none."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        in_recovery = connection.scalar(text("SELECT pg_is_in_recovery()"))
+        names = connection.scalar(text("SHOW synchronous_standby_names"))
+        commit = connection.scalar(text("SHOW synchronous_commit"))
+        standbys = (
+            ()
+            if in_recovery
+            else tuple(
+                Standby(row.application_name, row.state, row.sync_state, int(row.lag or 0))
+                for row in connection.execute(
+                    text(
+                        "SELECT application_name, state, sync_state,"
+                        " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) AS lag"
+                        " FROM pg_stat_replication ORDER BY application_name"
+                    )
+                )
+            )
+        )
+    return ReplicationState("standby" if in_recovery else "primary", names, commit, standbys)

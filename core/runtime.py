@@ -25,6 +25,8 @@ class Runtime:
     plugins: PluginHost
     shipments: ShipmentService
     documents: DocumentService  # issue 5: certificates, signed and sealed
+    # issue 27: where what only reads may read (CARATFLOW_READ_DATABASE_URL, a replica)
+    read_sessions: sessionmaker[Session] | None = None
 
     @classmethod
     def start(cls, settings: Settings | None = None, plugins: PluginHost | None = None) -> Runtime:
@@ -49,4 +51,6 @@ class Runtime:
         shipments = ShipmentService(
             plugins, observers=[documents.on_decision, keep_deadlines, send_notices, seal_decision]
         )
-        return cls(settings, engine, sessions, plugins, shipments, documents)
+        reads = settings.read_database_url
+        read_sessions = session_factory(make_engine(reads)) if reads else None
+        return cls(settings, engine, sessions, plugins, shipments, documents, read_sessions)

@@ -41,7 +41,7 @@ from caratflow.web.apimodels import (
     SubmissionIn,
     SubmissionOut,
 )
-from caratflow.web.context import db, runtime
+from caratflow.web.context import db, read_db, runtime
 from caratflow.web.openapi import document
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -190,7 +190,7 @@ def list_shipments() -> Response:
         presented_before=_day("presented_to", next_day=True),
     )
     page = queries.search_shipments(
-        db(),
+        read_db(),
         actor,
         filters,
         cursor=_int_arg("cursor", None, 0, inputs.MAX_ID),
@@ -315,7 +315,7 @@ def report(report: str) -> Response:
     if not period:
         raise InvalidInput([FieldError("period", "required, e.g. 2026-11, 2026-Q3 or 2026")])
     authority = request.args.get("authority") or _only_authority(actor)
-    result = run_report(db(), runtime().plugins, report, authority, period, actor)
+    result = run_report(read_db(), runtime().plugins, report, authority, period, actor)
     if wanted == "json":
         return _json(result.as_json())
     name = f"{result.report.name}-{result.authority}-{result.period.label.strip()}.csv"

@@ -29,8 +29,24 @@ def db() -> Session:
     return g.db
 
 
+def read_db() -> Session:
+    """The request's session for what only reads and may be a moment behind: reports,
+    lists, the public check. On the replica named by ``CARATFLOW_READ_DATABASE_URL``
+    when there is one (issue 27); else simply ``db()``. Never written."""
+    replica = runtime().read_sessions
+    if replica is None:
+        return db()
+    if "read_db" not in g:
+        g.read_db = open_session(replica, write=False)
+    return g.read_db
+
+
 def close_db(_error: BaseException | None = None) -> None:
-    session = g.pop("db", None)
+    for name in ("db", "read_db"):
+        _close(g.pop(name, None))
+
+
+def _close(session: Session | None) -> None:
     if session is not None:
         try:
             session.close()

@@ -21,7 +21,7 @@ from caratflow.models import utcnow
 from caratflow.records.reports import ReportResult, reports_of, run_report
 from caratflow.web import i18n
 from caratflow.web.charts import bars
-from caratflow.web.context import db, runtime
+from caratflow.web.context import db, read_db, runtime
 from caratflow.web.diagram import workflow_svg
 from caratflow.web.forms import PartyForm, options
 from caratflow.web.security import current_actor, requires
@@ -81,7 +81,7 @@ def reports() -> Any:
     if asked["report"]:
         try:
             result = run_report(
-                db(), host, asked["report"], asked["authority"], asked["period"], actor
+                read_db(), host, asked["report"], asked["authority"], asked["period"], actor
             )
         except InvalidInput as error:
             problems, status = [p.message for p in error.errors], 422
@@ -103,7 +103,7 @@ def report_csv(report: str) -> Response:
     """The same report as a file, for the authority's own records or to send on."""
     args = request.args
     result = run_report(
-        db(),
+        read_db(),
         runtime().plugins,
         report,
         args.get("authority", ""),

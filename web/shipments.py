@@ -31,7 +31,7 @@ from caratflow.inputs import NotJson, day_start, loads, optional_whole_number, w
 from caratflow.law.rules import LawForbids
 from caratflow.ledger import sealing
 from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment
-from caratflow.web.context import db, runtime
+from caratflow.web.context import db, read_db, runtime
 from caratflow.web.forms import CheckFileForm, DecisionForm, EmptyForm, ShipmentForm, options
 from caratflow.web.security import current_actor, requires
 
@@ -61,7 +61,7 @@ def index() -> str:
     )
     cursor = args.get("cursor")
     page = queries.search_shipments(
-        db(),
+        read_db(),
         actor,
         filters,
         cursor=optional_whole_number(cursor or None, "cursor", None),

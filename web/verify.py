@@ -22,7 +22,7 @@ from pydantic import Field
 from caratflow.faces import Out, operation
 from caratflow.ledger import signing_keys
 from caratflow.records.documents import DocumentCheck, check_document
-from caratflow.web.context import db, runtime
+from caratflow.web.context import read_db, runtime
 
 blueprint = Blueprint("verify", __name__)
 
@@ -72,7 +72,7 @@ def check_page(number: str) -> Response:
 
 def _answer(number: str, *, as_json: bool) -> Response:
     if NUMBER.fullmatch(number):
-        result = check_document(db(), number, signing_keys.public_key(runtime().settings))
+        result = check_document(read_db(), number, signing_keys.public_key(runtime().settings))
     else:
         result = DocumentCheck(number[:60], False, problems=["this is not a document number"])
     status = 200 if result.status else 404
