@@ -13,6 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +37,14 @@ def make_private_file(path: Path) -> None:
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         path.chmod(mode & ~0o077)
+
+
+def insert_or_update(session: Session, table: Any) -> Any:
+    """An INSERT of ``table`` that can say ON CONFLICT (``on_conflict_do_update``), in the
+    session's dialect: a counter kept by concurrent decisions needs it (issue 28)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

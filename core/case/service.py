@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from caratflow.case import access, foureyes, standing
+from caratflow.case import access, foureyes, history, standing
 from caratflow.case.access import Actor
 from caratflow.case.schemas import ShipmentIn, parse_shipment
 from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, ReasonRequired
@@ -367,6 +367,10 @@ class ShipmentService:
         )
         session.add(event)
         session.flush()
+        if action == PRESENT:
+            history.count_presentation(session, shipment)
+        else:
+            history.count_decision(session, shipment, event)
         jurisdiction = self.jurisdiction_of(shipment)
         for observe in self.observers:
             observe(session, shipment, event, jurisdiction)
