@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+T = TypeVar("T")
 PRIVATE_FOLDER = 0o700
 PRIVATE_FILE = 0o600
 """The instance folder and what it keeps (the database with its WAL and shared-memory
@@ -37,6 +38,35 @@ def make_private_file(path: Path) -> None:
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         path.chmod(mode & ~0o077)
+
+
+_MEMO = "caratflow.memo"
+
+
+def once_per_unit_of_work(session: Session, key: tuple[str, Any], load: Callable[[], T]) -> T:
+    """``load()`` once per transaction of ``session``, as ``key`` = (table, what): a
+    setting or calendar every decision reads is read once however many steps ask (issue
+    28). Forgotten when the transaction ends, and when the session flushes a change to
+    that table."""
+    root = session.get_transaction()
+    memo = session.info.get(_MEMO)
+    if memo is None or memo[0] is not root:
+        memo = session.info[_MEMO] = (root, {})
+    if key not in memo[1]:
+        memo[1][key] = load()
+    return cast(T, memo[1][key])
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_what_changed(session: Session, _context: Any) -> None:
+    memo = session.info.get(_MEMO)
+    if memo:
+        changed = {
+            getattr(row, "__tablename__", None)
+            for row in (*session.new, *session.dirty, *session.deleted)
+        }
+        for key in [key for key in memo[1] if key[0] in changed]:
+            del memo[1][key]
 
 
 def insert_or_update(session: Session, table: Any) -> Any:

@@ -285,8 +285,11 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     shipment: Mapped[Shipment] = relationship(back_populates="events")
-    findings: Mapped[list[FindingRecord]] = relationship(
-        back_populates="event", cascade="all, delete-orphan", order_by="FindingRecord.id"
+    findings: Mapped[list[FindingRecord]] = relationship(  # with their decisions, in one query
+        back_populates="event",
+        cascade="all, delete-orphan",
+        order_by="FindingRecord.id",
+        lazy="selectin",
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from caratflow.db import once_per_unit_of_work
 from caratflow.models import (
     Certificate,
     Direction,
@@ -139,7 +140,19 @@ class Registry:
         self, authority_code: str, references: Sequence[str], message_type: str
     ) -> list[ReceivedMessage]:
         """Messages of ``message_type`` peers sent the authority about any of
-        ``references`` (certificate numbers), oldest first (issue 10)."""
+        ``references`` (certificate numbers), oldest first (issue 10). Asked by the rules
+        and by the notices of one decision, read once per unit of work (issue 28)."""
+        wanted = tuple(sorted({r for r in references if r}))
+        key = (ExchangeMessage.__tablename__, authority_code, wanted, message_type)
+        return list(
+            once_per_unit_of_work(
+                self._session, key, lambda: self._messages(authority_code, wanted, message_type)
+            )
+        )
+
+    def _messages(
+        self, authority_code: str, references: Sequence[str], message_type: str
+    ) -> list[ReceivedMessage]:
         query = (
             select(
                 ExchangeMessage.peer_code,
@@ -151,7 +164,7 @@ class Registry:
             )
             .where(
                 ExchangeMessage.authority_code == authority_code,
-                ExchangeMessage.reference.in_([r for r in references if r]),
+                ExchangeMessage.reference.in_(references),
                 ExchangeMessage.type == message_type,
             )
             .order_by(ExchangeMessage.received_at, ExchangeMessage.id)
