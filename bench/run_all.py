@@ -32,12 +32,17 @@ RESULTS = HERE / "RESULTS.md"
 
 # (script, full-size arguments, quick arguments, what it compares)
 BENCHMARKS = [
-    ("bench_lifecycle.py", [], ["--shipments", "300"], "lifecycle: service vs raw SQL (SQLite)"),
     (
         "bench_lifecycle.py",
-        ["--backend", "postgresql"],
-        ["--shipments", "300", "--backend", "postgresql"],
-        "lifecycle: service vs raw SQL (PostgreSQL)",
+        ["--rounds", "5", "--per-round", "10"],  # at 1,000 and 100,000 stored
+        ["--stored", "500,5000", "--rounds", "2", "--per-round", "5"],
+        "lifecycle: the engine as the API runs it vs raw SQL, by stored volume (SQLite)",
+    ),
+    (
+        "bench_lifecycle.py",
+        ["--rounds", "5", "--per-round", "10", "--backend", "postgresql"],
+        ["--stored", "500,5000", "--rounds", "2", "--per-round", "5", "--backend", "postgresql"],
+        "lifecycle: the engine as the API runs it vs raw SQL, by stored volume (PostgreSQL)",
     ),
     ("bench_machine.py", [], ["--shipments", "2000"], "state machine per row vs shared"),
     ("bench_merkle.py", [], ["--samples", "2000", "--rounds", "2"], "Merkle proofs vs log size"),
@@ -80,7 +85,9 @@ BENCHMARKS = [
 ]
 LOAD = ("load.py", "load: officers and integrations against gunicorn + PostgreSQL")
 RATIO = re.compile(
-    r"ratio|×|/ raw|per identity|per 100,000|error rate|lost|look-up|all requests|requests/s", re.I
+    r"ratio|×|/ raw|per identity|per 100,000|error rate|lost|look-up|all requests|requests/s"
+    r"|statements per decision",
+    re.I,
 )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from alembic import command
@@ -15,9 +15,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+T = TypeVar("T")
 PRIVATE_FOLDER = 0o700
 PRIVATE_FILE = 0o600
 """The instance folder and what it keeps (the database with its WAL and shared-memory
@@ -56,6 +58,43 @@ def parse_url(url: str) -> URL:
     listed = "&".join(f"host={host}" for host in hosts.split(","))
     query = f"{listed}&{parts.query}" if parts.query else listed
     return make_url(f"{parts.scheme}://{userinfo}{at}{parts.path}?{query}")
+
+
+_MEMO = "caratflow.memo"
+
+
+def once_per_unit_of_work(session: Session, key: tuple[str, Any], load: Callable[[], T]) -> T:
+    """``load()`` once per transaction of ``session``, as ``key`` = (table, what): a
+    setting or calendar every decision reads is read once however many steps ask (issue
+    28). Forgotten when the transaction ends, and when the session flushes a change to
+    that table."""
+    root = session.get_transaction()
+    memo = session.info.get(_MEMO)
+    if memo is None or memo[0] is not root:
+        memo = session.info[_MEMO] = (root, {})
+    if key not in memo[1]:
+        memo[1][key] = load()
+    return cast(T, memo[1][key])
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_what_changed(session: Session, _context: Any) -> None:
+    memo = session.info.get(_MEMO)
+    if memo:
+        changed = {
+            getattr(row, "__tablename__", None)
+            for row in (*session.new, *session.dirty, *session.deleted)
+        }
+        for key in [key for key in memo[1] if key[0] in changed]:
+            del memo[1][key]
+
+
+def insert_or_update(session: Session, table: Any) -> Any:
+    """An INSERT of ``table`` that can say ON CONFLICT (``on_conflict_do_update``), in the
+    session's dialect: a counter kept by concurrent decisions needs it (issue 28)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

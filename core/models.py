@@ -135,7 +135,9 @@ class ApiToken(Base):
     __tablename__ = "api_token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]  # issue 21: every token ends (CARATFLOW_TOKEN_DAYS)
@@ -163,6 +165,20 @@ class Party(Base):
     roles: Mapped[list[Any]] = mapped_column(default=list)
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     registered_by: Mapped[str] = mapped_column(String(120), default="")
+
+
+class TraderTally(Base):
+    """How many of an authority's shipments name a trader (as importer or exporter), and
+    how many of those were ever held: kept with each presentation, first detention and
+    purge, so that the risk analysis reads one row however long the trader's history
+    (issue 28; it walked every shipment of the trader before)."""
+
+    __tablename__ = "trader_tally"
+
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    shipments: Mapped[int] = mapped_column(default=0)
+    held: Mapped[int] = mapped_column(default=0)
 
 
 class Shipment(Base):
@@ -240,7 +256,9 @@ class Container(Base):
     __tablename__ = "container"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipment.id", ondelete="CASCADE"))
+    shipment_id: Mapped[int] = mapped_column(
+        ForeignKey("shipment.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str] = mapped_column(String(40))
     seals: Mapped[list[Any]] = mapped_column(default=list)
     seals_intact: Mapped[bool]
@@ -267,8 +285,11 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     shipment: Mapped[Shipment] = relationship(back_populates="events")
-    findings: Mapped[list[FindingRecord]] = relationship(
-        back_populates="event", cascade="all, delete-orphan", order_by="FindingRecord.id"
+    findings: Mapped[list[FindingRecord]] = relationship(  # with their decisions, in one query
+        back_populates="event",
+        cascade="all, delete-orphan",
+        order_by="FindingRecord.id",
+        lazy="selectin",
     )
 
 
@@ -390,10 +411,10 @@ class Deadline(Base):
     suspended_on: Mapped[date | None]
     suspended_days: Mapped[int] = mapped_column(default=0)
     opened_by_event_id: Mapped[int | None] = mapped_column(
-        ForeignKey("event.id", ondelete="SET NULL")
+        ForeignKey("event.id", ondelete="SET NULL"), index=True
     )
     closed_by_event_id: Mapped[int | None] = mapped_column(
-        ForeignKey("event.id", ondelete="SET NULL")
+        ForeignKey("event.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     met_at: Mapped[datetime | None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -54,3 +55,14 @@ class Runtime:
         reads = settings.read_database_url
         read_sessions = session_factory(make_engine(reads)) if reads else None
         return cls(settings, engine, sessions, plugins, shipments, documents, read_sessions)
+
+
+def freeze_start_up() -> int:
+    """Keep what start-up made (modules, plugins, the app and its templates) out of the
+    garbage collector's sight, and say how many objects that is: a full collection then
+    walks only what requests make (issue 28: the 115-158 ms pauses, one per ~1,100
+    requests, fell to 7-18 ms). Called once a long-running process is wired, before it
+    serves."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

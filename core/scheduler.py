@@ -27,7 +27,7 @@ from caratflow.exchange import peers, sending
 from caratflow.ledger import sequencer, signing_keys
 from caratflow.models import utcnow
 from caratflow.records import reports
-from caratflow.runtime import Runtime
+from caratflow.runtime import Runtime, freeze_start_up
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,7 @@ def run_worker(runtime: Runtime, interval: timedelta = DEFAULT_INTERVAL) -> None
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     scheduler = start_scheduler(runtime, interval)
+    log.info("%d start-up objects kept out of the garbage collector", freeze_start_up())
     try:
         stop.wait()
     finally:

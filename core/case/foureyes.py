@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caratflow.case.access import FOUR_EYES_ACTIONS
+from caratflow.db import once_per_unit_of_work
 from caratflow.errors import (
     CaratflowError,
     Conflict,
@@ -49,8 +50,13 @@ class SecondOfficerRequired(CaratflowError):
 
 
 def four_eyes_actions(session: Session, authority_code: str) -> frozenset[str]:
-    setting = session.get(AuthoritySetting, authority_code)
-    return frozenset(setting.four_eyes) if setting is not None else frozenset()
+    """The decisions the authority wants four eyes on; read once per unit of work."""
+
+    def load() -> frozenset[str]:
+        setting = session.get(AuthoritySetting, authority_code)
+        return frozenset(setting.four_eyes) if setting is not None else frozenset()
+
+    return once_per_unit_of_work(session, (AuthoritySetting.__tablename__, authority_code), load)
 
 
 def set_four_eyes(session: Session, authority_code: str, actions: list[str], by: str) -> None:

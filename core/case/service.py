@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from caratflow.case import access, foureyes, standing
+from caratflow.case import access, foureyes, history, standing
 from caratflow.case.access import Actor
 from caratflow.case.schemas import ShipmentIn, parse_shipment
 from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, ReasonRequired
@@ -42,11 +43,12 @@ from caratflow.models import (
 from caratflow.types import jsonable
 
 PRESENT = "present"
-# What every decision reads, loaded with the shipment instead of one query per attribute.
+# What every decision reads, loaded with the shipment in one query instead of one per
+# attribute (a shipment has a few containers: joined, they cost no query of their own).
 DECISION_LOAD = (
     joinedload(Shipment.authority),
     joinedload(Shipment.certificate),
-    selectinload(Shipment.containers),
+    joinedload(Shipment.containers),
 )
 NOT_ASSESSED = "not assessed"
 
@@ -353,20 +355,14 @@ class ShipmentService:
             reason=reason,
             legal_date=day,
             data=jsonable(dict(inputs or {})),
-            findings=[
-                FindingRecord(
-                    rule=f.rule,
-                    outcome=f.outcome.value,
-                    basis=f.basis,
-                    message=f.message,
-                    rule_version=f.version,
-                    data=jsonable(dict(f.data)),
-                )
-                for f in findings
-            ],
         )
         session.add(event)
         session.flush()
+        set_committed_value(event, "findings", _insert_findings(session, event, findings))
+        if action == PRESENT:
+            history.count_presentation(session, shipment)
+        else:
+            history.count_decision(session, shipment, event)
         jurisdiction = self.jurisdiction_of(shipment)
         for observe in self.observers:
             observe(session, shipment, event, jurisdiction)
@@ -430,6 +426,29 @@ def _build(parsed: ShipmentIn, authority: Authority) -> Shipment:
             for c in parsed.containers
         ],
     )
+
+
+def _insert_findings(
+    session: Session, event: Event, findings: Sequence[Finding]
+) -> list[FindingRecord]:
+    """The decision's findings in one INSERT (the ORM's flush sends one per row on SQLite,
+    which cannot promise RETURNING's order; issue 28), in the order the rules gave them."""
+    if not findings:
+        return []
+    rows = [
+        {
+            "event_id": event.id,
+            "rule": f.rule,
+            "outcome": f.outcome.value,
+            "basis": f.basis,
+            "message": f.message,
+            "rule_version": f.version,
+            "data": jsonable(dict(f.data)),
+        }
+        for f in findings
+    ]
+    records = session.scalars(insert(FindingRecord).returning(FindingRecord), rows).all()
+    return sorted(records, key=lambda record: record.id)
 
 
 def _check_inputs(transition: Transition, inputs: Mapping[str, Any]) -> None:

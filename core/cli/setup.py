@@ -16,6 +16,7 @@ from caratflow.config import ServeSettings, Settings
 from caratflow.db import schema_is_current, upgrade
 from caratflow.models import Role, utcnow
 from caratflow.pluginhost import installed_plugins
+from caratflow.runtime import freeze_start_up
 
 
 @click.command()
@@ -54,10 +55,12 @@ def serve(host: str, port: int, demo: bool) -> None:
                 err=True,
             )
     app = create_app(runtime=runtime)
-    click.echo(f"caratflow serving on http://{host}:{port}/", err=True)
     from caratflow.scheduler import start_scheduler  # issue 4: sweeps deadlines, sends outbox
 
     scheduler = start_scheduler(runtime)
+    frozen = freeze_start_up()
+    click.echo(f"caratflow serving on http://{host}:{port}/", err=True)
+    click.echo(f"{frozen} start-up objects kept out of the garbage collector", err=True)
     try:
         waitress_serve(app, host=host, port=port, **ServeSettings.from_env().waitress_options())
     finally:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, object_session
 
+from caratflow.db import once_per_unit_of_work
 from caratflow.deadlines.notices import queue_notice
 from caratflow.errors import FieldError, InvalidInput, NotFound
 from caratflow.law.calendar import WorkingCalendar
@@ -66,8 +67,13 @@ def calendar_for(session: Session, authority: Authority | str) -> WorkingCalenda
         if found is None:
             raise NotFound(f"no authority {authority!r}")
         authority = found
-    days = frozenset(
-        session.scalars(select(ClosureDay.day).where(ClosureDay.authority_code == authority.code))
+    code = authority.code
+    days = once_per_unit_of_work(
+        session,
+        (ClosureDay.__tablename__, code),
+        lambda: frozenset(
+            session.scalars(select(ClosureDay.day).where(ClosureDay.authority_code == code))
+        ),
     )
     return _calendar(authority.country, authority.zone, authority.subdivision, days)
 

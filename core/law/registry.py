@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from caratflow.db import once_per_unit_of_work
 from caratflow.models import (
     Certificate,
     Direction,
@@ -19,7 +20,14 @@ from caratflow.models import (
     IssuedDocument,
     Party,
     Shipment,
+    TraderTally,
 )
+
+DETAINING = "hold"  # the action that detains a shipment, in every workflow
+
+
+def _names(name: Any) -> Any:
+    return or_(Certificate.importer_name == name, Certificate.exporter_name == name)
 
 
 @dataclass(frozen=True)
@@ -78,24 +86,37 @@ class Registry:
         self, authority_code: str, name: str, *, excluding: int | None = None
     ) -> PartyHistory:
         """Whether a trader appeared in this authority's shipments before, and how often
-        they were held. Read through the certificate's name indexes: a risk analysis runs
-        at every presentation, so it may cost what one trader's history costs, never what
-        the whole register does."""
-        involved = or_(Certificate.importer_name == name, Certificate.exporter_name == name)
-        shipments = (
-            select(Certificate.shipment_id)
-            .join(Shipment, Certificate.shipment_id == Shipment.id)
-            .where(Shipment.authority_code == authority_code, involved)
-        )
-        if excluding is not None:
-            shipments = shipments.where(Certificate.shipment_id != excluding)
-        seen = self._session.scalar(select(shipments.exists()))
-        held = self._session.scalar(
-            select(func.count(func.distinct(Event.shipment_id))).where(
-                Event.shipment_id.in_(shipments.scalar_subquery()), Event.action == "hold"
+        they were held (see ``party_histories``)."""
+        return self.party_histories(authority_code, [name], excluding=excluding)[name]
+
+    def party_histories(
+        self, authority_code: str, names: Sequence[str], *, excluding: int | None = None
+    ) -> dict[str, PartyHistory]:
+        """Each trader's history with the authority, in one query: a risk analysis asks of
+        both traders at every presentation, so it reads their tallies (one row each,
+        however long the history; issue 28), less the shipment ``excluding`` where it
+        counted."""
+        if excluding is None:  # a presentation not yet stored counts nowhere
+            counted, held_here = false(), false()
+        else:
+            ours = and_(Certificate.shipment_id == excluding, _names(TraderTally.name))
+            held = and_(Event.shipment_id == excluding, Event.action == DETAINING)
+            counted, held_here = exists().where(ours), exists().where(held)
+        query = select(
+            TraderTally.name,
+            TraderTally.shipments,
+            TraderTally.held,
+            counted.label("counted"),
+            held_here.label("held_here"),
+        ).where(TraderTally.authority_code == authority_code, TraderTally.name.in_(names))
+        found = {
+            name: PartyHistory(
+                seen_before=shipments - int(counted) > 0,
+                held=total - int(counted and held_here),
             )
-        )
-        return PartyHistory(seen_before=bool(seen), held=held or 0)
+            for name, shipments, total, counted, held_here in self._session.execute(query)
+        }
+        return {name: found.get(name, PartyHistory(seen_before=False, held=0)) for name in names}
 
     def presentations_of_certificate(self, number: str, *, excluding: int | None = None) -> int:
         """How many other shipments already presented a certificate with this number."""
@@ -119,7 +140,19 @@ class Registry:
         self, authority_code: str, references: Sequence[str], message_type: str
     ) -> list[ReceivedMessage]:
         """Messages of ``message_type`` peers sent the authority about any of
-        ``references`` (certificate numbers), oldest first (issue 10)."""
+        ``references`` (certificate numbers), oldest first (issue 10). Asked by the rules
+        and by the notices of one decision, read once per unit of work (issue 28)."""
+        wanted = tuple(sorted({r for r in references if r}))
+        key = (ExchangeMessage.__tablename__, authority_code, wanted, message_type)
+        return list(
+            once_per_unit_of_work(
+                self._session, key, lambda: self._messages(authority_code, wanted, message_type)
+            )
+        )
+
+    def _messages(
+        self, authority_code: str, references: Sequence[str], message_type: str
+    ) -> list[ReceivedMessage]:
         query = (
             select(
                 ExchangeMessage.peer_code,
@@ -131,7 +164,7 @@ class Registry:
             )
             .where(
                 ExchangeMessage.authority_code == authority_code,
-                ExchangeMessage.reference.in_([r for r in references if r]),
+                ExchangeMessage.reference.in_(references),
                 ExchangeMessage.type == message_type,
             )
             .order_by(ExchangeMessage.received_at, ExchangeMessage.id)

@@ -1,5 +1,9 @@
 """A document as a PDF (reportlab): the plugin's wording and fields, the issuing authority,
 the dates, and a QR code (segno) to the public check.
+
+Imported once, not at each rendering (issue 28: the imports inside ``render_pdf`` were paid
+on every decision that issues a document); reportlab's C accelerator (``rl_accel``, the
+``reportlab[accel]`` extra) takes its hot paths when installed.
 """
 
 from __future__ import annotations
@@ -9,14 +13,24 @@ from collections.abc import Mapping
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from caratflow.models import (
-    Authority,
-)
+import segno
+from reportlab import rl_config
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-if TYPE_CHECKING:
-    pass
+from caratflow.models import Authority
+
+QR_MASK = 0
+"""The QR code's mask pattern, fixed: any of the eight reads the same, and segno's choice of
+the best one scored all eight at every rendering (issue 28). Fixed, the code is the same
+for the same address whatever segno's scoring does in a later version."""
 
 
 def render_pdf(
@@ -33,12 +47,6 @@ def render_pdf(
 
     Rendered in reportlab's invariant mode, so the same document gives the same bytes.
     """
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
     regular, bold = _fonts()
     ink = colors.HexColor("#14213d")
     style = ParagraphStyle("body", fontName=regular, fontSize=9.5, leading=12.5)
@@ -109,7 +117,7 @@ def render_pdf(
     check = Table(
         [
             [
-                _qr_code(check_url, 34 * mm),
+                QrCode(check_url, 34 * mm),
                 [
                     cell("Check this document", label_style),
                     cell(
@@ -162,10 +170,6 @@ _FONT_CANDIDATES = (
 def _fonts() -> tuple[str, str]:
     """DejaVu Sans where the system has it (Latin, Greek, Cyrillic: every EU language and
     most names); otherwise the Vera fonts that ship with reportlab (Latin-1)."""
-    from reportlab import rl_config
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
     regular_file, bold_file = _FONT_CANDIDATES
     if not (regular_file.exists() and bold_file.exists()):
         folder = Path(rl_config.__file__).parent / "fonts"
@@ -175,25 +179,26 @@ def _fonts() -> tuple[str, str]:
     return "caratflow-regular", "caratflow-bold"
 
 
-def _qr_code(data: str, size: float) -> Any:
+def qr_matrix(data: str) -> tuple[tuple[int, ...], ...]:
+    """The QR code's modules for ``data`` (error correction M, the mask fixed)."""
+    return segno.make(data, error="m", micro=False, mask=QR_MASK).matrix
+
+
+class QrCode(Flowable):  # type: ignore[misc]
     """A vector QR code (segno's module matrix drawn as squares): sharp at any zoom."""
-    import segno
-    from reportlab.platypus import Flowable
 
-    matrix = segno.make(data, error="m", micro=False).matrix
-    modules = len(matrix) + 8  # with the quiet zone of four modules on each side
-    step = size / modules
+    def __init__(self, data: str, size: float):
+        super().__init__()
+        self.matrix, self.size = qr_matrix(data), size
 
-    class QrCode(Flowable):  # type: ignore[misc]
-        def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-            return size, size
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return self.size, self.size
 
-        def draw(self) -> None:
-            self.canv.setFillColorRGB(0, 0, 0)
-            for row_number, row in enumerate(matrix):
-                y = size - (row_number + 5) * step
-                for column, dark in enumerate(row):
-                    if dark:
-                        self.canv.rect((column + 4) * step, y, step, step, stroke=0, fill=1)
-
-    return QrCode()
+    def draw(self) -> None:
+        step = self.size / (len(self.matrix) + 8)  # a quiet zone of four modules each side
+        self.canv.setFillColorRGB(0, 0, 0)
+        for row_number, row in enumerate(self.matrix):
+            y = self.size - (row_number + 5) * step
+            for column, dark in enumerate(row):
+                if dark:
+                    self.canv.rect((column + 4) * step, y, step, step, stroke=0, fill=1)

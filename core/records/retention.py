@@ -14,6 +14,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from caratflow.case import history
 from caratflow.case.access import Actor
 from caratflow.case.service import legal_date
 from caratflow.errors import Conflict, Forbidden
@@ -88,6 +89,7 @@ def purge(
     session.add(record)
     session.flush()
     seal_purge(session, record)  # the ledger accounts for the decisions that go
+    history.uncount(session, shipment)
     session.delete(shipment)
     session.flush()
     return record

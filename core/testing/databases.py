@@ -87,3 +87,43 @@ def query_plans(session: Session, read: Callable[[Session], object]) -> list[str
             rows = connection.exec_driver_sql(explain + statement, parameters)
             plans.append("\n".join(str(row[-1] if sqlite else row[0]) for row in rows))
     return plans
+
+
+def tables_read_whole(session: Session, read: Callable[[Session], object]) -> list[str]:
+    """Each table a SELECT of ``read(session)`` reads from end to end, as ``"table: SQL"``:
+    a sequential scan, or an index walked without a condition. Seen with EXPLAIN on either
+    database (on PostgreSQL with sequential scans ruled out, so that a test's few rows do
+    not hide a missing index)."""
+    with statements_sent(session) as sent:
+        read(session)
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    if not sqlite:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    whole = []
+    for statement, parameters in sent:
+        if not statement.lstrip().upper().startswith("SELECT"):  # not the test's savepoints
+            continue
+        if sqlite:
+            rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            tables = [
+                str(row[-1]).split()[1]
+                for row in rows
+                if str(row[-1]).startswith("SCAN ") and "CONSTANT ROW" not in str(row[-1])
+            ]
+        else:
+            explain = "EXPLAIN (FORMAT JSON) " + statement
+            tables = _scanned(connection.exec_driver_sql(explain, parameters).scalar()[0]["Plan"])
+        whole += [f"{table}: {' '.join(statement.split())}" for table in tables]
+    return whole
+
+
+def _scanned(node: dict[str, Any]) -> list[str]:
+    """The relations a PostgreSQL plan node and its children read whole."""
+    scans = ("Seq Scan", "Index Scan", "Index Only Scan")
+    whole = []
+    if node["Node Type"] in scans and "Index Cond" not in node and "Relation Name" in node:
+        whole.append(node["Relation Name"])
+    for child in node.get("Plans", ()):
+        whole += _scanned(child)
+    return whole

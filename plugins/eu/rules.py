@@ -136,10 +136,12 @@ def risk_analysis(case: Case) -> dict[str, Any]:
     certificate = case.shipment.certificate
     reasons: list[str] = []
     score = 0
-    for trader in sorted({certificate.importer_name, certificate.exporter_name}):
-        history = case.registry.party_history(
-            case.shipment.authority_code, trader, excluding=case.shipment.id
-        )
+    traders = sorted({certificate.importer_name, certificate.exporter_name})
+    histories = case.registry.party_histories(
+        case.shipment.authority_code, traders, excluding=case.shipment.id
+    )
+    for trader in traders:
+        history = histories[trader]
         if not history.seen_before:
             score += profile["first_time_trader"]
             reasons.append(f"first shipment of {trader}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
+import segno
 import zxingcpp
 from PIL import Image
 from sqlalchemy import select
@@ -28,7 +29,7 @@ from caratflow.ledger.signing import verify_detached
 from caratflow.models import Authority, DocumentStatus, IssuedDocument, Role
 from caratflow.pluginhost import load_plugin_host
 from caratflow.records.documents import DocumentRefused, DocumentService, check_document
-from caratflow.records.rendering import render_pdf
+from caratflow.records.rendering import QR_MASK, qr_matrix, render_pdf
 from caratflow.testing.payloads import shipment_payload
 
 NOON = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
@@ -137,6 +138,9 @@ def test_the_pdf_renders_readably_and_its_qr_code_opens_the_public_check(
     assert image.size == (1241, 1754)  # A4 at 150 dpi
     (code,) = zxingcpp.read_barcodes(image)
     assert code.text == "http://127.0.0.1:5000/verify/EC000001"
+    # issue 28: drawn with the one fixed mask (segno would score all eight and pick 7)
+    assert qr_matrix(code.text) == segno.make(code.text, error="m", mask=QR_MASK).matrix
+    assert segno.make(code.text, error="m", micro=False).mask != QR_MASK
     page = client.get(code.text.removeprefix("http://127.0.0.1:5000"))
     assert page.status_code == 200
     assert "Genuine" in page.text and "VALID" in page.text and "EC000001" in page.text

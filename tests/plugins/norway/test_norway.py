@@ -16,6 +16,7 @@ import pytest
 from caratflow.case.access import Actor
 from caratflow.case.parties import party_json, register_party
 from caratflow.errors import Conflict, Forbidden, InvalidInput, NotFound, ReasonRequired
+from caratflow.law.registry import Registry
 from caratflow.law.rules import LawForbids
 from caratflow.ledger import sequencer, verification
 from caratflow.models import Role
@@ -474,7 +475,10 @@ def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
     with pytest.raises(Forbidden):
         purge(session, plugin_host, shipment.id, until, OFFICER, "routine")
     sequencer.sequence_pending(session, key)
+    importer = shipment.certificate.importer_name
     record = purge(session, plugin_host, shipment.id, until, ADMIN, "ten years passed")
+    # What is purged is no one's history any more (issue 28: the tallies forget it too).
+    assert not Registry(session).party_history("NO", importer).seen_before
     sequencer.sequence_pending(session, key)
     assert verification.verify_ledger(session, key.public_key()).ok  # the purge is accounted for
     assert (record.certificate_number, record.kept_until) == ("CA123456", until)

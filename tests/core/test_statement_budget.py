@@ -1,0 +1,55 @@
+"""A decision asks the database a handful of statements, each once (issue 28): the
+shipment and what the rules read in one or two queries, each setting, calendar and
+message read once per unit of work, the findings in one INSERT. A count, not a time: a
+budget that fails the day a change adds a query per finding, per rule or per trader."""
+
+from __future__ import annotations
+
+from caratflow.db import unit_of_work
+from caratflow.testing.databases import statements_sent
+from caratflow.testing.payloads import shipment_payload
+
+# Each decision as the API takes it: its own unit of work, in the runtime as wired (its
+# documents, deadlines, notices, ledger). What each statement is for, in order:
+BUDGET = {
+    # authority; both traders' history; messages announced; savepoint; shipment,
+    # certificate, containers, decision, its findings; traders' tallies; working days;
+    # the verification clock; the ledger; release savepoint
+    "present": 14,
+    # shipment with what the rules read; four eyes; traders' history; working days;
+    # messages announced; clocks; the update, decision, findings; the certified copy
+    # (already issued? its serial, savepoint, insert, release); the ledger; the clock met,
+    # its reminders withdrawn; the notice's recipients, its outbox row; the ledger
+    "verify": 21,
+    # shipment; its decisions and their findings (a way out reads the whole record);
+    # four eyes; the update, decision, findings; working days; clocks; the ledger
+    "release": 10,
+}
+
+
+def test_each_decision_stays_within_its_statement_budget(committed_runtime, officer):
+    runtime = committed_runtime
+    with unit_of_work(runtime.sessions) as session:  # a trader with history already
+        runtime.shipments.present(
+            session, shipment_payload(**{"certificate.number": "CA000001"}), officer
+        )
+    shipment: dict[str, int] = {}
+
+    def present(session):
+        shipment["id"] = runtime.shipments.present(session, shipment_payload(), officer).shipment.id
+
+    steps = {
+        "present": present,
+        "verify": lambda session: runtime.shipments.act(session, shipment["id"], "verify", officer),
+        "release": lambda session: runtime.shipments.act(
+            session, shipment["id"], "release", officer
+        ),
+    }
+    counted = {}
+    for name, step in steps.items():
+        with unit_of_work(runtime.sessions) as session:
+            with statements_sent(session) as sent:
+                step(session)
+            counted[name] = sum(not statement.startswith("BEGIN") for statement, _ in sent)
+    print("statements per decision:", counted)
+    assert all(counted[name] <= BUDGET[name] for name in BUDGET), (counted, BUDGET)
