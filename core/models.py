@@ -597,6 +597,9 @@ class LedgerEntry(Base):
     seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     logged_at: Mapped[datetime] = mapped_column(default=utcnow)
     leaf_data: Mapped[str] = mapped_column(Text)
+    # issue 25: HMAC-SHA256 of the leaf with a key the database does not hold, and its id
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class LedgerNode(Base):

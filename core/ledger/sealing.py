@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, object_session
 
 from caratflow.errors import CaratflowError
+from caratflow.ledger.leaf_keys import session_leaf_keys
 from caratflow.ledger.leaves import (
     DECISION,
     DOCUMENT,
@@ -83,6 +84,9 @@ def append_entry(
 ) -> LeafRef:
     """Seal ``record`` in the caller's transaction: one INSERT, no lock on any shared row.
 
+    The leaf is authenticated with the runtime's leaf key (``leaf_keys``): only the
+    application can write a leaf that the sequencer takes.
+
     A record is sealed once: sealing the same (kind, key) again fails with an integrity
     error, because a sealed record never changes (a change is a new record).
     """
@@ -105,11 +109,20 @@ def append_entries(
     them in the order of their keys.
     """
     moment = logged_at or datetime.now(UTC)
+    keys = session_leaf_keys(session)
     rows, refs = [], []
     for key, record in records:
         data = leaf_bytes(kind, key, moment, record)
+        key_id, mac = keys.authenticate(data)
         rows.append(
-            {"kind": kind, "record_key": key, "logged_at": moment, "leaf_data": data.decode()}
+            {
+                "kind": kind,
+                "record_key": key,
+                "logged_at": moment,
+                "leaf_data": data.decode(),
+                "key_id": key_id,
+                "mac": mac,
+            }
         )
         refs.append(LeafRef(kind, key, leaf_hash(data), None))
     if rows:

@@ -435,7 +435,13 @@ def test_a_lawful_purge_is_sealed_and_accounts_for_the_decisions_it_removed(
     session.delete(shipment)
     session.flush()
     unsealed = verification.verify_ledger(session, key.public_key())
-    assert unsealed.rows == {f"purge_record {tombstone.id}", f"ledger_entry purge:{tombstone.id}"}
+    # a purge record without its leaf makes no decision's absence lawful (issue 25)
+    assert unsealed.rows == {
+        f"purge_record {tombstone.id}",
+        f"ledger_entry purge:{tombstone.id}",
+        f"event {shipment.events[0].id}",
+        f"ledger_entry decision:{shipment.events[0].id}",
+    }
     sealing.seal_purge(session, tombstone)  # what caratflow.records.retention.purge is to call
     assert verification.verify_ledger(session, key.public_key()).ok
     session.delete(tombstone)  # but a purge record removed later leaves the events unexplained
