@@ -45,6 +45,9 @@ IDENTITY = "identity"
 PURGE = "purge"
 
 
+LEGAL_HOLD = "legal_hold"
+
+
 def leaf_bytes(kind: str, key: str, logged_at: datetime, record: Mapping[str, Any]) -> bytes:
     """The exact bytes of a leaf: canonical JSON (RFC 8785) of the record with what
     identifies it.
@@ -179,6 +182,19 @@ PURGE_COLUMNS = (
     "actor",
     "reason",
     "purged_at",
+)
+
+
+HOLD_COLUMNS = (
+    "id",
+    "shipment_id",
+    "authority_code",
+    "kind",
+    "reference",
+    "reason",
+    "actor",
+    "at",
+    "lifts",
 )
 
 

@@ -24,7 +24,9 @@ from caratflow.ledger.leaves import (
     DOCUMENT_COLUMNS,
     DOCUMENT_STATUS,
     EVENT_COLUMNS,
+    HOLD_COLUMNS,
     IDENTITY,
+    LEGAL_HOLD,
     PURGE,
     PURGE_COLUMNS,
     STATUS_COLUMNS,
@@ -42,6 +44,7 @@ from caratflow.models import (
     Event,
     IssuedDocument,
     LedgerEntry,
+    LegalHold,
     PurgeRecord,
     Shipment,
 )
@@ -162,6 +165,11 @@ def seal_status_change(session: Session, change: DocumentStatusChange, number: s
 def seal_purge(session: Session, record: PurgeRecord) -> LeafRef:
     """Seal a purge tombstone, so the decisions it lawfully removed are accounted for."""
     return append_entry(session, PURGE, str(record.id), sealed_purge(row_of(record, PURGE_COLUMNS)))
+
+
+def seal_legal_hold(session: Session, hold: LegalHold) -> LeafRef:
+    """Seal a legal hold placed or lifted (issue 25), in the transaction that records it."""
+    return append_entry(session, LEGAL_HOLD, str(hold.id), row_of(hold, HOLD_COLUMNS))
 
 
 def record_digital_identity(

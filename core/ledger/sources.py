@@ -23,6 +23,7 @@ from caratflow.models import (
     FindingRecord,
     IssuedDocument,
     LedgerEntry,
+    LegalHold,
     PurgeRecord,
 )
 
@@ -37,6 +38,8 @@ from caratflow.ledger.leaves import (
     DOCUMENT_STATUS,
     EVENT_COLUMNS,
     FINDING_COLUMNS,
+    HOLD_COLUMNS,
+    LEGAL_HOLD,
     PURGE,
     PURGE_COLUMNS,
     STATUS_COLUMNS,
@@ -154,6 +157,15 @@ def _load_purges(session: Session, keys: Sequence[str]) -> dict[str, dict[str, A
     return {str(row.id): sealed_purge(row._asdict()) for row in rows}
 
 
+def _load_holds(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    ids = _int_keys(keys)
+    if not ids:
+        return {}
+    table = LegalHold.__table__
+    rows = _rows(session, table, HOLD_COLUMNS, table.c.id.in_(ids))
+    return {str(row.id): row._asdict() for row in rows}
+
+
 def _shipment_purged(record: Mapping[str, Any], purged: set[int]) -> bool:
     return record.get("shipment_id") in purged
 
@@ -209,6 +221,14 @@ SOURCES: dict[str, Source] = {
         _load_purges,
         unsealed_keys(PURGE, PurgeRecord.id),
         changed_columns("purge_record"),
+    ),
+    LEGAL_HOLD: Source(
+        LEGAL_HOLD,
+        "legal_hold",
+        _load_holds,
+        unsealed_keys(LEGAL_HOLD, LegalHold.id),
+        changed_columns("legal_hold"),
+        _shipment_purged,
     ),
 }
 """The kinds whose records live in their own tables; ``identity`` leaves are the record."""
