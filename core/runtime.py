@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from caratflow.case.service import ShipmentService
 from caratflow.config import Settings
-from caratflow.db import make_engine, session_factory
+from caratflow.db import exposed, make_engine, session_factory, sqlite_files
 from caratflow.deadlines.keeping import keep_deadlines
 from caratflow.deadlines.notices import send_notices
 from caratflow.ledger.leaf_keys import bind_leaf_keys
@@ -52,3 +53,11 @@ class Runtime:
             plugins, observers=[documents.on_decision, keep_deadlines, send_notices, seal_decision]
         )
         return cls(settings, engine, sessions, plugins, shipments, documents)
+
+
+def exposed_secrets(settings: Settings) -> list[tuple[Path, int]]:
+    """The instance folder, keys and database files that group or others may use, with
+    their modes: ``caratflow doctor`` warns about each (issue 25)."""
+    paths = [settings.instance_path, settings.signing_key_path, settings.leaf_keys_path]
+    paths += sqlite_files(settings.database_url)
+    return exposed(path for path in paths if path is not None)

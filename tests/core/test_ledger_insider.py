@@ -197,3 +197,27 @@ def test_a_session_without_leaf_keys_seals_nothing(connection):
 
     with Session(bind=connection) as bare, pytest.raises(leaf_keys.LeafKeyError):
         sealing.record_digital_identity(bare, "ID-1", {"carats": "1.00"})
+
+
+def test_the_keys_and_database_files_others_may_read_are_listed(tmp_path):
+    """What ``caratflow doctor`` warns about: nothing after ``init``, then each file or
+    folder whose mode lets group or others in."""
+    from caratflow.config import Settings
+    from caratflow.db import make_engine
+    from caratflow.runtime import exposed_secrets
+    from caratflow.testing.servers import with_ledger_key
+
+    instance, url = tmp_path / "instance", f"sqlite:///{tmp_path / 'instance' / 'kp.sqlite3'}"
+    settings = with_ledger_key(Settings.from_env({}, instance_path=instance, database_url=url))
+    make_engine(settings.database_url).dispose()
+    database = instance / "kp.sqlite3"
+    assert database.exists() and stat.S_IMODE(os.stat(database).st_mode) == 0o600
+    assert exposed_secrets(settings) == []
+    settings.leaf_keys_path.chmod(0o640)
+    database.chmod(0o644)
+    instance.chmod(0o755)
+    assert exposed_secrets(settings) == [
+        (instance, 0o755),
+        (settings.leaf_keys_path, 0o640),
+        (database, 0o644),
+    ]
