@@ -48,6 +48,10 @@ PURGE = "purge"
 LEGAL_HOLD = "legal_hold"
 
 
+PRESENTATION = "presentation"
+"""A shipment as presented: its own columns, its certificate and containers (issue 25)."""
+
+
 def leaf_bytes(kind: str, key: str, logged_at: datetime, record: Mapping[str, Any]) -> bytes:
     """The exact bytes of a leaf: canonical JSON (RFC 8785) of the record with what
     identifies it.
@@ -198,6 +202,33 @@ HOLD_COLUMNS = (
 )
 
 
+SHIPMENT_COLUMNS = ("id", "authority_code", "direction", "goods", "presented_at", "entry_point")
+
+
+CERTIFICATE_COLUMNS = (
+    "id",
+    "number",
+    "issuing_country",
+    "issuing_authority",
+    "validating_authority",
+    "issued_on",
+    "expires_on",
+    "exporter_name",
+    "exporter_address",
+    "importer_name",
+    "importer_address",
+    "parcels",
+    "carats",
+    "value_usd",
+    "hs_codes",
+    "origin",
+    "provenance",
+)
+
+
+CONTAINER_COLUMNS = ("id", "label", "seals", "seals_intact")
+
+
 def row_of(obj: object, names: Sequence[str]) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in names}
 
@@ -261,3 +292,28 @@ def sealed_status(row: Mapping[str, Any], number: str) -> dict[str, Any]:
 
 def sealed_purge(row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in PURGE_COLUMNS}
+
+
+def _exact(value: Any) -> Any:
+    """A Decimal without the zeros a column's scale pads on, however it was read back."""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else plain(value)
+
+
+def sealed_presentation(
+    shipment: Mapping[str, Any],
+    certificate: Mapping[str, Any] | None,
+    containers: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """A shipment as presented: where and how, the certificate and the containers, so that
+    no later edit of what the decisions judged passes unseen."""
+    record = {name: plain(shipment[name]) for name in SHIPMENT_COLUMNS}
+    record["certificate"] = (
+        {name: _exact(certificate[name]) for name in CERTIFICATE_COLUMNS}
+        if certificate is not None
+        else None
+    )
+    record["containers"] = [
+        {name: plain(c[name]) for name in CONTAINER_COLUMNS}
+        for c in sorted(containers, key=lambda c: c["id"])
+    ]
+    return record

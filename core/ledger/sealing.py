@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, object_session
 from caratflow.errors import CaratflowError
 from caratflow.ledger.leaf_keys import session_leaf_keys
 from caratflow.ledger.leaves import (
+    CERTIFICATE_COLUMNS,
+    CONTAINER_COLUMNS,
     DECISION,
     DOCUMENT,
     DOCUMENT_COLUMNS,
@@ -27,14 +29,17 @@ from caratflow.ledger.leaves import (
     HOLD_COLUMNS,
     IDENTITY,
     LEGAL_HOLD,
+    PRESENTATION,
     PURGE,
     PURGE_COLUMNS,
+    SHIPMENT_COLUMNS,
     STATUS_COLUMNS,
     finding_row,
     leaf_bytes,
     row_of,
     sealed_decision,
     sealed_document,
+    sealed_presentation,
     sealed_purge,
     sealed_status,
 )
@@ -143,6 +148,24 @@ def seal_decision(
         str(event.id),
         sealed_decision(row_of(event, EVENT_COLUMNS), [finding_row(f) for f in event.findings]),
         logged_at=event.at,
+    )
+    if event.from_state is None:  # the presentation: what every decision judges
+        append_entry(
+            session,
+            PRESENTATION,
+            str(shipment.id),
+            presentation_record(shipment),
+            logged_at=event.at,
+        )
+
+
+def presentation_record(shipment: Shipment) -> dict[str, Any]:
+    """What the ledger seals of a shipment as presented (see ``sealed_presentation``)."""
+    certificate = shipment.certificate
+    return sealed_presentation(
+        row_of(shipment, SHIPMENT_COLUMNS),
+        row_of(certificate, CERTIFICATE_COLUMNS) if certificate is not None else None,
+        [row_of(c, CONTAINER_COLUMNS) for c in shipment.containers],
     )
 
 

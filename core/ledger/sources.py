@@ -18,6 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from caratflow.models import (
+    Certificate,
+    Container,
     DocumentStatusChange,
     Event,
     FindingRecord,
@@ -25,6 +27,7 @@ from caratflow.models import (
     LedgerEntry,
     LegalHold,
     PurgeRecord,
+    Shipment,
 )
 
 if TYPE_CHECKING:
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 
 
 from caratflow.ledger.leaves import (
+    CERTIFICATE_COLUMNS,
+    CONTAINER_COLUMNS,
     DECISION,
     DOCUMENT,
     DOCUMENT_COLUMNS,
@@ -40,11 +45,14 @@ from caratflow.ledger.leaves import (
     FINDING_COLUMNS,
     HOLD_COLUMNS,
     LEGAL_HOLD,
+    PRESENTATION,
     PURGE,
     PURGE_COLUMNS,
+    SHIPMENT_COLUMNS,
     STATUS_COLUMNS,
     sealed_decision,
     sealed_document,
+    sealed_presentation,
     sealed_purge,
     sealed_status,
 )
@@ -166,6 +174,86 @@ def _load_holds(session: Session, keys: Sequence[str]) -> dict[str, dict[str, An
     return {str(row.id): row._asdict() for row in rows}
 
 
+def _load_presentations(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    ids = _int_keys(keys)
+    if not ids:
+        return {}
+    shipments = _rows(
+        session, Shipment.__table__, SHIPMENT_COLUMNS, Shipment.__table__.c.id.in_(ids)
+    )
+    certificates = {
+        row.shipment_id: row._asdict()
+        for row in _rows(
+            session,
+            Certificate.__table__,
+            ("shipment_id", *CERTIFICATE_COLUMNS),
+            Certificate.__table__.c.shipment_id.in_(ids),
+        )
+    }
+    containers: dict[int, list[dict[str, Any]]] = {}
+    for row in _rows(
+        session,
+        Container.__table__,
+        ("shipment_id", *CONTAINER_COLUMNS),
+        Container.__table__.c.shipment_id.in_(ids),
+    ):
+        containers.setdefault(row.shipment_id, []).append(row._asdict())
+    return {
+        str(row.id): sealed_presentation(
+            row._asdict(), certificates.get(row.id), containers.get(row.id, [])
+        )
+        for row in shipments
+    }
+
+
+def _presentation_rows(
+    key: str, sealed: Mapping[str, Any], current: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """Name the shipment, certificate and container rows that differ from the presentation."""
+    own = {name: sealed.get(name) for name in SHIPMENT_COLUMNS}
+    found = _column_changes(f"shipment {key}", own, {n: current.get(n) for n in own})
+    was, now = sealed.get("certificate") or {}, current.get("certificate") or {}
+    found += _column_changes(f"certificate {was.get('id', now.get('id'))}", was, now)
+    before = {c["id"]: c for c in sealed.get("containers", [])}
+    after = {c["id"]: c for c in current.get("containers", [])}
+    for container in sorted(set(before) | set(after)):
+        label = f"container {container}"
+        if container not in after:
+            found.append((label, f"{label} of shipment {key} was deleted"))
+        elif container not in before:
+            found.append((label, f"{label} was added to shipment {key} after it was presented"))
+        else:
+            found += _column_changes(label, before[container], after[container])
+    return found
+
+
+def _column_changes(
+    label: str, sealed: Mapping[str, Any], current: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    return [
+        (label, f"{label} {name}: sealed {sealed.get(name)!r}, now {current.get(name)!r}")
+        for name in sorted(set(sealed) | set(current))
+        if sealed.get(name) != current.get(name)
+    ]
+
+
+def _unsealed_presentations(session: Session) -> list[str]:
+    """Shipments without a presentation leaf, among those presented since presentations
+    were sealed (issue 25; an older shipment's presentation is in its decisions alone)."""
+    sealed = exists().where(
+        LedgerEntry.kind == PRESENTATION, LedgerEntry.record_key == cast(Shipment.id, String)
+    )
+    first = session.scalar(select(Shipment.id).where(sealed).order_by(Shipment.id).limit(1))
+    if first is None:
+        return []
+    query = select(Shipment.id).where(Shipment.id > first, ~sealed).limit(1000)
+    return [str(key) for key in session.scalars(query)]
+
+
+def _presented_shipment_purged(record: Mapping[str, Any], purged: set[int]) -> bool:
+    return record.get("id") in purged
+
+
 def _shipment_purged(record: Mapping[str, Any], purged: set[int]) -> bool:
     return record.get("shipment_id") in purged
 
@@ -221,6 +309,14 @@ SOURCES: dict[str, Source] = {
         _load_purges,
         unsealed_keys(PURGE, PurgeRecord.id),
         changed_columns("purge_record"),
+    ),
+    PRESENTATION: Source(
+        PRESENTATION,
+        "shipment",
+        _load_presentations,
+        _unsealed_presentations,
+        _presentation_rows,
+        _presented_shipment_purged,
     ),
     LEGAL_HOLD: Source(
         LEGAL_HOLD,

@@ -17,7 +17,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from caratflow.ledger import merkle
 from caratflow.ledger.leaf_keys import LeafKeys, session_leaf_keys
@@ -28,10 +28,12 @@ from caratflow.ledger.signing import (
 )
 from caratflow.models import (
     DocumentStatusChange,
+    Event,
     IssuedDocument,
     LedgerEntry,
     LedgerNode,
     LedgerTreeHead,
+    Shipment,
 )
 
 if TYPE_CHECKING:
@@ -170,6 +172,7 @@ def verify_ledger(
                 "the service, or its entry was deleted",
             )
     _check_document_status(session, report)
+    _check_shipment_state(session, report)
     return report
 
 
@@ -610,6 +613,27 @@ def _check_document_status(session: Session, report: LedgerReport) -> None:
                 (f"issued_document {number}",),
                 f"issued_document {number} says it is {plain(status)}, but its sealed status "
                 f"changes say {expected}",
+            )
+
+
+def _check_shipment_state(session: Session, report: LedgerReport) -> None:
+    """A shipment's state must be the one its last sealed decision left it in (issue 25)."""
+    earlier = aliased(Event)
+    latest = (
+        select(func.max(earlier.id)).where(earlier.shipment_id == Shipment.id).correlate(Shipment)
+    )
+    rows = session.execute(
+        select(Shipment.id, Shipment.state, Event.id, Event.to_state).outerjoin(
+            Event, Event.id == latest.scalar_subquery()
+        )
+    )
+    for shipment, state, event, left in rows:
+        if state != left:
+            report.add(
+                "modified",
+                (f"shipment {shipment}",),
+                f"shipment {shipment} says it is {state}, but its last sealed decision "
+                f"(event {event}) left it {left}",
             )
 
 

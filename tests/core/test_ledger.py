@@ -441,6 +441,8 @@ def test_a_lawful_purge_is_sealed_and_accounts_for_the_decisions_it_removed(
         f"ledger_entry purge:{tombstone.id}",
         f"event {shipment.events[0].id}",
         f"ledger_entry decision:{shipment.events[0].id}",
+        f"shipment {shipment.id}",
+        f"ledger_entry presentation:{shipment.id}",
     }
     sealing.seal_purge(session, tombstone)  # what caratflow.records.retention.purge is to call
     assert verification.verify_ledger(session, key.public_key()).ok

@@ -14,7 +14,7 @@ import stat
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
 from caratflow.ledger import leaf_keys, leaves, sealing, sequencer, signing_keys, verification
 from caratflow.ledger.sealing import LedgerError
@@ -37,7 +37,7 @@ def forge_decision(session, shipment, *, encoding: str) -> Event:
         action="release",
         actor="officer.be",
         from_state=shipment.state,
-        to_state="released",
+        to_state=shipment.state,  # so that the shipment's state still agrees
         reason="",
         legal_date=MOMENT.date(),
         at=MOMENT,
@@ -69,7 +69,7 @@ def test_a_forged_pending_decision_is_refused_by_the_sequencer_and_named_by_veri
     forged = forge_decision(session, shipment, encoding=encoding)
     report = verification.verify_ledger(session, key.public_key())
     assert report.pending == 1 and not report.ok
-    (found,) = report.discrepancies
+    (found,) = [d for d in report.discrepancies if d.problem != "modified"]
     assert found.problem == "unauthenticated"
     assert found.rows == (f"ledger_entry decision:{forged.id}", f"event {forged.id}")
     assert "written outside the application" in found.message
@@ -83,7 +83,9 @@ def test_a_leaf_authenticated_for_another_record_or_by_another_key_is_named(
     """The HMAC covers the leaf's bytes: copying a genuine one, or making one with a key of
     one's own under the node's key id, authenticates nothing."""
     shipment = runtime.shipments.present(session, shipment_payload(), officer).shipment
-    genuine = session.execute(select(LedgerEntry.key_id, LedgerEntry.mac)).one()
+    genuine = session.execute(
+        select(LedgerEntry.key_id, LedgerEntry.mac).where(LedgerEntry.kind == leaves.DECISION)
+    ).one()
     copied = forge_decision(session, shipment, encoding="product")
     session.execute(
         update(LedgerEntry)
@@ -106,7 +108,9 @@ def test_a_leaf_whose_authentication_was_edited_under_a_signed_head_is_named(
 ):
     shipment = runtime.shipments.present(session, shipment_payload(), officer).shipment
     sequencer.sequence_pending(session, key)
-    session.execute(update(LedgerEntry).values(mac="0" * 64))
+    session.execute(
+        update(LedgerEntry).where(LedgerEntry.kind == leaves.DECISION).values(mac="0" * 64)
+    )
     report = verification.verify_ledger(session, key.public_key())
     assert [d.problem for d in report.discrepancies] == ["unauthenticated"]
     assert f"event {shipment.events[0].id}" in report.rows
@@ -175,10 +179,16 @@ def test_a_rotated_leaf_key_keeps_the_old_leaves_checkable(runtime, session, off
     new = leaf_keys.rotate_leaf_key(runtime.settings.leaf_keys_path)
     assert new != old and leaf_keys.session_leaf_keys(session).current == new
     second = runtime.shipments.present(session, shipment_payload(), officer).shipment
-    ids = dict(session.execute(select(LedgerEntry.record_key, LedgerEntry.key_id)).all())
+    ids = dict(
+        session.execute(
+            select(LedgerEntry.record_key, LedgerEntry.key_id).where(
+                LedgerEntry.kind == leaves.DECISION
+            )
+        ).all()
+    )
     assert ids == {str(first.events[0].id): old, str(second.events[0].id): new}
     assert verification.verify_ledger(session, key.public_key()).ok
-    assert sequencer.sequence_pending(session, key).tree_size == 2
+    assert sequencer.sequence_pending(session, key).tree_size == 4  # decision, presentation
     assert verification.verify_ledger(session, key.public_key()).ok
 
 
@@ -221,3 +231,50 @@ def test_the_keys_and_database_files_others_may_read_are_listed(tmp_path):
         (settings.leaf_keys_path, 0o640),
         (database, 0o644),
     ]
+
+
+# -- everything that decides a case is sealed (point 2) ---------------------------------
+
+
+@pytest.fixture
+def refused(runtime, session, officer, key):
+    shipment = runtime.shipments.present(session, shipment_payload(), officer).shipment
+    runtime.shipments.act(session, shipment.id, "refuse", officer, reason="forged certificate")
+    sequencer.sequence_pending(session, key)
+    assert verification.verify_ledger(session, key.public_key()).ok
+    return shipment
+
+
+def test_a_refused_shipment_set_to_released_by_sql_is_named(session, key, refused):
+    session.execute(text(f"UPDATE shipment SET state = 'released' WHERE id = {refused.id}"))
+    report = verification.verify_ledger(session, key.public_key())
+    (found,) = report.discrepancies
+    assert found.rows == (f"shipment {refused.id}",)
+    assert "says it is released, but its last sealed decision" in found.message
+    assert "left it refused" in found.message
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "named"),
+    [
+        ("shipment", "authority_code", "'NO'", "shipment {shipment} authority_code"),
+        ("certificate", "carats", "200", "certificate {certificate} carats"),
+        ("certificate", "origin", """'["RU"]'""", "certificate {certificate} origin"),
+        ("certificate", "importer_name", "'Someone Else'", "certificate {certificate} importer"),
+        ("container", "seals_intact", "false", "container {container} seals_intact"),
+    ],
+)
+def test_a_shipment_edited_by_sql_after_its_presentation_is_named(
+    session, key, refused, table, column, value, named
+):
+    where = "shipment_id" if table != "shipment" else "id"
+    session.execute(text(f"UPDATE {table} SET {column} = {value} WHERE {where} = {refused.id}"))
+    report = verification.verify_ledger(session, key.public_key())
+    ids = {
+        "shipment": refused.id,
+        "certificate": refused.certificate.id,
+        "container": refused.containers[0].id if refused.containers else None,
+    }
+    label = named.format(**ids)
+    assert any(label in d.message for d in report.discrepancies), report.discrepancies
+    assert named.format(**ids).rsplit(" ", 1)[0] in report.rows

@@ -312,6 +312,10 @@ def test_an_edited_decision_is_named_with_what_changed(runtime, session, officer
     value = changed(getattr(event, column), Event.__table__.c[column], [])
     session.execute(update(Event).where(Event.id == event.id).values({column: value}))
     report = verification.verify_ledger(session, key.public_key())
-    (found,) = report.discrepancies
+    found, *also = report.discrepancies
     assert found.rows == (f"event {event.id}",) and found.problem == "modified"
+    # the shipment's state no longer agrees with its last decision (issue 25)
+    assert [d.rows for d in also] == (
+        [(f"shipment {shipment.id}",)] if column == "to_state" else []
+    )
     assert f"event {event.id} {column}: sealed" in found.message
