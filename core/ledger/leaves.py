@@ -21,6 +21,7 @@ from caratflow.ledger.signing import (
 from caratflow.models import (
     FindingRecord,
 )
+from caratflow.types import Carats
 
 if TYPE_CHECKING:
     pass
@@ -317,3 +318,41 @@ def sealed_presentation(
         for c in sorted(containers, key=lambda c: c["id"])
     ]
     return record
+
+
+IDENTITY_COLUMNS = (
+    "id",
+    "number",
+    "authority_code",
+    "kind",
+    "carats",
+    "origin",
+    "origin_countries",
+    "documents",
+    "registered_on",
+)
+
+
+def exact_carats(carats: Any) -> Decimal:
+    """Carats at the columns' full scale, however the database reads them back, so that a
+    sealed leaf and an answer always write them the same way."""
+    return Decimal(carats).quantize(Decimal(1).scaleb(-Carats().scale))
+
+
+def sealed_identity(row: Mapping[str, Any], parents: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    """What the ledger seals of a digital identity, with the cuts it was made of: everything
+    but the officer's name, so that the leaf can be shown whole with its proof (the same
+    function rebuilds it from the rows, issue 25)."""
+    return {
+        "id": row["number"],
+        "kind": plain(row["kind"]),
+        "carats": exact_carats(row["carats"]),
+        "origin": dict(row["origin"]),
+        "origin_countries": list(row["origin_countries"]),
+        "documents": list(row["documents"]),
+        "parents": [
+            {"id": number, "carats": exact_carats(carats)} for number, carats in sorted(parents)
+        ],
+        "control_point": row["authority_code"],
+        "registered_on": row["registered_on"],
+    }

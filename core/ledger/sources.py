@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 from caratflow.models import (
     Certificate,
     Container,
+    DigitalIdentity,
     DocumentStatusChange,
     Event,
     FindingRecord,
+    IdentityCut,
     IssuedDocument,
     LedgerEntry,
     LegalHold,
@@ -44,6 +46,8 @@ from caratflow.ledger.leaves import (
     EVENT_COLUMNS,
     FINDING_COLUMNS,
     HOLD_COLUMNS,
+    IDENTITY,
+    IDENTITY_COLUMNS,
     LEGAL_HOLD,
     PRESENTATION,
     PURGE,
@@ -52,6 +56,7 @@ from caratflow.ledger.leaves import (
     STATUS_COLUMNS,
     sealed_decision,
     sealed_document,
+    sealed_identity,
     sealed_presentation,
     sealed_purge,
     sealed_status,
@@ -250,6 +255,42 @@ def _unsealed_presentations(session: Session) -> list[str]:
     return [str(key) for key in session.scalars(query)]
 
 
+def _load_identities(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    table, cut = DigitalIdentity.__table__, IdentityCut.__table__
+    rows = _rows(session, table, IDENTITY_COLUMNS, table.c.number.in_(list(keys)))
+    parents: dict[int, list[tuple[str, Any]]] = {}
+    if rows:
+        parent = table.alias("parent")
+        for child, number, carats in session.execute(
+            select(cut.c.child_id, parent.c.number, cut.c.carats)
+            .join(parent, parent.c.id == cut.c.parent_id)
+            .where(cut.c.child_id.in_([row.id for row in rows]))
+        ):
+            parents.setdefault(child, []).append((number, carats))
+    return {row.number: sealed_identity(row._asdict(), parents.get(row.id, [])) for row in rows}
+
+
+def _identity_rows(
+    key: str, sealed: Mapping[str, Any], current: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """Name the identity row, and each cut it was made of, that differs from its leaf."""
+    own = {name: value for name, value in sealed.items() if name != "parents"}
+    found = _column_changes(
+        f"digital_identity {key}", own, {name: current.get(name) for name in own}
+    )
+    was = {p["id"]: p["carats"] for p in sealed.get("parents", [])}
+    now = {p["id"]: p["carats"] for p in current.get("parents", [])}
+    for parent in sorted(set(was) | set(now)):
+        label = f"identity_cut {parent}>{key}"
+        if parent not in now:
+            found.append((label, f"{label} (the cut of {key} from {parent}) was deleted"))
+        elif parent not in was:
+            found.append((label, f"{label} was added after {key} was registered"))
+        elif was[parent] != now[parent]:
+            found.append((label, f"{label} carats: sealed {was[parent]!r}, now {now[parent]!r}"))
+    return found
+
+
 def _presented_shipment_purged(record: Mapping[str, Any], purged: set[int]) -> bool:
     return record.get("id") in purged
 
@@ -318,6 +359,13 @@ SOURCES: dict[str, Source] = {
         _presentation_rows,
         _presented_shipment_purged,
     ),
+    IDENTITY: Source(
+        IDENTITY,
+        "digital_identity",
+        _load_identities,
+        unsealed_keys(IDENTITY, DigitalIdentity.number),
+        _identity_rows,
+    ),
     LEGAL_HOLD: Source(
         LEGAL_HOLD,
         "legal_hold",
@@ -327,4 +375,5 @@ SOURCES: dict[str, Source] = {
         _shipment_purged,
     ),
 }
-"""The kinds whose records live in their own tables; ``identity`` leaves are the record."""
+"""The kinds whose records live in their own tables; a leaf of any other kind is its
+record (an identity's leaf is compared with its rows and cuts since issue 25)."""
