@@ -49,6 +49,10 @@ PURGE = "purge"
 LEGAL_HOLD = "legal_hold"
 
 
+DEADLINE = "deadline"
+"""A legal clock's status as it stood after each change, keyed ``<deadline id>:<n>``."""
+
+
 PRESENTATION = "presentation"
 """A shipment as presented: its own columns, its certificate and containers (issue 25)."""
 
@@ -200,6 +204,19 @@ HOLD_COLUMNS = (
     "actor",
     "at",
     "lifts",
+)
+
+
+DEADLINE_COLUMNS = (
+    "id",
+    "shipment_id",
+    "rule",
+    "status",
+    "due_on",
+    "met_at",
+    "closed_at",
+    "suspended_on",
+    "schedule",
 )
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    func,
     insert,
     select,
 )
@@ -21,6 +22,8 @@ from caratflow.ledger.leaf_keys import session_leaf_keys
 from caratflow.ledger.leaves import (
     CERTIFICATE_COLUMNS,
     CONTAINER_COLUMNS,
+    DEADLINE,
+    DEADLINE_COLUMNS,
     DECISION,
     DOCUMENT,
     DOCUMENT_COLUMNS,
@@ -36,6 +39,7 @@ from caratflow.ledger.leaves import (
     STATUS_COLUMNS,
     finding_row,
     leaf_bytes,
+    plain,
     row_of,
     sealed_decision,
     sealed_document,
@@ -45,6 +49,7 @@ from caratflow.ledger.leaves import (
 )
 from caratflow.ledger.merkle import leaf_hash
 from caratflow.models import (
+    Deadline,
     DocumentStatusChange,
     Event,
     IssuedDocument,
@@ -188,6 +193,18 @@ def seal_status_change(session: Session, change: DocumentStatusChange, number: s
 def seal_purge(session: Session, record: PurgeRecord) -> LeafRef:
     """Seal a purge tombstone, so the decisions it lawfully removed are accounted for."""
     return append_entry(session, PURGE, str(record.id), sealed_purge(row_of(record, PURGE_COLUMNS)))
+
+
+def seal_deadline(session: Session, deadline: Deadline) -> LeafRef:
+    """Seal a legal clock's status as it now stands, after it was opened, suspended,
+    resumed, met, missed or cancelled (issue 25): the n-th change is ``<id>:<n>``."""
+    changes = session.scalar(
+        select(func.count())
+        .select_from(LedgerEntry)
+        .where(LedgerEntry.kind == DEADLINE, LedgerEntry.record_key.like(f"{deadline.id}:%"))
+    )
+    record = {name: plain(getattr(deadline, name)) for name in DEADLINE_COLUMNS}
+    return append_entry(session, DEADLINE, f"{deadline.id}:{(changes or 0) + 1}", record)
 
 
 def seal_legal_hold(session: Session, hold: LegalHold) -> LeafRef:

@@ -27,6 +27,7 @@ from caratflow.ledger.signing import (
     verify_tree_head,
 )
 from caratflow.models import (
+    Deadline,
     DocumentStatusChange,
     Event,
     IssuedDocument,
@@ -40,7 +41,15 @@ if TYPE_CHECKING:
     pass
 
 
-from caratflow.ledger.leaves import LEAF_VERSION, PURGE, as_json, leaf_bytes, plain
+from caratflow.ledger.leaves import (
+    DEADLINE,
+    DEADLINE_COLUMNS,
+    LEAF_VERSION,
+    PURGE,
+    as_json,
+    leaf_bytes,
+    plain,
+)
 from caratflow.ledger.sequencer import HEAD_COLUMNS, head_of
 from caratflow.ledger.sources import SOURCES, Source
 
@@ -173,6 +182,7 @@ def verify_ledger(
             )
     _check_document_status(session, report)
     _check_shipment_state(session, report)
+    _check_deadlines(session, report, scan.purged_shipments)
     return report
 
 
@@ -613,6 +623,51 @@ def _check_document_status(session: Session, report: LedgerReport) -> None:
                 (f"issued_document {number}",),
                 f"issued_document {number} says it is {plain(status)}, but its sealed status "
                 f"changes say {expected}",
+            )
+
+
+def _check_deadlines(session: Session, report: LedgerReport, purged: set[int]) -> None:
+    """A deadline must stand as its latest sealed status change says (issue 25): met is
+    not missed, nor its due day moved, by SQL alone."""
+    latest: dict[int, tuple[int, dict[str, Any]]] = {}
+    entries = select(LedgerEntry.record_key, LedgerEntry.leaf_data).where(
+        LedgerEntry.kind == DEADLINE
+    )
+    for key, data in session.execute(entries):
+        deadline, _, change = key.partition(":")
+        known = latest.get(int(deadline), (0, {}))[0] if deadline.isdigit() else None
+        if known is not None and change.isdigit() and int(change) > known:
+            latest[int(deadline)] = (int(change), json.loads(data)["record"])
+    table = Deadline.__table__
+    rows = {
+        row.id: as_json({name: getattr(v, "value", v) for name, v in row._asdict().items()})
+        for row in session.execute(select(*(table.c[name] for name in DEADLINE_COLUMNS)))
+    }
+    first = min(latest, default=None)
+    for deadline, row in rows.items():
+        label = f"deadline {deadline}"
+        if deadline not in latest:
+            if first is not None and deadline > first:
+                report.add(
+                    "unsealed",
+                    (label,),
+                    f"{label} has no sealed status: it was written outside the service",
+                )
+            continue
+        change, sealed = latest[deadline]
+        changed = sorted(name for name in sealed if sealed[name] != row.get(name))
+        for name in changed:
+            report.add(
+                "modified",
+                (label,),
+                f"{label} {name}: sealed {sealed[name]!r} (change {change}), now {row.get(name)!r}",
+            )
+    for deadline, (change, sealed) in latest.items():
+        if deadline not in rows and sealed.get("shipment_id") not in purged:
+            report.add(
+                "deleted",
+                (f"deadline {deadline}", f"ledger_entry {DEADLINE}:{deadline}:{change}"),
+                f"deadline {deadline}, sealed by its status change {change}, no longer exists",
             )
 
 
