@@ -17,9 +17,9 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from caratflow.ledger import merkle
+from caratflow.ledger import merkle, states
 from caratflow.ledger.leaf_keys import LeafKeys, session_leaf_keys
 from caratflow.ledger.merkle import leaf_hash
 from caratflow.ledger.signing import (
@@ -27,14 +27,9 @@ from caratflow.ledger.signing import (
     verify_tree_head,
 )
 from caratflow.models import (
-    Deadline,
-    DocumentStatusChange,
-    Event,
-    IssuedDocument,
     LedgerEntry,
     LedgerNode,
     LedgerTreeHead,
-    Shipment,
 )
 
 if TYPE_CHECKING:
@@ -42,13 +37,10 @@ if TYPE_CHECKING:
 
 
 from caratflow.ledger.leaves import (
-    DEADLINE,
-    DEADLINE_COLUMNS,
     LEAF_VERSION,
     PURGE,
     as_json,
     leaf_bytes,
-    plain,
 )
 from caratflow.ledger.sequencer import HEAD_COLUMNS, head_of
 from caratflow.ledger.sources import SOURCES, Source
@@ -180,9 +172,8 @@ def verify_ledger(
                 f"{source.table} {record_key} has no ledger entry: it was written outside "
                 "the service, or its entry was deleted",
             )
-    _check_document_status(session, report)
-    _check_shipment_state(session, report)
-    _check_deadlines(session, report, scan.purged_shipments)
+    for found in states.check_states(session, scan.purged_shipments):
+        report.add(*found)
     return report
 
 
@@ -602,94 +593,6 @@ def _unlinked(sealed: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
     return {k: v for k, v in sealed.items() if k != "shipment_id"} == {
         k: v for k, v in current.items() if k != "shipment_id"
     }
-
-
-def _check_document_status(session: Session, report: LedgerReport) -> None:
-    """A document's status column must be what its last sealed status change says."""
-    last = (
-        select(DocumentStatusChange.status)
-        .where(DocumentStatusChange.document_id == IssuedDocument.id)
-        .order_by(DocumentStatusChange.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    for number, status, changed_to in session.execute(
-        select(IssuedDocument.number, IssuedDocument.status, last)
-    ):
-        expected = plain(changed_to) if changed_to is not None else "valid"
-        if plain(status) != expected:
-            report.add(
-                "modified",
-                (f"issued_document {number}",),
-                f"issued_document {number} says it is {plain(status)}, but its sealed status "
-                f"changes say {expected}",
-            )
-
-
-def _check_deadlines(session: Session, report: LedgerReport, purged: set[int]) -> None:
-    """A deadline must stand as its latest sealed status change says (issue 25): met is
-    not missed, nor its due day moved, by SQL alone."""
-    latest: dict[int, tuple[int, dict[str, Any]]] = {}
-    entries = select(LedgerEntry.record_key, LedgerEntry.leaf_data).where(
-        LedgerEntry.kind == DEADLINE
-    )
-    for key, data in session.execute(entries):
-        deadline, _, change = key.partition(":")
-        known = latest.get(int(deadline), (0, {}))[0] if deadline.isdigit() else None
-        if known is not None and change.isdigit() and int(change) > known:
-            latest[int(deadline)] = (int(change), json.loads(data)["record"])
-    table = Deadline.__table__
-    rows = {
-        row.id: as_json({name: getattr(v, "value", v) for name, v in row._asdict().items()})
-        for row in session.execute(select(*(table.c[name] for name in DEADLINE_COLUMNS)))
-    }
-    first = min(latest, default=None)
-    for deadline, row in rows.items():
-        label = f"deadline {deadline}"
-        if deadline not in latest:
-            if first is not None and deadline > first:
-                report.add(
-                    "unsealed",
-                    (label,),
-                    f"{label} has no sealed status: it was written outside the service",
-                )
-            continue
-        change, sealed = latest[deadline]
-        changed = sorted(name for name in sealed if sealed[name] != row.get(name))
-        for name in changed:
-            report.add(
-                "modified",
-                (label,),
-                f"{label} {name}: sealed {sealed[name]!r} (change {change}), now {row.get(name)!r}",
-            )
-    for deadline, (change, sealed) in latest.items():
-        if deadline not in rows and sealed.get("shipment_id") not in purged:
-            report.add(
-                "deleted",
-                (f"deadline {deadline}", f"ledger_entry {DEADLINE}:{deadline}:{change}"),
-                f"deadline {deadline}, sealed by its status change {change}, no longer exists",
-            )
-
-
-def _check_shipment_state(session: Session, report: LedgerReport) -> None:
-    """A shipment's state must be the one its last sealed decision left it in (issue 25)."""
-    earlier = aliased(Event)
-    latest = (
-        select(func.max(earlier.id)).where(earlier.shipment_id == Shipment.id).correlate(Shipment)
-    )
-    rows = session.execute(
-        select(Shipment.id, Shipment.state, Event.id, Event.to_state).outerjoin(
-            Event, Event.id == latest.scalar_subquery()
-        )
-    )
-    for shipment, state, event, left in rows:
-        if state != left:
-            report.add(
-                "modified",
-                (f"shipment {shipment}",),
-                f"shipment {shipment} says it is {state}, but its last sealed decision "
-                f"(event {event}) left it {left}",
-            )
 
 
 @contextmanager
