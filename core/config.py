@@ -25,6 +25,7 @@ class Settings:
     database_url: str
     plugins: tuple[str, ...] | None = None
     signing_key_path: Path | None = None
+    leaf_keys_path: Path | None = None  # issue 25: the HMAC keys that authenticate each leaf
     secret_key: str | None = None
     public_url: str = "http://127.0.0.1:5000"  # issue 5: where documents' QR codes point
     # issue 21: the reverse proxies whose X-Forwarded-For/-Proto are believed (addresses
@@ -49,6 +50,7 @@ class Settings:
             database_url=read("DATABASE_URL") or f"sqlite:///{instance / 'caratflow.sqlite3'}",
             plugins=_split_names(plugins) if plugins is not None else None,
             signing_key_path=Path(read("SIGNING_KEY") or instance / "ledger-ed25519.pem"),
+            leaf_keys_path=Path(read("LEAF_KEYS") or instance / "ledger-leaf.keys"),
             secret_key=read("SECRET_KEY"),
             public_url=(read("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
             trusted_proxies=_split_names(read("TRUSTED_PROXIES") or ""),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +95,34 @@ def insert_or_update(session: Session, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def exposed(paths: Iterable[Path]) -> list[tuple[Path, int]]:
+    """Those of ``paths`` that exist and that group or others may use, with their modes
+    (what ``caratflow doctor`` warns about, issue 25): a key or a database anyone on the
+    machine can read is no secret."""
+    found = []
+    for path in dict.fromkeys(paths):
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            found.append((path, mode))
+    return found
+
+
+def sqlite_files(url: str) -> list[Path]:
+    """The files of an SQLite database (with its WAL and shared memory); none for a server."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return []
+    database = Path(parsed.database)
+    return [
+        database,
+        database.with_name(database.name + "-wal"),
+        database.with_name(database.name + "-shm"),
+    ]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -325,6 +325,26 @@ class PurgeRecord(Base):
     purged_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LegalHold(Base):
+    """A legal hold on a shipment's records (an investigation, an appeal, a court order),
+    or, with ``lifts``, the lifting of one: sealed, never changed (issue 25). While a hold
+    stands, nothing purges the shipment, whatever its retention period says."""
+
+    __tablename__ = "legal_hold"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shipment.id", ondelete="SET NULL"), index=True
+    )
+    authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"))
+    kind: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifts: Mapped[int | None] = mapped_column(ForeignKey("legal_hold.id"), unique=True)
+
+
 # --------------------------------------------------------------------------------------
 # Deadlines and the outbox (issue 4; logic in caratflow.deadlines and caratflow.deadlines.outbox).
 # A deadline is a row, not a scheduler job: one sweep claims the due ones through a
@@ -618,6 +638,9 @@ class LedgerEntry(Base):
     seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     logged_at: Mapped[datetime] = mapped_column(default=utcnow)
     leaf_data: Mapped[str] = mapped_column(Text)
+    # issue 25: HMAC-SHA256 of the leaf with a key the database does not hold, and its id
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class LedgerNode(Base):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from caratflow.case.service import ShipmentService
 from caratflow.config import Settings
-from caratflow.db import make_engine, session_factory
+from caratflow.db import exposed, make_engine, session_factory, sqlite_files
 from caratflow.deadlines.keeping import keep_deadlines
 from caratflow.deadlines.notices import send_notices
+from caratflow.ledger.leaf_keys import bind_leaf_keys
 from caratflow.ledger.sealing import seal_decision
 from caratflow.pluginhost import PluginHost, load_plugin_host
 from caratflow.records.documents import DocumentService
@@ -48,6 +50,7 @@ class Runtime:
         """Wire the services together; the one place that decides who observes decisions."""
         # A decision first issues its documents, so that its deadlines and notices can
         # name them; the ledger seals the decision last, as the others left it.
+        bind_leaf_keys(sessions, settings.leaf_keys_path)  # issue 25: only we write leaves
         documents = DocumentService(plugins, settings)
         shipments = ShipmentService(
             plugins, observers=[documents.on_decision, keep_deadlines, send_notices, seal_decision]
@@ -66,3 +69,11 @@ def freeze_start_up() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+def exposed_secrets(settings: Settings) -> list[tuple[Path, int]]:
+    """The instance folder, keys and database files that group or others may use, with
+    their modes: ``caratflow doctor`` warns about each (issue 25)."""
+    paths = [settings.instance_path, settings.signing_key_path, settings.leaf_keys_path]
+    paths += sqlite_files(settings.database_url)
+    return exposed(path for path in paths if path is not None)

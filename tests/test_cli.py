@@ -147,14 +147,80 @@ def test_purge_lists_what_is_kept_and_refuses_an_early_deletion(cli, tmp_path):
     shipment = json.loads(cli("present", str(file)).stdout)["id"]
     cli("act", str(shipment), "verify")
     cli("act", str(shipment), "release")
-    listed = cli("purge", "--on", "2027-01-01").stdout
+    listed = cli("purge").stdout
     assert f"{shipment:>8} BE   kept      until 2029-11-20" in listed
-    early = cli(
-        "purge", "--on", "2029-11-19", "--shipment", str(shipment), "--reason", "x", ok=False
-    )
+    early = cli("purge", "--shipment", str(shipment), "--reason", "x", ok=False)
     assert early.exit_code == 1 and "must be kept until 2029-11-20" in early.stderr
-    cli("purge", "--on", "2029-11-20", "--shipment", str(shipment), "--reason", "three years")
-    assert str(shipment) not in cli("purge").stdout
+    assert str(shipment) in cli("purge").stdout
+
+
+def test_a_purge_goes_by_the_legal_clock_never_by_a_future_on(cli, tmp_path):
+    """Issue 25: ``--on 2099-01-01`` purged records the law keeps until 2029; the legal
+    clock is today's date in the authority's zone, and a future ``--on`` is refused."""
+    cli("init")
+    file = tmp_path / "shipment.json"
+    file.write_text(json.dumps(shipment_payload()))
+    shipment = json.loads(cli("present", str(file)).stdout)["id"]
+    cli("act", str(shipment), "verify")
+    cli("act", str(shipment), "release")
+    future = cli(
+        "purge", "--on", "2099-01-01", "--shipment", str(shipment), "--reason", "x", ok=False
+    )
+    assert future.exit_code == 2 and "--on" in future.stderr and "legal clock" in future.stderr
+    listed = cli("purge", "--on", "2099-01-01", ok=False)
+    assert listed.exit_code == 2 and "is after today" in listed.stderr
+    assert f"{shipment:>8} BE   kept      until 2029-11-20" in cli("purge").stdout
+
+
+def test_a_purge_shows_what_goes_and_refuses_a_shipment_under_a_legal_hold(cli, tmp_path):
+    cli("init")
+    file = tmp_path / "shipment.json"
+    file.write_text(json.dumps(shipment_payload(presented_at="2022-03-01T10:15:00+01:00")))
+    shipment = json.loads(cli("present", str(file)).stdout)["id"]
+    cli("act", str(shipment), "verify")
+    cli("act", str(shipment), "release")
+    assert f"{shipment:>8} BE   purgeable until 2025-03-01" in cli("purge").stdout
+    trial = cli("purge", "--shipment", str(shipment), "--reason", "three years", "--dry-run")
+    assert f"would purge shipment {shipment}" in trial.stdout
+    assert "kept until 2025-03-01" in trial.stdout
+    assert f"{shipment:>8} BE   purgeable" in cli("purge").stdout  # nothing went
+
+    placed = cli(
+        "legal-hold",
+        "place",
+        str(shipment),
+        "--kind",
+        "appeal",
+        "--reference",
+        "RvS 2026/123",
+        "--reason",
+        "the importer appealed the refusal",
+    ).stdout
+    hold = placed.split()[2]
+    assert (
+        f"{shipment:>8} BE   held      by appeal RvS 2026/123 (hold {hold})" in cli("purge").stdout
+    )
+    held = cli("purge", "--shipment", str(shipment), "--reason", "three years", ok=False)
+    assert held.exit_code == 1 and "under a legal hold: appeal RvS 2026/123" in held.stderr
+    wrong = cli(
+        "legal-hold",
+        "place",
+        str(shipment),
+        "--kind",
+        "rumour",
+        "--reference",
+        "x",
+        "--reason",
+        "y",
+        ok=False,
+    )
+    assert wrong.exit_code == 2 and "--kind" in wrong.stderr
+
+    cli("legal-hold", "lift", hold, "--reason", "the appeal was dismissed")
+    cli("purge", "--shipment", str(shipment), "--reason", "three years")
+    assert f"{shipment:>8}" not in cli("purge").stdout
+    cli("ledger", "sequence")
+    assert "every record matches its leaf" in cli("ledger", "verify").stdout
 
 
 def test_a_file_that_is_not_json_is_a_clear_error(cli, tmp_path):

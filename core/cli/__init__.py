@@ -67,6 +67,7 @@ for command in (
     cases.replay,
     cases.handover,
     cases.purge,
+    cases.legal_hold,
     cases.report,
     deadlines.deadlines,
     ledger.ledger,

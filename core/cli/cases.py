@@ -1,4 +1,5 @@
-"""Cases at a terminal: ``present``, ``act``, ``replay``, ``handover``, ``purge``, ``report``."""
+"""Cases at a terminal: ``present``, ``act``, ``replay``, ``handover``, ``purge``,
+``legal-hold``, ``report``."""
 
 from __future__ import annotations
 
@@ -94,30 +95,96 @@ def handover(shipment_id: int, out: str) -> None:
 
 
 @click.command()
-@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="Judge as of this date.")
+@click.option(
+    "--on",
+    "on",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="List as of this past date (never a future one: a purge goes by the legal clock).",
+)
 @click.option("--shipment", "shipment_id", type=int, help="Purge this shipment's records.")
 @click.option("--reason", help="Why it is purged (required with --shipment).")
-def purge(on: Any, shipment_id: int | None, reason: str | None) -> None:
-    """List which finished shipments the law lets go of, or purge one (never early)."""
+@click.option("--dry-run", is_flag=True, help="Show what the purge would delete; delete nothing.")
+def purge(on: Any, shipment_id: int | None, reason: str | None, dry_run: bool) -> None:
+    """List which finished shipments the law lets go of and when, or purge one by the
+    legal clock (never early, never under a legal hold)."""
+    from caratflow.records.retention import legal_today, retentions
     from caratflow.records.retention import purge as purge_shipment
-    from caratflow.records.retention import retentions
 
-    today = on.date() if on else date.today()
     runtime = current_runtime()
     with unit() as session:
         if shipment_id is None:
             for kept in retentions(session, runtime.plugins, local_actor()):
-                until = kept.keep_until.isoformat() if kept.keep_until else "not yet known"
-                state = "purgeable" if kept.purgeable_on(today) else "kept"
-                click.echo(
-                    f"{kept.shipment.id:>8} {kept.shipment.authority_code:4} "
-                    f"{state:9} until {until}"
-                )
+                today = legal_today(kept.shipment)
+                if on is not None and on.date() > today:
+                    raise click.BadParameter(
+                        f"{on.date()} is after today ({today}): a purge goes by the law's "
+                        "date, so list the dates each shipment goes on instead",
+                        param_hint="--on",
+                    )
+                click.echo(_retention_line(kept, on.date() if on else today))
             return
+        if on is not None:
+            raise click.BadParameter(
+                "a purge goes by the legal clock (today in the authority's zone); --on only lists",
+                param_hint="--on",
+            )
         if not reason:
             raise click.ClickException("--reason is required to purge")
-        record = purge_shipment(session, runtime.plugins, shipment_id, today, local_actor(), reason)
+        with session.begin_nested() as trial:
+            record = purge_shipment(session, runtime.plugins, shipment_id, local_actor(), reason)
+            if dry_run:
+                click.echo(
+                    f"would purge shipment {shipment_id} (certificate "
+                    f"{record.certificate_number}, kept until {record.kept_until}) today"
+                )
+                trial.rollback()
+                return
         click.echo(f"shipment {shipment_id} purged; tombstone {record.id}", err=True)
+
+
+def _retention_line(kept: Any, day: Any) -> str:
+    """One shipment of the purge list: whether it goes, from when, or what holds it."""
+    head = f"{kept.shipment.id:>8} {kept.shipment.authority_code:4}"
+    if kept.holds:
+        held = ", ".join(f"{h.kind} {h.reference} (hold {h.id})" for h in kept.holds)
+        return f"{head} held      by {held}"
+    until = kept.keep_until.isoformat() if kept.keep_until else "not yet known"
+    state = "purgeable" if kept.purgeable_on(day) else "kept"
+    return f"{head} {state:9} until {until}"
+
+
+@click.group("legal-hold")
+def legal_hold() -> None:
+    """Legal holds: an investigation, an appeal or a court order keeps a shipment's
+    records past their retention period (each placed and lifted as a sealed record)."""
+
+
+@legal_hold.command("place")
+@click.argument("shipment_id", type=int)
+@click.option(
+    "--kind", required=True, type=click.Choice(["investigation", "appeal", "court_order"])
+)
+@click.option("--reference", required=True, help="The procedure's reference (file, case number).")
+@click.option("--reason", required=True, help="Why the records are held.")
+def legal_hold_place(shipment_id: int, kind: str, reference: str, reason: str) -> None:
+    """Hold SHIPMENT_ID's records: no purge takes them until the hold is lifted."""
+    from caratflow.records.retention import place_hold
+
+    with unit() as session:
+        hold = place_hold(session, shipment_id, kind, reference, reason, local_actor())
+        click.echo(f"legal hold {hold.id} on shipment {shipment_id}: {kind} {reference}")
+
+
+@legal_hold.command("lift")
+@click.argument("hold_id", type=int)
+@click.option("--reason", required=True, help="Why the hold ends (the procedure closed).")
+def legal_hold_lift(hold_id: int, reason: str) -> None:
+    """Lift legal hold HOLD_ID."""
+    from caratflow.records.retention import lift_hold
+
+    with unit() as session:
+        lifted = lift_hold(session, hold_id, reason, local_actor())
+        click.echo(f"legal hold {hold_id} lifted (record {lifted.id})")
 
 
 @click.command()

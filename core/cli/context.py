@@ -71,7 +71,9 @@ def print_shipment(runtime: Runtime, shipment: Any) -> None:
 
 
 def ensure_ledger_key(runtime: Runtime) -> None:
-    """``init``: create the ledger's signing key if there is none; never replace one."""
+    """``init``: create the ledger's signing key and leaf keys if there are none; never
+    replace them."""
+    from caratflow.ledger.leaf_keys import ensure_leaf_keys
     from caratflow.ledger.signing_keys import ensure_signing_key
 
     path = runtime.settings.signing_key_path
@@ -79,3 +81,8 @@ def ensure_ledger_key(runtime: Runtime) -> None:
         raise click.ClickException("no ledger signing key path (CARATFLOW_SIGNING_KEY)")
     made = ensure_signing_key(path)
     click.echo(f"ledger signing key {'created' if made else 'kept'}: {path}", err=True)
+    leaf_keys = runtime.settings.leaf_keys_path
+    if leaf_keys is None:
+        raise click.ClickException("no leaf key path (CARATFLOW_LEAF_KEYS)")
+    made = ensure_leaf_keys(leaf_keys)  # issue 25
+    click.echo(f"ledger leaf keys {'created' if made else 'kept'}: {leaf_keys}", err=True)

@@ -1,4 +1,4 @@
-"""``caratflow ledger``: sequence, head, verify."""
+"""``caratflow ledger``: sequence, head, verify, rotate-leaf-key."""
 
 from __future__ import annotations
 
@@ -31,6 +31,20 @@ def ledger_sequence() -> None:
     click.echo(f"tree size {size}" if size is not None else "nothing pending")
 
 
+@ledger.command("rotate-leaf-key")
+def ledger_rotate_leaf_key() -> None:
+    """Authenticate new leaves with a new key; the old keys stay, so old leaves still check."""
+    from caratflow.ledger.leaf_keys import rotate_leaf_key
+
+    path = current_runtime().settings.leaf_keys_path
+    if path is None:
+        raise click.ClickException("no leaf key path (CARATFLOW_LEAF_KEYS)")
+    try:
+        click.echo(f"leaf key {rotate_leaf_key(path)} now authenticates new leaves ({path})")
+    except CaratflowError as error:
+        raise click.ClickException(str(error)) from None
+
+
 @ledger.command("head")
 def ledger_head() -> None:
     """Print the latest signed tree head and the public key that verifies it."""
@@ -56,8 +70,8 @@ def ledger_head() -> None:
 )
 def ledger_verify(public_key: Any) -> None:
     """Rebuild the tree from the records and name every record edited, deleted, inserted
-    or reordered; exit code 1 on any discrepancy."""
-    pass
+    or reordered, and every leaf the application did not write; exit code 1 on any
+    discrepancy."""
     from caratflow.ledger.signing import load_public_key
 
     runtime = current_runtime()

@@ -28,6 +28,7 @@ from caratflow.db import once_per_unit_of_work
 from caratflow.deadlines.notices import queue_notice
 from caratflow.errors import FieldError, InvalidInput, NotFound
 from caratflow.law.calendar import WorkingCalendar
+from caratflow.ledger.sealing import seal_deadline
 from caratflow.models import (
     Authority,
     ClosureDay,
@@ -187,6 +188,7 @@ def open_deadline(
     deadline.next_at = next_at(deadline, calendar)
     session.add(deadline)
     session.flush()
+    seal_deadline(session, deadline)  # issue 25: every status it takes is sealed
     if rule.notices is not None and shipment is not None and event is not None:
         for notice in rule.notices(shipment, event):
             queue_notice(
@@ -212,6 +214,7 @@ def fulfil(deadline: Deadline, at: datetime, event: Event | None = None) -> None
         on_time = deadline.status is DeadlineStatus.SUSPENDED or at <= deadline.due_at
         deadline.status = DeadlineStatus.MET if on_time else DeadlineStatus.MISSED
         _close(deadline, at, event, None)
+    _seal(deadline)
 
 
 def cancel(deadline: Deadline, at: datetime, event: Event | None = None, note: str = "") -> None:
@@ -219,6 +222,7 @@ def cancel(deadline: Deadline, at: datetime, event: Event | None = None, note: s
     if deadline.status in WATCHED:
         deadline.status = DeadlineStatus.CANCELLED
         _close(deadline, at, event, note)
+        _seal(deadline)
 
 
 def suspend(deadline: Deadline, calendar: WorkingCalendar, at: datetime) -> None:
@@ -227,6 +231,7 @@ def suspend(deadline: Deadline, calendar: WorkingCalendar, at: datetime) -> None
         deadline.status = DeadlineStatus.SUSPENDED
         deadline.suspended_on = calendar.legal_date(at)
         deadline.next_at = None
+        _seal(deadline)
 
 
 def resume(session: Session, deadline: Deadline, calendar: WorkingCalendar, at: datetime) -> None:
@@ -238,6 +243,13 @@ def resume(session: Session, deadline: Deadline, calendar: WorkingCalendar, at: 
     deadline.suspended_on = None
     deadline.status = DeadlineStatus.OPEN
     _reschedule(session, deadline, calendar, at)
+    seal_deadline(session, deadline)
+
+
+def _seal(deadline: Deadline) -> None:
+    session = object_session(deadline)
+    if session is not None and deadline.id is not None:
+        seal_deadline(session, deadline)
 
 
 def _close(deadline: Deadline, at: datetime, event: Event | None, note: str | None) -> None:
@@ -273,6 +285,8 @@ def _reschedule(
         deadline.due_at = calendar.end_of_day(due_on)
         deadline.schedule += 1
         deadline.reminders_sent = _reminders_passed(deadline, calendar, now)
+        if deadline.id is not None:
+            seal_deadline(session, deadline)
     deadline.next_at = next_at(deadline, calendar)
 
 

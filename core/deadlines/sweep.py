@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from caratflow.db import unit_of_work
 from caratflow.deadlines.outbox import LATE_AFTER, addresses, claim, enqueue
 from caratflow.law.calendar import WorkingCalendar
+from caratflow.ledger.sealing import seal_deadline
 from caratflow.models import (
     Deadline,
     DeadlineStatus,
@@ -135,6 +136,7 @@ def _advance(
     if deadline.due_at < now:
         deadline.status = DeadlineStatus.MISSED
         deadline.closed_at = now
+        seal_deadline(session, deadline)  # issue 25
         result.missed += 1
         for audience in deadline.escalate_to:
             _notify(

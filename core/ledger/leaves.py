@@ -21,6 +21,7 @@ from caratflow.ledger.signing import (
 from caratflow.models import (
     FindingRecord,
 )
+from caratflow.types import Carats
 
 if TYPE_CHECKING:
     pass
@@ -43,6 +44,17 @@ IDENTITY = "identity"
 
 
 PURGE = "purge"
+
+
+LEGAL_HOLD = "legal_hold"
+
+
+DEADLINE = "deadline"
+"""A legal clock's status as it stood after each change, keyed ``<deadline id>:<n>``."""
+
+
+PRESENTATION = "presentation"
+"""A shipment as presented: its own columns, its certificate and containers (issue 25)."""
 
 
 def leaf_bytes(kind: str, key: str, logged_at: datetime, record: Mapping[str, Any]) -> bytes:
@@ -182,6 +194,59 @@ PURGE_COLUMNS = (
 )
 
 
+HOLD_COLUMNS = (
+    "id",
+    "shipment_id",
+    "authority_code",
+    "kind",
+    "reference",
+    "reason",
+    "actor",
+    "at",
+    "lifts",
+)
+
+
+DEADLINE_COLUMNS = (
+    "id",
+    "shipment_id",
+    "rule",
+    "status",
+    "due_on",
+    "met_at",
+    "closed_at",
+    "suspended_on",
+    "schedule",
+)
+
+
+SHIPMENT_COLUMNS = ("id", "authority_code", "direction", "goods", "presented_at", "entry_point")
+
+
+CERTIFICATE_COLUMNS = (
+    "id",
+    "number",
+    "issuing_country",
+    "issuing_authority",
+    "validating_authority",
+    "issued_on",
+    "expires_on",
+    "exporter_name",
+    "exporter_address",
+    "importer_name",
+    "importer_address",
+    "parcels",
+    "carats",
+    "value_usd",
+    "hs_codes",
+    "origin",
+    "provenance",
+)
+
+
+CONTAINER_COLUMNS = ("id", "label", "seals", "seals_intact")
+
+
 def row_of(obj: object, names: Sequence[str]) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in names}
 
@@ -245,3 +310,66 @@ def sealed_status(row: Mapping[str, Any], number: str) -> dict[str, Any]:
 
 def sealed_purge(row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in PURGE_COLUMNS}
+
+
+def _exact(value: Any) -> Any:
+    """A Decimal without the zeros a column's scale pads on, however it was read back."""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else plain(value)
+
+
+def sealed_presentation(
+    shipment: Mapping[str, Any],
+    certificate: Mapping[str, Any] | None,
+    containers: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """A shipment as presented: where and how, the certificate and the containers, so that
+    no later edit of what the decisions judged passes unseen."""
+    record = {name: plain(shipment[name]) for name in SHIPMENT_COLUMNS}
+    record["certificate"] = (
+        {name: _exact(certificate[name]) for name in CERTIFICATE_COLUMNS}
+        if certificate is not None
+        else None
+    )
+    record["containers"] = [
+        {name: plain(c[name]) for name in CONTAINER_COLUMNS}
+        for c in sorted(containers, key=lambda c: c["id"])
+    ]
+    return record
+
+
+IDENTITY_COLUMNS = (
+    "id",
+    "number",
+    "authority_code",
+    "kind",
+    "carats",
+    "origin",
+    "origin_countries",
+    "documents",
+    "registered_on",
+)
+
+
+def exact_carats(carats: Any) -> Decimal:
+    """Carats at the columns' full scale, however the database reads them back, so that a
+    sealed leaf and an answer always write them the same way."""
+    return Decimal(carats).quantize(Decimal(1).scaleb(-Carats().scale))
+
+
+def sealed_identity(row: Mapping[str, Any], parents: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    """What the ledger seals of a digital identity, with the cuts it was made of: everything
+    but the officer's name, so that the leaf can be shown whole with its proof (the same
+    function rebuilds it from the rows, issue 25)."""
+    return {
+        "id": row["number"],
+        "kind": plain(row["kind"]),
+        "carats": exact_carats(row["carats"]),
+        "origin": dict(row["origin"]),
+        "origin_countries": list(row["origin_countries"]),
+        "documents": list(row["documents"]),
+        "parents": [
+            {"id": number, "carats": exact_carats(carats)} for number, carats in sorted(parents)
+        ],
+        "control_point": row["authority_code"],
+        "registered_on": row["registered_on"],
+    }

@@ -11,36 +11,50 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    func,
     insert,
     select,
 )
 from sqlalchemy.orm import Session, object_session
 
 from caratflow.errors import CaratflowError
+from caratflow.ledger.leaf_keys import session_leaf_keys
 from caratflow.ledger.leaves import (
+    CERTIFICATE_COLUMNS,
+    CONTAINER_COLUMNS,
+    DEADLINE,
+    DEADLINE_COLUMNS,
     DECISION,
     DOCUMENT,
     DOCUMENT_COLUMNS,
     DOCUMENT_STATUS,
     EVENT_COLUMNS,
+    HOLD_COLUMNS,
     IDENTITY,
+    LEGAL_HOLD,
+    PRESENTATION,
     PURGE,
     PURGE_COLUMNS,
+    SHIPMENT_COLUMNS,
     STATUS_COLUMNS,
     finding_row,
     leaf_bytes,
+    plain,
     row_of,
     sealed_decision,
     sealed_document,
+    sealed_presentation,
     sealed_purge,
     sealed_status,
 )
 from caratflow.ledger.merkle import leaf_hash
 from caratflow.models import (
+    Deadline,
     DocumentStatusChange,
     Event,
     IssuedDocument,
     LedgerEntry,
+    LegalHold,
     PurgeRecord,
     Shipment,
 )
@@ -83,6 +97,9 @@ def append_entry(
 ) -> LeafRef:
     """Seal ``record`` in the caller's transaction: one INSERT, no lock on any shared row.
 
+    The leaf is authenticated with the runtime's leaf key (``leaf_keys``): only the
+    application can write a leaf that the sequencer takes.
+
     A record is sealed once: sealing the same (kind, key) again fails with an integrity
     error, because a sealed record never changes (a change is a new record).
     """
@@ -105,11 +122,20 @@ def append_entries(
     them in the order of their keys.
     """
     moment = logged_at or datetime.now(UTC)
+    keys = session_leaf_keys(session)
     rows, refs = [], []
     for key, record in records:
         data = leaf_bytes(kind, key, moment, record)
+        key_id, mac = keys.authenticate(data)
         rows.append(
-            {"kind": kind, "record_key": key, "logged_at": moment, "leaf_data": data.decode()}
+            {
+                "kind": kind,
+                "record_key": key,
+                "logged_at": moment,
+                "leaf_data": data.decode(),
+                "key_id": key_id,
+                "mac": mac,
+            }
         )
         refs.append(LeafRef(kind, key, leaf_hash(data), None))
     if rows:
@@ -127,6 +153,24 @@ def seal_decision(
         str(event.id),
         sealed_decision(row_of(event, EVENT_COLUMNS), [finding_row(f) for f in event.findings]),
         logged_at=event.at,
+    )
+    if event.from_state is None:  # the presentation: what every decision judges
+        append_entry(
+            session,
+            PRESENTATION,
+            str(shipment.id),
+            presentation_record(shipment),
+            logged_at=event.at,
+        )
+
+
+def presentation_record(shipment: Shipment) -> dict[str, Any]:
+    """What the ledger seals of a shipment as presented (see ``sealed_presentation``)."""
+    certificate = shipment.certificate
+    return sealed_presentation(
+        row_of(shipment, SHIPMENT_COLUMNS),
+        row_of(certificate, CERTIFICATE_COLUMNS) if certificate is not None else None,
+        [row_of(c, CONTAINER_COLUMNS) for c in shipment.containers],
     )
 
 
@@ -149,6 +193,23 @@ def seal_status_change(session: Session, change: DocumentStatusChange, number: s
 def seal_purge(session: Session, record: PurgeRecord) -> LeafRef:
     """Seal a purge tombstone, so the decisions it lawfully removed are accounted for."""
     return append_entry(session, PURGE, str(record.id), sealed_purge(row_of(record, PURGE_COLUMNS)))
+
+
+def seal_deadline(session: Session, deadline: Deadline) -> LeafRef:
+    """Seal a legal clock's status as it now stands, after it was opened, suspended,
+    resumed, met, missed or cancelled (issue 25): the n-th change is ``<id>:<n>``."""
+    changes = session.scalar(
+        select(func.count())
+        .select_from(LedgerEntry)
+        .where(LedgerEntry.kind == DEADLINE, LedgerEntry.record_key.like(f"{deadline.id}:%"))
+    )
+    record = {name: plain(getattr(deadline, name)) for name in DEADLINE_COLUMNS}
+    return append_entry(session, DEADLINE, f"{deadline.id}:{(changes or 0) + 1}", record)
+
+
+def seal_legal_hold(session: Session, hold: LegalHold) -> LeafRef:
+    """Seal a legal hold placed or lifted (issue 25), in the transaction that records it."""
+    return append_entry(session, LEGAL_HOLD, str(hold.id), row_of(hold, HOLD_COLUMNS))
 
 
 def record_digital_identity(

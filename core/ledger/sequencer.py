@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from caratflow.db import unit_of_work
 from caratflow.ledger import merkle
+from caratflow.ledger.leaf_keys import LeafKeys, session_leaf_keys
 from caratflow.ledger.merkle import leaf_hash
 from caratflow.ledger.signing import (
     SignedTreeHead,
@@ -59,7 +60,9 @@ def sequence_pending(
     Runs in the caller's transaction; returns the newest head, or None when nothing was
     pending or another sequencer holds the lock (PostgreSQL: an advisory lock, so any
     number of workers may call this; SQLite: the database's one writer). Writers are
-    never blocked: they only insert entries, which the next run picks up.
+    never blocked: they only insert entries, which the next run picks up. An entry
+    without a valid leaf authentication (inserted by SQL alone) is refused with a
+    ``LedgerError`` naming it, and nothing is placed.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -76,17 +79,25 @@ def sequence_pending(
             f"covers {size} entries; run 'caratflow ledger verify' before sequencing more"
         )
     moment = now or datetime.now(UTC)
+    keys = session_leaf_keys(session)
     head: SignedTreeHead | None = None
     previous = latest
     while True:
         pending = session.execute(
-            select(LedgerEntry.kind, LedgerEntry.record_key, LedgerEntry.leaf_data)
+            select(
+                LedgerEntry.kind,
+                LedgerEntry.record_key,
+                LedgerEntry.leaf_data,
+                LedgerEntry.key_id,
+                LedgerEntry.mac,
+            )
             .where(LedgerEntry.seq.is_(None))
             .order_by(LedgerEntry.logged_at, LedgerEntry.kind, LedgerEntry.record_key)
             .limit(batch_size)
         ).all()
         if not pending:
             break
+        _refuse_unauthenticated(pending, keys)
         store = SqlNodeStore(session)  # one per batch: its cache stays the batch's size
         start = size
         leaves = [leaf_hash(row.leaf_data.encode("utf-8")) for row in pending]
@@ -101,6 +112,21 @@ def sequence_pending(
         if len(pending) < batch_size:
             break
     return head
+
+
+def _refuse_unauthenticated(pending: Sequence[Any], keys: LeafKeys) -> None:
+    """Refuse to place a leaf the application did not write (issue 25): nothing is placed."""
+    forged = [
+        f"ledger_entry {row.kind}:{row.record_key}"
+        for row in pending
+        if not keys.authentic(row.leaf_data.encode("utf-8"), row.key_id, row.mac)
+    ]
+    if forged:
+        shown = ", ".join(forged[:5]) + (f" and {len(forged) - 5} more" if len(forged) > 5 else "")
+        raise LedgerError(
+            f"{shown} not authenticated by this node's leaf keys: written outside the "
+            "application; nothing was sequenced (run 'caratflow ledger verify')"
+        )
 
 
 def _assign_seqs(session: Session, keys: Sequence[tuple[str, str]], start: int) -> None:

@@ -19,26 +19,29 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from caratflow.ledger import merkle
+from caratflow.ledger import merkle, states
+from caratflow.ledger.leaf_keys import LeafKeys, session_leaf_keys
 from caratflow.ledger.merkle import leaf_hash
 from caratflow.ledger.signing import (
     format_timestamp,
     verify_tree_head,
 )
 from caratflow.models import (
-    DocumentStatusChange,
-    IssuedDocument,
     LedgerEntry,
     LedgerNode,
     LedgerTreeHead,
-    PurgeRecord,
 )
 
 if TYPE_CHECKING:
     pass
 
 
-from caratflow.ledger.leaves import LEAF_VERSION, as_json, leaf_bytes, plain
+from caratflow.ledger.leaves import (
+    LEAF_VERSION,
+    PURGE,
+    as_json,
+    leaf_bytes,
+)
 from caratflow.ledger.sequencer import HEAD_COLUMNS, head_of
 from caratflow.ledger.sources import SOURCES, Source
 
@@ -52,7 +55,7 @@ class Discrepancy:
     ``issued_document EC000001``, ``document_status_change 3``, ``purge_record 2``.
     """
 
-    problem: str  # modified, deleted, inserted, reordered, forged, unsealed
+    problem: str  # modified, deleted, inserted, reordered, forged, unsealed, unauthenticated
     rows: tuple[str, ...]
     message: str
 
@@ -90,6 +93,8 @@ _ENTRY_COLUMNS = (
     LedgerEntry.seq,
     LedgerEntry.logged_at,
     LedgerEntry.leaf_data,
+    LedgerEntry.key_id,
+    LedgerEntry.mac,
 )
 
 
@@ -100,6 +105,7 @@ def verify_ledger(
     sources: Mapping[str, Source] | None = None,
     progress: Callable[[int], None] | None = None,
     chunk_size: int = 2_000,
+    leaf_keys: LeafKeys | None = None,
 ) -> LedgerReport:
     """Check the whole ledger against the rows it seals, the stored tree and the heads.
 
@@ -110,6 +116,11 @@ def verify_ledger(
 
     - a sealed row (event, finding, document, status change, purge) modified, deleted,
       or written without an entry; an entry whose data or columns were edited;
+    - an entry the application did not write: pending or beyond the signed heads without
+      a valid HMAC of the runtime's leaf keys (``leaf_keys``), or under a head with a wrong
+      one (entries sequenced before leaves were authenticated carry none: their signed
+      head vouches for them); a shipment's records count as purged only by an authentic
+      purge leaf;
     - entries deleted (a gap below the signed size), inserted (beyond every signed head,
       or sealing a record that never existed) or reordered (a leaf found at another
       position than the one it was sequenced at);
@@ -117,14 +128,16 @@ def verify_ledger(
       deleted (each head names the size of the one before it).
     """
     report = LedgerReport()
+    keys = leaf_keys or session_leaf_keys(session)
     heads = list(session.execute(select(*HEAD_COLUMNS).order_by(LedgerTreeHead.tree_size)))
     signed = _check_heads(heads, key, report)
     scan = _Scan(
         session,
         report,
         dict(SOURCES if sources is None else sources),
-        set(session.scalars(select(PurgeRecord.shipment_id))),
+        _purged_shipments(session, keys, max(signed, default=0)),
         {row.tree_size: row.root_hash for row in heads if row.tree_size in signed},
+        keys,
     )
     after = -1
     while True:
@@ -159,13 +172,35 @@ def verify_ledger(
                 f"{source.table} {record_key} has no ledger entry: it was written outside "
                 "the service, or its entry was deleted",
             )
-    _check_document_status(session, report)
+    for found in states.check_states(session, scan.purged_shipments):
+        report.add(*found)
     return report
 
 
 def count_entries(session: Session) -> int:
     """Every entry, sequenced and pending: the length of ``verify_ledger``'s progress."""
     return session.scalar(select(func.count()).select_from(LedgerEntry)) or 0
+
+
+def _purged_shipments(session: Session, keys: LeafKeys, signed_size: int) -> set[int]:
+    """The shipments an authentic purge leaf accounts for: a purge record written by SQL
+    alone makes no decision's absence lawful."""
+    purged = set()
+    for row in session.execute(select(*_ENTRY_COLUMNS).where(LedgerEntry.kind == PURGE)):
+        if _authentic(row, keys, signed_size):
+            try:
+                purged.add(json.loads(row.leaf_data)["record"]["shipment_id"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return purged
+
+
+def _authentic(row: Any, keys: LeafKeys, signed_size: int) -> bool:
+    """Whether the application wrote this entry: its HMAC checks, or it carries none and
+    lies under a signed head (sequenced before leaves were authenticated)."""
+    if row.mac is None and row.key_id is None and row.seq is not None and row.seq < signed_size:
+        return True
+    return keys.authentic(row.leaf_data.encode("utf-8"), row.key_id, row.mac)
 
 
 def _check_heads(heads: Sequence[Any], key: Ed25519PublicKey, report: LedgerReport) -> set[int]:
@@ -214,8 +249,10 @@ class _Scan:
         sources: dict[str, Source],
         purged_shipments: set[int],
         roots: Mapping[int, str],
+        keys: LeafKeys,
     ) -> None:
         self.session = session
+        self.keys = keys
         self.report = report
         self.sources = sources
         self.purged_shipments = purged_shipments
@@ -349,6 +386,15 @@ class _Scan:
                 f"{label} ({where}): its kind, key or logged_at column no longer matches its data",
             )
         source = self.sources.get(row.kind)
+        if not _authentic(row, self.keys, self.signed_size):
+            record_row = (f"{source.table} {row.record_key}",) if source is not None else ()
+            return self._name(
+                seq,
+                "unauthenticated",
+                (label, *record_row),
+                f"{label} ({where}) is not authenticated by this node's leaf keys (key id "
+                f"{row.key_id}): it was written outside the application",
+            )
         if source is None:  # the entry is the record itself (digital identities)
             if stored_leaf is not None and stored_leaf != leaf:
                 self.suspect.add(seq)  # edited or moved: decided in finish()
@@ -547,28 +593,6 @@ def _unlinked(sealed: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
     return {k: v for k, v in sealed.items() if k != "shipment_id"} == {
         k: v for k, v in current.items() if k != "shipment_id"
     }
-
-
-def _check_document_status(session: Session, report: LedgerReport) -> None:
-    """A document's status column must be what its last sealed status change says."""
-    last = (
-        select(DocumentStatusChange.status)
-        .where(DocumentStatusChange.document_id == IssuedDocument.id)
-        .order_by(DocumentStatusChange.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    for number, status, changed_to in session.execute(
-        select(IssuedDocument.number, IssuedDocument.status, last)
-    ):
-        expected = plain(changed_to) if changed_to is not None else "valid"
-        if plain(status) != expected:
-            report.add(
-                "modified",
-                (f"issued_document {number}",),
-                f"issued_document {number} says it is {plain(status)}, but its sealed status "
-                f"changes say {expected}",
-            )
 
 
 @contextmanager

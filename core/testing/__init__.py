@@ -27,13 +27,14 @@ from caratflow.case.access import Actor
 from caratflow.case.service import ShipmentService
 from caratflow.config import Settings
 from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
+from caratflow.ledger.leaf_keys import bind_leaf_keys
 from caratflow.models import Base, Role
 from caratflow.pluginhost import PluginHost, load_plugin_host
 from caratflow.runtime import Runtime
 from caratflow.testing.databases import BACKENDS, temporary_database
 from caratflow.testing.payloads import shipment_payload
 from caratflow.testing.people import PASSWORD, HttpsClient, Person, add_person, duties_at, sign_in
-from caratflow.testing.servers import Clock, SmtpSink, free_port, with_ledger_key
+from caratflow.testing.servers import Clock, SmtpSink, free_port, with_leaf_keys, with_ledger_key
 
 # -- databases --------------------------------------------------------------------------
 
@@ -98,11 +99,14 @@ def connection(migrated_engine: Engine) -> Iterator[Connection]:
 
 
 @pytest.fixture
-def sessions(connection: Connection) -> sessionmaker[Session]:
-    """Sessions that commit into SAVEPOINTs of the test's outer transaction."""
-    return sessionmaker(
+def sessions(connection: Connection, tmp_path: Path) -> sessionmaker[Session]:
+    """Sessions that commit into SAVEPOINTs of the test's outer transaction, with the leaf
+    keys of the test's instance folder (the ``runtime``'s too)."""
+    factory = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
+    bind_leaf_keys(factory, with_leaf_keys(tmp_path))  # issue 25
+    return factory
 
 
 @pytest.fixture

@@ -60,7 +60,18 @@ def with_ledger_key(settings: Settings) -> Settings:
 
     path = settings.instance_path / "ledger-ed25519.pem"
     ensure_signing_key(path)
-    return replace(settings, signing_key_path=path)
+    return replace(
+        settings, signing_key_path=path, leaf_keys_path=with_leaf_keys(settings.instance_path)
+    )
+
+
+def with_leaf_keys(instance: Path) -> Path:
+    """The leaf key file of an instance folder, created as ``caratflow init`` does (issue 25)."""
+    from caratflow.ledger.leaf_keys import ensure_leaf_keys
+
+    path = instance / "ledger-leaf.keys"
+    ensure_leaf_keys(path)
+    return path
 
 
 class LiveServer:

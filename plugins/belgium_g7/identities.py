@@ -51,7 +51,7 @@ from caratflow.case.access import Actor
 from caratflow.case.schemas import Carats, CountryCode, field_errors
 from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from caratflow.law.rules import Case, Finding, LawForbids, Outcome
-from caratflow.ledger import sealing
+from caratflow.ledger import leaves, sealing
 from caratflow.models import Authority, DigitalIdentity, IdentityCut, IdentityKind
 from caratflow.plugins.belgium_g7.rules import PARAMETERS, RULES
 
@@ -543,32 +543,15 @@ def _row(
     }
 
 
-def exact_carats(carats: Any) -> Decimal:
-    """Carats at the columns' full scale, however the database reads them back, so that a
-    sealed leaf and an answer always write them the same way."""
-    return Decimal(carats).quantize(QUANTUM)
+exact_carats = leaves.exact_carats
 
 
 def share_text(share: Decimal) -> str:
     return format(share.normalize(), "f")
 
 
-def identity_record(row: Mapping[str, Any], parents: Sequence[tuple[str, Decimal]]) -> dict:
-    """What the ledger seals of an identity: everything but the officer's name, so that the
-    leaf can be shown whole with its proof (the same function rebuilds it from the rows)."""
-    return {
-        "id": row["number"],
-        "kind": IdentityKind(row["kind"]).value,
-        "carats": exact_carats(row["carats"]),
-        "origin": dict(row["origin"]),
-        "origin_countries": list(row["origin_countries"]),
-        "documents": list(row["documents"]),
-        "parents": [
-            {"id": number, "carats": exact_carats(carats)} for number, carats in sorted(parents)
-        ],
-        "control_point": row["authority_code"],
-        "registered_on": row["registered_on"],
-    }
+identity_record = leaves.sealed_identity
+"""What the ledger seals of an identity (``caratflow.ledger.leaves``, where verify rebuilds it)."""
 
 
 def session_of(case: Case) -> Session:

@@ -35,6 +35,7 @@ from caratflow.models import (
     Deadline,
     DeadlineStatus,
     Event,
+    LedgerEntry,
     OutboxMessage,
     OutboxStatus,
     Role,
@@ -420,3 +421,47 @@ def test_an_unreadable_advance_notice_is_a_clear_error(session, service):
         norwegian(session, service, "yesterday", "15/05/2026")
     fields = {e.field for e in refused.value.errors}
     assert fields == {"advance_notice.received_at", "advance_notice.dispatch_on"}
+
+
+# -- every status a deadline takes is sealed (issue 25) --------------------------------
+
+
+def test_a_missed_deadline_set_to_met_by_sql_is_named_by_verify(runtime, session, service, officer):
+    from sqlalchemy import update
+
+    from caratflow.ledger import sequencer, signing_keys, verification
+
+    key = signing_keys.signing_key(runtime.settings)
+    shipment = present(session, service, officer, "2026-07-17T10:00:00+02:00")
+    deadline = confirmation(service.act(session, shipment.id, "verify", officer))
+    assert deadline.status == DeadlineStatus.MISSED
+    sequencer.sequence_pending(session, key)
+    assert verification.verify_ledger(session, key.public_key()).ok
+    session.execute(
+        update(Deadline).where(Deadline.id == deadline.id).values(status=DeadlineStatus.MET)
+    )
+    report = verification.verify_ledger(session, key.public_key())
+    (found,) = report.discrepancies
+    assert found.rows == (f"deadline {deadline.id}",)
+    assert "status: sealed 'missed' (change 2), now 'met'" in found.message
+
+
+def test_each_status_a_deadline_takes_is_sealed_and_verifies(runtime, session, service, officer):
+    """Opened, reminded, missed by the sweep, moved by a closure day: each change is a leaf,
+    and the latest stands for the row."""
+    from caratflow.ledger import leaves, sequencer, signing_keys, verification
+
+    key = signing_keys.signing_key(runtime.settings)
+    deadline = confirmation(present(session, service, officer, "2099-07-17T10:00:00+02:00"))
+    first_due = deadline.due_on
+    add_closure_day(session, "BE", first_due, "strike", "admin")
+    assert deadline.due_on > first_due
+    sweep(session, datetime.combine(deadline.due_on + timedelta(days=3), time(8), UTC))
+    assert deadline.status == DeadlineStatus.MISSED
+    changes = session.scalars(
+        select(LedgerEntry.record_key).where(LedgerEntry.kind == leaves.DEADLINE)
+    ).all()
+    assert sorted(changes) == [f"{deadline.id}:1", f"{deadline.id}:2", f"{deadline.id}:3"]
+    assert verification.verify_ledger(session, key.public_key()).ok
+    sequencer.sequence_pending(session, key)
+    assert verification.verify_ledger(session, key.public_key()).ok

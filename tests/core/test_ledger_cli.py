@@ -50,10 +50,12 @@ def test_verify_passes_then_names_the_edited_decision(cli, tmp_path):
     payload.write_text(json.dumps(shipment_payload()))
     for _ in range(3):
         cli("present", str(payload))
-    assert cli("ledger", "sequence").stdout.strip() == "tree size 3"
+    assert (
+        cli("ledger", "sequence").stdout.strip() == "tree size 9"
+    )  # decisions, presentations, deadlines
     assert cli("ledger", "sequence").stdout.strip() == "nothing pending"
     clean = cli("ledger", "verify")
-    assert "3 entries under 1 signed tree heads (size 3), 0 pending" in clean.stdout
+    assert "9 entries under 1 signed tree heads (size 9), 0 pending" in clean.stdout
     assert "every record matches its leaf" in clean.stdout
     assert "verifying the ledger" in clean.stderr  # the progress bar
 
@@ -67,7 +69,8 @@ def test_verify_passes_then_names_the_edited_decision(cli, tmp_path):
     assert "event 2 changed after it was sealed" in tampered.stdout
     assert "to_state: sealed 'presented', now 'released'" in tampered.stdout
     assert "finding 1 of event 1 was deleted" in tampered.stdout
-    assert "2 discrepancies" in tampered.stderr
+    assert "shipment 2 says it is presented, but its last sealed decision" in tampered.stdout
+    assert "3 discrepancies" in tampered.stderr
 
 
 def test_verify_with_another_authoritys_key_finds_every_head_foreign(cli, tmp_path):
@@ -79,4 +82,44 @@ def test_verify_with_another_authoritys_key_finds_every_head_foreign(cli, tmp_pa
     other = tmp_path / "other.pem"
     (tmp_path / "other-public.pem").write_text(public_key_pem(generate_key(other)))
     result = cli("ledger", "verify", "--public-key", str(tmp_path / "other-public.pem"), ok=False)
-    assert result.exit_code == 1 and "FORGED" in result.stdout and "tree_head 1" in result.stdout
+    assert result.exit_code == 1 and "FORGED" in result.stdout and "tree_head 3" in result.stdout
+
+
+def test_verify_names_a_decision_forged_by_sql_and_sequence_refuses_it(cli, tmp_path):
+    """Issue 25: the insider's row and its pending leaf, in the product's own encoding."""
+    cli("init")
+    assert stat.S_IMODE(os.stat(tmp_path / "ledger-leaf.keys").st_mode) == 0o600
+    payload = tmp_path / "shipment.json"
+    payload.write_text(json.dumps(shipment_payload()))
+    cli("present", str(payload))
+    cli("ledger", "sequence")
+    engine = make_engine(cli.url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO event (id, shipment_id, action, actor, from_state, to_state, "
+            "reason, legal_date, at, data) SELECT 99, shipment_id, 'release', actor, "
+            "to_state, 'released', reason, legal_date, at, data FROM event WHERE id = 1"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO ledger_entry (kind, record_key, logged_at, leaf_data) "
+            "SELECT kind, '99', logged_at, replace(replace(leaf_data, '\"id\":1', "
+            '\'"id":99\'), \'"key":"1"\', \'"key":"99"\') FROM ledger_entry '
+            "WHERE kind = 'decision'"
+        )
+    engine.dispose()
+    tampered = cli("ledger", "verify", ok=False)
+    assert tampered.exit_code == 1
+    assert "UNAUTHENTICATED: ledger_entry decision:99 (pending)" in tampered.stdout
+    refused = cli("ledger", "sequence", ok=False)
+    assert refused.exit_code == 1 and "ledger_entry decision:99 not authenticated" in refused.stderr
+
+
+def test_a_rotated_leaf_key_authenticates_new_leaves_and_the_old_still_verify(cli, tmp_path):
+    cli("init")
+    payload = tmp_path / "shipment.json"
+    payload.write_text(json.dumps(shipment_payload()))
+    cli("present", str(payload))
+    assert "now authenticates new leaves" in cli("ledger", "rotate-leaf-key").stdout
+    cli("present", str(payload))
+    assert cli("ledger", "sequence").stdout.strip() == "tree size 6"
+    assert "every record matches its leaf" in cli("ledger", "verify").stdout

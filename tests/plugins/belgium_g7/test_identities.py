@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from caratflow.case.access import Actor
 from caratflow.db import unit_of_work
@@ -548,3 +548,58 @@ def test_two_concurrent_cuts_cannot_together_exceed_their_parent(committed_runti
     assert outcome == {"second": "g7.lineage"}
     with rt.sessions() as session:
         assert session.scalar(select(func.sum(IdentityCut.carats))) == Decimal("0.6000")
+
+
+@pytest.mark.parametrize(
+    ("statement", "named", "said"),
+    [
+        (
+            "UPDATE digital_identity SET carats = carats * 2 WHERE number = 'BE-R-1'",
+            "digital_identity BE-R-1",
+            "digital_identity BE-R-1 carats: sealed '50.0000', now '100.0000'",
+        ),
+        (
+            """UPDATE digital_identity SET origin = '{"RU": "100"}' WHERE number = 'BE-R-2'""",
+            "digital_identity BE-R-2",
+            "digital_identity BE-R-2 origin: sealed {'CA': '100'}, now {'RU': '100'}",
+        ),
+        (
+            "DELETE FROM identity_cut WHERE child_id = "
+            "(SELECT id FROM digital_identity WHERE number = 'BE-P-07')",
+            "identity_cut BE-R-1>BE-P-07",
+            "identity_cut BE-R-1>BE-P-07 (the cut of BE-P-07 from BE-R-1) was deleted",
+        ),
+        (
+            "UPDATE identity_cut SET carats = carats / 2 WHERE child_id = "
+            "(SELECT id FROM digital_identity WHERE number = 'BE-P-03')",
+            "identity_cut BE-R-1>BE-P-03",
+            "identity_cut BE-R-1>BE-P-03 carats: sealed '0.5000', now '0.2500'",
+        ),
+    ],
+)
+def test_an_identity_or_a_cut_edited_by_sql_is_named_by_verify(
+    session, officer, key, statement, named, said
+):
+    """Issue 25: the rows a lineage is judged by are compared with their leaves, sequenced
+    or pending; before, carats doubled, an origin rewritten or a cut deleted all passed."""
+    cutting_works(session, officer)
+    sequencer.sequence_pending(session, key, batch_size=16)
+    assert verification.verify_ledger(session, key.public_key()).ok
+    session.execute(text(statement))
+    report = verification.verify_ledger(session, key.public_key())
+    assert named in report.rows
+    assert any(said in d.message for d in report.discrepancies), report.discrepancies
+
+
+def test_a_deleted_identity_is_named_by_verify(session, officer, key):
+    cutting_works(session, officer)
+    session.execute(
+        text(
+            "DELETE FROM identity_cut WHERE child_id = "
+            "(SELECT id FROM digital_identity WHERE number = 'BE-P-39')"
+        )
+    )
+    session.execute(text("DELETE FROM digital_identity WHERE number = 'BE-P-39'"))
+    report = verification.verify_ledger(session, key.public_key())
+    assert [d.problem for d in report.discrepancies] == ["deleted"]
+    assert "digital_identity BE-P-39" in report.rows

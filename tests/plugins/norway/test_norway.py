@@ -7,7 +7,7 @@ re-exports, the notices to Tollvesenet and the appeals (§5, §6, §10, §12) ar
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -460,6 +460,11 @@ def test_a_refusal_is_kept_ten_years_from_the_final_decision(
     assert retention_of(plugin_host, refused).keep_until == date(2038, 3, 1)
 
 
+def at_noon(day: date) -> datetime:
+    """An instant on ``day`` in Oslo: what the legal clock reads then."""
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
 def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
     session, service, registered, plugin_host, runtime
 ):
@@ -471,12 +476,12 @@ def test_a_purge_before_ten_years_is_refused_and_after_them_leaves_a_tombstone(
     until = retention_of(plugin_host, shipment).keep_until
     day_before = until - timedelta(days=1)
     with pytest.raises(Conflict, match=f"must be kept until {until:%Y-%m-%d}"):
-        purge(session, plugin_host, shipment.id, day_before, ADMIN, "routine")
+        purge(session, plugin_host, shipment.id, ADMIN, "routine", at_noon(day_before))
     with pytest.raises(Forbidden):
-        purge(session, plugin_host, shipment.id, until, OFFICER, "routine")
+        purge(session, plugin_host, shipment.id, OFFICER, "routine", at_noon(until))
     sequencer.sequence_pending(session, key)
     importer = shipment.certificate.importer_name
-    record = purge(session, plugin_host, shipment.id, until, ADMIN, "ten years passed")
+    record = purge(session, plugin_host, shipment.id, ADMIN, "ten years passed", at_noon(until))
     # What is purged is no one's history any more (issue 28: the tallies forget it too).
     assert not Registry(session).party_history("NO", importer).seen_before
     sequencer.sequence_pending(session, key)
@@ -506,7 +511,7 @@ def test_an_unfinished_shipment_is_never_purgeable(session, service, registered,
     shipment = service.present(session, import_payload(), OFFICER).shipment
     assert retention_of(plugin_host, shipment).keep_until is None
     with pytest.raises(Conflict, match="not yet known"):
-        purge(session, plugin_host, shipment.id, date(2099, 1, 1), ADMIN, "tidy up")
+        purge(session, plugin_host, shipment.id, ADMIN, "tidy up", at_noon(date(2099, 1, 1)))
 
 
 # -- §3 annual report ------------------------------------------------------------------------
