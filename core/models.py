@@ -89,7 +89,9 @@ def _enum(enum: type[StrEnum], name: str) -> Enum:
 
 
 class Authority(Base):
-    """A controlling authority: its country, legal time zone and the plugins that apply to it."""
+    """A controlling authority: its country (and subdivision, for holidays), legal time
+    zone, the plugins that apply to it, and what it declared of its own (issue 24): entry
+    points and offices, number series per document kind, and the duties of its bodies."""
 
     __tablename__ = "authority"
 
@@ -99,6 +101,10 @@ class Authority(Base):
     zone: Mapped[str] = mapped_column(String(64))
     subdivision: Mapped[str | None] = mapped_column(String(16))
     plugins: Mapped[list[Any]] = mapped_column(default=list)
+    entry_points: Mapped[list[Any]] = mapped_column(default=list)
+    offices: Mapped[list[Any]] = mapped_column(default=list)  # [{code, name, address}]
+    series: Mapped[dict[str, Any]] = mapped_column(default=dict)  # kind: {prefix, digits, …}
+    duties: Mapped[list[Any]] = mapped_column(default=list)  # [{code, name, actions, basis}]
 
     def local_date(self, instant: datetime) -> date:
         """The date ``instant`` falls on here: the day the law counts, whatever UTC says."""

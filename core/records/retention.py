@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from caratflow.case.access import Actor
 from caratflow.case.service import legal_date
 from caratflow.errors import Conflict, Forbidden
-from caratflow.jurisdiction.contributions import Plugins
+from caratflow.jurisdiction.contributions import Plugins, authority_jurisdiction
 from caratflow.jurisdiction.retention import RetentionFacts
 from caratflow.ledger.sealing import seal_purge
 from caratflow.models import PurgeRecord, Role, Shipment
@@ -46,7 +46,7 @@ def facts(shipment: Shipment) -> RetentionFacts:
 
 
 def retention_of(host: Plugins, shipment: Shipment) -> Retention:
-    workflow = host.jurisdiction(shipment.authority.plugins).workflow
+    workflow = authority_jurisdiction(host, shipment.authority).workflow
     if not workflow.states[shipment.state].terminal:
         return Retention(shipment, None)
     dates = host.retention_until(shipment.authority.plugins, facts(shipment))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from caratflow.plugins.eu.deadlines import DEADLINES
 from caratflow.plugins.eu.documents import caratflow_documents_register  # noqa: F401 - issue 5
 from caratflow.plugins.eu.messages import NOTICES
 from caratflow.plugins.eu.reports import REPORTS
-from caratflow.plugins.eu.rules import RULES
+from caratflow.plugins.eu.rules import PARAMETERS, RULES
 from caratflow.plugins.eu.scope import keep_until
 
 HERE = Path(__file__).parent
@@ -75,14 +75,9 @@ def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
 
 @hookimpl
 def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
-    register(
-        AuthorityProfile(
-            code="BE",
-            name="FPS Economy, Diamond Office Antwerp",
-            country="BE",
-            zone="Europe/Brussels",
-        )
-    )
+    """Annex III: the Member States' Community authorities, as profiles (issue 24)."""
+    for profile in PARAMETERS.value("authority_profiles", datetime.now(UTC).date()):
+        register(AuthorityProfile.from_data(profile))
 
 
 @hookimpl

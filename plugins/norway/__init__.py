@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,13 @@ from caratflow.plugins.norway.documents import caratflow_documents_register  # n
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
 from caratflow.plugins.norway.messages import NOTICES
 from caratflow.plugins.norway.reports import REPORTS
-from caratflow.plugins.norway.rules import AUTHORITY, CLEARANCE, RULES, keep_until
+from caratflow.plugins.norway.rules import (
+    AUTHORITY,
+    CLEARANCE,
+    PARAMETERS,
+    RULES,
+    keep_until,
+)
 
 HERE = Path(__file__).parent
 BONDED = "bonded"
@@ -140,7 +146,9 @@ def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
 
 @hookimpl
 def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
-    register(AuthorityProfile(AUTHORITY, "Norges Gullsmedforbund", "NO", "Europe/Oslo"))
+    """The controlling authority of FOR-2004-02-24-470, as a profile (issue 24)."""
+    for profile in PARAMETERS.value("authority_profiles", datetime.now(UTC).date()):
+        register(AuthorityProfile.from_data(profile))
 
 
 @hookimpl
