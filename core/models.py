@@ -342,7 +342,10 @@ class ClosureDay(Base):
 
 
 class Recipient(Base):
-    """Where an authority's messages for an audience go: ``mailto:``, ``https://`` or ``log:``."""
+    """An entry of an authority's directory of addressees (issue 24): who ``name`` is, the
+    audience it answers for (``commission``, ``kp-authority:CA``, ``customs``, …), and its
+    channel as an address: ``peer:`` (a caratflow node), ``mailto:``, ``https://``, or
+    ``log:`` (development only: nobody receives it)."""
 
     __tablename__ = "recipient"
     __table_args__ = (UniqueConstraint("authority_code", "audience", "address"),)
@@ -351,6 +354,7 @@ class Recipient(Base):
     authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"))
     audience: Mapped[str] = mapped_column(String(60))
     address: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -416,6 +420,9 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after the last retry
     CANCELLED = "cancelled"  # a reminder whose deadline closed before it went out
+    # issue 24: a legal notice with no addressee in the directory; never sent to the log,
+    # it waits (red on the board, its supervisors told) until an addressee is added
+    UNDELIVERABLE = "undeliverable"
 
 
 class OutboxMessage(Base):

@@ -31,6 +31,7 @@ from caratflow.jurisdiction.workflow import (
 if TYPE_CHECKING:
     from caratflow.jurisdiction.documents import DocumentType
     from caratflow.jurisdiction.lookups import LookupType
+    from caratflow.jurisdiction.notices import Addressee
     from caratflow.jurisdiction.retention import RetentionFacts
 
 
@@ -183,6 +184,12 @@ class PluginHost:
             for code, (p, plugins) in profiles.items()
         }
 
+    def addressees(self, plugins: Iterable[str]) -> list[Addressee]:
+        """Who the notices of the enabled ``plugins`` go to, one entry per audience."""
+        enabled = sorted(frozenset(plugins) & frozenset(self.plugin_names))
+        found = {a.audience: a for n in enabled for a in self._contributions[n].addressees}
+        return list(found.values())
+
     def demo_payloads(self) -> list[Mapping[str, Any]]:
         return [p for c in self._contributions.values() for p in c.demo]
 
@@ -198,6 +205,7 @@ class PluginHost:
         hook("caratflow_reports_register", others)(register=found.reports.append)
         hook("caratflow_notices_register", others)(register=found.notices.append)
         hook("caratflow_lookups_register", others)(register=found.lookups.append)
+        hook("caratflow_addressees_register", others)(register=found.addressees.append)
         for cited in (*found.deadlines, *found.notices, *found.lookups):
             if cited.plugin != plugin:
                 raise ValueError(

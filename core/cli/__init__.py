@@ -16,7 +16,7 @@ import logging
 
 import click
 
-from caratflow.cli import authorities, cases, deadlines, ledger, peers, setup
+from caratflow.cli import authorities, cases, deadlines, directory, doctor, ledger, peers, setup
 from caratflow.cli.context import CliContext
 from caratflow.config import Settings, scrub_logs
 from caratflow.pluginhost import UnknownPlugin, load_plugin_host
@@ -70,6 +70,8 @@ for command in (
     cases.purge,
     cases.report,
     deadlines.deadlines,
+    directory.directory,
+    doctor.doctor,
     ledger.ledger,
     peers.peers,
 ):

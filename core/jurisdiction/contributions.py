@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from caratflow.jurisdiction.clocks import DeadlineRule
     from caratflow.jurisdiction.documents import DocumentType
     from caratflow.jurisdiction.lookups import LookupType
-    from caratflow.jurisdiction.notices import NoticeRule
+    from caratflow.jurisdiction.notices import Addressee, NoticeRule
     from caratflow.jurisdiction.reports import Report
     from caratflow.jurisdiction.retention import RetentionFacts
 
@@ -94,6 +94,7 @@ class Contributions:
     reports: list[Report] = field(default_factory=list)
     notices: list[NoticeRule] = field(default_factory=list)
     lookups: list[LookupType] = field(default_factory=list)  # issue 10: peers may ask these
+    addressees: list[Addressee] = field(default_factory=list)  # issue 24: the directory
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class Plugins(Protocol):
     def authority_profiles(self) -> dict[str, tuple[AuthorityProfile, list[str]]]: ...
 
     def demo_payloads(self) -> list[Mapping[str, Any]]: ...
+
+    def addressees(self, plugins: Iterable[str]) -> list[Addressee]: ...
 
     def document_types(self, plugins: Iterable[str]) -> dict[str, DocumentType]: ...
 

@@ -15,15 +15,16 @@ from typing import Any
 
 from caratflow.jurisdiction.clocks import DeadlineRule
 from caratflow.jurisdiction.contributions import AuthorityProfile
+from caratflow.jurisdiction.documents import format_country
 from caratflow.jurisdiction.hookspecs import hookimpl
-from caratflow.jurisdiction.notices import NoticeRule
+from caratflow.jurisdiction.notices import Addressee, NoticeRule
 from caratflow.jurisdiction.reports import Report
 from caratflow.jurisdiction.retention import RetentionFacts
 from caratflow.jurisdiction.workflow import PRESENTED, WorkflowRegistrar
 from caratflow.law.rules import Rule
 from caratflow.plugins.eu.deadlines import DEADLINES
 from caratflow.plugins.eu.documents import caratflow_documents_register  # noqa: F401 - issue 5
-from caratflow.plugins.eu.messages import NOTICES
+from caratflow.plugins.eu.messages import NOTICES, kp_authority
 from caratflow.plugins.eu.reports import REPORTS
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
 from caratflow.plugins.eu.scope import keep_until
@@ -78,6 +79,19 @@ def caratflow_authorities_register(register: Callable[[AuthorityProfile], None])
     """Annex III: the Member States' Community authorities, as profiles (issue 24)."""
     for profile in PARAMETERS.value("authority_profiles", datetime.now(UTC).date()):
         register(AuthorityProfile.from_data(profile))
+
+
+@hookimpl
+def caratflow_addressees_register(register: Callable[[Addressee], None]) -> None:
+    """The Commission, and each participant's KP authority (issue 24)."""
+    today = datetime.now(UTC).date()
+    entry = PARAMETERS.entry("addressees", today)
+    for addressee in entry["value"]:
+        register(Addressee(**addressee, source=entry["source"]))
+    naming = PARAMETERS.entry("kp_authority_addressee", today)
+    for country in PARAMETERS.value("kp_participants", today):
+        name = naming["value"]["name"].format(country=format_country(country))
+        register(Addressee(kp_authority(country), name, naming["value"]["basis"], naming["source"]))
 
 
 @hookimpl

@@ -21,7 +21,7 @@ from typing import Any
 
 from caratflow.jurisdiction.contributions import AuthorityProfile
 from caratflow.jurisdiction.hookspecs import hookimpl
-from caratflow.jurisdiction.notices import NoticeRule
+from caratflow.jurisdiction.notices import Addressee, NoticeRule
 from caratflow.jurisdiction.reports import Report
 from caratflow.jurisdiction.retention import RetentionFacts
 from caratflow.jurisdiction.workflow import PRESENTED, STAY, WorkflowRegistrar
@@ -195,6 +195,14 @@ def caratflow_notices_register(register: Callable[[NoticeRule], None]) -> None:
     """§12: the permit granted, and a suspected offence, told to Tollvesenet."""
     for notice in NOTICES:
         register(notice)
+
+
+@hookimpl
+def caratflow_addressees_register(register: Callable[[Addressee], None]) -> None:
+    """Tollvesenet's clearance offices and its investigators (§12; issue 24)."""
+    entry = PARAMETERS.entry("addressees", datetime.now(UTC).date())
+    for addressee in entry["value"]:
+        register(Addressee(**addressee, source=entry["source"]))
 
 
 @hookimpl
