@@ -47,8 +47,11 @@ def test_doctor_on_a_fresh_instance_lists_what_is_missing_and_fails(cli):
     assert "MISSING BE: no addressee for commission" in said.stdout
     assert "MISSING NO: no addressee for customs:" in said.stdout
     assert "participants' KP authorities have no addressee" in said.stdout
+    assert "MISSING no CARATFLOW_SECRET_KEY" in said.stdout
+    assert "MISSING CARATFLOW_PUBLIC_URL" in said.stdout
     reach_every_legal_addressee(cli)
-    assert "MISSING" not in cli("doctor").stdout
+    passed = cli("doctor").stdout  # what is left to set does not block
+    assert "no addressee for" not in passed and "MISSING no CARATFLOW_SECRET_KEY" in passed
 
 
 def test_a_log_address_is_labelled_development_only(cli):
@@ -79,3 +82,27 @@ def test_an_undeliverable_notice_keeps_the_doctor_failing_until_its_addressee_is
 
 def test_other_checks_can_be_added_to_the_doctor():
     assert all(callable(check) for check in CHECKS) and len(CHECKS) >= 4
+
+
+def test_doctor_prints_the_effective_configuration_without_secrets(backend, tmp_path):
+    with temporary_database(backend, tmp_path) as url:
+        env = {
+            "CARATFLOW_DATABASE_URL": url,
+            "CARATFLOW_INSTANCE_PATH": str(tmp_path),
+            "CARATFLOW_SMTP_PASSWORD": "hunter2",
+            "CARATFLOW_SECRET_KEY": "s3cret-session-key",
+            "CARATFLOW_SMTP_HOST": "smtp.diamonds.example.be",
+        }
+        runner = CliRunner(env=env)
+        runner.invoke(main, ["init"], catch_exceptions=False)
+        said = runner.invoke(main, ["doctor"], catch_exceptions=False)
+    assert "outbox.smtp_host" in said.stdout and "smtp.diamonds.example.be" in said.stdout
+    assert "set (hidden)" in said.stdout
+    assert "hunter2" not in said.output and "s3cret" not in said.output
+    assert "no CARATFLOW_SECRET_KEY" not in said.stdout
+
+
+def test_a_bad_setting_is_a_clear_error_naming_it(backend, tmp_path):
+    env = {"CARATFLOW_INSTANCE_PATH": str(tmp_path), "CARATFLOW_OUTBOX_LEASE": "soon"}
+    said = CliRunner(env=env).invoke(main, ["doctor"])
+    assert said.exit_code == 1 and "CARATFLOW_OUTBOX_LEASE" in said.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from sqlalchemy import select
@@ -17,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from caratflow.accounts import authorities
 from caratflow.cli.context import current_runtime, unit
+from caratflow.config import Settings
 from caratflow.db import schema_is_current
 from caratflow.deadlines.directory import directory
-from caratflow.deadlines.outbox import undeliverable
+from caratflow.deadlines.outbox import recipients, undeliverable
 from caratflow.errors import CaratflowError
 from caratflow.models import Authority
 from caratflow.records.documents import numbering_at
@@ -51,6 +53,10 @@ def doctor() -> None:
     """Check this deployment: list what is missing; exit 1 while a legal notice has no
     addressee."""
     runtime = current_runtime()
+    click.echo("configuration (CARATFLOW_*, read once; secrets hidden):")
+    for name, value in runtime.settings.shown().items():
+        click.echo(f"  {name:28} {value}")
+    click.echo("")
     if not schema_is_current(runtime.engine):
         click.echo(f"MISSING the database at {runtime.settings.database_url} is not current")
         click.echo("        -> caratflow init")
@@ -154,6 +160,33 @@ def undeliverable_notices(runtime: Runtime, session: Session) -> Iterator[Findin
         )
     if not waiting:
         yield Finding("ok", "no undeliverable notice")
+
+
+@check
+def configuration(runtime: Runtime, session: Session) -> Iterator[Finding]:
+    """What a production deployment sets rather than leaves to its defaults."""
+    settings, defaults = runtime.settings, Settings(Path(), "")
+    if not settings.secret_key:
+        yield Finding(
+            "missing",
+            "no CARATFLOW_SECRET_KEY: sessions end whenever the process restarts",
+            "set CARATFLOW_SECRET_KEY to a long random value",
+        )
+    if settings.public_url == defaults.public_url:
+        yield Finding(
+            "missing",
+            f"CARATFLOW_PUBLIC_URL is {settings.public_url}: documents' QR codes point there",
+            "set CARATFLOW_PUBLIC_URL to the address the public reaches /verify at",
+        )
+    uses_mail = any(r.address.startswith("mailto:") for r in recipients(session))
+    if uses_mail and settings.delivery.smtp_host == defaults.delivery.smtp_host:
+        yield Finding(
+            "warning",
+            "e-mail addressees, and CARATFLOW_SMTP_HOST is localhost",
+            "set CARATFLOW_SMTP_HOST (and _PORT, _FROM, _USER, _PASSWORD, _STARTTLS)",
+        )
+    if settings.database_url.startswith("sqlite"):
+        yield Finding("warning", "the embedded SQLite database", "PostgreSQL in production")
 
 
 @check

@@ -13,7 +13,7 @@ import click
 from caratflow.accounts import audit, authorities, credentials, people
 from caratflow.accounts.provisioning import add_user, create_token, ensure_authorities, load_demo
 from caratflow.cli.context import current_runtime, ensure_ledger_key, local_actor, unit
-from caratflow.config import ServeSettings, Settings
+from caratflow.config import Settings
 from caratflow.db import schema_is_current, upgrade
 from caratflow.models import Role, utcnow
 from caratflow.pluginhost import installed_plugins
@@ -96,7 +96,7 @@ def serve(host: str, port: int, demo: bool) -> None:
 
     scheduler = start_scheduler(runtime)
     try:
-        waitress_serve(app, host=host, port=port, **ServeSettings.from_env().waitress_options())
+        waitress_serve(app, host=host, port=port, **runtime.settings.serve.waitress_options())
     finally:
         scheduler.shutdown(wait=False)
 

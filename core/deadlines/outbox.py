@@ -24,14 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import smtplib
 import time as clock
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Protocol
 
@@ -39,7 +38,7 @@ from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from caratflow.config import ENV_PREFIX
+from caratflow.config import DeliverySettings
 from caratflow.db import unit_of_work
 from caratflow.errors import FieldError, InvalidInput
 from caratflow.models import Authority, OutboxMessage, OutboxStatus, Peer, Recipient, utcnow
@@ -47,62 +46,13 @@ from caratflow.types import jsonable
 
 log = logging.getLogger(__name__)
 
-LATE_AFTER = timedelta(minutes=5)
+LATE_AFTER = DeliverySettings.late_after
 """A message that goes out more than this after its time is marked late."""
 
 SCHEMES = ("mailto", "https", "http", "log", "peer")  # peer:<CODE>: caratflow.exchange (issue 10)
 
 
-# -- settings ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    """How to reach the channels and how patiently to retry, from ``CARATFLOW_SMTP_*``
-    and ``CARATFLOW_OUTBOX_*`` environment variables."""
-
-    smtp_host: str = "localhost"
-    smtp_port: int = 25
-    smtp_from: str = "caratflow@localhost"
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    timeout: float = 30.0
-    lease: timedelta = timedelta(minutes=5)
-    retry_base: timedelta = timedelta(seconds=30)
-    retry_cap: timedelta = timedelta(hours=1)
-    max_attempts: int = 12
-    batch: int = 10  # claimed at once; a worker that dies has sent at most one unmarked
-    late_after: timedelta = LATE_AFTER
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:
-        env = os.environ if environ is None else environ
-
-        def read(name: str) -> str | None:
-            return env.get(ENV_PREFIX + name, "").strip() or None
-
-        def seconds(name: str, default: timedelta) -> timedelta:
-            raw = read(name)
-            return timedelta(seconds=float(raw)) if raw else default
-
-        defaults = cls()
-        return cls(
-            smtp_host=read("SMTP_HOST") or defaults.smtp_host,
-            smtp_port=int(read("SMTP_PORT") or defaults.smtp_port),
-            smtp_from=read("SMTP_FROM") or defaults.smtp_from,
-            smtp_user=read("SMTP_USER"),
-            smtp_password=read("SMTP_PASSWORD"),
-            smtp_starttls=(read("SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
-            lease=seconds("OUTBOX_LEASE", defaults.lease),
-            retry_base=seconds("OUTBOX_RETRY_BASE", defaults.retry_base),
-            retry_cap=seconds("OUTBOX_RETRY_CAP", defaults.retry_cap),
-            max_attempts=int(read("OUTBOX_MAX_ATTEMPTS") or defaults.max_attempts),
-        )
-
-    def backoff(self, attempts: int) -> timedelta:
-        """Wait before attempt ``attempts + 1``: base, 2×base, 4×base, … up to the cap."""
-        return min(self.retry_base * (2 ** max(attempts - 1, 0)), self.retry_cap)
+# -- settings: ``caratflow.config.DeliverySettings``, part of the one ``Settings`` -------
 
 
 # -- writing ----------------------------------------------------------------------------
