@@ -76,6 +76,7 @@ def test_an_undeliverable_notice_keeps_the_doctor_failing_until_its_addressee_is
     cli("act", str(shipment["id"]), "refuse", "--reason", "not a participant")
     said = cli("doctor", ok=False)
     assert "undeliverable since" in said.stdout and "kp-authority:LY" in said.stdout
+    assert "UNDELIVERABLE: 1 legal notice(s) have no addressee" in cli("deadlines").stdout
     cli("directory", "add", "BE", "kp-authority:LY", "mailto:kp@mines.example.ly")
     assert "no undeliverable notice" in cli("doctor").stdout
 
