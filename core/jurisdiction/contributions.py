@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AuthorityProfile:
-    """An authority as a plugin knows it from the law (Annex III, FOR-2004-02-24-470 §2),
+    """An authority as a plugin knows it from the law (Annex III, FOR-2004-02-24-470),
     or as a deployment declares it in ``<instance>/authorities.toml``.
 
     ``subdivision`` picks the holidays of a region (a Rhineland-Palatinate office keeps
