@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,71 @@ ENV_PREFIX = "CARATFLOW_"
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """How the outbox reaches its channels and how patiently it retries
+    (``CARATFLOW_SMTP_*``, ``CARATFLOW_OUTBOX_*``); part of ``Settings`` (issue 24)."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "caratflow@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    timeout: float = 30.0
+    lease: timedelta = timedelta(minutes=5)
+    retry_base: timedelta = timedelta(seconds=30)
+    retry_cap: timedelta = timedelta(hours=1)
+    max_attempts: int = 12
+    batch: int = 10  # claimed at once; a worker that dies has sent at most one unmarked
+    late_after: timedelta = timedelta(minutes=5)  # later than this: marked late
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:
+        """Prefer ``Settings.from_env().delivery``: the whole configuration, read once."""
+        return Settings.from_env(environ).delivery
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Wait before attempt ``attempts + 1``: base, 2×base, 4×base, … up to the cap."""
+        return min(self.retry_base * (2 ** max(attempts - 1, 0)), self.retry_cap)
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How ``caratflow serve`` (waitress) holds its connections (``CARATFLOW_SERVE_*``).
+
+    A connection counts against ``connection_limit`` from its first byte, long before a
+    thread works on it: at waitress's 100, 120 half-open sockets (slowloris) kept every
+    officer out (issue 21). The limit is high (``poll``, not ``select``, is needed above
+    1024 descriptors) and a silent connection is closed after ``channel_timeout``; the
+    reverse proxy a production deployment puts in front bounds slow clients for real.
+    """
+
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout: int = 30  # seconds
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
+        """Prefer ``Settings.from_env().serve``: the whole configuration, read once."""
+        return Settings.from_env(environ).serve
+
+    def waitress_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``waitress.serve``; timeouts are checked as often as they
+        could expire."""
+        return {
+            "threads": self.threads,
+            "connection_limit": self.connection_limit,
+            "channel_timeout": self.channel_timeout,
+            "cleanup_interval": max(1, min(30, self.channel_timeout // 2)),
+            "asyncore_use_poll": True,
+        }
+
+
+@dataclass(frozen=True)
 class Settings:
-    """Where the data lives and which jurisdictions are switched on.
+    """The deployment's configuration, read once from the environment (issue 24: the
+    outbox's and ``serve``'s settings too): where the data lives, which jurisdictions
+    are switched on, how messages go out. ``caratflow doctor`` prints it, secrets hidden.
 
     ``plugins`` is ``None`` to enable every installed plugin, or the names a
     deployment enables (``CARATFLOW_PLUGINS=eu,belgium_g7``).
@@ -34,6 +98,8 @@ class Settings:
     token_days: int = 90  # issue 21: how long a new API token works
     # issue 27: a replica that reports, lists and the public check read from, if any
     read_database_url: str | None = None
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)  # SMTP, outbox
+    serve: ServeSettings = field(default_factory=ServeSettings)  # waitress
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -56,49 +122,91 @@ class Settings:
             trusted_proxies=_split_names(read("TRUSTED_PROXIES") or ""),
             token_days=_positive(read("TOKEN_DAYS"), "TOKEN_DAYS", cls.token_days),
             read_database_url=read("READ_DATABASE_URL"),
+            delivery=_delivery(read),
+            serve=_serve(read),
         )
         return replace(settings, **overrides) if overrides else settings
 
+    def shown(self) -> dict[str, str]:
+        """The effective configuration as ``doctor`` prints it: every value, each secret
+        only as set or not."""
+        secret = {"secret_key", "smtp_password"}
+        shown: dict[str, str] = {}
+        for name, value in [
+            *((f.name, getattr(self, f.name)) for f in fields(self)),
+            *((f"outbox.{f.name}", getattr(self.delivery, f.name)) for f in fields(self.delivery)),
+            *((f"serve.{f.name}", getattr(self.serve, f.name)) for f in fields(self.serve)),
+        ]:
+            if name in ("delivery", "serve"):
+                continue
+            if name.rpartition(".")[2] in secret:
+                shown[name] = "set (hidden)" if value else "not set"
+            elif isinstance(value, timedelta):
+                shown[name] = f"{value.total_seconds():g} s"
+            elif value is None:
+                shown[name] = "-"
+            elif isinstance(value, tuple):
+                shown[name] = ",".join(value) or "-"
+            else:
+                shown[name] = str(value)
+        if self.plugins is None:
+            shown["plugins"] = "every installed plugin"
+        return shown
 
-@dataclass(frozen=True)
-class ServeSettings:
-    """How ``caratflow serve`` (waitress) holds its connections (``CARATFLOW_SERVE_*``).
 
-    A connection counts against ``connection_limit`` from its first byte, long before a
-    thread works on it: at waitress's 100, 120 half-open sockets (slowloris) kept every
-    officer out (issue 21). The limit is high (``poll``, not ``select``, is needed above
-    1024 descriptors) and a silent connection is closed after ``channel_timeout``; the
-    reverse proxy a production deployment puts in front bounds slow clients for real.
-    """
+Reader = Callable[[str], "str | None"]
 
-    threads: int = 8
-    connection_limit: int = 1000
-    channel_timeout: int = 30  # seconds
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
-        env = os.environ if environ is None else environ
-        defaults = cls()
+def _delivery(read: Reader) -> DeliverySettings:
+    defaults = DeliverySettings()
 
-        def read(name: str, default: int) -> str:
-            return env.get(f"{ENV_PREFIX}SERVE_{name}", "").strip() or str(default)
+    def seconds(name: str, default: timedelta) -> timedelta:
+        raw = read(name)
+        return default if raw is None else timedelta(seconds=_number(raw, name, float))
 
-        return cls(
-            threads=int(read("THREADS", defaults.threads)),
-            connection_limit=int(read("CONNECTION_LIMIT", defaults.connection_limit)),
-            channel_timeout=int(read("CHANNEL_TIMEOUT", defaults.channel_timeout)),
-        )
+    return DeliverySettings(
+        smtp_host=read("SMTP_HOST") or defaults.smtp_host,
+        smtp_port=_whole(read("SMTP_PORT"), "SMTP_PORT", defaults.smtp_port),
+        smtp_from=read("SMTP_FROM") or defaults.smtp_from,
+        smtp_user=read("SMTP_USER"),
+        smtp_password=read("SMTP_PASSWORD"),
+        smtp_starttls=(read("SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
+        lease=seconds("OUTBOX_LEASE", defaults.lease),
+        retry_base=seconds("OUTBOX_RETRY_BASE", defaults.retry_base),
+        retry_cap=seconds("OUTBOX_RETRY_CAP", defaults.retry_cap),
+        max_attempts=_whole(read("OUTBOX_MAX_ATTEMPTS"), "OUTBOX_MAX_ATTEMPTS", 12),
+    )
 
-    def waitress_options(self) -> dict[str, Any]:
-        """Keyword arguments of ``waitress.serve``; timeouts are checked as often as they
-        could expire."""
-        return {
-            "threads": self.threads,
-            "connection_limit": self.connection_limit,
-            "channel_timeout": self.channel_timeout,
-            "cleanup_interval": max(1, min(30, self.channel_timeout // 2)),
-            "asyncore_use_poll": True,
-        }
+
+def _serve(read: Reader) -> ServeSettings:
+    defaults = ServeSettings()
+    return ServeSettings(
+        threads=_whole(read("SERVE_THREADS"), "SERVE_THREADS", defaults.threads),
+        connection_limit=_whole(
+            read("SERVE_CONNECTION_LIMIT"), "SERVE_CONNECTION_LIMIT", defaults.connection_limit
+        ),
+        channel_timeout=_whole(
+            read("SERVE_CHANNEL_TIMEOUT"), "SERVE_CHANNEL_TIMEOUT", defaults.channel_timeout
+        ),
+    )
+
+
+def _number(raw: str, name: str, kind: Callable[[str], Any]) -> Any:
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not value > 0:
+        raise ValueError(f"{ENV_PREFIX}{name} must be a number above 0, not {raw!r}")
+    return value
+
+
+def _whole(raw: str | None, name: str, default: int) -> int:
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValueError(f"{ENV_PREFIX}{name} must be a whole number above 0, not {raw!r}")
+    return int(_number(raw, name, int))
 
 
 def _split_names(value: str) -> tuple[str, ...]:

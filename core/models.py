@@ -89,7 +89,9 @@ def _enum(enum: type[StrEnum], name: str) -> Enum:
 
 
 class Authority(Base):
-    """A controlling authority: its country, legal time zone and the plugins that apply to it."""
+    """A controlling authority: its country (and subdivision, for holidays), legal time
+    zone, the plugins that apply to it, and what it declared of its own (issue 24): entry
+    points and offices, number series per document kind, and the duties of its bodies."""
 
     __tablename__ = "authority"
 
@@ -99,6 +101,10 @@ class Authority(Base):
     zone: Mapped[str] = mapped_column(String(64))
     subdivision: Mapped[str | None] = mapped_column(String(16))
     plugins: Mapped[list[Any]] = mapped_column(default=list)
+    entry_points: Mapped[list[Any]] = mapped_column(default=list)
+    offices: Mapped[list[Any]] = mapped_column(default=list)  # [{code, name, address}]
+    series: Mapped[dict[str, Any]] = mapped_column(default=dict)  # kind: {prefix, digits, …}
+    duties: Mapped[list[Any]] = mapped_column(default=list)  # [{code, name, actions, basis}]
 
     def local_date(self, instant: datetime) -> date:
         """The date ``instant`` falls on here: the day the law counts, whatever UTC says."""
@@ -377,7 +383,10 @@ class ClosureDay(Base):
 
 
 class Recipient(Base):
-    """Where an authority's messages for an audience go: ``mailto:``, ``https://`` or ``log:``."""
+    """An entry of an authority's directory of addressees (issue 24): who ``name`` is, the
+    audience it answers for (``commission``, ``kp-authority:CA``, ``customs``, …), and its
+    channel as an address: ``peer:`` (a caratflow node), ``mailto:``, ``https://``, or
+    ``log:`` (development only: nobody receives it)."""
 
     __tablename__ = "recipient"
     __table_args__ = (UniqueConstraint("authority_code", "audience", "address"),)
@@ -386,6 +395,7 @@ class Recipient(Base):
     authority_code: Mapped[str] = mapped_column(ForeignKey("authority.code"))
     audience: Mapped[str] = mapped_column(String(60))
     address: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -451,6 +461,9 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after the last retry
     CANCELLED = "cancelled"  # a reminder whose deadline closed before it went out
+    # issue 24: a legal notice with no addressee in the directory; never sent to the log,
+    # it waits (red on the board, its supervisors told) until an addressee is added
+    UNDELIVERABLE = "undeliverable"
 
 
 class OutboxMessage(Base):

@@ -9,6 +9,7 @@ hands it to them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from functools import cache
 from importlib.metadata import entry_points
@@ -22,6 +23,7 @@ from caratflow.jurisdiction import hookspecs
 from caratflow.jurisdiction.workflow import (
     CORE_STATES,
     CORE_TRANSITIONS,
+    Duty,
     Workflow,
     WorkflowRegistrar,
 )
@@ -29,6 +31,7 @@ from caratflow.jurisdiction.workflow import (
 if TYPE_CHECKING:
     from caratflow.jurisdiction.documents import DocumentType
     from caratflow.jurisdiction.lookups import LookupType
+    from caratflow.jurisdiction.notices import Addressee
     from caratflow.jurisdiction.retention import RetentionFacts
 
 
@@ -39,6 +42,13 @@ ENTRY_POINT_GROUP = "caratflow.plugins"
 
 class UnknownPlugin(LookupError):
     pass
+
+
+_FILLABLE = ("subdivision", "entry_points", "offices", "series", "duties", "source")
+
+
+def _richness(profile: AuthorityProfile) -> int:
+    return sum(1 for f in _FILLABLE if getattr(profile, f))
 
 
 def installed_plugins() -> dict[str, str]:
@@ -91,17 +101,23 @@ class PluginHost:
         except KeyError:
             raise UnknownPlugin(f"plugin {plugin!r} is not enabled") from None
 
-    def jurisdiction(self, plugins: Iterable[str]) -> Jurisdiction:
-        """The workflow and rules of ``plugins``, built once per process per plugin set."""
-        return self._jurisdiction(frozenset(plugins) & frozenset(self.plugin_names))
+    def jurisdiction(
+        self, plugins: Iterable[str], duties: Iterable[Duty] | None = None
+    ) -> Jurisdiction:
+        """The workflow and rules of ``plugins``, built once per process per plugin set;
+        ``duties`` an authority declares replace those the plugins declare (issue 24)."""
+        chosen = frozenset(plugins) & frozenset(self.plugin_names)
+        return self._jurisdiction(chosen, None if duties is None else tuple(duties))
 
     @cache  # noqa: B019 - one host per process; the cache is the point
-    def _jurisdiction(self, plugins: frozenset[str]) -> Jurisdiction:
+    def _jurisdiction(
+        self, plugins: frozenset[str], duties: tuple[Duty, ...] | None
+    ) -> Jurisdiction:
         chosen = [self._contributions[name] for name in sorted(plugins)]
         workflow = Workflow(
             [*CORE_STATES, *(s for c in chosen for s in c.workflow.states)],
             [*CORE_TRANSITIONS, *(t for c in chosen for t in c.workflow.transitions)],
-            [d for c in chosen for d in c.workflow.duties],
+            [d for c in chosen for d in c.workflow.duties] if duties is None else duties,
         )
         return Jurisdiction(
             plugins,
@@ -145,12 +161,34 @@ class PluginHost:
         return self._manager.subset_hook_caller(hook, others)
 
     def authority_profiles(self) -> dict[str, tuple[AuthorityProfile, list[str]]]:
-        """Every authority a plugin serves, with the plugins that serve it."""
+        """Every authority a plugin knows, with the enabled plugins that apply to it: the
+        registering plugin and those its profile names. Where several plugins describe
+        one authority (Belgium: ``eu`` and ``belgium_g7``) the fullest profile keeps its
+        particulars and the others fill what it leaves empty."""
         profiles: dict[str, tuple[AuthorityProfile, list[str]]] = {}
-        for name, contributed in self._contributions.items():
-            for profile in contributed.authorities:
-                profiles.setdefault(profile.code, (profile, []))[1].append(name)
-        return profiles
+        enabled = set(self.plugin_names)
+        described = [(n, p) for n, c in self._contributions.items() for p in c.authorities]
+        for name, profile in sorted(described, key=lambda pair: -_richness(pair[1])):
+            plugins = sorted({name, *profile.plugins} & enabled)
+            if profile.code not in profiles:
+                profiles[profile.code] = (profile, plugins)
+                continue
+            known, applying = profiles[profile.code]
+            filled = {f: getattr(profile, f) for f in _FILLABLE if not getattr(known, f)}
+            profiles[profile.code] = (
+                replace(known, **filled),
+                sorted({*applying, *plugins}),
+            )
+        return {
+            code: (replace(p, plugins=tuple(plugins)), plugins)
+            for code, (p, plugins) in profiles.items()
+        }
+
+    def addressees(self, plugins: Iterable[str]) -> list[Addressee]:
+        """Who the notices of the enabled ``plugins`` go to, one entry per audience."""
+        enabled = sorted(frozenset(plugins) & frozenset(self.plugin_names))
+        found = {a.audience: a for n in enabled for a in self._contributions[n].addressees}
+        return list(found.values())
 
     def demo_payloads(self) -> list[Mapping[str, Any]]:
         return [p for c in self._contributions.values() for p in c.demo]
@@ -167,6 +205,7 @@ class PluginHost:
         hook("caratflow_reports_register", others)(register=found.reports.append)
         hook("caratflow_notices_register", others)(register=found.notices.append)
         hook("caratflow_lookups_register", others)(register=found.lookups.append)
+        hook("caratflow_addressees_register", others)(register=found.addressees.append)
         for cited in (*found.deadlines, *found.notices, *found.lookups):
             if cited.plugin != plugin:
                 raise ValueError(

@@ -40,10 +40,12 @@ class Worker:
     """What the periodic tasks share in one process: the runtime and the dispatcher."""
 
     runtime: Runtime
-    delivery: DeliverySettings = field(default_factory=DeliverySettings.from_env)
+    delivery: DeliverySettings | None = None  # the runtime's settings' unless given
     dispatcher: Dispatcher = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.delivery is None:
+            self.delivery = self.runtime.settings.delivery
         channels = default_channels(self.delivery)
         channels[peers.SCHEME] = sending.PeerChannel(  # issue 10: signed, to a peer node
             self.runtime.sessions,
@@ -108,7 +110,7 @@ def start_scheduler(
     ``max_instances=1`` and ``coalesce``: a tick that takes longer than the interval is
     not run twice side by side, and ticks missed meanwhile collapse into one.
     """
-    worker = Worker(runtime, delivery or DeliverySettings.from_env())
+    worker = Worker(runtime, delivery)
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
         run_periodic_tasks,

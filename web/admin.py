@@ -1,4 +1,5 @@
-"""Administration: users and roles, the authorities' four-eyes settings, the plugins.
+"""Administration: users and roles, the authorities' four-eyes settings, closure days
+and directories of addressees (issue 24), the plugins.
 
 Every change needs a fresh password (and code) and is recorded as a security event;
 an administrator manages only the users and authorities of their own authorities
@@ -12,18 +13,21 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from caratflow.accounts import audit, people, profiles
 from caratflow.accounts.provisioning import offered_duties
 from caratflow.case import foureyes
 from caratflow.case.access import FOUR_EYES_ACTIONS, Permission, require
-from caratflow.deadlines import keeping
+from caratflow.deadlines import keeping, outbox
+from caratflow.deadlines.directory import directory
 from caratflow.errors import Conflict, Forbidden, InvalidInput
 from caratflow.models import Role, utcnow
 from caratflow.pluginhost import installed_plugins
 from caratflow.web.context import db, runtime
 from caratflow.web.forms import (
     ClosureDayForm,
+    DirectoryEntryForm,
     EditUserForm,
     EmptyForm,
     FourEyesForm,
@@ -35,6 +39,11 @@ from caratflow.web.i18n import label
 from caratflow.web.security import current_actor, fresh_required, record_refusal, requires
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+REACH_LABELS = {
+    "reachable": _l("reachable"),
+    "development only": _l("development only (log)"),
+    "missing": _l("no addressee"),
+}
 Kind = audit.EventKind
 
 
@@ -182,6 +191,43 @@ def add_closure_day(code: str) -> Any:
     return redirect(url_for(".index"), 303)
 
 
+@blueprint.post("/authorities/<code>/directory")
+@requires(Permission.ADMINISTER)
+@fresh_required
+def add_addressee(code: str) -> Any:
+    """Reach an audience of the authority at an address; notices waiting for it go out."""
+    _administering(code)
+    form = DirectoryEntryForm(prefix=f"dir-{code}")
+    if form.validate():
+        try:
+            outbox.add_recipient(db(), code, form.audience.data, form.address.data, form.name.data)
+            reached = f"{form.audience.data} reached at {form.address.data}"
+            _changed(f"directory: {reached}", authorities=[code])
+            flash(_("Addressee added; notices waiting for it go out now."), "success")
+        except InvalidInput as error:
+            db().rollback()
+            flash(str(error), "error")
+    else:
+        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+    return redirect(url_for(".index") + "#directory", 303)
+
+
+@blueprint.post("/authorities/<code>/directory/<int:entry_id>/remove")
+@requires(Permission.ADMINISTER)
+@fresh_required
+def remove_addressee(code: str, entry_id: int) -> Any:
+    _administering(code)
+    found = [r for r in outbox.recipients(db(), code) if r.id == entry_id]
+    if not found:
+        abort(404)
+    if EmptyForm().validate():
+        outbox.remove_recipient(db(), entry_id)
+        gone = f"{found[0].audience} no longer at {found[0].address}"
+        _changed(f"directory: {gone}", authorities=[code])
+        flash(_("Addressee removed."), "success")
+    return redirect(url_for(".index") + "#directory", 303)
+
+
 @blueprint.post("/authorities/<code>/closure-days/<day>/remove")
 @requires(Permission.ADMINISTER)
 @fresh_required
@@ -227,8 +273,12 @@ def _page(new_user: NewUserForm | None = None) -> str:
         a.code: [c for c in keeping.closure_days(db(), a.code) if c.day >= today]
         for a in authorities
     }
+    host = runtime().plugins
     return render_template(
         "admin/index.html",
+        directories={a.code: directory(db(), host, a) for a in authorities},
+        directory_forms={a.code: DirectoryEntryForm(prefix=f"dir-{a.code}") for a in authorities},
+        reach_labels=REACH_LABELS,
         closed=closed,
         closure_form=ClosureDayForm(),
         users=users,

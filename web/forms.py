@@ -366,5 +366,13 @@ class ClosureDayForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=200)])
 
 
+class DirectoryEntryForm(FlaskForm):
+    """An addressee of an authority's directory and its channel (issue 24)."""
+
+    audience = StringField(_l("Audience"), validators=[DataRequired(), Length(max=60)])
+    address = StringField(_l("Address"), validators=[DataRequired(), Length(max=320)])
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+
+
 class FourEyesForm(FlaskForm):
     four_eyes = MultiCheckboxField(_l("Decisions a second officer confirms"))

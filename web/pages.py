@@ -15,6 +15,7 @@ from caratflow.accounts import audit, people
 from caratflow.case import queries
 from caratflow.case.access import Permission, require
 from caratflow.case.parties import party_json, register_party
+from caratflow.deadlines import outbox
 from caratflow.deadlines.board import board
 from caratflow.errors import Conflict, InvalidInput
 from caratflow.models import utcnow
@@ -43,6 +44,7 @@ def dashboard() -> str:
     volume = queries.month_volume(db(), actor)
     return render_template(
         "dashboard.html",
+        undeliverable=_undeliverable(actor),
         counts=counts,
         total=sum(counts.values()),
         overdue=[v for v in watched if v.bucket == "overdue"][:10],
@@ -61,7 +63,19 @@ def deadlines() -> str:
     buckets: dict[str, list[Any]] = {"overdue": [], "due soon": [], "suspended": [], "later": []}
     for view in watched:
         buckets.setdefault(view.bucket, []).append(view)
-    return render_template("deadlines.html", buckets=buckets, zones=_zones(), now=utcnow())
+    return render_template(
+        "deadlines.html",
+        buckets=buckets,
+        undeliverable=_undeliverable(actor),
+        zones=_zones(),
+        now=utcnow(),
+    )
+
+
+def _undeliverable(actor: Any) -> list[Any]:
+    """The legal notices nobody can be reached for (issue 24): red on the board."""
+    codes = None if actor.authorities is None else sorted(actor.authorities)
+    return outbox.undeliverable(db(), codes, limit=50)
 
 
 @blueprint.get("/reports")

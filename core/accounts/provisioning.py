@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from caratflow.accounts import authorities
 from caratflow.accounts.credentials import check_password, hash_password, issue_token
 from caratflow.case.access import Actor
 from caratflow.case.parties import register_party
 from caratflow.case.service import ShipmentService
 from caratflow.config import Settings
 from caratflow.errors import Conflict, FieldError, InvalidInput, NotFound
-from caratflow.jurisdiction.contributions import Plugins
+from caratflow.jurisdiction.contributions import Plugins, authority_jurisdiction
 from caratflow.jurisdiction.workflow import Duty
 from caratflow.models import Authority, Role, Shipment, User
 
@@ -24,29 +26,14 @@ log = logging.getLogger(__name__)
 SYSTEM = Actor("caratflow", Role.ADMIN, None, None)
 
 
-def ensure_authorities(session: Session, host: Plugins) -> list[str]:
-    """Create the authorities the enabled plugins serve; keep each one's plugin list current.
-
-    Returns the codes of the authorities created. Repeating it changes nothing.
-    """
-    created = []
-    for code, (profile, plugins) in sorted(host.authority_profiles().items()):
-        authority = session.get(Authority, code)
-        if authority is None:
-            authority = Authority(
-                code=code,
-                name=profile.name,
-                country=profile.country,
-                zone=profile.zone,
-                subdivision=profile.subdivision,
-                plugins=sorted(plugins),
-            )
-            session.add(authority)
-            created.append(code)
-        elif set(authority.plugins) != set(plugins):
-            authority.plugins = sorted(plugins)
-    session.flush()
-    return created
+def ensure_authorities(
+    session: Session, host: Plugins, instance_path: Path | None = None
+) -> list[str]:
+    """Bring the authorities in line with ``<instance>/authorities.toml`` or, where the
+    deployment declares none (or no instance is given), with the plugins' default
+    profiles. Returns the codes created; repeating it changes nothing."""
+    declared = authorities.declared(instance_path, host) if instance_path else None
+    return authorities.apply(session, authorities.defaults(host) if declared is None else declared)
 
 
 def add_user(
@@ -89,7 +76,7 @@ def offered_duties(host: Plugins, authorities: Iterable[Authority]) -> dict[str,
     return {
         code: duty
         for authority in authorities
-        for code, duty in host.jurisdiction(authority.plugins).workflow.duties.items()
+        for code, duty in authority_jurisdiction(host, authority).workflow.duties.items()
     }
 
 
@@ -132,12 +119,15 @@ def actor_for(user: User) -> Actor:
 
 
 def load_demo(session: Session, host: Plugins, shipments: ShipmentService) -> int:
-    """Present the plugins' demo shipments into an empty database; returns how many."""
+    """Present the plugins' demo shipments of the authorities set up into an empty
+    database; returns how many."""
     if session.scalar(select(func.count()).select_from(Shipment)):
         return 0
-    ensure_authorities(session, host)
     loaded = 0
+    present = set(session.scalars(select(Authority.code)))
     for payload in host.demo_payloads():
+        if payload.get("authority") not in present:
+            continue  # a demo of an authority this deployment does not run
         for party in payload.get("demo_parties", []):
             register_party(session, host, party, SYSTEM)
         presentation = shipments.present(session, _without_demo_keys(payload), SYSTEM)

@@ -26,7 +26,7 @@ from caratflow.case.access import Actor
 from caratflow.case.schemas import ShipmentIn, parse_shipment
 from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, ReasonRequired
 from caratflow.inputs import refuse_unstorable
-from caratflow.jurisdiction.contributions import Jurisdiction, Plugins
+from caratflow.jurisdiction.contributions import Jurisdiction, Plugins, authority_jurisdiction
 from caratflow.jurisdiction.workflow import PRESENTED, Transition
 from caratflow.law.registry import Registry
 from caratflow.law.rules import Case, Finding, LawForbids
@@ -106,7 +106,7 @@ class ShipmentService:
         return shipment
 
     def jurisdiction_of(self, shipment: Shipment) -> Jurisdiction:
-        return self.host.jurisdiction(shipment.authority.plugins)
+        return authority_jurisdiction(self.host, shipment.authority)
 
     def available_actions(self, shipment: Shipment) -> list[str]:
         transitions = self.jurisdiction_of(shipment).workflow.available(shipment)

@@ -16,7 +16,7 @@ import logging
 
 import click
 
-from caratflow.cli import cases, deadlines, ledger, peers, setup
+from caratflow.cli import authorities, cases, deadlines, directory, doctor, ledger, peers, setup
 from caratflow.cli.context import CliContext
 from caratflow.config import Settings, scrub_logs
 from caratflow.pluginhost import UnknownPlugin, load_plugin_host
@@ -57,6 +57,7 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
 for command in (
     setup.init,
+    authorities.authorities,
     setup.serve,
     setup.worker,
     setup.plugins,
@@ -70,6 +71,8 @@ for command in (
     cases.legal_hold,
     cases.report,
     deadlines.deadlines,
+    directory.directory,
+    doctor.doctor,
     ledger.ledger,
     peers.peers,
 ):

@@ -33,7 +33,7 @@ class CliContext:
         if self._runtime is None:
             try:
                 self._runtime = Runtime.start(Settings.from_env())
-            except UnknownPlugin as error:
+            except (UnknownPlugin, ValueError) as error:  # ValueError: a bad CARATFLOW_ value
                 raise click.ClickException(str(error)) from None
         return self._runtime
 

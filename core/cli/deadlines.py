@@ -47,6 +47,11 @@ def deadlines(
         click.echo(
             f"outbox: {counts['pending']} pending, {counts['failed']} failed, {counts['sent']} sent"
         )
+        if counts["undeliverable"]:  # issue 24: legal notices nobody can be reached for
+            click.echo(
+                f"UNDELIVERABLE: {counts['undeliverable']} legal notice(s) have no addressee "
+                "and are not sent (caratflow doctor; caratflow directory add)"
+            )
 
 
 @deadlines.command("close-day")
@@ -91,7 +96,8 @@ def deadlines_closure_days(authority: str) -> None:
 @click.argument("address")
 def deadlines_add_recipient(authority: str, audience: str, address: str) -> None:
     """Send AUTHORITY's messages for AUDIENCE (officers, supervisors, commission, ...) to
-    ADDRESS (mailto:..., https://..., log:...)."""
+    ADDRESS (mailto:..., https://..., peer:...; log:... is for development only). The
+    same as ``caratflow directory add``."""
     from caratflow.deadlines.outbox import add_recipient
 
     with unit() as session:
@@ -102,7 +108,8 @@ def deadlines_add_recipient(authority: str, audience: str, address: str) -> None
 @deadlines.command("recipients")
 @click.argument("authority", required=False)
 def deadlines_recipients(authority: str | None) -> None:
-    """Where each audience's messages go (an audience without one goes to the log)."""
+    """Where each audience's messages go (a reminder without one goes to the log; a legal
+    notice is kept undeliverable: ``caratflow directory list``)."""
     from caratflow.deadlines.outbox import recipients
 
     with unit() as session:

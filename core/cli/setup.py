@@ -5,29 +5,65 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
 
 import click
 
-from caratflow.accounts import audit, credentials, people
+from caratflow.accounts import audit, authorities, credentials, people
 from caratflow.accounts.provisioning import add_user, create_token, ensure_authorities, load_demo
 from caratflow.cli.context import current_runtime, ensure_ledger_key, local_actor, unit
-from caratflow.config import ServeSettings, Settings
+from caratflow.config import Settings
 from caratflow.db import schema_is_current, upgrade
 from caratflow.models import Role, utcnow
 from caratflow.pluginhost import installed_plugins
-from caratflow.runtime import freeze_start_up
+from caratflow.runtime import Runtime, freeze_start_up
 
 
 @click.command()
-def init() -> None:
-    """Create or upgrade the database and the authorities of the enabled plugins."""
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    metavar="CODE",
+    help="Start authorities.toml from this profile a plugin ships (repeat; default: the "
+    "plugins' default ones). See `caratflow authorities list --offered`.",
+)
+def init(profiles: tuple[str, ...]) -> None:
+    """Create or upgrade the database, and set up the authorities of authorities.toml."""
     runtime = current_runtime()
     upgrade(runtime.engine)
-    with unit() as session:
-        created = ensure_authorities(session, runtime.plugins)
+    created = prepare_authorities(runtime, profiles)
     click.echo(f"database ready; authorities created: {', '.join(created) or 'none'}", err=True)
     ensure_ledger_key(runtime)  # issue 5
+
+
+def prepare_authorities(runtime: Runtime, profiles: Sequence[str] = ()) -> list[str]:
+    """Apply ``<instance>/authorities.toml``; without one, write it first from the profiles
+    named (or the plugins' defaults) and say which others the plugins offer (issue 24)."""
+    path = authorities.config_path(runtime.settings.instance_path)
+    offered = {p.code: p for p in authorities.offered(runtime.plugins)}
+    if path.exists():
+        if profiles:
+            raise click.ClickException(
+                f"{path} exists: add a profile with `caratflow authorities add CODE --profile`"
+            )
+    else:
+        if unknown := sorted(set(profiles) - set(offered)):
+            raise click.ClickException(
+                f"no profile {', '.join(unknown)}; the plugins ship: {', '.join(offered)}"
+            )
+        defaults = authorities.defaults(runtime.plugins)
+        chosen = [offered[c] for c in profiles] if profiles else defaults
+        authorities.write(path, chosen)
+        others = ", ".join(sorted(set(offered) - {p.code for p in chosen})) or "none"
+        click.echo(
+            f"{path} written with {', '.join(p.code for p in chosen) or 'no authority'}; "
+            f"also offered: {others} (`caratflow authorities list --offered`)",
+            err=True,
+        )
+    with unit() as session:
+        return ensure_authorities(session, runtime.plugins, runtime.settings.instance_path)
 
 
 @click.command()
@@ -44,8 +80,8 @@ def serve(host: str, port: int, demo: bool) -> None:
     if demo or not schema_is_current(runtime.engine):
         upgrade(runtime.engine)
     ensure_ledger_key(runtime)  # issue 5: serve sets up what init would
+    prepare_authorities(runtime)  # issue 24: those of authorities.toml
     with unit() as session:
-        ensure_authorities(session, runtime.plugins)
         if demo:
             loaded = load_demo(session, runtime.plugins, runtime.shipments)
             click.echo(
@@ -62,7 +98,7 @@ def serve(host: str, port: int, demo: bool) -> None:
     click.echo(f"caratflow serving on http://{host}:{port}/", err=True)
     click.echo(f"{frozen} start-up objects kept out of the garbage collector", err=True)
     try:
-        waitress_serve(app, host=host, port=port, **ServeSettings.from_env().waitress_options())
+        waitress_serve(app, host=host, port=port, **runtime.settings.serve.waitress_options())
     finally:
         scheduler.shutdown(wait=False)
 

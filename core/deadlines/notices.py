@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from caratflow.deadlines.outbox import enqueue
-from caratflow.models import Event, Shipment
+from caratflow.deadlines.outbox import configured, enqueue, reachable
+from caratflow.jurisdiction.clocks import SUPERVISORS
+from caratflow.models import Event, OutboxStatus, Shipment
 
 if TYPE_CHECKING:
     from caratflow.jurisdiction.contributions import Jurisdiction
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 from caratflow.jurisdiction.notices import Notice
 
 NOTICE = "notice"  # the outbox kind of every notice
+UNDELIVERABLE_ALERT = "undeliverable"  # what the supervisors get when a notice cannot go
 
 
 def send_notices(
@@ -62,8 +64,15 @@ def queue_notice(
     deadline_id: int | None = None,
 ) -> int:
     """Queue ``notice`` for delivery, naming the rule and basis that require it; one that
-    belongs to a deadline meets it once delivered."""
-    return enqueue(
+    belongs to a deadline meets it once delivered.
+
+    Where the directory has no addressee for its audience that anyone reads (``log:`` is
+    for development only), the notice is not sent and never counts as sent (issue 24):
+    it is kept ``undeliverable`` and the authority's supervisors are told at once;
+    adding an addressee sends it."""
+    to = [a for a in configured(session, authority, notice.audience) if reachable(a)]
+    missing = None if to else f"no addressee for {notice.audience} in {authority}'s directory"
+    queued = enqueue(
         session,
         key=key,
         authority=authority,
@@ -76,4 +85,26 @@ def queue_notice(
         shipment_id=shipment_id,
         deadline_id=deadline_id,
         fulfils_deadline=deadline_id is not None,
+        to=to or [""],
+        status=OutboxStatus.PENDING if to else OutboxStatus.UNDELIVERABLE,
+        last_error=missing,
     )
+    if missing and queued:
+        enqueue(
+            session,
+            key=f"{key}:undeliverable",
+            authority=authority,
+            audience=SUPERVISORS,
+            kind=UNDELIVERABLE_ALERT,
+            subject=f"Undeliverable: {notice.subject}",
+            body=(
+                f"The notice below, required by {cites.id} ({cites.basis}), cannot be sent: "
+                f"{missing}. Add one (caratflow directory add {authority} {notice.audience} "
+                "ADDRESS, or the directory page); it goes out then.\n\n" + notice.body
+            ),
+            data={"rule": cites.id, "basis": cites.basis, "audience": notice.audience},
+            scheduled_for=at,
+            shipment_id=shipment_id,
+            deadline_id=deadline_id,
+        )
+    return queued

@@ -10,10 +10,13 @@ carries its stable ``key`` (the e-mail's ``Message-ID``, the webhook's
 retried with exponential backoff.
 
 Addresses are URIs, one scheme per channel: ``mailto:`` (SMTP), ``https://`` or
-``http://`` (webhook, HTTP POST of JSON), ``log:`` (the ``caratflow.deadlines.outbox`` log) and
-``peer:<CODE>`` (another authority's caratflow node, signed: ``caratflow.exchange``).
-An authority maps each audience ("officers", "supervisors", "commission", …) to
-addresses in the ``recipient`` table; an audience without one goes to the log.
+``http://`` (webhook, HTTP POST of JSON), ``log:`` (the ``caratflow.deadlines.outbox``
+log: development only, nobody receives it) and ``peer:<CODE>`` (another authority's
+caratflow node, signed: ``caratflow.exchange``). An authority's directory of addressees
+(the ``recipient`` table) maps each audience ("officers", "supervisors", "commission",
+"kp-authority:CA", …) to addresses. A reminder for an audience without one goes to the
+log; a legal notice does not (issue 24): it is kept ``undeliverable``, its supervisors
+are told, and it goes out once an addressee is added.
 """
 
 from __future__ import annotations
@@ -21,14 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import smtplib
 import time as clock
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Protocol
 
@@ -36,7 +38,7 @@ from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from caratflow.config import ENV_PREFIX
+from caratflow.config import DeliverySettings
 from caratflow.db import unit_of_work
 from caratflow.errors import FieldError, InvalidInput
 from caratflow.models import Authority, OutboxMessage, OutboxStatus, Peer, Recipient, utcnow
@@ -44,69 +46,23 @@ from caratflow.types import jsonable
 
 log = logging.getLogger(__name__)
 
-LATE_AFTER = timedelta(minutes=5)
+LATE_AFTER = DeliverySettings.late_after
 """A message that goes out more than this after its time is marked late."""
 
 SCHEMES = ("mailto", "https", "http", "log", "peer")  # peer:<CODE>: caratflow.exchange (issue 10)
 
 
-# -- settings ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    """How to reach the channels and how patiently to retry, from ``CARATFLOW_SMTP_*``
-    and ``CARATFLOW_OUTBOX_*`` environment variables."""
-
-    smtp_host: str = "localhost"
-    smtp_port: int = 25
-    smtp_from: str = "caratflow@localhost"
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    timeout: float = 30.0
-    lease: timedelta = timedelta(minutes=5)
-    retry_base: timedelta = timedelta(seconds=30)
-    retry_cap: timedelta = timedelta(hours=1)
-    max_attempts: int = 12
-    batch: int = 10  # claimed at once; a worker that dies has sent at most one unmarked
-    late_after: timedelta = LATE_AFTER
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:
-        env = os.environ if environ is None else environ
-
-        def read(name: str) -> str | None:
-            return env.get(ENV_PREFIX + name, "").strip() or None
-
-        def seconds(name: str, default: timedelta) -> timedelta:
-            raw = read(name)
-            return timedelta(seconds=float(raw)) if raw else default
-
-        defaults = cls()
-        return cls(
-            smtp_host=read("SMTP_HOST") or defaults.smtp_host,
-            smtp_port=int(read("SMTP_PORT") or defaults.smtp_port),
-            smtp_from=read("SMTP_FROM") or defaults.smtp_from,
-            smtp_user=read("SMTP_USER"),
-            smtp_password=read("SMTP_PASSWORD"),
-            smtp_starttls=(read("SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
-            lease=seconds("OUTBOX_LEASE", defaults.lease),
-            retry_base=seconds("OUTBOX_RETRY_BASE", defaults.retry_base),
-            retry_cap=seconds("OUTBOX_RETRY_CAP", defaults.retry_cap),
-            max_attempts=int(read("OUTBOX_MAX_ATTEMPTS") or defaults.max_attempts),
-        )
-
-    def backoff(self, attempts: int) -> timedelta:
-        """Wait before attempt ``attempts + 1``: base, 2×base, 4×base, … up to the cap."""
-        return min(self.retry_base * (2 ** max(attempts - 1, 0)), self.retry_cap)
+# -- settings: ``caratflow.config.DeliverySettings``, part of the one ``Settings`` -------
 
 
 # -- writing ----------------------------------------------------------------------------
 
 
-def add_recipient(session: Session, authority: str, audience: str, address: str) -> Recipient:
-    """Send ``authority``'s messages for ``audience`` to ``address`` as well."""
+def add_recipient(
+    session: Session, authority: str, audience: str, address: str, name: str = ""
+) -> Recipient:
+    """Send ``authority``'s messages for ``audience`` to ``address`` as well (``name``: who
+    that is, for the directory); its legal notices kept undeliverable go there now."""
     if session.get(Authority, authority) is None:
         raise InvalidInput([FieldError("authority", f"unknown authority {authority!r}")])
     scheme = address.partition(":")[0].lower()
@@ -124,10 +80,54 @@ def add_recipient(session: Session, authority: str, audience: str, address: str)
         )
     if not audience.strip():
         raise InvalidInput([FieldError("audience", "name the audience, e.g. 'supervisors'")])
-    recipient = Recipient(authority_code=authority, audience=audience.strip(), address=address)
+    recipient = Recipient(
+        authority_code=authority, audience=audience.strip(), address=address, name=name.strip()
+    )
     session.add(recipient)
     session.flush()
+    if scheme != "log":  # development only: a legal notice never counts as delivered there
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.UNDELIVERABLE,
+                OutboxMessage.authority_code == authority,
+                OutboxMessage.audience == recipient.audience,
+            )
+            .values(
+                status=OutboxStatus.PENDING,
+                address=address,
+                next_attempt_at=OutboxMessage.scheduled_for,  # due since then: goes out now
+                last_error=None,
+            )
+        )
     return recipient
+
+
+def remove_recipient(session: Session, recipient_id: int) -> Recipient:
+    """Take an entry out of the directory."""
+    recipient = session.get(Recipient, recipient_id)
+    if recipient is None:
+        raise InvalidInput([FieldError("id", f"no directory entry {recipient_id}")])
+    session.delete(recipient)
+    session.flush()
+    return recipient
+
+
+def reachable(address: str) -> bool:
+    """Does a message sent there reach someone? ``log:`` is for development only."""
+    return address.partition(":")[0].lower() in SCHEMES and not address.startswith("log:")
+
+
+def channel_of(address: str) -> str:
+    """The channel an address names, as the directory shows it."""
+    scheme = address.partition(":")[0].lower()
+    return {
+        "peer": "caratflow node",
+        "mailto": "e-mail",
+        "https": "webhook",
+        "http": "webhook",
+        "log": "log (development only)",
+    }.get(scheme, scheme)
 
 
 def _is_peer(session: Session, authority: str, code: str) -> bool:
@@ -145,12 +145,27 @@ def recipients(session: Session, authority: str | None = None) -> list[Recipient
 
 def addresses(session: Session, authority: str | None, audience: str) -> list[str]:
     """Where ``audience`` is reached; the log when nobody configured an address."""
+    return configured(session, authority, audience) or [f"log:{audience}"]
+
+
+def configured(session: Session, authority: str | None, audience: str) -> list[str]:
+    """The addresses the directory holds for ``audience`` (none: nobody configured one)."""
     found = session.scalars(
         select(Recipient.address).where(
             Recipient.authority_code == authority, Recipient.audience == audience
         )
     ).all()
-    return list(found) or [f"log:{audience}"]
+    return list(found)
+
+
+def undeliverable(
+    session: Session, authorities: Sequence[str] | None = None, limit: int = 200
+) -> list[OutboxMessage]:
+    """The legal notices that wait for an addressee, oldest first."""
+    query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.UNDELIVERABLE)
+    if authorities is not None:
+        query = query.where(OutboxMessage.authority_code.in_(list(authorities)))
+    return list(session.scalars(query.order_by(OutboxMessage.id).limit(limit)))
 
 
 def enqueue(
@@ -169,9 +184,11 @@ def enqueue(
     deadline_id: int | None = None,
     fulfils_deadline: bool = False,
     to: Sequence[str] | None = None,
+    status: OutboxStatus = OutboxStatus.PENDING,
+    last_error: str | None = None,
 ) -> int:
     """Queue one message per address of ``audience`` (or ``to``, if the caller looked them
-    up already), in the caller's transaction.
+    up already), in the caller's transaction (``status`` undeliverable: kept, not sent).
 
     ``key`` names the message for good: queueing the same key again writes nothing,
     so whoever retries the cause cannot duplicate the message. Returns how many rows
@@ -190,7 +207,8 @@ def enqueue(
             "subject": subject[:300],
             "body": body,
             "data": jsonable(dict(data or {})),
-            "status": OutboxStatus.PENDING,
+            "status": status,
+            "last_error": last_error,
             "scheduled_for": scheduled_for,
             "late": late,
             "attempts": 0,
@@ -360,11 +378,12 @@ class WebhookChannel:
 
 
 class LogChannel:
-    """The ``caratflow.deadlines.outbox`` logger: where messages go that nobody configured."""
+    """The ``caratflow.deadlines.outbox`` logger: where reminders go that nobody configured
+    an address for, and ``log:`` addresses; for development only (nobody receives it)."""
 
     def send(self, message: OutboxMessage, late: bool) -> None:
         log.warning(
-            "%s for %s: %s [key %s]",
+            "[development only, not delivered to anyone] %s for %s: %s [key %s]",
             message.kind,
             message.address.removeprefix("log:") or message.audience,
             subject_of(message, late),

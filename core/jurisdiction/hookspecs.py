@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from caratflow.jurisdiction.contributions import AuthorityProfile
     from caratflow.jurisdiction.documents import DocumentType
     from caratflow.jurisdiction.lookups import LookupType
-    from caratflow.jurisdiction.notices import NoticeRule
+    from caratflow.jurisdiction.notices import Addressee, NoticeRule
     from caratflow.jurisdiction.reports import Report
     from caratflow.jurisdiction.retention import RetentionFacts
     from caratflow.jurisdiction.workflow import WorkflowRegistrar
@@ -66,12 +66,13 @@ def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
 
 @hookspec
 def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
-    """Describe the authorities this jurisdiction serves (code, country, zone, name).
+    """Describe the authorities this jurisdiction knows (``AuthorityProfile``: code,
+    country and subdivision, zone, name, entry points, offices, series, duties, source).
 
-    Called once per plugin at start-up; ``caratflow init`` creates the missing ones
-    and enables the registering plugin for them. Several plugins may name the same
-    authority (Belgium: ``eu`` and ``belgium_g7``); their plugin lists are merged.
-    Return nothing.
+    Called once per plugin at start-up. ``caratflow init`` writes the ``default`` ones
+    into ``<instance>/authorities.toml`` when a deployment declares none, and offers the
+    others (issue 24); the file always wins. Several plugins may name the same authority
+    (Belgium: ``eu`` and ``belgium_g7``); their plugin lists are merged. Return nothing.
     """
 
 
@@ -177,6 +178,18 @@ def caratflow_notices_register(register: Callable[[NoticeRule], None]) -> None:
 
     Called once per plugin at start-up. The engine queues the notices in the outbox in
     the deciding transaction, for authorities that enable the plugin. Return nothing.
+    """
+
+
+@hookspec
+def caratflow_addressees_register(register: Callable[[Addressee], None]) -> None:
+    """Declare who the plugin's notices go to (``caratflow.jurisdiction.notices.Addressee``:
+    the audience, who it is, the article): the Commission, participants' KP authorities,
+    customs. Usually read from the plugin's dated data.
+
+    Called once per plugin at start-up. The directory of an authority that enables the
+    plugin lists them beside the addresses its administrator gave; ``caratflow doctor``
+    names each legal one that has none. Return nothing.
     """
 
 

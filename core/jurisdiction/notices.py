@@ -30,6 +30,21 @@ NoticeMaker = Callable[[Shipment, Event], Iterable[Notice]]
 
 
 @dataclass(frozen=True)
+class Addressee:
+    """Someone the plugin's law makes an authority write to, as its directory lists them
+    (issue 24): the audience its notices name (``commission``, ``kp-authority:CA``,
+    ``customs``), who that is, and the law behind it. How to reach them (the channel) is
+    each deployment's entry; the plugin ships who, not where. ``legal``: a notice to
+    them that cannot go is ``undeliverable``, and ``caratflow doctor`` fails until one can."""
+
+    audience: str
+    name: str
+    basis: str
+    source: str = ""
+    legal: bool = True
+
+
+@dataclass(frozen=True)
 class NoticeRule(Cites):
     """The notices a decision sends, declared by a plugin as data with the law behind them.
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from transitions import Machine
 
@@ -83,6 +84,11 @@ class Duty:
     actions: frozenset[str]
     basis: str = ""
     plugin: str | None = None
+
+    @classmethod
+    def declared(cls, data: Mapping[str, Any]) -> Duty:
+        """A duty an authority declares itself (``authorities.toml``, issue 24)."""
+        return cls(data["code"], data["name"], frozenset(data["actions"]), data.get("basis", ""))
 
 
 CORE_STATES = (

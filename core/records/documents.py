@@ -161,7 +161,7 @@ class DocumentService:
         fields = list(document_type.content(context))
         _require(document_type, wording, issued_on, fields)
         try:
-            numbering = document_type.numbering(authority, issued_on)
+            numbering = numbering_at(authority, document_type, issued_on)
         except LookupError as error:
             raise DocumentRefused(
                 f"no number range for {wording.title} at authority {authority.code}: {error}"
@@ -288,6 +288,16 @@ def _require(
         raise DocumentRefused(
             f"{wording.title} must show {', '.join(missing)} ({document_type.basis})"
         )
+
+
+def numbering_at(authority: Authority, document_type: DocumentType, day: date) -> Numbering:
+    """The authority's own series for this kind where it declared one (``authorities.toml``:
+    e.g. the EC serials the Commission allocated to its Member State, issue 24), else the
+    plugin's dated one; ``LookupError`` when neither has a range for it."""
+    declared = (authority.series or {}).get(document_type.kind)
+    if declared is not None:
+        return Numbering.from_data(declared)
+    return document_type.numbering(authority, day)
 
 
 def _next_serial(session: Session, kind: str, authority: str, numbering: Numbering) -> int:

@@ -21,7 +21,7 @@ from caratflow.case import history
 from caratflow.case.access import Actor
 from caratflow.case.service import legal_date
 from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
-from caratflow.jurisdiction.contributions import Plugins
+from caratflow.jurisdiction.contributions import Plugins, authority_jurisdiction
 from caratflow.jurisdiction.retention import RetentionFacts
 from caratflow.ledger.sealing import seal_legal_hold, seal_purge
 from caratflow.models import LegalHold, PurgeRecord, Role, Shipment
@@ -61,7 +61,7 @@ def facts(shipment: Shipment) -> RetentionFacts:
 
 def retention_of(host: Plugins, shipment: Shipment) -> Retention:
     holds = standing_holds(shipment)
-    workflow = host.jurisdiction(shipment.authority.plugins).workflow
+    workflow = authority_jurisdiction(host, shipment.authority).workflow
     if not workflow.states[shipment.state].terminal:
         return Retention(shipment, None, holds)
     dates = host.retention_until(shipment.authority.plugins, facts(shipment))

@@ -89,12 +89,15 @@ def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
 
 @hookimpl
 def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
+    """The Antwerp Diamond Office is the control point: BE enables this plugin too (its
+    particulars come from the eu plugin's Annex III profile where both are enabled)."""
     register(
         AuthorityProfile(
             code="BE",
             name="FPS Economy, Diamond Office Antwerp",
             country="BE",
             zone="Europe/Brussels",
+            plugins=("belgium_g7",),
         )
     )
 

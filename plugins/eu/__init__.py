@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from caratflow.jurisdiction.clocks import DeadlineRule
 from caratflow.jurisdiction.contributions import AuthorityProfile
+from caratflow.jurisdiction.documents import format_country
 from caratflow.jurisdiction.hookspecs import hookimpl
-from caratflow.jurisdiction.notices import NoticeRule
+from caratflow.jurisdiction.notices import Addressee, NoticeRule
 from caratflow.jurisdiction.reports import Report
 from caratflow.jurisdiction.retention import RetentionFacts
 from caratflow.jurisdiction.workflow import PRESENTED, WorkflowRegistrar
 from caratflow.law.rules import Rule
 from caratflow.plugins.eu.deadlines import DEADLINES
 from caratflow.plugins.eu.documents import caratflow_documents_register  # noqa: F401 - issue 5
-from caratflow.plugins.eu.messages import NOTICES
+from caratflow.plugins.eu.messages import NOTICES, kp_authority
 from caratflow.plugins.eu.reports import REPORTS
-from caratflow.plugins.eu.rules import RULES
+from caratflow.plugins.eu.rules import PARAMETERS, RULES
 from caratflow.plugins.eu.scope import keep_until
 
 HERE = Path(__file__).parent
@@ -75,14 +76,22 @@ def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
 
 @hookimpl
 def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
-    register(
-        AuthorityProfile(
-            code="BE",
-            name="FPS Economy, Diamond Office Antwerp",
-            country="BE",
-            zone="Europe/Brussels",
-        )
-    )
+    """Annex III: the Member States' Community authorities, as profiles (issue 24)."""
+    for profile in PARAMETERS.value("authority_profiles", datetime.now(UTC).date()):
+        register(AuthorityProfile.from_data(profile))
+
+
+@hookimpl
+def caratflow_addressees_register(register: Callable[[Addressee], None]) -> None:
+    """The Commission, and each participant's KP authority (issue 24)."""
+    today = datetime.now(UTC).date()
+    entry = PARAMETERS.entry("addressees", today)
+    for addressee in entry["value"]:
+        register(Addressee(**addressee, source=entry["source"]))
+    naming = PARAMETERS.entry("kp_authority_addressee", today)
+    for country in PARAMETERS.value("kp_participants", today):
+        name = naming["value"]["name"].format(country=format_country(country))
+        register(Addressee(kp_authority(country), name, naming["value"]["basis"], naming["source"]))
 
 
 @hookimpl

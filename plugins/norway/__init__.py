@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from caratflow.jurisdiction.contributions import AuthorityProfile
 from caratflow.jurisdiction.hookspecs import hookimpl
-from caratflow.jurisdiction.notices import NoticeRule
+from caratflow.jurisdiction.notices import Addressee, NoticeRule
 from caratflow.jurisdiction.reports import Report
 from caratflow.jurisdiction.retention import RetentionFacts
 from caratflow.jurisdiction.workflow import PRESENTED, STAY, WorkflowRegistrar
@@ -31,7 +31,13 @@ from caratflow.plugins.norway.documents import caratflow_documents_register  # n
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
 from caratflow.plugins.norway.messages import NOTICES
 from caratflow.plugins.norway.reports import REPORTS
-from caratflow.plugins.norway.rules import AUTHORITY, CLEARANCE, RULES, keep_until
+from caratflow.plugins.norway.rules import (
+    AUTHORITY,
+    CLEARANCE,
+    PARAMETERS,
+    RULES,
+    keep_until,
+)
 
 HERE = Path(__file__).parent
 BONDED = "bonded"
@@ -140,7 +146,9 @@ def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
 
 @hookimpl
 def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
-    register(AuthorityProfile(AUTHORITY, "Norges Gullsmedforbund", "NO", "Europe/Oslo"))
+    """The controlling authority of FOR-2004-02-24-470, as a profile (issue 24)."""
+    for profile in PARAMETERS.value("authority_profiles", datetime.now(UTC).date()):
+        register(AuthorityProfile.from_data(profile))
 
 
 @hookimpl
@@ -187,6 +195,14 @@ def caratflow_notices_register(register: Callable[[NoticeRule], None]) -> None:
     """§12: the permit granted, and a suspected offence, told to Tollvesenet."""
     for notice in NOTICES:
         register(notice)
+
+
+@hookimpl
+def caratflow_addressees_register(register: Callable[[Addressee], None]) -> None:
+    """Tollvesenet's clearance offices and its investigators (§12; issue 24)."""
+    entry = PARAMETERS.entry("addressees", datetime.now(UTC).date())
+    for addressee in entry["value"]:
+        register(Addressee(**addressee, source=entry["source"]))
 
 
 @hookimpl

@@ -177,7 +177,9 @@ def test_detention_cancels_the_confirmation_and_opens_the_one_month_notice(
     assert hold_day == date(2099, 7, 17)  # the law of the presentation date applies
     # Both notices are queued in the same transaction as the detention.
     audiences = session.scalars(
-        select(OutboxMessage.audience).where(OutboxMessage.deadline_id == notice.id)
+        select(OutboxMessage.audience).where(
+            OutboxMessage.deadline_id == notice.id, OutboxMessage.kind == "notice"
+        )
     ).all()
     assert sorted(audiences) == ["commission", "kp-authority:CA"]
     finding = {f.rule: f for f in held.events[-1].findings}[NOTIFY]

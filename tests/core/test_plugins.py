@@ -27,7 +27,9 @@ def test_a_deployment_enables_a_subset_by_configuration():
     assert settings.plugins == ("eu", "belgium_g7")
     host = load_plugin_host(settings.plugins)
     assert host.plugin_names == ["belgium_g7", "eu"]
-    assert set(host.authority_profiles()) == {"BE"}
+    profiles = host.authority_profiles()
+    assert {code for code, (p, _) in profiles.items() if p.default} == {"BE"}
+    assert {"CZ", "DE", "PT"} <= set(profiles)  # Annex III, offered (issue 24)
 
 
 def test_every_plugin_contributes_at_least_one_rule_with_its_basis():

@@ -41,7 +41,9 @@ def held(session, service, officer, **changes) -> Shipment:
 
 
 def audiences(session, shipment, rule: str) -> list[str]:
-    query = select(OutboxMessage).where(OutboxMessage.shipment_id == shipment.id)
+    query = select(OutboxMessage).where(
+        OutboxMessage.shipment_id == shipment.id, OutboxMessage.kind == "notice"
+    )
     return sorted(m.audience for m in session.scalars(query) if m.data.get("rule") == rule)
 
 
@@ -134,7 +136,7 @@ def test_art_5_3_an_import_refused_outright_is_notified_to_the_commission_and_th
         for m in session.scalars(
             select(OutboxMessage).where(OutboxMessage.shipment_id == shipment.id)
         )
-        if m.data.get("rule") == "eu.notify.1_month"
+        if m.data.get("rule") == "eu.notify.1_month" and m.kind == "notice"
     }
     assert subject.startswith("Non-compliant consignment refused")
 

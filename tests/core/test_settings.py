@@ -1,0 +1,56 @@
+"""Issue 24, point 3: one settings object. SMTP, the outbox's timing, ``serve``'s
+connections, the public URL and the rest are read once, into ``Settings``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from caratflow.config import Settings
+from caratflow.scheduler import Worker
+
+
+def test_the_outbox_and_serve_settings_are_read_once_with_the_rest():
+    settings = Settings.from_env(
+        {
+            "CARATFLOW_SMTP_HOST": "smtp.diamonds.example.be",
+            "CARATFLOW_SMTP_PORT": "587",
+            "CARATFLOW_SMTP_STARTTLS": "true",
+            "CARATFLOW_OUTBOX_LEASE": "60",
+            "CARATFLOW_OUTBOX_MAX_ATTEMPTS": "5",
+            "CARATFLOW_SERVE_THREADS": "4",
+            "CARATFLOW_PUBLIC_URL": "https://kp.example.be/",
+        }
+    )
+    delivery = settings.delivery
+    assert (delivery.smtp_host, delivery.smtp_port, delivery.smtp_starttls) == (
+        "smtp.diamonds.example.be",
+        587,
+        True,
+    )
+    assert (delivery.lease, delivery.max_attempts) == (timedelta(seconds=60), 5)
+    assert settings.serve.threads == 4 and settings.public_url == "https://kp.example.be"
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [("SMTP_PORT", "twenty-five"), ("OUTBOX_LEASE", "-1"), ("SERVE_THREADS", "0")],
+)
+def test_a_bad_value_is_refused_naming_its_variable(variable, value):
+    with pytest.raises(ValueError, match=f"CARATFLOW_{variable}"):
+        Settings.from_env({f"CARATFLOW_{variable}": value})
+
+
+def test_the_worker_delivers_with_the_runtime_s_settings(runtime):
+    assert Worker(runtime).delivery is runtime.settings.delivery
+
+
+def test_the_configuration_is_shown_with_every_secret_hidden():
+    shown = Settings.from_env(
+        {"CARATFLOW_SECRET_KEY": "s3cret-session-key", "CARATFLOW_SMTP_PASSWORD": "hunter2"}
+    ).shown()
+    assert shown["secret_key"] == "set (hidden)"
+    assert shown["outbox.smtp_password"] == "set (hidden)"
+    assert "hunter2" not in str(shown) and "s3cret" not in str(shown)
+    assert shown["outbox.retry_cap"] == "3600 s" and shown["plugins"] == "every installed plugin"

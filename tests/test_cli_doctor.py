@@ -1,0 +1,109 @@
+"""Issue 24: ``caratflow doctor`` on a fresh instance lists what a real deployment still
+has to configure, and exits non-zero while a legal notice has no addressee."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from caratflow.cli import main
+from caratflow.cli.doctor import CHECKS
+from caratflow.testing.databases import temporary_database
+from caratflow.testing.payloads import shipment_payload
+
+
+@pytest.fixture
+def cli(backend, tmp_path):
+    with temporary_database(backend, tmp_path) as url:
+        env = {"CARATFLOW_DATABASE_URL": url, "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
+        runner = CliRunner(env=env)
+
+        def run(*args: str, ok: bool = True):
+            result = runner.invoke(main, list(args), catch_exceptions=False)
+            if ok:
+                assert result.exit_code == 0, result.output + result.stderr
+            return result
+
+        yield run
+
+
+def reach_every_legal_addressee(cli):
+    cli("directory", "add", "BE", "commission", "mailto:kp@commission.example.eu")
+    cli("directory", "add", "NO", "customs", "https://toll.example.no/kp")
+    cli("directory", "add", "NO", "customs-investigation", "https://toll.example.no/inv")
+
+
+def test_doctor_on_a_database_not_set_up_says_to_run_init(cli):
+    said = cli("doctor", ok=False)
+    assert said.exit_code == 1 and "caratflow init" in said.stdout
+
+
+def test_doctor_on_a_fresh_instance_lists_what_is_missing_and_fails(cli):
+    cli("init")
+    said = cli("doctor", ok=False)
+    assert said.exit_code == 1 and "a legal notice cannot go" in said.stderr
+    assert "MISSING BE: no addressee for commission" in said.stdout
+    assert "MISSING NO: no addressee for customs:" in said.stdout
+    assert "participants' KP authorities have no addressee" in said.stdout
+    assert "MISSING no CARATFLOW_SECRET_KEY" in said.stdout
+    assert "MISSING CARATFLOW_PUBLIC_URL" in said.stdout
+    reach_every_legal_addressee(cli)
+    passed = cli("doctor").stdout  # what is left to set does not block
+    assert "no addressee for" not in passed and "MISSING no CARATFLOW_SECRET_KEY" in passed
+
+
+def test_a_log_address_is_labelled_development_only(cli):
+    cli("init")
+    reach_every_legal_addressee(cli)
+    cli("directory", "add", "BE", "supervisors", "mailto:chef@diamonds.example.be")
+    said = cli("directory", "add", "BE", "kp-authority:LY", "log:ly")
+    assert "development only" in said.stderr
+    cli("directory", "list", "BE", "--missing")
+
+
+def test_an_undeliverable_notice_keeps_the_doctor_failing_until_its_addressee_is_added(
+    cli, tmp_path
+):
+    cli("init")
+    reach_every_legal_addressee(cli)
+    payload = shipment_payload(
+        **{"certificate.issuing_country": "LY", "certificate.number": "LY0001"}
+    )
+    (tmp_path / "ly.json").write_text(json.dumps(payload))
+    shipment = json.loads(cli("present", str(tmp_path / "ly.json")).stdout)
+    cli("act", str(shipment["id"]), "refuse", "--reason", "not a participant")
+    said = cli("doctor", ok=False)
+    assert "undeliverable since" in said.stdout and "kp-authority:LY" in said.stdout
+    assert "UNDELIVERABLE: 1 legal notice(s) have no addressee" in cli("deadlines").stdout
+    cli("directory", "add", "BE", "kp-authority:LY", "mailto:kp@mines.example.ly")
+    assert "no undeliverable notice" in cli("doctor").stdout
+
+
+def test_other_checks_can_be_added_to_the_doctor():
+    assert all(callable(check) for check in CHECKS) and len(CHECKS) >= 4
+
+
+def test_doctor_prints_the_effective_configuration_without_secrets(backend, tmp_path):
+    with temporary_database(backend, tmp_path) as url:
+        env = {
+            "CARATFLOW_DATABASE_URL": url,
+            "CARATFLOW_INSTANCE_PATH": str(tmp_path),
+            "CARATFLOW_SMTP_PASSWORD": "hunter2",
+            "CARATFLOW_SECRET_KEY": "s3cret-session-key",
+            "CARATFLOW_SMTP_HOST": "smtp.diamonds.example.be",
+        }
+        runner = CliRunner(env=env)
+        runner.invoke(main, ["init"], catch_exceptions=False)
+        said = runner.invoke(main, ["doctor"], catch_exceptions=False)
+    assert "outbox.smtp_host" in said.stdout and "smtp.diamonds.example.be" in said.stdout
+    assert "set (hidden)" in said.stdout
+    assert "hunter2" not in said.output and "s3cret" not in said.output
+    assert "no CARATFLOW_SECRET_KEY" not in said.stdout
+
+
+def test_a_bad_setting_is_a_clear_error_naming_it(backend, tmp_path):
+    env = {"CARATFLOW_INSTANCE_PATH": str(tmp_path), "CARATFLOW_OUTBOX_LEASE": "soon"}
+    said = CliRunner(env=env).invoke(main, ["doctor"])
+    assert said.exit_code == 1 and "CARATFLOW_OUTBOX_LEASE" in said.stderr
