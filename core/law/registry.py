@@ -116,10 +116,12 @@ class Registry:
         return None if row is None else DocumentOnRecord(*row)
 
     def received_messages(
-        self, authority_code: str, references: Sequence[str], message_type: str
+        self, authority_code: str, references: Sequence[str], message_type: str | Sequence[str]
     ) -> list[ReceivedMessage]:
-        """Messages of ``message_type`` peers sent the authority about any of
+        """Messages of ``message_type`` (or of any of several: another jurisdiction's law
+        names the same message otherwise) peers sent the authority about any of
         ``references`` (certificate numbers), oldest first (issue 10)."""
+        types = [message_type] if isinstance(message_type, str) else list(message_type)
         query = (
             select(
                 ExchangeMessage.peer_code,
@@ -132,7 +134,7 @@ class Registry:
             .where(
                 ExchangeMessage.authority_code == authority_code,
                 ExchangeMessage.reference.in_([r for r in references if r]),
-                ExchangeMessage.type == message_type,
+                ExchangeMessage.type.in_(types),
             )
             .order_by(ExchangeMessage.received_at, ExchangeMessage.id)
         )
