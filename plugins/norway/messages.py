@@ -214,10 +214,13 @@ def _same(said: Any, here: Any) -> bool:
 def presented_as_announced(case: Case) -> Verdict | None:
     """The certificate presented says what the exporting authority's electronic message
     announced (carats, parcels, importer, exporter, value); without one, nothing to compare."""
-    announced = announcements(case.shipment)
+    number = case.shipment.certificate.number
+    announced = case.registry.received_messages(
+        case.shipment.authority_code, [number], ANNOUNCEMENT
+    )
     if not announced:
         return None
-    latest, number = announced[-1], case.shipment.certificate.number
+    latest = announced[-1]
     source = {"announced_by": latest.peer, "message_id": latest.message_id}
     found = differences(case.shipment.certificate, latest.data)
     if found:

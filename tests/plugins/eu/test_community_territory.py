@@ -159,3 +159,29 @@ def test_an_export_to_the_united_kingdom_was_intra_community_until_the_transitio
     assert ("eu.export.issue", "refuse") in [(f.rule, f.outcome) for f in presented.replayed]
     [now] = service.replay(session, shipment.id, date(2021, 1, 1), officer)
     assert ("eu.export.issue", "refuse") not in [(f.rule, f.outcome) for f in now.replayed]
+
+
+def test_the_demo_pairs_antwerp_with_norway_and_moves_nothing_between_member_states(
+    session, service, plugin_host
+):
+    """Every demo shipment loads (the territory's guards would refuse an intra-Community
+    one); Antwerp exports to Norway, and Norway imports under a Community certificate."""
+    from caratflow.accounts.provisioning import load_demo
+
+    payloads = plugin_host.demo_payloads()
+    assert load_demo(session, plugin_host, service) == len(payloads)
+    members = set(PARAMETERS.value("member_states", date(2026, 11, 20)))
+    for payload in payloads:
+        certificate = payload["certificate"]
+        if payload["authority"] != "BE":
+            continue  # another participant's: it may send to and take from Member States
+        assert payload.get("destination") not in members
+        if payload["direction"] == "import":
+            assert {certificate["issuing_country"], certificate["provenance"]}.isdisjoint(
+                members | {"EU"}
+            )
+    pairs = {(p["authority"], p["direction"], p.get("destination")) for p in payloads}
+    assert {("BE", "export", "NO"), ("NO", "export", "BE")} <= pairs
+    assert any(
+        p["authority"] == "NO" and p["certificate"]["issuing_country"] == "EU" for p in payloads
+    )
