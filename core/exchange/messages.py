@@ -11,7 +11,7 @@ directly, and each can prove what the other said:
   it may send here (``accepts``; none for a system that only receives, such as a customs
   endpoint).
 - **Sending.** Any outbox notice goes to a peer once an administrator maps its audience
-  (e.g. ``kp-authority:NL``) to the address ``peer:NL``. ``PeerChannel`` turns the
+  (e.g. ``kp-authority:NO``) to the address ``peer:NO``. ``PeerChannel`` turns the
   outbox row into a signed envelope and POSTs it to ``<base_url>/api/v1/exchange/messages``;
   the outbox retries with backoff until the peer answers 202 (or 409 "replay": it has
   the message already). Delivery is at least once, storage exactly once.

@@ -185,3 +185,42 @@ def test_the_demo_pairs_antwerp_with_norway_and_moves_nothing_between_member_sta
     assert any(
         p["authority"] == "NO" and p["certificate"]["issuing_country"] == "EU" for p in payloads
     )
+
+
+def test_the_counter_shows_why_an_import_from_a_member_state_is_no_import(
+    browser, make_person, session
+):
+    from caratflow.models import Role
+    from caratflow.testing.people import post_form
+
+    officer = browser(make_person(Role.OFFICER, "BE"))
+    via_france = {
+        "authority": "BE",
+        "direction": "import",
+        "goods": "rough",
+        "presented_at": "2026-11-20T10:15",
+        "entry_point": "BRU",
+        "certificate_number": "CA123456",
+        "certificate_issuing_country": "CA",
+        "certificate_issuing_authority": "Natural Resources Canada",
+        "certificate_issued_on": "2026-11-10",
+        "certificate_expires_on": "2027-01-10",
+        "certificate_exporter_name": "Lyon Rough SARL",
+        "certificate_exporter_address": "2 quai Saint-Antoine, Lyon",
+        "certificate_importer_name": "Schupstraat Diamonds NV",
+        "certificate_importer_address": "Schupstraat 9, Antwerpen",
+        "certificate_parcels": "2",
+        "certificate_carats": "123.45",
+        "certificate_value_usd": "456789.00",
+        "certificate_hs_codes": "7102.10",
+        "certificate_origin": "CA",
+        "certificate_provenance": "FR",  # it comes from France, a Member State
+        "containers-0-label": "C1",
+        "containers-0-seals": "S-991",
+        "containers-0-seals_intact": "y",
+    }
+    response = post_form(officer, "/shipments/new", present="1", **via_france)
+    assert response.status_code == 422, response.text
+    assert "Reg. (EC) 2368/2002 Art. 1" in response.text and "no import" in response.text
+    assert "Lyon Rough SARL" in response.text  # the form comes back as typed, to correct
+    assert shipments(session) == 0
