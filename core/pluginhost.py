@@ -229,6 +229,17 @@ class PluginHost:
 
     # -- look-ups between authorities (issue 10) ----------------------------------------
 
+    def message_clocks(self, plugins: Iterable[str]) -> dict[str, frozenset[str]]:
+        """Which deadlines of the enabled ``plugins`` a peer's message meets, by message
+        type, beyond the one its type names (``DeadlineRule.met_by_messages``)."""
+        enabled = frozenset(plugins) & frozenset(self.plugin_names)
+        clocks: dict[str, set[str]] = {}
+        for name in sorted(enabled):
+            for deadline in self._contributions[name].deadlines:
+                for kind in deadline.met_by_messages:
+                    clocks.setdefault(kind, set()).add(deadline.id)
+        return {kind: frozenset(ids) for kind, ids in clocks.items()}
+
     def lookup_types(self, plugins: Iterable[str]) -> dict[str, LookupType]:
         """What peers may ask an authority that enables ``plugins``, by type."""
         enabled = frozenset(plugins) & frozenset(self.plugin_names)

@@ -31,17 +31,26 @@ from caratflow.exchange import messages, peers, sending
 from caratflow.exchange.peers import add_peer
 from caratflow.ledger import leaves, proofs, sealing, verification
 from caratflow.ledger.signing import key_id, public_key_pem
-from caratflow.models import ExchangeMessage, LedgerEntry, Role, SecurityEvent
+from caratflow.models import Authority, ExchangeMessage, LedgerEntry, Role, SecurityEvent
 from caratflow.plugins.belgium_g7.identities import register_identity
 from caratflow.testing.servers import JsonEndpoint, Node, node
-
-from .test_exchange_e2e import dutch_authority
 
 pytestmark = pytest.mark.postgres_only
 
 DUTCH_OFFICER = Actor("officer.nl", Role.OFFICER, frozenset({"NL"}))
 STONE, TAINTED, PARCEL, MIXED = "NL-GIA-2231", "NL-GIA-2240", "NL-R-7", "NL-R-8"
 ASK = "/api/v1/exchange/peers/NL/lookups/g7.digital_identity/"
+
+
+def dutch_authority(*plugins: str) -> Authority:
+    """An EU node's authority the plugins do not ship: its administrator adds it."""
+    return Authority(
+        code="NL",
+        name="CDIU, Central Import and Export Office, Groningen",
+        country="NL",
+        zone="Europe/Amsterdam",
+        plugins=list(plugins or ["eu"]),
+    )
 
 
 @contextmanager

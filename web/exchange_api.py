@@ -194,7 +194,13 @@ class LookupFailedOut(ErrorOut):
 def receive() -> Response:
     plugins = runtime().plugins
     types = plugins.lookup_types(plugins.plugin_names)
-    return _signed(lambda payload: (messages.receive(db(), payload, lookups=types).as_json(), 202))
+    clocks = plugins.message_clocks(plugins.plugin_names)
+    return _signed(
+        lambda payload: (
+            messages.receive(db(), payload, lookups=types, clocks=clocks).as_json(),
+            202,
+        )
+    )
 
 
 @blueprint.post("/lookups")

@@ -108,6 +108,9 @@ def present() -> Any:
                 db().rollback()
                 unplaced = form.show_errors(error.errors)
                 status = 422
+            except LawForbids as error:  # a presentation the law refuses: its findings say why
+                db().rollback()
+                findings, status = error.findings, error.status
     return render_template(
         "shipments/present.html", form=form, findings=findings, unplaced=unplaced
     ), status

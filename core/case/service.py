@@ -128,7 +128,9 @@ class ShipmentService:
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> Presentation:
-        """Record a presented shipment with the findings of every applicable rule.
+        """Record a presented shipment with the findings of every applicable rule;
+        ``LawForbids`` (nothing recorded) when a guard rule of ``present`` refuses it (an
+        EU "export" to another Member State is no export at all, say).
 
         With an ``idempotency_key``, presenting the same payload again returns the
         first shipment; the same key with a different payload is a conflict. A key is
@@ -149,6 +151,8 @@ class ShipmentService:
         shipment.idempotency_owner = actor.name if idempotency_key is not None else None
         day, now = legal_date(shipment), self.clock()
         findings = self._assess(session, shipment, PRESENT, day, at=now)
+        if any(f.stops for f in findings):  # a guard of "present": the law knows no such case
+            raise LawForbids(PRESENT, findings)
         try:
             with session.begin_nested():
                 session.add(shipment)

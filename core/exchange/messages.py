@@ -11,7 +11,7 @@ directly, and each can prove what the other said:
   it may send here (``accepts``; none for a system that only receives, such as a customs
   endpoint).
 - **Sending.** Any outbox notice goes to a peer once an administrator maps its audience
-  (e.g. ``kp-authority:NL``) to the address ``peer:NL``. ``PeerChannel`` turns the
+  (e.g. ``kp-authority:NO``) to the address ``peer:NO``. ``PeerChannel`` turns the
   outbox row into a signed envelope and POSTs it to ``<base_url>/api/v1/exchange/messages``;
   the outbox retries with backoff until the peer answers 202 (or 409 "replay": it has
   the message already). Delivery is at least once, storage exactly once.
@@ -198,6 +198,7 @@ def receive(
     now: datetime | None = None,
     lookups: Collection[str] = (),
     lookup: bool = False,
+    clocks: Mapping[str, Collection[str]] | None = None,
 ) -> Receipt:
     """Check a peer's envelope and store, seal and act on its message, in the caller's
     transaction; ``Refused`` (logged with its reason) when it may not be stored.
@@ -205,10 +206,11 @@ def receive(
     ``lookups`` are the types that are look-ups (``caratflow.exchange.lookups``), which only the
     look-up endpoint takes (``lookup``): there the message is a question, checked the
     same way, stored and sealed as the record of who asked what, and answered by the
-    caller; it must also have been asked just now (``LOOKUP_MAX_AGE``).
+    caller; it must also have been asked just now (``LOOKUP_MAX_AGE``). ``clocks``: the
+    deadlines each type meets besides the one it names (``PluginHost.message_clocks``).
     """
     try:
-        return _receive(session, payload, now or utcnow(), frozenset(lookups), lookup)
+        return _receive(session, payload, now or utcnow(), frozenset(lookups), lookup, clocks or {})
     except Refused as refused:
         log_refusal(refused)
         raise
@@ -226,7 +228,12 @@ def log_refusal(refused: Refused) -> None:
 
 
 def _receive(
-    session: Session, payload: Any, now: datetime, lookups: frozenset[str], lookup: bool
+    session: Session,
+    payload: Any,
+    now: datetime,
+    lookups: frozenset[str],
+    lookup: bool,
+    clocks: Mapping[str, Collection[str]],
 ) -> Receipt:
     message = payload.get("message") if isinstance(payload, Mapping) else None
     if not isinstance(message, Mapping):
@@ -324,7 +331,7 @@ def _receive(
     leaf = sealing.append_entry(
         session, EXCHANGE, str(row.id), message_record(_columns(row)), logged_at=now
     )
-    met = [] if lookup else meet_deadlines(session, row, now)
+    met = [] if lookup else meet_deadlines(session, row, now, clocks.get(kind, ()))
     log.info(
         "exchange: %s received %s %r from %s (reference %s)%s",
         receiver,
@@ -405,9 +412,12 @@ def _replay(
     )
 
 
-def meet_deadlines(session: Session, message: ExchangeMessage, at: datetime) -> list[Deadline]:
-    """Meet the open deadlines named by the message's type on the local shipments its
-    reference identifies (a document number issued for them, or their certificate's).
+def meet_deadlines(
+    session: Session, message: ExchangeMessage, at: datetime, also: Collection[str] = ()
+) -> list[Deadline]:
+    """Meet the open deadlines named by the message's type (and ``also``, those declared
+    met by it) on the local shipments its reference identifies (a document number issued
+    for them, or their certificate's).
 
     Only types a peer may send (its ``accepts``) get here, so an administrator decides
     which of the authority's clocks another authority's message can stop.
@@ -432,7 +442,7 @@ def meet_deadlines(session: Session, message: ExchangeMessage, at: datetime) -> 
         select(Deadline)
         .where(
             Deadline.shipment_id.in_(shipments),
-            Deadline.rule == message.type,
+            Deadline.rule.in_({message.type, *also}),
             or_(
                 Deadline.status.in_(WATCHED),
                 (Deadline.status == DeadlineStatus.MISSED) & Deadline.met_at.is_(None),

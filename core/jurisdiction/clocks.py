@@ -141,7 +141,9 @@ class DeadlineRule(Cites):
     ``period`` is a ``Period`` or, for a period kept as a dated parameter, a function of
     the legal date giving one. ``goods`` and ``directions`` of ``None`` mean "all";
     ``when`` narrows further. ``notices`` are queued when the deadline opens and meet
-    it once delivered.
+    it once delivered. A message a peer's node sends meets the open deadline its type
+    names (``caratflow.exchange.messages``), and those that list that type in
+    ``met_by_messages``: another jurisdiction's law names its message otherwise.
     """
 
     version: RuleVersion
@@ -159,6 +161,7 @@ class DeadlineRule(Cites):
     directions: frozenset[str] | None = None
     when: Callable[[Shipment, Event], bool] | None = None
     notices: NoticeMaker | None = None
+    met_by_messages: frozenset[str] = frozenset()
 
     def period_on(self, day: date) -> Period:
         return self.period if isinstance(self.period, Period) else self.period(day)

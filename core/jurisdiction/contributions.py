@@ -138,6 +138,8 @@ class Plugins(Protocol):
 
     def lookup_types(self, plugins: Iterable[str]) -> dict[str, LookupType]: ...
 
+    def message_clocks(self, plugins: Iterable[str]) -> dict[str, frozenset[str]]: ...
+
     def validate_party(
         self,
         plugins: Iterable[str],

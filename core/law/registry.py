@@ -137,21 +137,23 @@ class Registry:
         return None if row is None else DocumentOnRecord(*row)
 
     def received_messages(
-        self, authority_code: str, references: Sequence[str], message_type: str
+        self, authority_code: str, references: Sequence[str], message_type: str | Sequence[str]
     ) -> list[ReceivedMessage]:
-        """Messages of ``message_type`` peers sent the authority about any of
+        """Messages of ``message_type`` (or of any of several: another jurisdiction's law
+        names the same message otherwise) peers sent the authority about any of
         ``references`` (certificate numbers), oldest first (issue 10). Asked by the rules
         and by the notices of one decision, read once per unit of work (issue 28)."""
         wanted = tuple(sorted({r for r in references if r}))
-        key = (ExchangeMessage.__tablename__, authority_code, wanted, message_type)
+        types = (message_type,) if isinstance(message_type, str) else tuple(message_type)
+        key = (ExchangeMessage.__tablename__, authority_code, wanted, types)
         return list(
             once_per_unit_of_work(
-                self._session, key, lambda: self._messages(authority_code, wanted, message_type)
+                self._session, key, lambda: self._messages(authority_code, wanted, types)
             )
         )
 
     def _messages(
-        self, authority_code: str, references: Sequence[str], message_type: str
+        self, authority_code: str, references: Sequence[str], types: Sequence[str]
     ) -> list[ReceivedMessage]:
         query = (
             select(
@@ -165,7 +167,7 @@ class Registry:
             .where(
                 ExchangeMessage.authority_code == authority_code,
                 ExchangeMessage.reference.in_(references),
-                ExchangeMessage.type == message_type,
+                ExchangeMessage.type.in_(types),
             )
             .order_by(ExchangeMessage.received_at, ExchangeMessage.id)
         )

@@ -170,16 +170,22 @@ class Node:
 
 @contextmanager
 def node(
-    code: str, folder: Path, plugin_host: PluginHost, now: datetime, *also: Any
+    code: str,
+    folder: Path,
+    plugin_host: PluginHost,
+    now: datetime,
+    *also: Any,
+    backend: str = "postgresql",
 ) -> Iterator[Node]:
-    """A node of its own on PostgreSQL, its authorities created as ``caratflow init`` does,
-    and ``also`` added (an ``Authority`` the plugins do not ship, as its administrator would)."""
+    """A node of its own on a database of its own (``backend``: ``postgresql`` or
+    ``sqlite``), its authorities created as ``caratflow init`` does, and ``also`` added (an
+    ``Authority`` the plugins do not ship, as its administrator would)."""
     from caratflow.deadlines.outbox import DeliverySettings
     from caratflow.scheduler import Worker
     from caratflow.web import create_app
 
     folder.mkdir()
-    with temporary_database("postgresql", folder) as url:
+    with temporary_database(backend, folder) as url:
         engine = make_engine(url)
         try:
             upgrade(engine)

@@ -2,7 +2,8 @@
 
 Serves the competent Community authorities (Belgium: FPS Economy at the Antwerp
 Diamond Office). Rules are in ``rules.py`` with their legal text in ``rules.toml``;
-dated values (KP participants) in ``parameters/``.
+dated values (KP participants, the Member States) in ``parameters/``; the Community as
+one territory (Art. 1) in ``territory.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from caratflow.plugins.eu.messages import NOTICES, kp_authority
 from caratflow.plugins.eu.reports import REPORTS
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
 from caratflow.plugins.eu.scope import keep_until
+from caratflow.plugins.eu.territory import ASSESSED  # noqa: F401 - Art. 1: one territory
 
 HERE = Path(__file__).parent
 IN_TRANSIT = "in_customs_transit"

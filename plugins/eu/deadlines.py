@@ -19,7 +19,9 @@
 - ``eu.import_confirmation`` (Art. 8, issue 10): the exporting authority waits for the
   importing participant's confirmation of each export of rough diamonds. Opened by the
   export; met when the confirmation arrives from a peer node (``caratflow.exchange``
-  meets the clock its message type names); otherwise the officers are reminded and the
+  meets the clock its message type names: ``eu.import_confirmation``, or
+  ``kp.import_confirmation.fields`` as a participant outside the Community, such as
+  Norway, sends it under KPCS Section III(b)); otherwise the officers are reminded and the
   supervisors told once the period (a deployment setting) has run out.
 
 Customs transit suspends the confirmation clock (Art. 4(3), ``eu.transit_suspends``).
@@ -53,7 +55,12 @@ from caratflow.law.rules import Case, Verdict, info, passed, warn
 from caratflow.models import Event, Shipment
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.documents import PARAMETERS as DOCUMENT_PARAMETERS
-from caratflow.plugins.eu.messages import IMPORT_CONFIRMATION, validator_audience
+from caratflow.plugins.eu.messages import (
+    CONFIRMATIONS,
+    IMPORT_CONFIRMATION,
+    KP_CONFIRMATION,
+    validator_audience,
+)
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
 
 COMMISSION = "commission"
@@ -184,9 +191,7 @@ def confirmations(shipment: Shipment) -> list[ReceivedMessage]:
     if session is None:
         return []
     numbers = exported_certificates(shipment)
-    return Registry(session).received_messages(
-        shipment.authority_code, numbers, IMPORT_CONFIRMATION
-    )
+    return Registry(session).received_messages(shipment.authority_code, numbers, CONFIRMATIONS)
 
 
 AWAITED_CONFIRMATION = declare(
@@ -199,6 +204,7 @@ AWAITED_CONFIRMATION = declare(
     directions={"export"},
     reminders=(Reminder(5), Reminder(0)),
     escalate_to=(SUPERVISORS,),
+    met_by_messages=frozenset({KP_CONFIRMATION}),  # the importing participant's own name
     # A confirmation that came before the export was recorded leaves nothing to wait for.
     when=lambda shipment, event: not confirmations(shipment),
 )

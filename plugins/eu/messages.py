@@ -160,6 +160,10 @@ NOTICES = (
 
 EXPORT_MESSAGE = "kp.electronic_messages"
 IMPORT_CONFIRMATION = "eu.import_confirmation"
+KP_CONFIRMATION = "kp.import_confirmation.fields"
+"""The confirmation of receipt as a participant outside the Community sends it under its
+own law (KPCS Section III(b); Norway's node): an EU export is confirmed from outside."""
+CONFIRMATIONS = (IMPORT_CONFIRMATION, KP_CONFIRMATION)
 
 _COMPARED = ("carats", "parcels", "importer", "exporter", "value_usd")
 

@@ -18,8 +18,8 @@ from caratflow.models import Shipment
 from caratflow.plugins.eu.deadlines import COMMISSION
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.messages import (
+    CONFIRMATIONS,
     EXPORT_MESSAGE,
-    IMPORT_CONFIRMATION,
     describe,
     differences,
 )
@@ -126,7 +126,7 @@ def reconciliation_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
         c = shipment.certificate
         issued = source.documents.get((shipment.id, COMMUNITY_CERTIFICATE.kind))
         number = issued.number if issued else c.number
-        heard = registry.received_messages(authority, [number, c.number], IMPORT_CONFIRMATION)
+        heard = registry.received_messages(authority, [number, c.number], CONFIRMATIONS)
         yield _reconciled(
             "export",
             number,

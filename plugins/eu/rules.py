@@ -44,6 +44,12 @@ def participants(case: Case) -> set[str]:
     return set(parameter(case, "kp_participants"))
 
 
+def community(case: Case) -> set[str]:
+    """The Community's one territory (Art. 1): its Member States, and the EU itself, the
+    participant whose code its certificates carry (``territory.py``)."""
+    return {COMMUNITY, *parameter(case, "member_states")}
+
+
 # -- import conditions (Art. 3) ---------------------------------------------------------------
 
 
@@ -336,11 +342,13 @@ def industry_declaration(case: Case) -> Verdict | None:
 
 
 @RULES.rule("kp.no_non_participants", directions={"export"}, goods=ROUGH)
-def destination_participates(case: Case) -> Verdict:
+def destination_participates(case: Case) -> Verdict | None:
     """No rough diamonds go to a country outside the Kimberley Process."""
     destination = case.shipment.details.get("destination")
     if not destination:
         return hold("state the destination country (details.destination)")
+    if destination in community(case):
+        return None  # no export at all (territory.py), and no question of participation
     if destination not in participants(case):
         return refuse(
             f"{destination} is not a Kimberley Process participant", destination=destination

@@ -9,17 +9,36 @@
   audience, ``customs-investigation``, never to the clearance offices: it names who
   decided and the written grounds, which are for investigators alone.
 
+And what it tells other participants' authorities, as the KP scheme it applies (§3,
+Vedlegg I) has it, the audiences ``kp-authority:<country>`` (``peer:<CODE>`` addresses
+send them signed to that authority's caratflow node, issue 10):
+
+- ``kp.electronic_messages`` (Annex II, recommendation 4): validating an export (issuing
+  the Norwegian KP certificate) tells the destination's authority what is coming.
+- ``kp.import_confirmation.fields`` (Section III(b)): completing the control of an import
+  confirms its receipt to the exporting authority, the one whose node announced the
+  certificate where one did (a Community certificate names the EU, not the Member State
+  that validated it), else the issuing participant's.
+
+An announcement received from a peer is compared with the certificate presented here
+(``kp.electronic_messages`` at presentation and at the completed control).
+
 The audiences reach the addresses the administrator configured for them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import object_session
+
 from caratflow.jurisdiction.notices import Notice, declare_notice
-from caratflow.models import Event, Shipment
+from caratflow.law.registry import Registry
+from caratflow.law.rules import Case, Verdict, hold, passed
+from caratflow.models import Certificate, Event, Shipment
 from caratflow.plugins.norway.documents import CONTROLLED_COPY, KP_CERTIFICATE
 from caratflow.plugins.norway.rules import (
     COMPLETION,
@@ -98,6 +117,125 @@ def suspicion_reported(shipment: Shipment, event: Event) -> Iterable[Notice]:
     )
 
 
+# -- other participants' authorities (Vedlegg I) -------------------------------------------
+
+ANNOUNCEMENT = "kp.electronic_messages"
+CONFIRMATION = "kp.import_confirmation.fields"
+
+CERTIFICATE_FIELDS = {
+    "parcels": lambda c: c.parcels,
+    "carats": lambda c: c.carats,
+    "value_usd": lambda c: c.value_usd,
+    "origin": lambda c: list(c.origin),
+    "provenance": lambda c: c.provenance,
+    "importer": lambda c: c.importer_name,
+    "exporter": lambda c: c.exporter_name,
+}
+_COMPARED = ("carats", "parcels", "importer", "exporter", "value_usd")
+
+
+def kp_authority(country: str) -> str:
+    """The outbox audience of a participant's Kimberley Process authority."""
+    return f"kp-authority:{country}"
+
+
+def certificate_fields(certificate: Certificate, number: str, names: Iterable[str]) -> dict:
+    known = {"certificate": number}
+    return {n: known[n] if n in known else CERTIFICATE_FIELDS[n](certificate) for n in names}
+
+
+def announcements(shipment: Shipment) -> list[Any]:
+    """What peers' nodes announced about the certificate presented (oldest first)."""
+    session = object_session(shipment)
+    if session is None:
+        return []
+    number = shipment.certificate.number
+    return Registry(session).received_messages(shipment.authority_code, [number], ANNOUNCEMENT)
+
+
+def receipt_confirmed(shipment: Shipment, event: Event) -> Iterable[Notice]:
+    """Section III(b): the receipt is confirmed to the exporting authority, naming the
+    certificate, parcels, carats, importer and exporter."""
+    cert = shipment.certificate
+    names = PARAMETERS.value("import_confirmation_fields", event.legal_date)
+    fields = certificate_fields(cert, cert.number, names)
+    announced = announcements(shipment)
+    audience = kp_authority(announced[-1].peer if announced else cert.issuing_country)
+    received_on = shipment.authority.local_date(event.at)
+    yield Notice(
+        audience,
+        f"Import confirmation: Kimberley Process certificate {cert.number}",
+        f"{shipment.authority.name} confirms the receipt in Norway of the consignment of "
+        f"rough diamonds under Kimberley Process certificate {cert.number}, validated by "
+        f"{cert.validating_authority or cert.issuing_authority} ({cert.issuing_country}), "
+        f"controlled on {received_on:%d %B %Y} (FOR-2004-02-24-470 §3, Vedlegg I Section "
+        f"III(b)).\n{_lines(fields)}\n",
+        {**fields, "confirmed_on": received_on},
+    )
+
+
+def export_announced(shipment: Shipment, event: Event) -> Iterable[Notice]:
+    """Annex II: the destination's authority is told what the Norwegian certificate covers."""
+    names = PARAMETERS.value("export_message_fields", event.legal_date)
+    number = valid_number(shipment, KP_CERTIFICATE.kind) or shipment.certificate.number
+    fields = certificate_fields(shipment.certificate, number, names)
+    destination = shipment.details["destination"]
+    validated_on = shipment.authority.local_date(event.at)
+    yield Notice(
+        kp_authority(destination),
+        f"Kimberley Process export: certificate {number} to {destination}",
+        f"{shipment.authority.name} issued Kimberley Process certificate {number} for rough "
+        f"diamonds bound for {destination} on {validated_on:%d %B %Y}.\n{_lines(fields)}\n",
+        {**fields, "destination": destination, "validated_on": validated_on},
+    )
+
+
+def differences(certificate: Certificate, said: Mapping[str, Any]) -> dict[str, dict]:
+    """Where the announcement and the certificate presented disagree, with both values."""
+    found = {}
+    for name in _COMPARED:
+        here = CERTIFICATE_FIELDS[name](certificate)
+        if name in said and not _same(said[name], here):
+            found[name] = {"announced": said[name], "presented": here}
+    return found
+
+
+def _same(said: Any, here: Any) -> bool:
+    """Amounts compare as exact numbers, names whatever their spacing and case."""
+    if isinstance(here, Decimal | int):
+        try:
+            return Decimal(str(said)) == Decimal(here)
+        except (InvalidOperation, ValueError):
+            return False
+    return " ".join(str(said).split()).casefold() == " ".join(str(here).split()).casefold()
+
+
+@RULES.rule(ANNOUNCEMENT, directions={"import"}, goods=ROUGH, actions={"present", *COMPLETION})
+def presented_as_announced(case: Case) -> Verdict | None:
+    """The certificate presented says what the exporting authority's electronic message
+    announced (carats, parcels, importer, exporter, value); without one, nothing to compare."""
+    number = case.shipment.certificate.number
+    announced = case.registry.received_messages(
+        case.shipment.authority_code, [number], ANNOUNCEMENT
+    )
+    if not announced:
+        return None
+    latest = announced[-1]
+    source = {"announced_by": latest.peer, "message_id": latest.message_id}
+    found = differences(case.shipment.certificate, latest.data)
+    if found:
+        said = "; ".join(
+            f"{name} announced {v['announced']}, presented {v['presented']}"
+            for name, v in found.items()
+        )
+        return hold(
+            f"certificate {number} differs from what {latest.peer}'s authority announced: {said}",
+            **source,
+            differences=found,
+        )
+    return passed(f"certificate {number} is as {latest.peer}'s authority announced it", **source)
+
+
 def _lines(fields: Mapping[str, Any]) -> str:
     return "\n".join(
         f"{name.replace('_', ' ').capitalize()}: {value}"
@@ -121,5 +259,21 @@ NOTICES = (
         sent_by={"notify_customs_suspicion"},
         notices=suspicion_reported,
         goods=ROUGH,
+    ),
+    declare_notice(
+        RULES,
+        CONFIRMATION,
+        sent_by=COMPLETION,
+        notices=receipt_confirmed,
+        goods=ROUGH,
+        directions={"import"},
+    ),
+    declare_notice(
+        RULES,
+        ANNOUNCEMENT,
+        sent_by=COMPLETION,
+        notices=export_announced,
+        goods=ROUGH,
+        directions={"export"},
     ),
 )

@@ -1,8 +1,12 @@
 """Signed messages between authorities' nodes (issue 10): what a node refuses, and why;
 what it stores once, seals in the ledger and does with what it stored.
 
-The Belgian authority here has one peer, the Dutch node ("NL"), whose key each test
-makes; messages are signed as the Dutch node's ``PeerChannel`` would sign them.
+The Belgian authority here has one peer, the Norwegian node ("NO": Norges Gullsmedforbund,
+a participant outside the Community, issue 24), whose key each test makes; messages are
+signed as the Norwegian node's ``PeerChannel`` would sign them. Norway confirms the receipt
+of an import under its own law (FOR-2004-02-24-470 Vedlegg I, KPCS Section III(b)):
+``kp.import_confirmation.fields``, which meets the Belgian exporter's
+``eu.import_confirmation`` clock.
 """
 
 from __future__ import annotations
@@ -38,20 +42,28 @@ from caratflow.testing.payloads import outcomes, shipment_payload
 URL = "/api/v1/exchange/messages"
 SENT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 VALIDATED = {"sealed_under_supervision": "yes"}
+CONFIRMATION = "kp.import_confirmation.fields"  # as Norway's node sends it
+IMPORTER = "Thune Gullsmed AS"
 
 
 @pytest.fixture
-def dutch_peer(register_dutch):
-    """NL, registered by BE: it may send import confirmations and export messages."""
-    return register_dutch("eu.import_confirmation", "kp.electronic_messages")
+def norwegian_peer(register_norwegian):
+    """NO, registered by BE: it may send confirmations of receipt and export messages."""
+    return register_norwegian(CONFIRMATION, "kp.electronic_messages")
+
+
+@pytest.fixture
+def clocks(plugin_host):
+    """What the receiving node's web route passes: the clocks each type meets."""
+    return plugin_host.message_clocks(plugin_host.plugin_names)
 
 
 def signed(
     key: Ed25519PrivateKey,
     *,
-    rule: str = "eu.import_confirmation",
-    message_id: str = "event:7:eu.import_confirmation:kp-authority:BE:0123456789ab",
-    sender: str = "NL",
+    rule: str = CONFIRMATION,
+    message_id: str = f"event:7:{CONFIRMATION}:kp-authority:BE:0123456789ab",
+    sender: str = "NO",
     to: str = "BE",
     **data: Any,
 ) -> dict[str, Any]:
@@ -68,10 +80,10 @@ def signed(
             "certificate": "EC000001",
             "parcels": 2,
             "carats": "123.45",
-            "importer": "Amsterdam Rough BV",
+            "importer": IMPORTER,
             "exporter": "Schupstraat Diamonds NV",
             "rule": rule,
-            "basis": "Reg. (EC) 2368/2002 Art. 8",
+            "basis": "FOR-2004-02-24-470 §3 and Vedlegg I (KPCS Section III(b))",
             **data,
         },
         scheduled_for=SENT,
@@ -112,46 +124,48 @@ def refused_with(
 
 
 def test_an_unsigned_or_garbled_message_is_refused_as_unsigned(
-    client, session, caplog, dutch_peer, dutch_key
+    client, session, caplog, norwegian_peer, norwegian_key
 ):
-    envelope = signed(dutch_key)
+    envelope = signed(norwegian_key)
     del envelope["signature"]
     refused_with(client, session, caplog, envelope, 401, "unsigned")
-    garbled = signed(dutch_key) | {"signature": "not base64 at all"}
+    garbled = signed(norwegian_key) | {"signature": "not base64 at all"}
     refused_with(client, session, caplog, garbled, 401, "unsigned")
     assert refusals(session)[-1].authorities == ["BE"]  # BE's supervisors see it
 
 
 def test_a_message_from_an_unknown_sender_is_refused(
-    client, session, caplog, dutch_key, register_dutch
+    client, session, caplog, norwegian_key, register_norwegian
 ):
-    # No peer registered at all; then one for NL, and a message claiming to be from DE.
-    answer = refused_with(client, session, caplog, signed(dutch_key), 403, "unknown_sender")
-    assert "BE has no peer NL" in answer["message"]
-    register_dutch("eu.import_confirmation")
-    german = signed(dutch_key, sender="DE")
+    # No peer registered at all; then one for NO, and a message claiming to be from DE.
+    answer = refused_with(client, session, caplog, signed(norwegian_key), 403, "unknown_sender")
+    assert "BE has no peer NO" in answer["message"]
+    register_norwegian(CONFIRMATION)
+    german = signed(norwegian_key, sender="DE")
     refused_with(client, session, caplog, german, 403, "unknown_sender")
     assert refusals(session)[-1].user_name == "peer:DE"
 
 
-def test_a_tampered_message_is_refused(client, session, caplog, dutch_peer, dutch_key):
-    envelope = signed(dutch_key)
+def test_a_tampered_message_is_refused(client, session, caplog, norwegian_peer, norwegian_key):
+    envelope = signed(norwegian_key)
     envelope["message"]["data"]["carats"] = "99.00"  # changed on the way
     answer = refused_with(client, session, caplog, envelope, 401, "bad_signature")
     assert "altered after it was signed" in answer["message"]
 
 
-def test_a_message_signed_with_another_key_is_refused(client, session, caplog, dutch_peer):
+def test_a_message_signed_with_another_key_is_refused(client, session, caplog, norwegian_peer):
     impostor = Ed25519PrivateKey.generate()
     answer = refused_with(client, session, caplog, signed(impostor), 401, "bad_signature")
     assert f"signed with key {key_id(impostor.public_key())}" in answer["message"]
-    assert peers.peer_key_id(dutch_peer) in answer["message"]
+    assert peers.peer_key_id(norwegian_peer) in answer["message"]
 
 
-def test_a_type_the_peer_may_not_send_is_refused(client, session, caplog, dutch_peer, dutch_key):
-    notice = signed(dutch_key, rule="eu.notify.1_month")
+def test_a_type_the_peer_may_not_send_is_refused(
+    client, session, caplog, norwegian_peer, norwegian_key
+):
+    notice = signed(norwegian_key, rule="eu.notify.1_month")
     answer = refused_with(client, session, caplog, notice, 422, "not_accepted")
-    assert "does not take 'eu.notify.1_month' from NL" in answer["message"]
+    assert "does not take 'eu.notify.1_month' from NO" in answer["message"]
 
 
 @pytest.mark.parametrize(
@@ -165,9 +179,9 @@ def test_a_body_that_is_no_envelope_is_refused_as_malformed(client, session, bod
 
 
 def test_a_replayed_message_is_refused_and_stored_once(
-    client, session, caplog, dutch_peer, dutch_key
+    client, session, caplog, norwegian_peer, norwegian_key
 ):
-    envelope = signed(dutch_key)
+    envelope = signed(norwegian_key)
     first = client.post(URL, json=envelope)
     assert first.status_code == 202, first.json
     answer = client.post(URL, json=envelope)
@@ -181,21 +195,21 @@ def test_a_replayed_message_is_refused_and_stored_once(
 
 
 def test_a_message_is_stored_once_and_sealed_in_the_ledger(
-    client, session, runtime, dutch_peer, dutch_key
+    client, session, runtime, norwegian_peer, norwegian_key
 ):
-    answer = client.post(URL, json=signed(dutch_key))
+    answer = client.post(URL, json=signed(norwegian_key))
     assert answer.status_code == 202, answer.json
     assert answer.json["status"] == "received"
     assert (answer.json["from"], answer.json["to"], answer.json["reference"]) == (
-        "NL",
+        "NO",
         "BE",
         "EC000001",
     )
     [row] = session.scalars(select(ExchangeMessage))
-    assert row.key_id == peers.peer_key_id(dutch_peer) and row.type == "eu.import_confirmation"
+    assert row.key_id == peers.peer_key_id(norwegian_peer) and row.type == CONFIRMATION
     entry = sealing.find_entry(session, messages.EXCHANGE, str(row.id))
     assert entry is not None and entry.leaf_hash.hex() == answer.json["ledger"]["leaf_hash"]
-    # The leaf alone proves what NL said: its signed content and the signature.
+    # The leaf alone proves what NO said: its signed content and the signature.
     assert entry.record["content"]["data"]["carats"] == "123.45"
     assert entry.record["signature"] == row.signature
 
@@ -205,9 +219,9 @@ def test_a_message_is_stored_once_and_sealed_in_the_ledger(
 
 
 def test_an_edited_stored_message_is_named_by_ledger_verify(
-    session, runtime, dutch_peer, dutch_key
+    session, runtime, norwegian_peer, norwegian_key
 ):
-    receipt = messages.receive(session, signed(dutch_key), now=SENT)
+    receipt = messages.receive(session, signed(norwegian_key), now=SENT)
     key = signing_keys.signing_key(runtime.settings)
     sequencer.sequence_pending(session, key)
     content = dict(receipt.message.content) | {"body": "Not confirmed."}
@@ -220,10 +234,12 @@ def test_an_edited_stored_message_is_named_by_ledger_verify(
     assert f"exchange_message {receipt.message.id}" in report.rows
 
 
-def test_receiving_a_message_again_is_a_replay_in_the_core_too(session, dutch_peer, dutch_key):
-    messages.receive(session, signed(dutch_key), now=SENT)
+def test_receiving_a_message_again_is_a_replay_in_the_core_too(
+    session, norwegian_peer, norwegian_key
+):
+    messages.receive(session, signed(norwegian_key), now=SENT)
     with pytest.raises(messages.Refused) as again:
-        messages.receive(session, signed(dutch_key), now=SENT + timedelta(minutes=5))
+        messages.receive(session, signed(norwegian_key), now=SENT + timedelta(minutes=5))
     assert again.value.reason == "replay" and again.value.status == 409
 
 
@@ -231,9 +247,9 @@ def test_receiving_a_message_again_is_a_replay_in_the_core_too(session, dutch_pe
 
 
 def export_payload(**changes: Any) -> dict[str, Any]:
-    """An export to the Netherlands' node."""
+    """An export to Norway, whose node confirms it."""
     return eu_export_payload(
-        **{"certificate.importer.name": "Amsterdam Rough BV", "destination": "NL", **changes}
+        **{"certificate.importer.name": IMPORTER, "destination": "NO", **changes}
     )
 
 
@@ -247,36 +263,39 @@ def exported(session, service, officer):
     return shipment, number
 
 
-def test_the_import_confirmation_meets_the_exporters_deadline(
-    session, service, officer, clock, dutch_peer, dutch_key
+def test_the_importing_participants_confirmation_meets_the_exporters_deadline(
+    session, service, officer, clock, norwegian_peer, norwegian_key, clocks
 ):
     shipment, number = exported(session, service, officer)
     deadline = deadline_of(shipment, "eu.import_confirmation")
     assert deadline.status == DeadlineStatus.OPEN and deadline.period == "1 month"
     [awaited] = [f for f in shipment.events[-1].findings if f.rule == "eu.import_confirmation"]
-    assert awaited.basis == "Reg. (EC) 2368/2002 Art. 8" and "NL's authority" in awaited.message
+    assert awaited.basis == "Reg. (EC) 2368/2002 Art. 8" and "NO's authority" in awaited.message
 
     receipt = messages.receive(
-        session, signed(dutch_key, certificate=number), now=clock.now + timedelta(days=3)
+        session,
+        signed(norwegian_key, certificate=number),
+        now=clock.now + timedelta(days=3),
+        clocks=clocks,
     )
     assert receipt.deadlines_met == [deadline]
     assert deadline.status == DeadlineStatus.MET
-    assert deadline.note.startswith("met by message event:7:eu.import_confirmation")
+    assert deadline.note.startswith(f"met by message event:7:{CONFIRMATION}")
 
 
 def test_a_confirmation_before_the_export_was_recorded_leaves_nothing_to_await(
-    session, service, officer, dutch_peer, dutch_key
+    session, service, officer, norwegian_peer, norwegian_key
 ):
     shipment = service.present(session, export_payload(), officer).shipment
     service.act(session, shipment.id, "verify", officer, inputs=VALIDATED)
     number = session.scalar(
         select(IssuedDocument.number).where(IssuedDocument.shipment_id == shipment.id)
     )
-    messages.receive(session, signed(dutch_key, certificate=number), now=SENT)
+    messages.receive(session, signed(norwegian_key, certificate=number), now=SENT)
     shipment = service.act(session, shipment.id, "export", officer)
     assert deadline_of(shipment, "eu.import_confirmation") is None
     [confirmed] = [f for f in shipment.events[-1].findings if f.rule == "eu.import_confirmation"]
-    assert confirmed.data["confirmed_by"] == "NL" and "confirmed already" in confirmed.message
+    assert confirmed.data["confirmed_by"] == "NO" and "confirmed already" in confirmed.message
 
 
 def test_an_unconfirmed_export_reminds_the_officers_and_tells_the_supervisors(
@@ -297,13 +316,13 @@ def test_an_unconfirmed_export_reminds_the_officers_and_tells_the_supervisors(
 
 
 def test_a_presented_certificate_is_compared_with_the_export_message(
-    session, service, officer, dutch_peer, dutch_key
+    session, service, officer, norwegian_peer, norwegian_key
 ):
     announced = signed(
-        dutch_key,
+        norwegian_key,
         rule="kp.electronic_messages",
         message_id="event:3:kp.electronic_messages:kp-authority:BE:0123456789ab",
-        certificate="EC000042",
+        certificate="NO2026-0042",
         carats="120.00",  # the certificate says 123.45
         parcels=2,
         importer="Schupstraat Diamonds NV",
@@ -315,14 +334,7 @@ def test_a_presented_certificate_is_compared_with_the_export_message(
     unannounced = service.present(session, shipment_payload(), officer).shipment
     assert "kp.electronic_messages" not in outcomes(unannounced.events[0].findings)
 
-    payload = shipment_payload(
-        **{
-            "certificate.number": "EC000042",
-            "certificate.issuing_country": "EU",
-            "certificate.issuing_authority": "CDIU, Groningen",
-            "certificate.validating_authority": "CDIU, Groningen",
-        }
-    )
+    payload = norwegian_import("NO2026-0042")
     shipment = service.present(session, payload, officer).shipment
     [finding] = [f for f in shipment.events[0].findings if f.rule == "kp.electronic_messages"]
     assert (finding.outcome, finding.basis) == (
@@ -335,21 +347,13 @@ def test_a_presented_certificate_is_compared_with_the_export_message(
         service.act(session, shipment.id, "verify", officer)
 
 
-def test_an_import_is_confirmed_to_the_member_state_whose_node_announced_its_certificate(
-    session, service, officer, dutch_peer, dutch_key
+def test_an_import_is_confirmed_to_the_authority_whose_node_announced_its_certificate(
+    session, service, officer, norwegian_peer, norwegian_key
 ):
-    """A Community certificate names the EU, not the Member State that validated it
-    (eu.import_confirmation: to the authority that validated the certificate)."""
+    """eu.import_confirmation: to the authority that validated the certificate, whose node
+    announced it; else to the issuing participant's."""
 
-    def confirmed_to(number: str) -> list[str]:
-        payload = shipment_payload(
-            **{
-                "certificate.number": number,
-                "certificate.issuing_country": "EU",
-                "certificate.issuing_authority": "CDIU, Groningen",
-                "certificate.validating_authority": "CDIU, Groningen",
-            }
-        )
+    def confirmed_to(payload: dict[str, Any]) -> list[str]:
         shipment = service.present(session, payload, officer).shipment
         service.act(session, shipment.id, "verify", officer)
         query = select(OutboxMessage.audience).where(OutboxMessage.shipment_id == shipment.id)
@@ -357,22 +361,37 @@ def test_an_import_is_confirmed_to_the_member_state_whose_node_announced_its_cer
         return list(notices)
 
     announced = signed(
-        dutch_key,
+        norwegian_key,
         rule="kp.electronic_messages",
         message_id="event:9:kp.electronic_messages:kp-authority:BE:0123456789ab",
-        certificate="EC000042",
+        certificate="NO2026-0042",
         importer="Schupstraat Diamonds NV",
         exporter="Arctic Rough Ltd",
         value_usd="456789.00",
     )
     messages.receive(session, announced, now=SENT)
-    assert confirmed_to("EC000042") == ["kp-authority:NL"]
-    assert confirmed_to("EC000043") == ["kp-authority:EU"]  # announced by nobody
+    assert confirmed_to(norwegian_import("NO2026-0042")) == ["kp-authority:NO"]
+    assert confirmed_to(shipment_payload()) == ["kp-authority:CA"]  # announced by nobody
 
 
-def test_a_certificate_as_announced_passes(session, service, officer, dutch_peer, dutch_key):
+def norwegian_import(number: str) -> dict[str, Any]:
+    """An import into the Community under a Norwegian KP certificate."""
+    return shipment_payload(
+        **{
+            "certificate.number": number,
+            "certificate.issuing_country": "NO",
+            "certificate.issuing_authority": "Norges Gullsmedforbund",
+            "certificate.validating_authority": "Norges Gullsmedforbund",
+            "certificate.provenance": "NO",
+        }
+    )
+
+
+def test_a_certificate_as_announced_passes(
+    session, service, officer, norwegian_peer, norwegian_key
+):
     announced = signed(
-        dutch_key,
+        norwegian_key,
         rule="kp.electronic_messages",
         certificate="CA123456",
         carats="123.450",  # the same amount, written otherwise
@@ -385,11 +404,11 @@ def test_a_certificate_as_announced_passes(session, service, officer, dutch_peer
 
 
 def test_the_reconciliation_matches_exports_and_imports_with_what_peers_said(
-    session, service, officer, plugin_host, dutch_peer, dutch_key
+    session, service, officer, plugin_host, norwegian_peer, norwegian_key
 ):
     _, number = exported(session, service, officer)
     _, other = exported(session, service, officer)
-    messages.receive(session, signed(dutch_key, certificate=number, carats="120.00"), now=SENT)
+    messages.receive(session, signed(norwegian_key, certificate=number, carats="120.00"), now=SENT)
     service.present(session, shipment_payload(), officer)
     session.flush()
     result = run_report(session, plugin_host, "kp.electronic_messages", "BE", "2026-11", officer)
@@ -404,7 +423,7 @@ def test_the_reconciliation_matches_exports_and_imports_with_what_peers_said(
 # -- peers and sending --------------------------------------------------------------------
 
 
-def test_a_peer_needs_an_ed25519_key_a_url_and_what_it_may_send(session, dutch_key):
+def test_a_peer_needs_an_ed25519_key_a_url_and_what_it_may_send(session, norwegian_key):
     with pytest.raises(InvalidInput) as bad:
         peers.add_peer(
             session, "BE", "n!", base_url="ftp://x", public_key="nonsense", accepts=["No Type!"]
@@ -415,45 +434,45 @@ def test_a_peer_needs_an_ed25519_key_a_url_and_what_it_may_send(session, dutch_k
         "BE",
         "CUSTOMS",
         base_url="https://customs.example.be/kp",
-        public_key=public_key_pem(dutch_key),
+        public_key=public_key_pem(norwegian_key),
         accepts=[],
     )
     assert receiving_only.accepts == []
     peers.add_peer(
         session,
         "BE",
-        "nl",
-        base_url="https://kp.example.nl",
-        public_key=public_key_pem(dutch_key),
-        accepts=["eu.import_confirmation"],
+        "no",
+        base_url="https://kp.example.no",
+        public_key=public_key_pem(norwegian_key),
+        accepts=[CONFIRMATION],
     )
     with pytest.raises(Conflict):
         peers.add_peer(
             session,
             "BE",
-            "NL",
-            base_url="https://kp.example.nl",
-            public_key=public_key_pem(dutch_key),
-            accepts=["eu.import_confirmation"],
+            "NO",
+            base_url="https://kp.example.no",
+            public_key=public_key_pem(norwegian_key),
+            accepts=[CONFIRMATION],
         )
 
 
-def test_an_audience_goes_to_a_peer_only_once_it_is_registered(session, dutch_key):
-    with pytest.raises(InvalidInput, match="BE has no peer 'NL'"):
-        add_recipient(session, "BE", "kp-authority:NL", "peer:NL")
+def test_an_audience_goes_to_a_peer_only_once_it_is_registered(session, norwegian_key):
+    with pytest.raises(InvalidInput, match="BE has no peer 'NO'"):
+        add_recipient(session, "BE", "kp-authority:NO", "peer:NO")
     peers.add_peer(
         session,
         "BE",
-        "NL",
-        base_url="https://kp.example.nl",
-        public_key=public_key_pem(dutch_key),
-        accepts=["eu.import_confirmation"],
+        "NO",
+        base_url="https://kp.example.no",
+        public_key=public_key_pem(norwegian_key),
+        accepts=[CONFIRMATION],
     )
-    assert add_recipient(session, "BE", "kp-authority:NL", "peer:NL").address == "peer:NL"
+    assert add_recipient(session, "BE", "kp-authority:NO", "peer:NO").address == "peer:NO"
 
 
 def test_a_message_for_an_unknown_or_unreachable_peer_waits_for_a_retry(
-    sessions, runtime, register_dutch
+    sessions, runtime, register_norwegian
 ):
     channel = sending.PeerChannel(
         sessions, lambda: signing_keys.signing_key(runtime.settings), timeout=2.0
@@ -462,32 +481,32 @@ def test_a_message_for_an_unknown_or_unreachable_peer_waits_for_a_retry(
         key="k1",
         authority_code="BE",
         kind="notice",
-        address="peer:NL",
+        address="peer:NO",
         subject="s",
         body="b",
         data={"rule": "kp.electronic_messages"},
         scheduled_for=SENT,
     )
-    with pytest.raises(DeliveryError, match="BE has no peer 'NL'"):
+    with pytest.raises(DeliveryError, match="BE has no peer 'NO'"):
         channel.send(message, False)
-    register_dutch("eu.import_confirmation")  # at the discard port: nobody listens
-    with pytest.raises(DeliveryError, match="peer NL unreachable"):
+    register_norwegian(CONFIRMATION)  # at the discard port: nobody listens
+    with pytest.raises(DeliveryError, match="peer NO unreachable"):
         channel.send(message, False)
 
 
-def test_the_envelope_is_the_same_bytes_on_every_retry(dutch_key):
-    assert signed(dutch_key) == signed(dutch_key)
-    envelope = signed(dutch_key)
+def test_the_envelope_is_the_same_bytes_on_every_retry(norwegian_key):
+    assert signed(norwegian_key) == signed(norwegian_key)
+    envelope = signed(norwegian_key)
     assert envelope["message"]["created_at"] == "2026-11-23T09:00:00Z"
-    assert envelope["message"]["type"] == "eu.import_confirmation"
-    assert envelope["key_id"] == key_id(dutch_key.public_key())
+    assert envelope["message"]["type"] == CONFIRMATION
+    assert envelope["key_id"] == key_id(norwegian_key.public_key())
 
 
-def test_peers_are_registered_and_listed_from_the_command_line(backend, tmp_path, dutch_key):
+def test_peers_are_registered_and_listed_from_the_command_line(backend, tmp_path, norwegian_key):
     from caratflow.cli import main
 
-    key_file = tmp_path / "nl.pem"
-    key_file.write_text(public_key_pem(dutch_key))
+    key_file = tmp_path / "no.pem"
+    key_file.write_text(public_key_pem(norwegian_key))
     with temporary_database(backend, tmp_path) as url:
         env = {"CARATFLOW_DATABASE_URL": url, "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
         runner = CliRunner(env=env)
@@ -504,19 +523,19 @@ def test_peers_are_registered_and_listed_from_the_command_line(backend, tmp_path
             "--authority",
             "BE",
             "--code",
-            "NL",
+            "NO",
             "--url",
             "http://127.0.0.1:8081/",
             "--public-key",
             str(key_file),
             "--accepts",
-            "eu.import_confirmation,kp.electronic_messages",
+            f"{CONFIRMATION},kp.electronic_messages",
         )
-        assert key_id(dutch_key.public_key()) in added.stdout
+        assert key_id(norwegian_key.public_key()) in added.stdout
         listed = run("peers", "list").stdout
-        assert "BE   NL     http://127.0.0.1:8081" in listed
-        assert "accepts eu.import_confirmation, kp.electronic_messages" in listed
+        assert "BE   NO     http://127.0.0.1:8081" in listed
+        assert f"accepts kp.electronic_messages, {CONFIRMATION}" in listed
         own = run("peers", "key")
         assert own.stdout.startswith("-----BEGIN PUBLIC KEY-----")
         assert own.stderr.startswith("key id ")
-        run("deadlines", "add-recipient", "BE", "kp-authority:NL", "peer:NL")
+        run("deadlines", "add-recipient", "BE", "kp-authority:NO", "peer:NO")

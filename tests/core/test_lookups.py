@@ -229,12 +229,13 @@ def test_a_look_up_asked_again_is_refused_as_a_replay(
 def test_a_look_up_and_a_message_each_go_to_their_own_endpoint(
     client, session, caplog, dutch_key, register_dutch, stone
 ):
-    register_dutch("g7.digital_identity", "eu.import_confirmation")
+    register_dutch("g7.digital_identity", "nl.trace.serial_lot")
     as_message = refused_with(
         client, session, caplog, look_up(dutch_key), 422, "wrong_endpoint", messages.PATH
     )
     assert f"POST it to {messages.LOOKUP_PATH}" in as_message["message"]
-    refused_with(client, session, caplog, signed(dutch_key), 422, "wrong_endpoint", URL)
+    traced = signed(dutch_key, sender="NL", rule="nl.trace.serial_lot")  # between control points
+    refused_with(client, session, caplog, traced, 422, "wrong_endpoint", URL)
 
 
 def test_a_look_up_that_names_no_identity_is_refused_and_not_kept(

@@ -1,0 +1,71 @@
+"""The Community is one territory (Reg. (EC) 2368/2002 Art. 1): what moves between two
+Member States is neither an import nor an export under the Regulation.
+
+"Import" and "export" are entering and leaving the territory of a participant (Art. 2(j),
+(k)); the EU is one participant (Annex II), the territories of its Member States one
+territory (Arts. 1, 2(o)). So no Community certificate issues for rough bound for another
+Member State (Art. 12(1)(c): the goods must be going into the territory of a participant,
+and Art. 11 governs only exports *from the Community*), and no KP import control applies
+to rough coming from one (Art. 3 governs imports *into the Community*). Both are guards:
+such a presentation is refused with its article and nothing is recorded; nor can a
+record presented before verify its way to a certificate.
+
+The Member States are dated data (``parameters/territory.toml``), apart from the
+participants list.
+"""
+
+from __future__ import annotations
+
+from caratflow.law.rules import Case, Verdict, refuse
+from caratflow.plugins.eu.rules import COMMUNITY, ROUGH, RULES, community
+
+ASSESSED = {"present", "verify"}
+
+
+@RULES.rule("eu.export.issue", directions={"export"}, goods=ROUGH, actions=ASSESSED, guard=True)
+def bound_for_outside_the_community(case: Case) -> Verdict | None:
+    """A Community certificate issues only for rough leaving the Community: a movement to
+    another Member State is no export (Arts. 1, 2(k), 12(1)(c))."""
+    destination = case.details.get("destination")
+    if destination not in community(case):
+        return None
+    return refuse(
+        f"{destination} is in the Community, which is one territory for the Kimberley "
+        "Process (Reg. (EC) 2368/2002 Art. 1): a movement between Member States is no "
+        "export (Art. 2(k)), and a Community certificate issues only for rough diamonds "
+        "going into the territory of a participant outside it (Arts. 11, 12(1)(c))",
+        field="destination",
+        destination=destination,
+    )
+
+
+@RULES.rule(
+    "eu.import.certificate", directions={"import"}, goods=ROUGH, actions=ASSESSED, guard=True
+)
+def coming_from_outside_the_community(case: Case) -> Verdict | None:
+    """Only rough entering the Community from outside it is imported: what comes from another
+    Member State, or under a Community certificate, takes no KP import control (Arts. 1,
+    2(j), 3)."""
+    certificate = case.shipment.certificate
+    within = community(case)
+    if certificate.issuing_country in within:
+        field, country = "certificate.issuing_country", certificate.issuing_country
+        came = (
+            "under a Community certificate, which accompanies rough diamonds leaving the "
+            "Community (Art. 11)"
+            if country == COMMUNITY
+            else f"under a certificate of {country}, a Member State"
+        )
+    elif certificate.provenance in within:
+        field, country = "certificate.provenance", certificate.provenance
+        came = f"from {country}, a Member State (its provenance)"
+    else:
+        return None
+    return refuse(
+        f"this consignment comes {came}: the Community is one territory for the Kimberley "
+        "Process (Reg. (EC) 2368/2002 Art. 1), so a movement between Member States is no "
+        "import (Art. 2(j)) and no KP import control applies to it (Art. 3); only rough "
+        "diamonds entering the Community from a participant outside it are presented here",
+        field=field,
+        country=country,
+    )
