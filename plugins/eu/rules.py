@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("eu", HERE / "rules.toml")
 COMMUNITY = "EU"
 ROUGH = {"rough"}
+DETAIN = "the consignment is to be detained (Art. 5(1)(b))"
 
 
 def parameter(case: Case, name: str) -> Any:
@@ -48,16 +49,30 @@ def participants(case: Case) -> set[str]:
 
 
 @RULES.rule("eu.import.certificate", directions={"import"}, goods=ROUGH)
-def certificate_from_participant(case: Case) -> Verdict:
-    """Rough diamonds are imported only with a certificate of a KP participant's authority."""
-    country = case.shipment.certificate.issuing_country
-    if country not in participants(case):
-        return hold(
+def certificate_from_participant(case: Case) -> Iterable[Verdict]:
+    """Rough diamonds are imported only with a certificate of a KP participant's authority,
+    and one certificate serves one consignment: presented again, anywhere in this
+    deployment, it is not the certificate of the second one."""
+    certificate = case.shipment.certificate
+    country = certificate.issuing_country
+    participant = country in participants(case)
+    if not participant:
+        yield hold(
             f"the certificate was issued in {country}, which is not a Kimberley Process "
-            "participant: the consignment is to be detained (Art. 5(1)(b))",
+            f"participant: {DETAIN}",
             issuing_country=country,
         )
-    return passed(f"certificate issued by a participant ({country})")
+    first = case.registry.first_presentation(country, certificate.number, before=case.shipment.id)
+    if first is not None:
+        yield hold(
+            f"certificate {country} {certificate.number} was already presented for shipment "
+            f"{first.shipment_id} at authority {first.authority_code}: a certificate serves "
+            f"one consignment; {DETAIN}",
+            first_shipment=first.shipment_id,
+            first_authority=first.authority_code,
+        )
+    if participant and first is None:
+        yield passed(f"certificate issued by a participant ({country}), presented once")
 
 
 @RULES.rule("eu.import.container", directions={"import"}, goods=ROUGH)
@@ -98,16 +113,69 @@ def certificate_identifies_consignment(case: Case) -> Verdict:
 
 @RULES.rule("kp.certificate.fields", directions={"import", "transit"}, goods=ROUGH)
 def certificate_complete(case: Case) -> Iterable[Verdict]:
-    """The certificate carries the KP minimum content, validated by the exporting authority."""
+    """The certificate carries the KP minimum content, validated by the exporting authority,
+    and is in force on the legal date of presentation. A certificate that fails this is a
+    presented document: recorded, and the consignment detained (Art. 5(1)(b))."""
     certificate = case.shipment.certificate
     validated = bool(certificate.validating_authority)
     origin_known = bool(certificate.origin) or bool(case.shipment.details.get("mixed"))
+    failures = 0
     if not validated:
-        yield hold("the certificate shows no validation by the exporting authority (Annex I)")
+        failures += 1
+        yield hold(
+            f"the certificate shows no validation by the exporting authority (Annex I): {DETAIN}"
+        )
     if not origin_known:
-        yield hold("an unmixed parcel's certificate must state its country of origin (Annex I)")
-    if validated and origin_known:
-        yield passed("KP minimum content present, validated by the exporting authority")
+        failures += 1
+        yield hold(
+            f"an unmixed parcel's certificate must state its country of origin (Annex I): {DETAIN}"
+        )
+    for problem, data in _certificate_dates_and_number(case):
+        failures += 1
+        yield hold(f"{problem} (Annex I): {DETAIN}", **data)
+    if not failures:
+        yield passed(
+            "KP minimum content present, validated by the exporting authority, in force "
+            "on the day of presentation"
+        )
+
+
+def presented_on(case: Case) -> date:
+    """The legal date of presentation in the authority's zone: a certificate is judged on
+    the day it was presented, whatever day's law a replay applies."""
+    return case.shipment.authority.local_date(case.shipment.presented_at)
+
+
+def _certificate_dates_and_number(case: Case) -> Iterable[tuple[str, dict[str, Any]]]:
+    """What Annex I asks of a certificate's number and dates: the issuing country's ISO
+    3166-1 code in the number; valid from its date of issue to its date of expiry, both
+    days included (the scheme's own wording; Reg. 1182/71 counts no third country's
+    document), on the day of presentation."""
+    certificate = case.shipment.certificate
+    country = certificate.issuing_country
+    prefixes = parameter(case, "certificate_number_prefixes").get(country, [country])
+    if not certificate.number.startswith(tuple(prefixes)):
+        yield (
+            f"the certificate's number {certificate.number} does not carry the ISO 3166-1 "
+            f"code of its issuing country ({' or '.join(prefixes)})",
+            {"number": certificate.number, "expected_prefix": prefixes},
+        )
+    issued, expires, day = certificate.issued_on, certificate.expires_on, presented_on(case)
+    if expires < issued:
+        yield (
+            f"the certificate expires on {expires}, before it was issued on {issued}",
+            {"issued_on": issued, "expires_on": expires},
+        )
+    if issued > day:
+        yield (
+            f"the certificate was issued on {issued}, after its presentation on {day}",
+            {"issued_on": issued, "presented_on": day},
+        )
+    elif expires < day:
+        yield (
+            f"the certificate expired on {expires}, before its presentation on {day}",
+            {"expires_on": expires, "presented_on": day},
+        )
 
 
 # -- presentation and verification (Arts. 4 and 5) --------------------------------------------
@@ -344,6 +412,21 @@ def destination_participates(case: Case) -> Verdict:
             f"{destination} is not a Kimberley Process participant", destination=destination
         )
     return passed(f"destination {destination} is a participant")
+
+
+@RULES.rule("kp.no_non_participants", directions={"import"}, goods=ROUGH)
+def provenance_participates(case: Case) -> Verdict:
+    """No rough diamonds come from a country outside the Kimberley Process: the country of
+    provenance (the last participant that exported the parcel) must be a participant on
+    the legal date, not only the country that issued the certificate."""
+    provenance = case.shipment.certificate.provenance
+    if provenance not in participants(case):
+        return hold(
+            f"the country of provenance {provenance} is not a Kimberley Process participant "
+            f"on {case.legal_date}: no trade with non-participants; {DETAIN}",
+            provenance=provenance,
+        )
+    return passed(f"provenance {provenance} is a participant")
 
 
 @RULES.rule("eu.export.validate", directions={"export"}, goods=ROUGH, actions={"verify"})

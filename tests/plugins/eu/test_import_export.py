@@ -118,7 +118,8 @@ def test_the_risk_analysis_explains_its_selection_at_presentation(session, servi
 def test_a_known_trader_gets_a_risk_based_selection_that_must_be_opened(session, service, officer):
     containers = [{"id": f"C{i}", "seals": [f"S-{i}"], "seals_intact": True} for i in range(1, 7)]
     present(session, service, officer, shipment_payload(containers=containers))
-    shipment = present(session, service, officer, shipment_payload(containers=containers))
+    again = shipment_payload(containers=containers, **{"certificate.number": "CA123457"})
+    shipment = present(session, service, officer, again)
     [analysis] = [f for f in shipment.events[0].findings if f.rule == "eu.verify.method"]
     assert analysis.data["score"] == 0 and analysis.data["open_every_container"] is False
     selection = analysis.data["open"]
@@ -181,7 +182,10 @@ def test_days_the_office_was_closed_are_no_delay(session, service, officer):
 
 
 def test_verification_long_after_presentation_is_not_without_delay(session, service, officer):
-    late = shipment_payload(presented_at="2026-01-05T10:00:00+01:00")
+    late = shipment_payload(
+        presented_at="2026-01-05T10:00:00+01:00",
+        **{"certificate.issued_on": "2025-12-20", "certificate.expires_on": "2026-02-20"},
+    )
     shipment = present(session, service, officer, late)
     verified = service.act(session, shipment.id, "verify", officer)
     assert outcomes(verified.events[-1].findings)["eu.verify.without_delay"] == "warn"
