@@ -2,7 +2,8 @@
 transit (Art. 18), industry and fees (Arts. 17, 19), and the KP minimums of Annex I.
 
 What a decision may record (``inputs``): on ``verify``, the method of Art. 4(5)
-(``every_container`` or ``risk_selection``), the containers ``opened``, and what was
+(``every_container`` or ``risk_selection``), the containers ``opened`` (under
+``every_container``, naming them all: one left out blocks the verification), and what was
 found (``counted_parcels``, ``weighed_carats``); on an export's ``verify`` (validation,
 Art. 12(2)), ``sealed_under_supervision``; on ``remediate``, the ``ground`` of Art. 5(2)
 and, where it lifts a hold (``[[lift]]`` in ``rules.toml``), the ``remedy`` taken and
@@ -10,7 +11,8 @@ the ``remedy_evidence`` that shows it.
 What a presentation may carry (``details``): ``destination``, ``lawful_import``
 (``{"kind": "confirmed_import" | "annex_v_declaration" | "lawful_presence", …}``),
 ``member_state_of_import``/``member_state_of_destination``, ``exported_on``,
-``transit_declared`` and ``invoice_warranty``.
+``transit_declared`` (with ``destination``, the participant beyond the Community) and
+``invoice_warranty``.
 """
 
 from __future__ import annotations
@@ -254,7 +256,7 @@ def verification_method(case: Case) -> Verdict:
         return hold(f"unknown verification method {method!r}")
     opened = set(case.inputs.get("opened") or [])
     if method == "every_container":
-        return passed("every container opened (Art. 4(5)(a))", method=method)
+        return _every_container(case, opened)
     if analysis["open_every_container"]:
         return hold(
             "the risk analysis requires every container to be opened: "
@@ -270,6 +272,28 @@ def verification_method(case: Case) -> Verdict:
         f"risk-based selection opened {', '.join(sorted(opened))} (score {analysis['score']})",
         method=method,
         **analysis,
+    )
+
+
+def _every_container(case: Case, opened: set[str]) -> Verdict:
+    """Art. 4(5)(a), 12(2): every container is opened, each one named. A decision that
+    names the containers opened and leaves one out has not verified by this method; one
+    that names none records the method's own meaning, every container, by name."""
+    labels = [c.label for c in case.shipment.containers]
+    unknown = sorted(opened - set(labels))
+    if unknown:
+        return hold(f"no container {', '.join(unknown)} in this consignment", unknown=unknown)
+    left = [label for label in labels if opened and label not in opened]
+    if left:
+        return hold(
+            f"every container is to be opened (Art. 4(5)(a)): {', '.join(left)} was not",
+            method="every_container",
+            not_opened=left,
+        )
+    return passed(
+        f"every container opened (Art. 4(5)(a)): {', '.join(labels)}",
+        method="every_container",
+        opened=labels,
     )
 
 
@@ -487,16 +511,31 @@ def export_detained(case: Case) -> Verdict:
 
 @RULES.rule("eu.transit", directions={"transit"}, goods=ROUGH)
 def transit_exempt(case: Case) -> Verdict:
-    """Transit is exempt if the container is untampered and the certificate names the Community."""
+    """Transit is exempt only for goods that pass through the Community to a participant
+    outside it, in an untampered container, under a certificate that shows the transit."""
     broken = [c.label for c in case.shipment.containers if not c.seals_intact]
     if broken:
         return hold(f"in transit with broken seals on {', '.join(broken)}")
+    destination = case.shipment.details.get("destination")
+    if not destination:
+        return hold("state the destination beyond the Community (details.destination)")
+    if destination not in participants(case):
+        return hold(
+            f"transit to {destination}, which is not a Kimberley Process participant, is not "
+            "exempt: no trade with non-participants",
+            destination=destination,
+        )
+    if destination in {COMMUNITY, case.shipment.authority.country}:
+        return hold(
+            f"goods bound for {destination} do not only pass through the Community: not a transit",
+            destination=destination,
+        )
     declared = case.shipment.details.get("transit_declared") or []
     if COMMUNITY not in declared:
         return hold(
             "the certificate does not state the Community as transit (details.transit_declared)"
         )
-    return passed("transit exempt: recorded, not verified")
+    return passed(f"transit to {destination} exempt: recorded, not verified")
 
 
 @RULES.rule(
