@@ -471,3 +471,101 @@ def audit_rows(env: dict[str, str]) -> list[str]:
             ]
     finally:
         engine.dispose()
+
+
+def _dated(presented: str, **changes):
+    """A presentation on ``presented``, its certificate in force that day."""
+    year = int(presented[:4])
+    return shipment_payload(
+        **{
+            "presented_at": f"{presented}T10:00:00+01:00",
+            "certificate.issued_on": f"{presented[:8]}01",
+            "certificate.expires_on": f"{year + 1}-01-31",
+            **changes,
+        }
+    )
+
+
+RUSSIAN_ROUGH = {
+    "certificate.issuing_country": "RU",
+    "certificate.origin": ["RU"],
+    "certificate.provenance": "RU",
+}
+POLISHED = {
+    "goods": "polished",
+    "certificate.hs_codes": ["7102.39"],
+    "certificate.issuing_country": "IN",
+    "certificate.provenance": "IN",
+}
+# Each dated change of issue 22: a case decided before it, the day after, what differs.
+DATED_CHANGES = [
+    (  # the direct ban, 1 January 2024
+        _dated("2023-12-20", **RUSSIAN_ROUGH, **{"certificate.number": "RU0001"}),
+        "2024-01-02",
+        "g7.rough.non_russian: not assessed -> refuse",
+    ),
+    (  # the indirect ban from 0.5 ct, 1 September 2024
+        _dated(
+            "2024-08-20",
+            **POLISHED,
+            **{"certificate.number": "IN0002", "certificate.origin": ["RU"]},
+            stones=[{"id": "R1", "carats": "0.70", "origin": ["RU"]}],
+        ),
+        "2024-09-01",
+        "g7.russian_ban: pass -> refuse",
+    ),
+    (  # the 14th package's exemptions, 25 June 2024
+        _dated(
+            "2024-05-06",
+            **RUSSIAN_ROUGH,
+            **{"certificate.number": "RU0003"},
+            sanctions_exemption={"ground": "temporary_import_fair", "evidence": "ATA carnet 77"},
+        ),
+        "2024-07-01",
+        "g7.rough.non_russian: refuse -> warn",
+    ),
+    (  # Uzbekistan admitted, November 2024
+        _dated(
+            "2024-10-01",
+            **{
+                "certificate.number": "UZ0004",
+                "certificate.issuing_country": "UZ",
+                "certificate.origin": ["UZ"],
+                "certificate.provenance": "UZ",
+            },
+        ),
+        "2024-11-08",
+        "eu.import.certificate: hold -> pass",
+    ),
+    (  # Reg. (EU) 2025/395: mixed-origin rough, 1 March 2025
+        _dated(
+            "2025-02-27",
+            **{"certificate.number": "CA0005", "certificate.origin": ["BW", "CA"]},
+            origin_shares={"BW": "50", "CA": "50"},
+        ),
+        "2025-03-03",
+        "g7.mining_countries: not assessed -> hold",
+    ),
+    (  # the due-diligence statement on polished stones, 1 January 2026
+        _dated(
+            "2025-12-15",
+            **POLISHED,
+            **{"certificate.number": "IN0006", "certificate.origin": ["BW"]},
+            stones=[{"id": "P1", "carats": "0.62", "origin": ["BW"]}],
+        ),
+        "2026-01-12",
+        "g7.mining_countries: not assessed -> hold",  # the statement is missing
+    ),
+]
+
+
+def test_replay_as_of_shows_each_dated_change_of_issue_22(cli, tmp_path):
+    cli("init")
+    for n, (payload, as_of, difference) in enumerate(DATED_CHANGES):
+        file = tmp_path / f"shipment-{n}.json"
+        file.write_text(json.dumps(payload))
+        shown = json.loads(cli("present", str(file)).stdout)
+        replay = cli("replay", str(shown["id"]), "--as-of", as_of).stdout
+        assert difference in replay, (payload["certificate"]["number"], replay)
+        same_day = cli("replay", str(shown["id"]), "--as-of", payload["presented_at"][:10])
+        assert "0 of 1 decisions would differ" in same_day.stdout

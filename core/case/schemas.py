@@ -127,9 +127,15 @@ class PartyIn(Strict):
 
 
 class CertificateIn(Strict):
-    """The KP minimum content (LAW.md kp.certificate.fields) as the engine stores it."""
+    """The KP minimum content (LAW.md kp.certificate.fields) as the engine stores it.
 
-    number: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z0-9/-]{1,30}$")]
+    Only malformed data is refused here. A certificate that breaks the law (a number
+    without its country's code, dates that contradict each other) is a presented
+    document: it is recorded and judged by the plugins' rules (Art. 5(1)(b))."""
+
+    # Well-formed only: whether it carries the issuing country's code is Annex I's
+    # question, which a plugin's rule answers on a recorded presentation (issue 22).
+    number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9/-]{2,31}$")]
     issuing_country: CountryCode
     issuing_authority: Text
     validating_authority: Text | None = None
@@ -143,20 +149,6 @@ class CertificateIn(Strict):
     hs_codes: Annotated[list[HsCode], Field(min_length=1, max_length=20)]
     origin: Annotated[list[CountryCode], Field(max_length=50)] = []
     provenance: CountryCode
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CertificateIn:
-        prefixes = reference()["certificate_prefixes"].get(
-            self.issuing_country, [self.issuing_country]
-        )
-        if not self.number.startswith(tuple(prefixes)):
-            raise ValueError(
-                f"number {self.number!r} must start with the issuing country's code "
-                f"({' or '.join(prefixes)})"
-            )
-        if self.expires_on <= self.issued_on:
-            raise ValueError("expires_on must be after issued_on")
-        return self
 
 
 class ContainerIn(Strict):

@@ -38,8 +38,11 @@ class Unit(StrEnum):
 
 
 _PERIOD = re.compile(
-    r"^\s*(\d+)\s+(working days?|calendar days?|days?|(?:calendar )?months?)\s*$", re.I
+    r"^\s*(\d+)\s+(working days?|calendar days?|days?|(?:calendar )?months?)"
+    r"(\s*,\s*to the day)?\s*$",
+    re.I,
 )
+TO_THE_DAY = ", to the day"
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,14 @@ class Period:
     Counted from the event's local date (day 0, whatever the hour). A period that ends
     on a closed day ends on the next working day (as Reg. (EEC, Euratom) 1182/71
     Art. 3(4) has it for periods of the Union's law), so a due date is always a day
-    the office is open.
+    the office is open; one ``to_the_day`` ("2 months, to the day") ends on the date it
+    falls on, closed or not: the date a document states (a certificate's validity) is the
+    date its deadline watches.
     """
 
     count: int
     unit: Unit
+    to_the_day: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Period:
@@ -63,7 +69,7 @@ class Period:
                 f"unreadable period {text!r}: expected e.g. '10 working days', '1 month', "
                 "'30 calendar days'"
             )
-        count, word = int(match[1]), match[2].lower()
+        count, word, exact = int(match[1]), match[2].lower(), bool(match[3])
         unit = (
             Unit.WORKING_DAYS
             if word.startswith("working")
@@ -71,12 +77,12 @@ class Period:
             if "month" in word
             else Unit.CALENDAR_DAYS
         )
-        return cls(count, unit)
+        return cls(count, unit, exact and unit is not Unit.WORKING_DAYS)
 
     def __str__(self) -> str:
         singular = {"working days": "working day", "calendar days": "calendar day"}
         word = str(self.unit) if self.count != 1 else singular.get(self.unit, "month")
-        return f"{self.count} {word}"
+        return f"{self.count} {word}{TO_THE_DAY if self.to_the_day else ''}"
 
     def due_after(self, calendar: WorkingCalendar, start: date) -> date:
         """The last day of the period that starts on ``start`` (day 0)."""
@@ -87,7 +93,7 @@ class Period:
             if self.unit is Unit.MONTHS
             else start + timedelta(days=self.count)
         )
-        return calendar.add_working_days(end, 0)
+        return end if self.to_the_day else calendar.add_working_days(end, 0)
 
     def latest_before(self, calendar: WorkingCalendar, day: date) -> date:
         """The last date on which something due "at least <period> before ``day``" is on
@@ -112,6 +118,11 @@ class DatedPeriod:
 
     def source(self, on: date) -> str:
         return str(self.parameters.entry(self.name, on)["source"])
+
+    def counted_by(self, on: date) -> str:
+        """The rule that counts the period (calendar months, working days, Reg. 1182/71,
+        the KP scheme's wording…), as its parameter states it (``counted_by``)."""
+        return str(self.parameters.entry(self.name, on)["counted_by"])
 
 
 class Anchor(StrEnum):

@@ -37,6 +37,13 @@ class PartyHistory:
 
 
 @dataclass(frozen=True)
+class PresentationOnRecord:
+    shipment_id: int
+    authority_code: str
+    presented_at: datetime
+
+
+@dataclass(frozen=True)
 class DocumentOnRecord:
     number: str
     status: DocumentStatus
@@ -118,13 +125,27 @@ class Registry:
         }
         return {name: found.get(name, PartyHistory(seen_before=False, held=0)) for name in names}
 
-    def presentations_of_certificate(self, number: str, *, excluding: int | None = None) -> int:
-        """How many other shipments already presented a certificate with this number."""
-        query = select(func.count()).select_from(Certificate).join(Shipment)
-        query = query.where(Certificate.number == number)
-        if excluding is not None:
-            query = query.where(Shipment.id != excluding)
-        return self._session.scalar(query) or 0
+    def first_presentation(
+        self, issuing_country: str, number: str, *, before: int | None = None
+    ) -> PresentationOnRecord | None:
+        """The first import, at any authority of this deployment, that presented the
+        certificate ``number`` of ``issuing_country`` before shipment ``before`` (before
+        any, for one not recorded yet): a certificate serves one consignment."""
+        query = (
+            select(Shipment.id, Shipment.authority_code, Shipment.presented_at)
+            .join(Certificate, Certificate.shipment_id == Shipment.id)
+            .where(
+                Certificate.number == number,
+                Certificate.issuing_country == issuing_country,
+                Shipment.direction == Direction.IMPORT,
+            )
+            .order_by(Shipment.id)
+            .limit(1)
+        )
+        if before is not None:
+            query = query.where(Shipment.id < before)
+        row = self._session.execute(query).one_or_none()
+        return None if row is None else PresentationOnRecord(*row)
 
     def document_of(self, shipment_id: int | None, kind: str) -> DocumentOnRecord | None:
         """The latest document of ``kind`` issued for the shipment, whatever its status."""

@@ -6,7 +6,10 @@ goods passed through), ``origin_shares`` (``{"RU": "1", "AO": "99"}``: percent o
 mixed parcel by mining country), ``stones`` (``[{"id": "…", "lot": "…", "carats":
 "0.70", "origin": ["RU"]}]`` for polished and synthetic goods) and ``destination``.
 A stone may name its digital identity (``"identity": "BE-GIA-2231"``): the rules on
-identities and lineage are in ``identities.py``.
+identities and lineage are in ``identities.py``. A trader may claim an exemption from the
+ban (``sanctions_exemption``: ``{"ground": …, "evidence": …}``, the grounds dated in
+``parameters/scope.toml``) and give the due-diligence statement on polished stones'
+origin (``origin_statement``: ``made_by``, ``made_on``, ``reference``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("belgium_g7", HERE / "rules.toml")
 WHOLE = Decimal(100)
+VERIFY_ORIGIN = "verify_origin"  # the control point's verification of origin evidence
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -55,6 +59,43 @@ def stones(case: Case) -> list[Mapping[str, Any]]:
     return list(case.details.get("stones") or [])
 
 
+def outside_the_ban(case: Case) -> Verdict | None:
+    """Art. 3p lists its goods by code: industrial diamonds are outside it."""
+    listed = set(PARAMETERS.value("ban_scope_hs_codes", case.legal_date))
+    codes = case.shipment.certificate.hs_codes
+    if listed & set(codes):
+        return None
+    return passed(
+        f"HS {', '.join(codes)}: not among the goods of Reg. (EU) 833/2014 Art. 3p "
+        "(industrial diamonds are outside the ban)"
+    )
+
+
+def unless_exempt(case: Case, refusal: Verdict) -> Verdict:
+    """The ban's refusal, unless the trader claims a ground the law in force allows
+    (``details.sanctions_exemption``: ``ground`` and ``evidence``): then the claim is
+    recorded with its evidence as a warning for the officer to weigh."""
+    claim = case.details.get("sanctions_exemption")
+    if not claim:
+        return refusal
+    grounds = PARAMETERS.value("ban_exemptions", case.legal_date)
+    ground = claim.get("ground") if isinstance(claim, Mapping) else None
+    evidence = claim.get("evidence") if isinstance(claim, Mapping) else None
+    if ground not in grounds:
+        allowed = ", ".join(sorted(grounds)) or "none"
+        why = f"the exemption claimed ({ground!r}) is no ground on {case.legal_date} ({allowed})"
+    elif not evidence:
+        why = f"the exemption {ground} is claimed without its evidence: {grounds[ground]}"
+    else:
+        return warn(
+            f"exemption claimed: {ground.replace('_', ' ')}, with evidence {evidence!r}; "
+            f"the ban would otherwise apply: {refusal.message}",
+            exemption=ground,
+            evidence=evidence,
+        )
+    return refuse(f"{refusal.message}; {why}", **refusal.data)
+
+
 @RULES.rule("g7.scope")
 def covered_by_the_g7_system(case: Case) -> Verdict:
     """Rough, polished and synthetic diamonds all come under the G7 control system."""
@@ -70,6 +111,8 @@ def covered_by_the_g7_system(case: Case) -> Verdict:
 @RULES.rule("g7.rough.non_russian", goods={"rough"})
 def rough_not_russian(case: Case) -> Verdict:
     """Rough needs documented non-Russian origin, whatever the KP certificate says."""
+    if outside := outside_the_ban(case):
+        return outside
     if not mining_countries(case):
         return hold(
             "no country of mining is documented: origin evidence is needed before the "
@@ -77,10 +120,13 @@ def rough_not_russian(case: Case) -> Verdict:
         )
     tainted = sorted(sanctioned(case) & (mining_countries(case) | routed_through(case)))
     if tainted:
-        return refuse(
-            f"origin, provenance or transit {', '.join(tainted)} is covered by the ban on Russian "
-            "diamonds; a valid Kimberley Process certificate does not clear it",
-            countries=tainted,
+        return unless_exempt(
+            case,
+            refuse(
+                f"origin, provenance or transit {', '.join(tainted)} is covered by the ban on "
+                "Russian diamonds; a valid Kimberley Process certificate does not clear it",
+                countries=tainted,
+            ),
         )
     return passed("documented non-Russian origin, provenance and route")
 
@@ -89,6 +135,13 @@ def rough_not_russian(case: Case) -> Verdict:
 def polished_and_synthetic_not_russian(case: Case) -> Verdict:
     """No Russian diamonds: none exported from or through Russia (direct ban), and no
     Russian stones processed elsewhere above the weight in force (indirect ban)."""
+    if outside := outside_the_ban(case):
+        return outside
+    verdict = _russian_ban(case)
+    return unless_exempt(case, verdict) if verdict.outcome == "refuse" else verdict
+
+
+def _russian_ban(case: Case) -> Verdict:
     banned = sanctioned(case)
     if through := sorted(banned & routed_through(case)):
         return refuse(
@@ -132,37 +185,96 @@ def polished_and_synthetic_not_russian(case: Case) -> Verdict:
 
 
 @RULES.rule("g7.mining_countries", goods={"rough", "polished"})
-def mining_countries_listed(case: Case) -> Verdict | None:
-    """Every country of mining of a (mixed) parcel is listed, from the dates in force."""
+def mining_countries_listed(case: Case) -> Iterable[Verdict]:
+    """Every country of mining of a (mixed) parcel is listed, from the dates in force; a
+    mixed-origin rough parcel is accepted once verified through the G7 mechanism, and
+    polished stones from the weight in force carry a statement on their origin."""
     required = PARAMETERS.value("mining_countries_required_for", case.legal_date)
-    if case.shipment.goods not in required:
-        return None
+    if case.shipment.goods not in required or outside_the_ban(case):
+        return
     if not mining_countries(case):
-        return hold("the countries of mining are not stated: no documented non-Russian origin")
+        yield hold("the countries of mining are not stated: no documented non-Russian origin")
+        return
     given = shares(case)
     if given and (any(v.is_nan() for v in given.values()) or sum(given.values()) != WHOLE):
-        return hold(
+        yield hold(
             f"the mining countries stated cover {sum(given.values())}% of the parcel, "
             "not all of it: no documented non-Russian origin for the rest",
             covered_percent=sum(given.values()),
         )
-    return passed(f"countries of mining listed: {', '.join(sorted(mining_countries(case)))}")
+        return
+    unverified = _mixed_and_unverified(case)
+    missing_statement = _origin_statement_missing(case)
+    if unverified:
+        yield hold(unverified)
+    if missing_statement:
+        yield hold(missing_statement)
+    if not unverified and not missing_statement:
+        yield passed(f"countries of mining listed: {', '.join(sorted(mining_countries(case)))}")
+
+
+def _mixed_and_unverified(case: Case) -> str | None:
+    """Reg. (EU) 2025/395: a mixed-origin rough certificate waits for the G7 verification."""
+    if case.shipment.goods != "rough":
+        return None
+    if not PARAMETERS.value("mixed_origin_needs_g7_verification", case.legal_date):
+        return None
+    mixed = len(mining_countries(case)) > 1 or bool(case.details.get("mixed"))
+    verified = case.action == VERIFY_ORIGIN or any(
+        e.action == VERIFY_ORIGIN for e in case.shipment.events
+    )
+    if not mixed or verified:
+        return None
+    return (
+        f"a mixed-origin certificate ({', '.join(sorted(mining_countries(case)))}) is "
+        "accepted only once its origin is verified through the G7 mechanism "
+        "(request_origin_evidence, then verify_origin)"
+    )
+
+
+def _origin_statement_missing(case: Case) -> str | None:
+    """From the date in force, polished stones of the weight in force brought into the
+    Union carry the importer's due-diligence statement on their origin
+    (``details.origin_statement``)."""
+    rule = PARAMETERS.value("origin_statement", case.legal_date)
+    if rule == "none" or case.shipment.goods not in rule["goods"]:
+        return None
+    if case.shipment.direction != "import":
+        return None
+    weights = [_decimal(s.get("carats")) for s in stones(case)]
+    least = Decimal(rule["min_carats"])
+    if weights and all(w.is_finite() and w < least for w in weights):
+        return None  # every stone weighed, all below the weight
+    statement = case.details.get("origin_statement")
+    statement = statement if isinstance(statement, Mapping) else {}
+    absent = [name for name in rule["fields"] if not statement.get(name)]
+    if not absent:
+        return None
+    return (
+        f"polished stones of {least} ct or more need a due-diligence statement on their "
+        f"origin (details.origin_statement: {', '.join(absent)} missing)"
+    )
 
 
 @RULES.rule("g7.mixed_parcels", goods={"rough", "polished"})
 def mixed_parcel_untainted(case: Case) -> Verdict | None:
     """A mixed parcel with any Russian share is Russian for the ban."""
+    if outside_the_ban(case):
+        return None
     countries = mining_countries(case)
     if len(countries) < 2:
         return None
     tainted = sorted(sanctioned(case) & countries)
     if tainted:
         portion = {c: str(shares(case).get(c, "unknown")) for c in tainted}
-        return refuse(
-            f"mixed parcel with a share from {', '.join(tainted)} "
-            f"({', '.join(f'{c}: {p}%' for c, p in portion.items())}): the whole "
-            "parcel counts as Russian",
-            shares=portion,
+        return unless_exempt(
+            case,
+            refuse(
+                f"mixed parcel with a share from {', '.join(tainted)} "
+                f"({', '.join(f'{c}: {p}%' for c, p in portion.items())}): the whole "
+                "parcel counts as Russian",
+                shares=portion,
+            ),
         )
     return passed(f"mixed parcel of {', '.join(sorted(countries))}: no Russian share")
 

@@ -150,9 +150,10 @@ NON_COMPLIANCE_NOTICE = declare(
 
 
 def certificate_validity(issued_on: date) -> Period:
-    """The months a Community certificate serves, as its document declares them."""
+    """The months a Community certificate serves, to the day its document states: the
+    clock falls due on the certificate's own last valid day, a Saturday too (issue 22)."""
     months = DOCUMENT_PARAMETERS.value("community_certificate_validity", issued_on)["months"]
-    return Period(months, Unit.MONTHS)
+    return Period(months, Unit.MONTHS, to_the_day=True)
 
 
 CERTIFICATE_USE = declare(

@@ -2,7 +2,8 @@
 transit (Art. 18), industry and fees (Arts. 17, 19), and the KP minimums of Annex I.
 
 What a decision may record (``inputs``): on ``verify``, the method of Art. 4(5)
-(``every_container`` or ``risk_selection``), the containers ``opened``, and what was
+(``every_container`` or ``risk_selection``), the containers ``opened`` (under
+``every_container``, naming them all: one left out blocks the verification), and what was
 found (``counted_parcels``, ``weighed_carats``); on an export's ``verify`` (validation,
 Art. 12(2)), ``sealed_under_supervision``; on ``remediate``, the ``ground`` of Art. 5(2)
 and, where it lifts a hold (``[[lift]]`` in ``rules.toml``), the ``remedy`` taken and
@@ -10,7 +11,8 @@ the ``remedy_evidence`` that shows it.
 What a presentation may carry (``details``): ``destination``, ``lawful_import``
 (``{"kind": "confirmed_import" | "annex_v_declaration" | "lawful_presence", …}``),
 ``member_state_of_import``/``member_state_of_destination``, ``exported_on``,
-``transit_declared`` and ``invoice_warranty``.
+``transit_declared`` (with ``destination``, the participant beyond the Community) and
+``invoice_warranty``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("eu", HERE / "rules.toml")
 COMMUNITY = "EU"
 ROUGH = {"rough"}
+DETAIN = "the consignment is to be detained (Art. 5(1)(b))"
 
 
 def parameter(case: Case, name: str) -> Any:
@@ -54,16 +57,30 @@ def community(case: Case) -> set[str]:
 
 
 @RULES.rule("eu.import.certificate", directions={"import"}, goods=ROUGH)
-def certificate_from_participant(case: Case) -> Verdict:
-    """Rough diamonds are imported only with a certificate of a KP participant's authority."""
-    country = case.shipment.certificate.issuing_country
-    if country not in participants(case):
-        return hold(
+def certificate_from_participant(case: Case) -> Iterable[Verdict]:
+    """Rough diamonds are imported only with a certificate of a KP participant's authority,
+    and one certificate serves one consignment: presented again, anywhere in this
+    deployment, it is not the certificate of the second one."""
+    certificate = case.shipment.certificate
+    country = certificate.issuing_country
+    participant = country in participants(case)
+    if not participant:
+        yield hold(
             f"the certificate was issued in {country}, which is not a Kimberley Process "
-            "participant: the consignment is to be detained (Art. 5(1)(b))",
+            f"participant: {DETAIN}",
             issuing_country=country,
         )
-    return passed(f"certificate issued by a participant ({country})")
+    first = case.registry.first_presentation(country, certificate.number, before=case.shipment.id)
+    if first is not None:
+        yield hold(
+            f"certificate {country} {certificate.number} was already presented for shipment "
+            f"{first.shipment_id} at authority {first.authority_code}: a certificate serves "
+            f"one consignment; {DETAIN}",
+            first_shipment=first.shipment_id,
+            first_authority=first.authority_code,
+        )
+    if participant and first is None:
+        yield passed(f"certificate issued by a participant ({country}), presented once")
 
 
 @RULES.rule("eu.import.container", directions={"import"}, goods=ROUGH)
@@ -104,16 +121,69 @@ def certificate_identifies_consignment(case: Case) -> Verdict:
 
 @RULES.rule("kp.certificate.fields", directions={"import", "transit"}, goods=ROUGH)
 def certificate_complete(case: Case) -> Iterable[Verdict]:
-    """The certificate carries the KP minimum content, validated by the exporting authority."""
+    """The certificate carries the KP minimum content, validated by the exporting authority,
+    and is in force on the legal date of presentation. A certificate that fails this is a
+    presented document: recorded, and the consignment detained (Art. 5(1)(b))."""
     certificate = case.shipment.certificate
     validated = bool(certificate.validating_authority)
     origin_known = bool(certificate.origin) or bool(case.shipment.details.get("mixed"))
+    failures = 0
     if not validated:
-        yield hold("the certificate shows no validation by the exporting authority (Annex I)")
+        failures += 1
+        yield hold(
+            f"the certificate shows no validation by the exporting authority (Annex I): {DETAIN}"
+        )
     if not origin_known:
-        yield hold("an unmixed parcel's certificate must state its country of origin (Annex I)")
-    if validated and origin_known:
-        yield passed("KP minimum content present, validated by the exporting authority")
+        failures += 1
+        yield hold(
+            f"an unmixed parcel's certificate must state its country of origin (Annex I): {DETAIN}"
+        )
+    for problem, data in _certificate_dates_and_number(case):
+        failures += 1
+        yield hold(f"{problem} (Annex I): {DETAIN}", **data)
+    if not failures:
+        yield passed(
+            "KP minimum content present, validated by the exporting authority, in force "
+            "on the day of presentation"
+        )
+
+
+def presented_on(case: Case) -> date:
+    """The legal date of presentation in the authority's zone: a certificate is judged on
+    the day it was presented, whatever day's law a replay applies."""
+    return case.shipment.authority.local_date(case.shipment.presented_at)
+
+
+def _certificate_dates_and_number(case: Case) -> Iterable[tuple[str, dict[str, Any]]]:
+    """What Annex I asks of a certificate's number and dates: the issuing country's ISO
+    3166-1 code in the number; valid from its date of issue to its date of expiry, both
+    days included (the scheme's own wording; Reg. 1182/71 counts no third country's
+    document), on the day of presentation."""
+    certificate = case.shipment.certificate
+    country = certificate.issuing_country
+    prefixes = parameter(case, "certificate_number_prefixes").get(country, [country])
+    if not certificate.number.startswith(tuple(prefixes)):
+        yield (
+            f"the certificate's number {certificate.number} does not carry the ISO 3166-1 "
+            f"code of its issuing country ({' or '.join(prefixes)})",
+            {"number": certificate.number, "expected_prefix": prefixes},
+        )
+    issued, expires, day = certificate.issued_on, certificate.expires_on, presented_on(case)
+    if expires < issued:
+        yield (
+            f"the certificate expires on {expires}, before it was issued on {issued}",
+            {"issued_on": issued, "expires_on": expires},
+        )
+    if issued > day:
+        yield (
+            f"the certificate was issued on {issued}, after its presentation on {day}",
+            {"issued_on": issued, "presented_on": day},
+        )
+    elif expires < day:
+        yield (
+            f"the certificate expired on {expires}, before its presentation on {day}",
+            {"expires_on": expires, "presented_on": day},
+        )
 
 
 # -- presentation and verification (Arts. 4 and 5) --------------------------------------------
@@ -194,7 +264,7 @@ def verification_method(case: Case) -> Verdict:
         return hold(f"unknown verification method {method!r}")
     opened = set(case.inputs.get("opened") or [])
     if method == "every_container":
-        return passed("every container opened (Art. 4(5)(a))", method=method)
+        return _every_container(case, opened)
     if analysis["open_every_container"]:
         return hold(
             "the risk analysis requires every container to be opened: "
@@ -210,6 +280,28 @@ def verification_method(case: Case) -> Verdict:
         f"risk-based selection opened {', '.join(sorted(opened))} (score {analysis['score']})",
         method=method,
         **analysis,
+    )
+
+
+def _every_container(case: Case, opened: set[str]) -> Verdict:
+    """Art. 4(5)(a), 12(2): every container is opened, each one named. A decision that
+    names the containers opened and leaves one out has not verified by this method; one
+    that names none records the method's own meaning, every container, by name."""
+    labels = [c.label for c in case.shipment.containers]
+    unknown = sorted(opened - set(labels))
+    if unknown:
+        return hold(f"no container {', '.join(unknown)} in this consignment", unknown=unknown)
+    left = [label for label in labels if opened and label not in opened]
+    if left:
+        return hold(
+            f"every container is to be opened (Art. 4(5)(a)): {', '.join(left)} was not",
+            method="every_container",
+            not_opened=left,
+        )
+    return passed(
+        f"every container opened (Art. 4(5)(a)): {', '.join(labels)}",
+        method="every_container",
+        opened=labels,
     )
 
 
@@ -356,6 +448,21 @@ def destination_participates(case: Case) -> Verdict | None:
     return passed(f"destination {destination} is a participant")
 
 
+@RULES.rule("kp.no_non_participants", directions={"import"}, goods=ROUGH)
+def provenance_participates(case: Case) -> Verdict:
+    """No rough diamonds come from a country outside the Kimberley Process: the country of
+    provenance (the last participant that exported the parcel) must be a participant on
+    the legal date, not only the country that issued the certificate."""
+    provenance = case.shipment.certificate.provenance
+    if provenance not in participants(case):
+        return hold(
+            f"the country of provenance {provenance} is not a Kimberley Process participant "
+            f"on {case.legal_date}: no trade with non-participants; {DETAIN}",
+            provenance=provenance,
+        )
+    return passed(f"provenance {provenance} is a participant")
+
+
 @RULES.rule("eu.export.validate", directions={"export"}, goods=ROUGH, actions={"verify"})
 def export_validated(case: Case) -> Verdict:
     """The certificate is validated only after checking content and sealing under supervision."""
@@ -414,16 +521,31 @@ def export_detained(case: Case) -> Verdict:
 
 @RULES.rule("eu.transit", directions={"transit"}, goods=ROUGH)
 def transit_exempt(case: Case) -> Verdict:
-    """Transit is exempt if the container is untampered and the certificate names the Community."""
+    """Transit is exempt only for goods that pass through the Community to a participant
+    outside it, in an untampered container, under a certificate that shows the transit."""
     broken = [c.label for c in case.shipment.containers if not c.seals_intact]
     if broken:
         return hold(f"in transit with broken seals on {', '.join(broken)}")
+    destination = case.shipment.details.get("destination")
+    if not destination:
+        return hold("state the destination beyond the Community (details.destination)")
+    if destination not in participants(case):
+        return hold(
+            f"transit to {destination}, which is not a Kimberley Process participant, is not "
+            "exempt: no trade with non-participants",
+            destination=destination,
+        )
+    if destination in {COMMUNITY, case.shipment.authority.country}:
+        return hold(
+            f"goods bound for {destination} do not only pass through the Community: not a transit",
+            destination=destination,
+        )
     declared = case.shipment.details.get("transit_declared") or []
     if COMMUNITY not in declared:
         return hold(
             "the certificate does not state the Community as transit (details.transit_declared)"
         )
-    return passed("transit exempt: recorded, not verified")
+    return passed(f"transit to {destination} exempt: recorded, not verified")
 
 
 @RULES.rule(

@@ -113,7 +113,8 @@ def cleared_only_under_permit(case: Case) -> Verdict:
 
 @RULES.rule("no.import.conditions", goods={"rough"}, directions={"import"})
 def import_conditions(case: Case) -> Iterable[Verdict]:
-    """Imports need a participant's certificate, sealed tamper-proof containers (§4)."""
+    """Imports need a participant's certificate, clearly for that consignment alone, in
+    sealed tamper-proof containers (§4)."""
     certificate = case.shipment.certificate
     if certificate.issuing_country not in participants(case):
         yield refuse(
@@ -123,8 +124,18 @@ def import_conditions(case: Case) -> Iterable[Verdict]:
     broken = [c.label for c in case.shipment.containers if not c.seals_intact]
     if broken:
         yield hold(f"container(s) {', '.join(broken)} not correctly sealed", containers=broken)
-    if certificate.issuing_country in participants(case) and not broken:
-        yield passed("certificate of a participant; containers sealed")
+    first = case.registry.first_presentation(
+        certificate.issuing_country, certificate.number, before=case.shipment.id
+    )
+    if first is not None:  # "clearly for that consignment": one certificate, one consignment
+        yield hold(
+            f"certificate {certificate.issuing_country} {certificate.number} was already "
+            f"presented for shipment {first.shipment_id} at authority {first.authority_code}",
+            first_shipment=first.shipment_id,
+            first_authority=first.authority_code,
+        )
+    if certificate.issuing_country in participants(case) and not broken and first is None:
+        yield passed("certificate of a participant, presented once; containers sealed")
 
 
 @RULES.rule("no.export.conditions", goods={"rough"}, directions={"export"})

@@ -81,7 +81,8 @@ def build(runtime: Any, session: Any, officer: Any, plan: list[tuple[str, int]])
     service = runtime.shipments
     for number, (step, argument) in enumerate(plan):
         if step == "shipment":
-            shipment = service.present(session, shipment_payload(), officer).shipment
+            own = shipment_payload(**{"certificate.number": f"CA{number:06d}"})  # one each
+            shipment = service.present(session, own, officer).shipment
             for action in ("verify", "release")[:argument]:
                 service.act(session, shipment.id, action, officer)
         elif step == "identities":  # a batch, as a registration seals it: one instant

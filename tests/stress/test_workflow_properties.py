@@ -97,6 +97,9 @@ SHIPMENTS = {
         eu_import(**{"certificate.issuing_country": "LY", "certificate.number": "LY1"}),
         eu_import(**{"certificate.validating_authority": DELETE}),
         eu_import(**{"certificate.origin": ["RU"]}),
+        eu_import(**{"certificate.expires_on": "2026-11-19"}),  # expired when presented
+        eu_import(**{"certificate.provenance": "LY"}),  # last exported by a non-participant
+        eu_import(**{"certificate.number": "BW123456"}),  # not the issuing country's code
     ],
     "EU export": [
         export_payload(),
@@ -111,6 +114,19 @@ SHIPMENTS = {
 }
 PAYLOADS = [p for kind in SHIPMENTS.values() for p in [kind[0], kind[0], *kind]]
 """Compliant ones twice as often, so that more of them go the whole way."""
+SERIALS = itertools.count(100000)
+
+
+def numbered(payload: dict[str, Any], again: bool) -> dict[str, Any]:
+    """The payload under a certificate number of its own, or (``again``) the one it was
+    written with, which an earlier presentation may have used (issue 22: one certificate,
+    one consignment)."""
+    if again:
+        return payload
+    certificate = payload["certificate"]
+    prefix = certificate["number"][:2]
+    return {**payload, "certificate": {**certificate, "number": f"{prefix}{next(SERIALS)}"}}
+
 
 ROLES = list(Role)
 AUTHORITIES = [frozenset({"BE"}), frozenset({"NO"}), frozenset({"BE", "NO"})]
@@ -206,8 +222,14 @@ def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
 
         # -- rules -----------------------------------------------------------------------
 
-        @rule(target=shipments, payload=st.sampled_from(PAYLOADS), actor=actors())
-        def present(self, payload: dict[str, Any], actor: Actor) -> Any:
+        @rule(
+            target=shipments,
+            payload=st.sampled_from(PAYLOADS),
+            actor=actors(),
+            again=st.sampled_from([False, False, True]),
+        )
+        def present(self, payload: dict[str, Any], actor: Actor, again: bool) -> Any:
+            payload = numbered(payload, again)
             expected = set()
             if not access.may(actor, access.Permission.PRESENT):
                 expected.add(Forbidden)

@@ -9,6 +9,7 @@ A shipment is presented afresh for every call that decides on one.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -106,10 +107,14 @@ PAGE_POLICY = {
 # needs an administrator of that authority.
 MATRIX = [(role, scope) for role in ROLES for scope in SCOPES]
 DECISIONS = {"verify", "hold"}
+CERTIFICATES = itertools.count(200000)
 
 
 def belgian_shipment(client, headers) -> int:
-    response = client.post("/api/v1/shipments", json=shipment_payload(), headers=headers)
+    """A shipment of its own certificate (one certificate, one consignment: issue 22)."""
+    number = f"CA{next(CERTIFICATES):06d}"
+    payload = shipment_payload(**{"certificate.number": number})
+    response = client.post("/api/v1/shipments", json=payload, headers=headers)
     assert response.status_code == 201
     return response.json["id"]
 

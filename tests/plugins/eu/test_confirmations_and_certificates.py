@@ -143,13 +143,39 @@ def test_validating_an_export_issues_an_ec_certificate_valid_two_months(
     )
     deadline = deadline_of(shipment, "eu.export.valid_2_months")
     assert deadline.status == DeadlineStatus.OPEN
-    assert deadline.due_on == date(2027, 1, 25)  # 23 January 2027 is a Saturday
+    # the day the certificate states, a Saturday: the deadline and its document agree
+    assert deadline.due_on == certificate.valid_until == date(2027, 1, 23)
 
     # The recommended message to the destination's authority names the certificate.
     message = notices(session, shipment)["kp-authority:CA"]
     assert message.data["rule"] == "kp.electronic_messages"
     assert message.data["certificate"] == certificate.number
     assert message.data["carats"] == "123.45" and message.data["importer"]
+
+
+@pytest.mark.parametrize(
+    ("issued", "last_valid"),
+    [
+        (date(2026, 12, 31), date(2027, 2, 28)),  # a month end: clamped to February's
+        (date(2027, 12, 31), date(2028, 2, 29)),  # a leap year
+        (date(2026, 9, 14), date(2026, 11, 14)),  # a Saturday
+        (date(2027, 8, 31), date(2027, 10, 31)),  # a Sunday
+        (date(2027, 10, 25), date(2027, 12, 25)),  # Christmas Day
+    ],
+)
+def test_art_12_5_the_certificates_last_valid_day_is_the_day_its_deadline_falls_due(
+    session, service, officer, clock, issued, last_valid
+):
+    """Issue 22, point 11: where a document states a date, the clock that watches it falls
+    due that very day (the period is counted to the day, Reg. 1182/71 Art. 3(4) not
+    applied to the date printed on the certificate)."""
+    clock.now = datetime(issued.year, issued.month, issued.day, 10, 0, tzinfo=UTC)
+    shipment = validated_export(session, service, officer)
+    [certificate] = documents(session, shipment, "eu.community_certificate")
+    deadline = deadline_of(shipment, "eu.export.valid_2_months")
+    assert (certificate.issued_on, certificate.valid_until) == (issued, last_valid)
+    assert deadline.due_on == last_valid
+    assert deadline.period == "2 months, to the day"
 
 
 def test_an_export_leaves_under_its_community_certificate(session, service, officer, clock):

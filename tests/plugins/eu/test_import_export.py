@@ -118,7 +118,8 @@ def test_the_risk_analysis_explains_its_selection_at_presentation(session, servi
 def test_a_known_trader_gets_a_risk_based_selection_that_must_be_opened(session, service, officer):
     containers = [{"id": f"C{i}", "seals": [f"S-{i}"], "seals_intact": True} for i in range(1, 7)]
     present(session, service, officer, shipment_payload(containers=containers))
-    shipment = present(session, service, officer, shipment_payload(containers=containers))
+    again = shipment_payload(containers=containers, **{"certificate.number": "CA123457"})
+    shipment = present(session, service, officer, again)
     [analysis] = [f for f in shipment.events[0].findings if f.rule == "eu.verify.method"]
     assert analysis.data["score"] == 0 and analysis.data["open_every_container"] is False
     selection = analysis.data["open"]
@@ -181,7 +182,10 @@ def test_days_the_office_was_closed_are_no_delay(session, service, officer):
 
 
 def test_verification_long_after_presentation_is_not_without_delay(session, service, officer):
-    late = shipment_payload(presented_at="2026-01-05T10:00:00+01:00")
+    late = shipment_payload(
+        presented_at="2026-01-05T10:00:00+01:00",
+        **{"certificate.issued_on": "2025-12-20", "certificate.expires_on": "2026-02-20"},
+    )
     shipment = present(session, service, officer, late)
     verified = service.act(session, shipment.id, "verify", officer)
     assert outcomes(verified.events[-1].findings)["eu.verify.without_delay"] == "warn"
@@ -307,14 +311,84 @@ def test_a_detained_export_cites_art_14(session, service, officer):
 
 
 def test_transit_is_exempt_when_untampered_and_declared(session, service, officer):
-    transit = shipment_payload(direction="transit", transit_declared=["EU"])
+    transit = shipment_payload(direction="transit", transit_declared=["EU"], destination="AE")
     assert check(session, service, officer, transit)["eu.transit"] == "pass"
-    undeclared = shipment_payload(direction="transit")
+    undeclared = shipment_payload(direction="transit", destination="AE")
     assert check(session, service, officer, undeclared)["eu.transit"] == "hold"
     tampered = shipment_payload(
-        direction="transit", transit_declared=["EU"], **{"containers.0.seals_intact": False}
+        direction="transit",
+        transit_declared=["EU"],
+        destination="AE",
+        **{"containers.0.seals_intact": False},
     )
     assert check(session, service, officer, tampered)["eu.transit"] == "hold"
+
+
+def test_art_18_transit_to_a_non_participant_is_not_exempt(session, service, officer):
+    onward = shipment_payload(direction="transit", transit_declared=["EU"], destination="LY")
+    [transit] = [f for f in service.check(session, onward, officer) if f.rule == "eu.transit"]
+    assert transit.outcome.value == "hold"
+    assert "LY, which is not a Kimberley Process participant, is not exempt" in transit.message
+    assert transit.basis == "Reg. (EC) 2368/2002 Art. 18"
+
+
+def test_art_18_goods_bound_for_the_community_are_no_transit(session, service, officer):
+    for destination in ("EU", "BE"):
+        staying = shipment_payload(
+            direction="transit", transit_declared=["EU"], destination=destination
+        )
+        assert check(session, service, officer, staying)["eu.transit"] == "hold", destination
+    unstated = shipment_payload(direction="transit", transit_declared=["EU"])
+    assert check(session, service, officer, unstated)["eu.transit"] == "hold"
+
+
+# -- Art. 4(5)(a) and 12(2): every container means every container -------------------------
+
+THREE = [{"id": f"C{i}", "seals": [f"S-{i}"], "seals_intact": True} for i in range(1, 4)]
+
+
+def test_art_4_5_a_a_container_left_unopened_blocks_verification_by_every_container(
+    session, service, officer
+):
+    shipment = present(session, service, officer, shipment_payload(containers=THREE))
+    every = {"method": "every_container"}
+    with pytest.raises(LawForbids, match=r"every container is to be opened.*C3 was not"):
+        service.act(
+            session, shipment.id, "verify", officer, inputs={**every, "opened": ["C1", "C2"]}
+        )
+    verified = service.act(
+        session, shipment.id, "verify", officer, inputs={**every, "opened": ["C3", "C2", "C1"]}
+    )
+    [method] = [f for f in verified.events[-1].findings if f.rule == "eu.verify.method"]
+    assert method.data["opened"] == ["C1", "C2", "C3"]
+
+
+def test_art_4_5_a_a_verification_by_every_container_names_each_one(session, service, officer):
+    shipment = present(session, service, officer, shipment_payload(containers=THREE))
+    verified = service.act(session, shipment.id, "verify", officer)
+    [method] = [f for f in verified.events[-1].findings if f.rule == "eu.verify.method"]
+    assert (method.outcome, method.data["opened"]) == ("pass", ["C1", "C2", "C3"])
+    assert "C1, C2, C3" in method.message
+
+
+def test_art_12_2_an_export_is_validated_only_with_every_container_opened(
+    session, service, officer
+):
+    shipment = present(session, service, officer, export_payload(containers=THREE))
+    with pytest.raises(LawForbids, match="C2 was not"):
+        service.act(
+            session,
+            shipment.id,
+            "verify",
+            officer,
+            inputs={"sealed_under_supervision": "yes", "opened": ["C1", "C3"]},
+        )
+
+
+def test_art_4_5_a_a_container_not_in_the_consignment_cannot_be_opened(session, service, officer):
+    shipment = present(session, service, officer)
+    with pytest.raises(LawForbids, match="no container C9"):
+        service.act(session, shipment.id, "verify", officer, inputs={"opened": ["C1", "C9"]})
 
 
 def test_an_invoice_without_the_kp_warranty_is_flagged(session, service, officer):

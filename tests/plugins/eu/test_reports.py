@@ -210,6 +210,9 @@ def traffic(seed: int = 2026, per_month: int = 20) -> list[dict[str, Any]]:
                 "certificate.carats": str(carats),
                 "certificate.value_usd": str(value),
                 "presented_at": presented_at.isoformat(),
+                # issued before and in force on the day of presentation (Annex I)
+                "certificate.issued_on": (presented_at - timedelta(days=10)).date().isoformat(),
+                "certificate.expires_on": (presented_at + timedelta(days=50)).date().isoformat(),
             }
             if kind in {"broken_seal", "remedial_release"}:
                 changes["containers.0.seals_intact"] = False

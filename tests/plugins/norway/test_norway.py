@@ -557,9 +557,11 @@ def test_a_fee_schedule_above_the_average_cost_is_flagged_from_the_day_it_applie
         presented_at="2026-05-18T10:00:00+02:00",
         advance_notice={
             **NOTICE,
+            "certificate_number": "CA123400",
             "received_at": "2026-05-13T16:00:00+02:00",
             "dispatch_on": "2026-05-15",
         },
+        **{"certificate.number": "CA123400"},  # one certificate, one consignment (§4)
     )
     after = verified_import(session, service)  # presented 17 November 2026
     fee = {
