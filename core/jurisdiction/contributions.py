@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
+from caratflow.jurisdiction.fields import Declarations, FieldsRegistrar
 from caratflow.jurisdiction.workflow import (
     Workflow,
     WorkflowRegistrar,
@@ -52,6 +53,7 @@ class Contributions:
     reports: list[Report] = field(default_factory=list)
     notices: list[NoticeRule] = field(default_factory=list)
     lookups: list[LookupType] = field(default_factory=list)  # issue 10: peers may ask these
+    fields: FieldsRegistrar | None = None  # issue 23: the typed fields its law needs
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class Jurisdiction:
     rules: tuple[Rule, ...]
     deadlines: tuple[DeadlineRule, ...] = ()  # issue 4: the legal clocks of these plugins
     notices: tuple[NoticeRule, ...] = ()  # what their decisions must tell others
+    fields: Declarations = field(
+        default_factory=Declarations
+    )  # issue 23: what their law asks to be filled in
 
 
 class Plugins(Protocol):
