@@ -380,3 +380,31 @@ def _problem(prefix: str, error: Mapping[str, Any]) -> FieldError:
     if error["type"] == "extra_forbidden":
         message = "is not a field of this record"
     return FieldError(f"{prefix}{path}", message)
+
+
+def from_dotted(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Flat ``name=value`` pairs (a form's fields, the CLI's ``--input``) as the nested
+    values a declaration takes: ``advance_notice.received_at`` into a group,
+    ``stones.0.carats`` into the first row of a repeating one. Blank values are left out."""
+    tree: dict[str, Any] = {}
+    for name, value in pairs:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        *path, last = name.split(".")
+        node = tree
+        for part in path:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise InvalidInput([FieldError(name, "names a part of a single value")])
+        node[last] = value
+    return _rows(tree)
+
+
+def _rows(node: Any) -> Any:
+    """A dict keyed 0, 1, … (rows of a repeating group) as a list, in order."""
+    if not isinstance(node, dict):
+        return node
+    node = {k: _rows(v) for k, v in node.items()}
+    if node and all(k.isdigit() for k in node):
+        return [node[k] for k in sorted(node, key=int)]
+    return node
