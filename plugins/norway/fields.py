@@ -8,6 +8,8 @@ control step of §11.
 
 from __future__ import annotations
 
+from pydantic import create_model
+
 from caratflow.jurisdiction.fields import (
     Amount,
     Choice,
@@ -77,21 +79,18 @@ class NoticeRecorded(Declared):
 
 def control_outcome(rule: str, what: str) -> type[Declared]:
     """The inputs of one control step of §11: its outcome, and what was seen."""
-
-    class ControlOutcome(Declared):
-        outcome: Choice = declared(
-            "Outcome",
-            help=f"The outcome of the {what}",
-            rule=rule,
-            article="FOR-2004-02-24-470 §11",
-            required_when=True,
-            choices=("pass", "fail"),
-            example="pass",
-        )
-        remarks: Text = declared("Remarks", help="What was seen, where it matters")
-
-    ControlOutcome.__name__ = ControlOutcome.__qualname__ = f"Outcome_{rule.replace('.', '_')}"
-    return ControlOutcome
+    outcome = declared(
+        "Outcome",
+        help=f"The outcome of the {what}",
+        rule=rule,
+        article="FOR-2004-02-24-470 §11",
+        required_when=True,
+        choices=("pass", "fail"),
+        example="pass",
+    )
+    remarks = declared("Remarks", help="What was seen, where it matters", rule=rule)
+    name = "".join(part.title() for part in what.split()) + "Outcome"
+    return create_model(name, __base__=Declared, outcome=(Choice, outcome), remarks=(Text, remarks))
 
 
 CONTROL_FIELDS = {
