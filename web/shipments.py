@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,7 +19,7 @@ from caratflow.case import access, foureyes, queries
 from caratflow.case.access import Permission
 from caratflow.case.representation import event_json, shipment_json
 from caratflow.case.schemas import parse_shipment
-from caratflow.case.service import latest_findings
+from caratflow.case.service import facts_of, latest_findings, legal_date
 from caratflow.errors import (
     ActionNotAvailable,
     CaratflowError,
@@ -30,12 +31,15 @@ from caratflow.errors import (
 from caratflow.inputs import NotJson, day_start, loads, optional_whole_number, whole_number
 from caratflow.law.rules import LawForbids
 from caratflow.ledger import sealing
-from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment
+from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment, utcnow
+from caratflow.web import declared_forms
 from caratflow.web.context import db, runtime
 from caratflow.web.forms import CheckFileForm, DecisionForm, EmptyForm, ShipmentForm, options
 from caratflow.web.security import current_actor, requires
 
 blueprint = Blueprint("shipments", __name__, url_prefix="/shipments")
+blueprint.add_app_template_global(declared_forms.rows, "declared_rows")
+blueprint.add_app_template_global(declared_forms.countries, "declared_countries")
 
 PAGE_SIZE = 50
 
@@ -85,6 +89,7 @@ def present() -> Any:
     """Present at the counter; 'Check' shows the findings first and records nothing."""
     actor = current_actor()
     form = _shipment_form(actor)
+    declared = _presentation_sections(actor)
     findings, unplaced, status = None, [], 200
     if form.is_submitted():
         checking = "check" in request.form
@@ -93,8 +98,12 @@ def present() -> Any:
         if not form.validate():
             status = 422
         else:
-            payload, problems = form.payload(_zone_of_code(form.authority.data))
+            zone = _zone_of_code(form.authority.data)
+            payload, problems = form.payload(zone)
             try:
+                payload |= declared_forms.read(
+                    request.form, request.files, _specs(declared), ZoneInfo(zone)
+                )
                 if problems:
                     raise InvalidInput(problems + _other_problems(payload, problems))
                 if checking:
@@ -108,8 +117,14 @@ def present() -> Any:
                 db().rollback()
                 unplaced = form.show_errors(error.errors)
                 status = 422
+    posted = declared_forms.read(request.form, {}, _specs(declared), ZoneInfo("UTC"), "f.")
     return render_template(
-        "shipments/present.html", form=form, findings=findings, unplaced=unplaced
+        "shipments/present.html",
+        form=form,
+        findings=findings,
+        unplaced=unplaced,
+        declared=declared,
+        posted=posted if form.is_submitted() else {},
     ), status
 
 
@@ -151,8 +166,9 @@ def decide(shipment_id: int, action: str) -> Any:
     shipment = service.get(db(), shipment_id, actor)
     access.require(actor, Permission.DECIDE)
     transition = _transition(shipment, action)
+    declared = _declared_sections(shipment, action)
     form = DecisionForm(version=str(shipment.version))
-    problem, blocking, status = None, [], 200
+    problem, blocking, status, posted = None, [], 200, {}
     if form.is_submitted():
         try:
             if not form.validate():
@@ -163,6 +179,8 @@ def decide(shipment_id: int, action: str) -> Any:
         inputs, problems = form.inputs()
         inputs |= {name: request.form.get(f"input_{name}") for name in _inputs(transition)}
         try:
+            posted = _declared_values(shipment, declared)
+            inputs |= posted
             if problems:
                 raise InvalidInput(problems)
             outcome = service.decide(
@@ -197,6 +215,8 @@ def decide(shipment_id: int, action: str) -> Any:
         shipment=shipment,
         transition=transition,
         inputs=_inputs(transition),
+        declared=declared,
+        posted=posted,
         form=form,
         problem=problem,
         blocking=blocking,
@@ -283,8 +303,44 @@ def _detail(shipment_id: int) -> dict[str, Any]:
         .all(),
         "four_eyes": foureyes.four_eyes_actions(db(), shipment.authority_code),
         "button": EmptyForm(),
-        "inputs_of": _inputs,
+        "inputs_of": lambda t: _inputs(t) or _declared_sections(shipment, t.action),
+        "records": [
+            (r, _declared_sections(shipment, r.action))
+            for r in actions
+            if r.action in {f.action for f in _fields(shipment).records(facts_of(shipment))}
+        ],
     }
+
+
+# -- declared fields (issue 23): the forms generated from the plugins' declarations ----------
+
+
+def _fields(shipment: Shipment) -> Any:
+    return runtime().shipments.jurisdiction_of(shipment).fields
+
+
+def _declared_sections(shipment: Shipment, action: str) -> list[declared_forms.Section]:
+    facts = facts_of(shipment)
+    sets = _fields(shipment).action(action, facts)
+    return declared_forms.sections(sets, facts, legal_date(shipment))
+
+
+def _presentation_sections(actor: Any) -> list[declared_forms.Section]:
+    """The presentation fields of every plugin of the actor's authorities, each titled
+    with where it applies (the form does not know the direction and goods yet)."""
+    plugins = {p for a in people.visible_authorities(db(), actor) for p in a.plugins}
+    fields = runtime().plugins.jurisdiction(plugins).fields
+    sets = [s for s in fields.sets if s.where == "presentation"]
+    return declared_forms.sections(sets, {}, utcnow().date())
+
+
+def _specs(sections: list[declared_forms.Section]) -> list[Any]:
+    return [spec for section in sections for spec in section.fields]
+
+
+def _declared_values(shipment: Shipment, sections: list[declared_forms.Section]) -> dict[str, Any]:
+    zone = ZoneInfo(shipment.authority.zone)
+    return declared_forms.read(request.form, request.files, _specs(sections), zone)
 
 
 def _other_problems(payload: dict[str, Any], known: list[FieldError]) -> list[FieldError]:

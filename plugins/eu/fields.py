@@ -67,6 +67,8 @@ class LawfulImport(Declared):
 
 
 class Export(Declared):
+    """An export of rough diamonds (Arts. 11, 12)"""
+
     destination: Country = declared(
         "Destination country",
         help="The Kimberley Process participant the diamonds are exported to",
@@ -82,6 +84,8 @@ class Export(Declared):
 
 
 class RemedialRelease(Declared):
+    """A release after remedial action (Art. 5(2))"""
+
     ground: Choice = declared(
         "Ground of the release",
         help="Why the consignment may be released after remedial action",

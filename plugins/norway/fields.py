@@ -59,6 +59,8 @@ class AdvanceNotice(Declared):
 
 
 class NoticeOnPresentation(Declared):
+    """The advance notice (§8)"""
+
     advance_notice: AdvanceNotice = declared(
         "Advance notice",
         help="The notice on the set form, due 1 working day before dispatch",
@@ -68,6 +70,8 @@ class NoticeOnPresentation(Declared):
 
 
 class NoticeRecorded(Declared):
+    """The advance notice (§8), arrived after presentation"""
+
     advance_notice: AdvanceNotice = declared(
         "Advance notice",
         help="The notice on the set form, as it reached the authority",
