@@ -28,8 +28,8 @@ from caratflow.runtime import Runtime
 class CliContext:
     """The runtime built on first use, so ``--help`` and ``plugins list`` need no database."""
 
-    def __init__(self) -> None:
-        self._runtime: Runtime | None = None
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self._runtime = runtime
 
     def get(self) -> Runtime:
         if self._runtime is None:
