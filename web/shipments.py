@@ -7,6 +7,7 @@ is the service's; a page collects what was typed, calls it, and shows what it sa
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +30,8 @@ from caratflow.errors import (
     ReasonRequired,
 )
 from caratflow.inputs import NotJson, day_start, loads, optional_whole_number, whole_number
-from caratflow.law.rules import LawForbids
+from caratflow.jurisdiction.workflow import STAY
+from caratflow.law.rules import LawForbids, Outcome
 from caratflow.ledger import sealing
 from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment, utcnow
 from caratflow.web import declared_forms
@@ -217,6 +219,7 @@ def decide(shipment_id: int, action: str) -> Any:
         inputs=_inputs(transition),
         declared=declared,
         posted=posted,
+        final=_final(service.jurisdiction_of(shipment).workflow, transition),
         form=form,
         problem=problem,
         blocking=blocking,
@@ -288,6 +291,7 @@ def _detail(shipment_id: int) -> dict[str, Any]:
     shipment = service.get(db(), shipment_id, actor)
     workflow = service.jurisdiction_of(shipment).workflow
     actions = access.actions_for(workflow, shipment, actor)
+    blocked = _blocked(workflow, shipment, actor, actions)
     return {
         "shipment": shipment,
         "zone": shipment.authority.zone,
@@ -304,12 +308,51 @@ def _detail(shipment_id: int) -> dict[str, Any]:
         "four_eyes": foureyes.four_eyes_actions(db(), shipment.authority_code),
         "button": EmptyForm(),
         "inputs_of": lambda t: _inputs(t) or _declared_sections(shipment, t.action),
+        "blocked": blocked,
+        "final": lambda t: _final(workflow, t),
         "records": [
             (r, _declared_sections(shipment, r.action))
             for r in actions
             if r.action in {f.action for f in _fields(shipment).records(facts_of(shipment))}
         ],
     }
+
+
+# -- what the decision page offers (issue 23) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """An action the state allows but this officer cannot take now: reserved to another
+    duty or role (``why``), or stopped by the findings standing on the record."""
+
+    transition: Any
+    why: str | None
+    findings: list[Any]
+
+
+def _blocked(
+    workflow: Any, shipment: Shipment, actor: Any, allowed: list[Any]
+) -> dict[str, Blocked]:
+    standing = [f for f in latest_findings(shipment) if Outcome(f.outcome).blocks]
+    found: dict[str, Blocked] = {}
+    open_to_actor = {t.action for t in allowed}
+    for t in workflow.available(shipment):
+        if t.action in found:
+            continue
+        if t.action not in open_to_actor:
+            found[t.action] = Blocked(t, access.why_not(actor, workflow, t), [])
+        elif t.requires_clean and standing:
+            found[t.action] = Blocked(t, None, standing)
+    return found
+
+
+def _final(workflow: Any, transition: Any) -> bool:
+    """A decision that cannot be undone (a clean record's verify, release or export, and a
+    terminal one such as refuse) asks for confirmation first."""
+    if transition.requires_clean:
+        return True
+    return transition.dest != STAY and workflow.states[transition.dest].terminal
 
 
 # -- declared fields (issue 23): the forms generated from the plugins' declarations ----------

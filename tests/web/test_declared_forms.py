@@ -141,3 +141,33 @@ def test_a_remedial_release_takes_its_ground_from_the_list_of_article_5_2(
     assert answer.status_code == 303, answer.text
     session.expire_all()
     assert session.get(Shipment, shipment).state == "released"
+
+
+def test_the_shipment_page_greys_what_the_duties_or_the_findings_block_and_says_why(
+    browser, make_person, client, auth
+):
+    clean = client.post("/api/v1/shipments", json=shipment_payload(), headers=auth).json["id"]
+    broken = shipment_payload(**{"containers.0.seals_intact": False})
+    held = client.post("/api/v1/shipments", json=broken, headers=auth).json["id"]
+    customs = browser(make_person(Role.OFFICER, "BE", duties=["customs"]))
+    page = customs.get(f"/shipments/{clean}").text
+    assert re.search(r'<button type="button" class="blocked" disabled data-blocked="verify"', page)
+    why = re.search(r'data-blocked-why="verify">(.*?)</p>', page, re.S).group(1)
+    assert "fps_economy" in why
+    officer = browser(make_person(Role.OFFICER, "BE"))
+    page = officer.get(f"/shipments/{held}").text
+    assert re.search(r'class="button blocked" aria-disabled="true" data-blocked="verify"', page)
+    why = re.search(r'data-blocked-why="verify">(.*?)</p>', page, re.S).group(1)
+    assert "eu.import.container" in why and "Art. 3(b)" in why
+
+
+def test_a_decision_that_cannot_be_undone_asks_for_confirmation(browser, make_person, client, auth):
+    clean = client.post("/api/v1/shipments", json=shipment_payload(), headers=auth).json["id"]
+    officer = browser(make_person(Role.OFFICER, "BE"))
+    page = officer.get(f"/shipments/{clean}").text
+    verify = re.search(r'<button type="submit" class="ok" title="[^"]*"([^>]*)>', page).group(1)
+    assert "data-confirm=" in verify
+    refuse = officer.get(f"/shipments/{clean}/actions/refuse").text
+    assert "data-confirm=" in refuse
+    hold = officer.get(f"/shipments/{clean}/actions/hold").text
+    assert "data-confirm=" not in hold
