@@ -8,7 +8,9 @@ grounds in force on the legal date. The rules in ``rules.py`` read these fields.
 from __future__ import annotations
 
 from caratflow.jurisdiction.fields import (
+    Amount,
     Choice,
+    Count,
     Country,
     Date,
     Declared,
@@ -109,6 +111,48 @@ class RemedialRelease(Declared):
     )
 
 
+class ImportVerification(Declared):
+    """The verification of an import (Art. 4(5))"""
+
+    method: Choice = declared(
+        "Verification method",
+        help="Every container opened, or those a risk analysis selected",
+        rule="eu.verify.method",
+        article="Reg. (EC) 2368/2002 Art. 4(5)",
+        choices=lambda day: PARAMETERS.value("verification_methods", day),
+        example="every_container",
+    )
+    counted_parcels: Count = declared(
+        "Parcels counted",
+        rule="eu.import.identifies",
+        article="Reg. (EC) 2368/2002 Art. 3(c)",
+        unit="parcels",
+        example=2,
+    )
+    weighed_carats: Amount = declared(
+        "Carats weighed",
+        rule="eu.import.identifies",
+        article="Reg. (EC) 2368/2002 Art. 3(c)",
+        unit="ct",
+        example="123.45",
+    )
+
+
+class ExportValidation(Declared):
+    """The validation of a Community certificate (Art. 12(2))"""
+
+    sealed_under_supervision: Choice = declared(
+        "Sealed under supervision",
+        help="The containers were sealed under the authority's supervision",
+        rule="eu.export.validate",
+        article="Reg. (EC) 2368/2002 Art. 12(2)",
+        choices=("yes", "no"),
+        example="yes",
+    )
+
+
 def register_fields(register: FieldsRegistrar) -> None:
     register.presentation(Export, directions={"export"}, goods=ROUGH)
     register.action("remediate", RemedialRelease, goods=ROUGH)
+    register.action("verify", ImportVerification, directions={"import"}, goods=ROUGH)
+    register.action("verify", ExportValidation, directions={"export"}, goods=ROUGH)

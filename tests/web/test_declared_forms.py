@@ -164,9 +164,9 @@ def test_the_shipment_page_greys_what_the_duties_or_the_findings_block_and_says_
 def test_a_decision_that_cannot_be_undone_asks_for_confirmation(browser, make_person, client, auth):
     clean = client.post("/api/v1/shipments", json=shipment_payload(), headers=auth).json["id"]
     officer = browser(make_person(Role.OFFICER, "BE"))
-    page = officer.get(f"/shipments/{clean}").text
-    verify = re.search(r'<button type="submit" class="ok" title="[^"]*"([^>]*)>', page).group(1)
+    verify = officer.get(f"/shipments/{clean}/actions/verify").text
     assert "data-confirm=" in verify
+    assert inputs(verify)["f.method"] == "select"  # Art. 4(5), from its dated list
     refuse = officer.get(f"/shipments/{clean}/actions/refuse").text
     assert "data-confirm=" in refuse
     hold = officer.get(f"/shipments/{clean}/actions/hold").text
