@@ -174,6 +174,7 @@ class Operation:
     # Other media types an answer may have (e.g. ``{200: {"text/csv": {"type": "string"}}}``).
     other_content: Mapping[int, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     public: bool = False
+    example: Any = None  # issue 23: a request body as a client would send it
 
 
 def operation(**kwargs: Any) -> Callable[[F], F]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 
 from caratflow.jurisdiction.contributions import AuthorityProfile, Contributions, Jurisdiction
+from caratflow.jurisdiction.fields import Declarations, FieldsRegistrar
 
 ENTRY_POINT_GROUP = "caratflow.plugins"
 
@@ -125,6 +126,7 @@ class PluginHost:
             tuple(r for c in chosen for r in c.rules),
             tuple(d for c in chosen for d in c.deadlines),
             tuple(n for c in chosen for n in c.notices),
+            Declarations(tuple(s for c in chosen if c.fields for s in c.fields.sets)),
         )
 
     # -- per-record questions, answered by one authority's plugins ------------------------
@@ -206,6 +208,8 @@ class PluginHost:
         hook("caratflow_notices_register", others)(register=found.notices.append)
         hook("caratflow_lookups_register", others)(register=found.lookups.append)
         hook("caratflow_addressees_register", others)(register=found.addressees.append)
+        found.fields = FieldsRegistrar(plugin)
+        hook("caratflow_fields_register", others)(register=found.fields)
         for cited in (*found.deadlines, *found.notices, *found.lookups):
             if cited.plugin != plugin:
                 raise ValueError(

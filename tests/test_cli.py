@@ -99,15 +99,26 @@ def test_a_user_holds_the_duties_their_authoritys_plugins_declare(cli):
     assert "no duty customs at these authorities; known: none" in elsewhere.stderr
 
 
+def officer(cli, name: str = "anna", authority: str = "BE", *duties: str) -> tuple[str, str]:
+    """A user to decide as (issue 23: the CLI acts as a named user, never as root); at
+    Antwerp, of both bodies unless ``duties`` says which."""
+    if authority == "BE" and not duties:
+        duties = ("fps_economy", "customs")
+    given = [arg for duty in duties for arg in ("--duty", duty)]
+    cli("users", "add", name, "--role", "officer", "--authority", authority, *given)
+    return ("--as", name)
+
+
 def test_present_act_and_replay_from_the_terminal(cli, tmp_path):
     cli("init")
+    anna = officer(cli)
     file = tmp_path / "shipment.json"
     file.write_text(json.dumps(shipment_payload(**{"certificate.origin": ["RU"]})))
-    shown = json.loads(cli("present", str(file)).stdout)
+    shown = json.loads(cli("present", str(file), *anna).stdout)
     assert shown["state"] == "presented"
-    refused = cli("act", str(shown["id"]), "verify", ok=False)
+    refused = cli("act", str(shown["id"]), "verify", *anna, ok=False)
     assert refused.exit_code == 1 and "g7.rough.non_russian" in refused.stderr
-    cli("act", str(shown["id"]), "refuse", "--reason", "Russian origin")
+    cli("act", str(shown["id"]), "refuse", "--reason", "Russian origin", *anna)
     replay = cli("replay", str(shown["id"]), "--as-of", "2023-06-01").stdout
     assert "g7.rough.non_russian: refuse -> not assessed" in replay
     assert "2 of 2 decisions would differ under the law of 2023-06-01" in replay
@@ -117,7 +128,7 @@ def test_a_monthly_report_from_the_terminal(cli, tmp_path):
     cli("init")
     file = tmp_path / "shipment.json"
     file.write_text(json.dumps(shipment_payload()))
-    cli("present", str(file))
+    cli("present", str(file), *officer(cli))
     csv = cli(
         "report",
         "eu.report.import_monthly",
@@ -144,9 +155,10 @@ def test_purge_lists_what_is_kept_and_refuses_an_early_deletion(cli, tmp_path):
     cli("init")
     file = tmp_path / "shipment.json"
     file.write_text(json.dumps(shipment_payload()))
-    shipment = json.loads(cli("present", str(file)).stdout)["id"]
-    cli("act", str(shipment), "verify")
-    cli("act", str(shipment), "release")
+    anna = officer(cli)
+    shipment = json.loads(cli("present", str(file), *anna).stdout)["id"]
+    cli("act", str(shipment), "verify", *anna)
+    cli("act", str(shipment), "release", *anna)
     listed = cli("purge").stdout
     assert f"{shipment:>8} BE   kept      until 2029-11-20" in listed
     early = cli("purge", "--shipment", str(shipment), "--reason", "x", ok=False)
@@ -158,11 +170,12 @@ def test_a_purge_goes_by_the_legal_clock_never_by_a_future_on(cli, tmp_path):
     """Issue 25: ``--on 2099-01-01`` purged records the law keeps until 2029; the legal
     clock is today's date in the authority's zone, and a future ``--on`` is refused."""
     cli("init")
+    anna = officer(cli)
     file = tmp_path / "shipment.json"
     file.write_text(json.dumps(shipment_payload()))
-    shipment = json.loads(cli("present", str(file)).stdout)["id"]
-    cli("act", str(shipment), "verify")
-    cli("act", str(shipment), "release")
+    shipment = json.loads(cli("present", str(file), *anna).stdout)["id"]
+    cli("act", str(shipment), "verify", *anna)
+    cli("act", str(shipment), "release", *anna)
     future = cli(
         "purge", "--on", "2099-01-01", "--shipment", str(shipment), "--reason", "x", ok=False
     )
@@ -174,11 +187,12 @@ def test_a_purge_goes_by_the_legal_clock_never_by_a_future_on(cli, tmp_path):
 
 def test_a_purge_shows_what_goes_and_refuses_a_shipment_under_a_legal_hold(cli, tmp_path):
     cli("init")
+    anna = officer(cli)
     file = tmp_path / "shipment.json"
     file.write_text(json.dumps(shipment_payload(presented_at="2022-03-01T10:15:00+01:00")))
-    shipment = json.loads(cli("present", str(file)).stdout)["id"]
-    cli("act", str(shipment), "verify")
-    cli("act", str(shipment), "release")
+    shipment = json.loads(cli("present", str(file), *anna).stdout)["id"]
+    cli("act", str(shipment), "verify", *anna)
+    cli("act", str(shipment), "release", *anna)
     assert f"{shipment:>8} BE   purgeable until 2025-03-01" in cli("purge").stdout
     trial = cli("purge", "--shipment", str(shipment), "--reason", "three years", "--dry-run")
     assert f"would purge shipment {shipment}" in trial.stdout
@@ -227,8 +241,57 @@ def test_a_file_that_is_not_json_is_a_clear_error(cli, tmp_path):
     cli("init")
     bad = tmp_path / "bad.json"
     bad.write_text("{oops")
-    result = cli("present", str(bad), ok=False)
+    result = cli("present", str(bad), "--as", "anyone", ok=False)
     assert result.exit_code == 1 and "not valid JSON" in result.stderr
+
+
+def test_act_without_a_user_is_refused_and_without_the_duty_is_refused_naming_it(cli, tmp_path):
+    cli("init")
+    file = tmp_path / "shipment.json"
+    file.write_text(json.dumps(shipment_payload()))
+    shipment = json.loads(cli("present", str(file), *officer(cli)).stdout)["id"]
+    nobody = cli("act", str(shipment), "verify", ok=False)
+    assert nobody.exit_code == 2 and "Missing option '--as'" in nobody.stderr
+    stranger = cli("act", str(shipment), "verify", "--as", "root", ok=False)
+    assert stranger.exit_code == 1 and "no active user named 'root'" in stranger.stderr
+    customs = officer(cli, "kees", "BE", "customs")
+    refused = cli("act", str(shipment), "verify", *customs, ok=False)
+    assert refused.exit_code == 1
+    assert "verify" in refused.stderr and "fps_economy" in refused.stderr
+
+
+def test_act_with_as_and_input_decides_as_that_user_and_the_ledger_records_them(cli, tmp_path):
+    cli("init")
+    ola = officer(cli, "ola", "NO")
+    file = tmp_path / "shipment.json"
+    payload = shipment_payload(
+        authority="NO", entry_point="OSL", presented_at="2026-11-17T08:30:00+01:00"
+    )
+    file.write_text(json.dumps(payload))
+    notice = (
+        "--input",
+        "advance_notice.received_at=2026-11-13T14:05:00+01:00",
+        "--input",
+        "advance_notice.dispatch_on=soon",
+    )
+    bad = cli("present", str(file), *ola, *notice, ok=False)
+    assert bad.exit_code == 1 and "advance_notice.dispatch_on" in bad.stderr
+    shown = json.loads(
+        cli("present", str(file), *ola, *notice[:3], "advance_notice.dispatch_on=2026-11-16").stdout
+    )
+    assert {f["rule"]: f["outcome"] for f in shown["findings"]}["no.advance_notice"] == "pass"
+    shipment = str(shown["id"])
+    missing = cli("act", shipment, "control_documents", *ola, ok=False)
+    assert missing.exit_code == 1 and "inputs.outcome: Outcome is required here" in missing.stderr
+    cli("act", shipment, "control_documents", *ola, "--input", "outcome=pass")
+    engine = make_engine(cli.env["CARATFLOW_DATABASE_URL"])
+    with engine.connect() as connection:
+        leaves = [
+            row[0] for row in connection.exec_driver_sql("SELECT leaf_data FROM ledger_entry")
+        ]
+    engine.dispose()
+    sealed = [leaf for leaf in leaves if '"action":"control_documents"' in leaf]
+    assert len(sealed) == 1 and '"actor":"ola"' in sealed[0] and '"outcome":"pass"' in sealed[0]
 
 
 def test_an_unknown_plugin_in_the_configuration_is_a_clear_error(tmp_path):

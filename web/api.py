@@ -28,8 +28,11 @@ from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, In
 from caratflow.faces import ErrorOut, Param, operation
 from caratflow.models import Direction, Goods, PendingDecision, Shipment
 from caratflow.records.reports import run_report, submit_report
-from caratflow.web import DATABASE_UNAVAILABLE, database_unavailable
+from caratflow.web import DATABASE_UNAVAILABLE, database_unavailable, declared_api
 from caratflow.web.apimodels import (
+    ACTION_EXAMPLE,
+    SHIPMENT_EXAMPLE,
+    SUBMISSION_EXAMPLE,
     ActionIn,
     CheckOut,
     HealthOut,
@@ -114,7 +117,8 @@ def health() -> Response:
     responses={200: ("the OpenAPI 3.1 document", None)},
 )
 def openapi() -> Response:
-    return _json(document(current_app, title="caratflow API v1", version="1"))
+    described = document(current_app, title="caratflow API v1", version="1")
+    return _json(declared_api.describe(described, runtime().plugins))
 
 
 @blueprint.post("/shipments")
@@ -126,6 +130,7 @@ def openapi() -> Response:
         "one (header Idempotent-Replayed); the same key with another shipment is a 409."
     ),
     body=ShipmentIn,
+    example=SHIPMENT_EXAMPLE,
     headers=[
         Param(
             "Idempotency-Key",
@@ -158,6 +163,7 @@ def present() -> Response:
     summary="Completeness pre-check: every finding a presentation would get",
     description="Nothing is recorded. Brokers send a file here before it reaches the counter.",
     body=ShipmentIn,
+    example=SHIPMENT_EXAMPLE,
     responses={200: ("the findings", CheckOut), **_DENIED, **_BAD},
 )
 def check() -> Response:
@@ -229,6 +235,7 @@ def get_shipment(shipment_id: int) -> Response:
     ),
     body=ActionIn,
     body_required=False,
+    example=ACTION_EXAMPLE,
     headers=[Param("If-Match", "the version (ETag) the decision was taken on")],
     responses={
         200: ("decided", ShipmentOut),
@@ -335,6 +342,7 @@ def report(report: str) -> Response:
     ),
     tag="reports",
     body=SubmissionIn,
+    example=SUBMISSION_EXAMPLE,
     responses={
         202: ("queued", SubmissionOut),
         **_DENIED,

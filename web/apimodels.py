@@ -179,3 +179,39 @@ class ActionIn(BaseModel):
 
     reason: Annotated[str, StringConstraints(max_length=4000)] | None = None
     inputs: dict[Annotated[str, StringConstraints(max_length=60)], Any] = {}
+
+
+# Request examples (issue 23): each body the API takes, as a client would send it.
+SHIPMENT_EXAMPLE: dict[str, Any] = {
+    "authority": "NO",
+    "direction": "import",
+    "goods": "rough",
+    "presented_at": "2026-11-17T08:30:00+01:00",
+    "entry_point": "OSL",
+    "advance_notice": {"received_at": "2026-11-13T14:05:00+01:00", "dispatch_on": "2026-11-16"},
+    "certificate": {
+        "number": "BE2026-118877",
+        "issuing_country": "BE",
+        "issuing_authority": "FPS Economy, Diamond Office Antwerp",
+        "issued_on": "2026-11-12",
+        "expires_on": "2027-01-12",
+        "exporter": {"name": "Schupstraat Diamonds NV", "address": "Schupstraat 9, Antwerpen"},
+        "importer": {"name": "Thune Gullsmed AS", "address": "Karl Johans gate 31, Oslo"},
+        "parcels": 1,
+        "carats": "58.20",
+        "value_usd": "96500.00",
+        "hs_codes": ["7102.31"],
+        "origin": ["BW", "NA"],
+        "provenance": "BE",
+    },
+    "containers": [{"id": "C1", "seals": ["S-991"], "seals_intact": True}],
+}
+ACTION_EXAMPLE: dict[str, Any] = {
+    "reason": "the exporting authority resealed the parcel after inspection",
+    "inputs": {
+        "ground": "caused_by_another_authority",
+        "remedy": "resealed",
+        "remedy_evidence": "letter GSD-2026-114",
+    },
+}
+SUBMISSION_EXAMPLE: dict[str, Any] = {"period": "2026-11", "authority": "BE"}

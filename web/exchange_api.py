@@ -59,6 +59,8 @@ class MessageIn(BaseModel):
 
 
 class EnvelopeIn(BaseModel):
+    """A signed message between authorities' nodes: the message and its signature."""
+
     model_config = ConfigDict(extra="allow")
 
     message: MessageIn
@@ -69,6 +71,22 @@ class EnvelopeIn(BaseModel):
         description="base64 Ed25519 signature of 'caratflow exchange message v1\\n' "
         "followed by the canonical JSON (RFC 8785) of message",
     )
+
+
+ENVELOPE_EXAMPLE = {
+    "message": {
+        "id": "NL-2026-000123",
+        "type": "eu.import_confirmation",
+        "from": "NL",
+        "to": "BE",
+        "created_at": "2026-11-21T09:00:00Z",
+        "subject": "Import confirmed: EC004211",
+        "body": "The consignment under certificate EC004211 arrived and was verified.",
+        "data": {"certificate": "EC004211", "carats": "123.45", "parcels": 2},
+    },
+    "key_id": "3f2a9c0d1b7e4a56",
+    "signature": "A" * 86 + "==",
+}
 
 
 class LeafOut(Out):
@@ -182,6 +200,7 @@ class LookupFailedOut(ErrorOut):
     tag="exchange",
     public=True,
     body=EnvelopeIn,
+    example=ENVELOPE_EXAMPLE,
     responses={
         202: ("stored and sealed", ReceiptOut),
         401: ("unsigned, or the signature does not verify", RefusalOut),
@@ -216,6 +235,7 @@ def receive() -> Response:
     tag="exchange",
     public=True,
     body=EnvelopeIn,
+    example=ENVELOPE_EXAMPLE,
     responses={
         200: ("the signed answer", AnswerEnvelopeOut),
         401: ("unsigned, not verifying, or stale", RefusalOut),

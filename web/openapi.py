@@ -104,9 +104,13 @@ def _operation(
         result["security"] = []
     if op.body is not None:
         models[op.body.__name__] = (op.body, "validation")
+        content: dict[str, Any] = {"schema": {"$ref": _ref(op.body)}}
+        if op.example is not None:
+            content["example"] = op.example
         result["requestBody"] = {
             "required": op.body_required,
-            "content": {"application/json": {"schema": {"$ref": _ref(op.body)}}},
+            "description": (op.body.__doc__ or op.summary).strip().split("\n\n")[0],
+            "content": {"application/json": content},
         }
     responses = dict(op.responses)
     if op.query:

@@ -7,7 +7,9 @@ is the service's; a page collects what was typed, calls it, and shows what it sa
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,7 +20,7 @@ from caratflow.case import access, foureyes, queries
 from caratflow.case.access import Permission
 from caratflow.case.representation import event_json, shipment_json
 from caratflow.case.schemas import parse_shipment
-from caratflow.case.service import latest_findings
+from caratflow.case.service import facts_of, latest_findings, legal_date
 from caratflow.errors import (
     ActionNotAvailable,
     CaratflowError,
@@ -28,14 +30,18 @@ from caratflow.errors import (
     ReasonRequired,
 )
 from caratflow.inputs import NotJson, day_start, loads, optional_whole_number, whole_number
-from caratflow.law.rules import LawForbids
+from caratflow.jurisdiction.workflow import STAY
+from caratflow.law.rules import LawForbids, Outcome
 from caratflow.ledger import sealing
-from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment
+from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment, utcnow
+from caratflow.web import declared_forms
 from caratflow.web.context import db, read_db, runtime
 from caratflow.web.forms import CheckFileForm, DecisionForm, EmptyForm, ShipmentForm, options
 from caratflow.web.security import current_actor, requires
 
 blueprint = Blueprint("shipments", __name__, url_prefix="/shipments")
+blueprint.add_app_template_global(declared_forms.rows, "declared_rows")
+blueprint.add_app_template_global(declared_forms.countries, "declared_countries")
 
 PAGE_SIZE = 50
 
@@ -85,6 +91,7 @@ def present() -> Any:
     """Present at the counter; 'Check' shows the findings first and records nothing."""
     actor = current_actor()
     form = _shipment_form(actor)
+    declared = _presentation_sections(actor)
     findings, unplaced, status = None, [], 200
     if form.is_submitted():
         checking = "check" in request.form
@@ -93,8 +100,12 @@ def present() -> Any:
         if not form.validate():
             status = 422
         else:
-            payload, problems = form.payload(_zone_of_code(form.authority.data))
+            zone = _zone_of_code(form.authority.data)
+            payload, problems = form.payload(zone)
             try:
+                payload |= declared_forms.read(
+                    request.form, request.files, _specs(declared), ZoneInfo(zone)
+                )
                 if problems:
                     raise InvalidInput(problems + _other_problems(payload, problems))
                 if checking:
@@ -111,8 +122,14 @@ def present() -> Any:
             except LawForbids as error:  # a presentation the law refuses: its findings say why
                 db().rollback()
                 findings, status = error.findings, error.status
+    posted = declared_forms.read(request.form, {}, _specs(declared), ZoneInfo("UTC"), "f.")
     return render_template(
-        "shipments/present.html", form=form, findings=findings, unplaced=unplaced
+        "shipments/present.html",
+        form=form,
+        findings=findings,
+        unplaced=unplaced,
+        declared=declared,
+        posted=posted if form.is_submitted() else {},
     ), status
 
 
@@ -154,8 +171,9 @@ def decide(shipment_id: int, action: str) -> Any:
     shipment = service.get(db(), shipment_id, actor)
     access.require(actor, Permission.DECIDE)
     transition = _transition(shipment, action)
+    declared = _declared_sections(shipment, action)
     form = DecisionForm(version=str(shipment.version))
-    problem, blocking, status = None, [], 200
+    problem, blocking, status, posted = None, [], 200, {}
     if form.is_submitted():
         try:
             if not form.validate():
@@ -166,6 +184,8 @@ def decide(shipment_id: int, action: str) -> Any:
         inputs, problems = form.inputs()
         inputs |= {name: request.form.get(f"input_{name}") for name in _inputs(transition)}
         try:
+            posted = _declared_values(shipment, declared)
+            inputs |= posted
             if problems:
                 raise InvalidInput(problems)
             outcome = service.decide(
@@ -200,6 +220,9 @@ def decide(shipment_id: int, action: str) -> Any:
         shipment=shipment,
         transition=transition,
         inputs=_inputs(transition),
+        declared=declared,
+        posted=posted,
+        final=_final(service.jurisdiction_of(shipment).workflow, transition),
         form=form,
         problem=problem,
         blocking=blocking,
@@ -271,6 +294,7 @@ def _detail(shipment_id: int) -> dict[str, Any]:
     shipment = service.get(db(), shipment_id, actor)
     workflow = service.jurisdiction_of(shipment).workflow
     actions = access.actions_for(workflow, shipment, actor)
+    blocked = _blocked(workflow, shipment, actor, actions)
     return {
         "shipment": shipment,
         "zone": shipment.authority.zone,
@@ -286,8 +310,83 @@ def _detail(shipment_id: int) -> dict[str, Any]:
         .all(),
         "four_eyes": foureyes.four_eyes_actions(db(), shipment.authority_code),
         "button": EmptyForm(),
-        "inputs_of": _inputs,
+        "inputs_of": lambda t: _inputs(t) or _declared_sections(shipment, t.action),
+        "blocked": blocked,
+        "final": lambda t: _final(workflow, t),
+        "records": [
+            (r, _declared_sections(shipment, r.action))
+            for r in actions
+            if r.action in {f.action for f in _fields(shipment).records(facts_of(shipment))}
+        ],
     }
+
+
+# -- what the decision page offers (issue 23) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """An action the state allows but this officer cannot take now: reserved to another
+    duty or role (``why``), or stopped by the findings standing on the record."""
+
+    transition: Any
+    why: str | None
+    findings: list[Any]
+
+
+def _blocked(
+    workflow: Any, shipment: Shipment, actor: Any, allowed: list[Any]
+) -> dict[str, Blocked]:
+    standing = [f for f in latest_findings(shipment) if Outcome(f.outcome).blocks]
+    found: dict[str, Blocked] = {}
+    open_to_actor = {t.action for t in allowed}
+    for t in workflow.available(shipment):
+        if t.action in found:
+            continue
+        if t.action not in open_to_actor:
+            found[t.action] = Blocked(t, access.why_not(actor, workflow, t), [])
+        elif t.requires_clean and standing:
+            found[t.action] = Blocked(t, None, standing)
+    return found
+
+
+def _final(workflow: Any, transition: Any) -> bool:
+    """A decision that cannot be undone (a clean record's verify, release or export, and a
+    terminal one such as refuse) asks for confirmation first."""
+    if transition.requires_clean:
+        return True
+    return transition.dest != STAY and workflow.states[transition.dest].terminal
+
+
+# -- declared fields (issue 23): the forms generated from the plugins' declarations ----------
+
+
+def _fields(shipment: Shipment) -> Any:
+    return runtime().shipments.jurisdiction_of(shipment).fields
+
+
+def _declared_sections(shipment: Shipment, action: str) -> list[declared_forms.Section]:
+    facts = facts_of(shipment)
+    sets = _fields(shipment).action(action, facts)
+    return declared_forms.sections(sets, facts, legal_date(shipment))
+
+
+def _presentation_sections(actor: Any) -> list[declared_forms.Section]:
+    """The presentation fields of every plugin of the actor's authorities, each titled
+    with where it applies (the form does not know the direction and goods yet)."""
+    plugins = {p for a in people.visible_authorities(db(), actor) for p in a.plugins}
+    fields = runtime().plugins.jurisdiction(plugins).fields
+    sets = [s for s in fields.sets if s.where == "presentation"]
+    return declared_forms.sections(sets, {}, utcnow().date())
+
+
+def _specs(sections: list[declared_forms.Section]) -> list[Any]:
+    return [spec for section in sections for spec in section.fields]
+
+
+def _declared_values(shipment: Shipment, sections: list[declared_forms.Section]) -> dict[str, Any]:
+    zone = ZoneInfo(shipment.authority.zone)
+    return declared_forms.read(request.form, request.files, _specs(sections), zone)
 
 
 def _other_problems(payload: dict[str, Any], known: list[FieldError]) -> list[FieldError]:

@@ -118,7 +118,7 @@ class ShipmentService:
         """Every finding a presentation would get; nothing is written."""
         parsed = parse_shipment(payload)
         authority = self._authority(session, parsed.authority, actor)
-        shipment = _build(parsed, authority)
+        shipment = self._declared(_build(parsed, authority))
         return self._assess(session, shipment, PRESENT, legal_date(shipment))
 
     def present(
@@ -146,7 +146,7 @@ class ShipmentService:
             if earlier is not None:
                 return Presentation(earlier, created=False)
 
-        shipment = _build(parsed, authority)
+        shipment = self._declared(_build(parsed, authority))
         shipment.idempotency_key, shipment.request_digest = idempotency_key, digest
         shipment.idempotency_owner = actor.name if idempotency_key is not None else None
         day, now = legal_date(shipment), self.clock()
@@ -205,6 +205,7 @@ class ShipmentService:
             raise ReasonRequired(f"'{action}' needs a written reason")
         inputs = inputs or {}
         _check_inputs(transition, inputs)
+        inputs = self._declared_inputs(shipment, action, inputs)
         amended = {name: inputs[name] for name in sorted(transition.amends) if name in inputs}
         day, now = legal_date(shipment), self.clock()
         findings = self._assess(session, shipment, action, day, inputs, now, amended)
@@ -300,6 +301,27 @@ class ShipmentService:
             lines.append(ReplayLine(event, recorded, replayed))
         return lines
 
+    # -- declared fields (issue 23) ------------------------------------------------------
+
+    def _declared(self, shipment: Shipment) -> Shipment:
+        """The presentation's declared fields checked and kept in their typed JSON form."""
+        fields = self.jurisdiction_of(shipment).fields
+        facts = facts_of(shipment)
+        shipment.details = fields.validate(
+            fields.presentation(facts), shipment.details, facts, legal_date(shipment), ""
+        )
+        return shipment
+
+    def _declared_inputs(
+        self, shipment: Shipment, action: str, inputs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The decision's declared inputs checked (``inputs.<name>`` when not), typed."""
+        fields = self.jurisdiction_of(shipment).fields
+        facts = facts_of(shipment)
+        return fields.validate(
+            fields.action(action, facts), inputs, facts, legal_date(shipment), "inputs."
+        )
+
     # -- internals ---------------------------------------------------------------------
 
     def _authority(self, session: Session, code: str, actor: Actor) -> Authority:
@@ -390,6 +412,15 @@ class ShipmentService:
 def legal_date(shipment: Shipment) -> date:
     """The presentation date in the authority's own zone: the date whose law applies."""
     return shipment.authority.local_date(shipment.presented_at)
+
+
+def facts_of(shipment: Shipment) -> dict[str, str]:
+    """What a declared field's ``required_when`` is tested against."""
+    return {
+        "direction": str(shipment.direction),
+        "goods": str(shipment.goods),
+        "authority": shipment.authority_code,
+    }
 
 
 def latest_findings(shipment: Shipment) -> list[FindingRecord]:

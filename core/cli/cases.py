@@ -10,42 +10,97 @@ from typing import Any
 
 import click
 
-from caratflow.cli.context import current_runtime, local_actor, print_shipment, unit
+from caratflow.cli.context import current_runtime, local_actor, print_shipment, unit, user_actor
+from caratflow.errors import InvalidInput
+from caratflow.jurisdiction.fields import from_dotted
+from caratflow.models import PendingDecision
+
+AS_USER = click.option(
+    "--as",
+    "as_user",
+    envvar="CARATFLOW_OPERATOR",
+    required=True,
+    metavar="USER",
+    help="The user deciding (their role, authorities and duties apply; the ledger names them). "
+    "Default: CARATFLOW_OPERATOR.",
+)
+INPUTS = click.option(
+    "--input",
+    "pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A field the jurisdiction declares (advance_notice.dispatch_on=2026-11-16); repeat.",
+)
+
+
+def _pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--input`` values as the nested fields they name, checked by the engine like HTTP."""
+    split = []
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            raise click.BadParameter(f"{pair!r}: write NAME=VALUE", param_hint="--input")
+        split.append((name.strip(), value))
+    try:
+        return from_dotted(split)
+    except InvalidInput as error:
+        raise click.BadParameter(str(error), param_hint="--input") from None
 
 
 @click.command()
 @click.argument("file", type=click.File("r"))
+@AS_USER
+@INPUTS
 @click.option("--idempotency-key", help="Present this file once, however often it is sent.")
-def present(file: Any, idempotency_key: str | None) -> None:
-    """Present a shipment from a JSON FILE ('-' for standard input)."""
+def present(file: Any, as_user: str, pairs: tuple[str, ...], idempotency_key: str | None) -> None:
+    """Present a shipment from a JSON FILE ('-' for standard input), with --input for the
+    fields its jurisdiction declares."""
     try:
         payload = json.load(file)
     except json.JSONDecodeError as error:
         raise click.ClickException(f"{file.name}: not valid JSON ({error})") from None
+    if isinstance(payload, dict):
+        payload = {**payload, **_pairs(pairs)}
     runtime = current_runtime()
     with unit() as session:
-        presented = runtime.shipments.present(session, payload, local_actor(), idempotency_key)
+        actor = user_actor(session, as_user)
+        presented = runtime.shipments.present(session, payload, actor, idempotency_key)
         print_shipment(runtime, presented.shipment)
 
 
 @click.command()
 @click.argument("shipment_id", type=int)
 @click.argument("action")
+@AS_USER
+@INPUTS
 @click.option("--reason", help="The written ground, where the law needs one.")
 @click.option("--version", "expected_version", type=int, help="Fail if the shipment changed.")
-def act(shipment_id: int, action: str, reason: str | None, expected_version: int | None) -> None:
-    """Take ACTION (verify, hold, release, ...) on a shipment."""
+def act(
+    shipment_id: int,
+    action: str,
+    as_user: str,
+    pairs: tuple[str, ...],
+    reason: str | None,
+    expected_version: int | None,
+) -> None:
+    """Take ACTION (verify, hold, release, ...) on a shipment as --as USER, with the
+    --input fields the action declares; four eyes apply as over HTTP."""
+    inputs = _pairs(pairs)
     runtime = current_runtime()
     with unit() as session:
-        shipment = runtime.shipments.act(
+        outcome = runtime.shipments.decide(
             session,
             shipment_id,
             action,
-            local_actor(),
+            user_actor(session, as_user),
             reason=reason,
             expected_version=expected_version,
+            inputs=inputs,
         )
-        print_shipment(runtime, shipment)
+        if isinstance(outcome, PendingDecision):
+            click.echo(f"requested: a second officer must confirm (request {outcome.id})", err=True)
+            outcome = runtime.shipments.get(session, shipment_id, user_actor(session, as_user))
+        print_shipment(runtime, outcome)
 
 
 @click.command()

@@ -11,14 +11,16 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import click
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from caratflow.accounts.provisioning import actor_for
 from caratflow.case.access import Actor
 from caratflow.case.representation import shipment_json
 from caratflow.config import Settings
 from caratflow.db import unit_of_work
 from caratflow.errors import CaratflowError
-from caratflow.models import Role
+from caratflow.models import Role, User
 from caratflow.pluginhost import UnknownPlugin
 from caratflow.runtime import Runtime
 
@@ -26,8 +28,8 @@ from caratflow.runtime import Runtime
 class CliContext:
     """The runtime built on first use, so ``--help`` and ``plugins list`` need no database."""
 
-    def __init__(self) -> None:
-        self._runtime: Runtime | None = None
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self._runtime = runtime
 
     def get(self) -> Runtime:
         if self._runtime is None:
@@ -58,6 +60,17 @@ def unit() -> Iterator[Session]:
             yield session
     except CaratflowError as error:
         raise click.ClickException(str(error)) from None
+
+
+def user_actor(session: Session, name: str) -> Actor:
+    """The named user as they act over HTTP: their role, authorities and duties (issue 23:
+    the CLI no longer decides as a local administrator bypassing the duties)."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None or not user.active:
+        raise click.ClickException(
+            f"no active user named {name!r}: decide as one (--as NAME, or CARATFLOW_OPERATOR)"
+        )
+    return actor_for(user)
 
 
 def local_actor() -> Actor:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
+from caratflow.jurisdiction.fields import Declarations, FieldsRegistrar
 from caratflow.jurisdiction.workflow import (
     Duty,
     Workflow,
@@ -95,6 +96,7 @@ class Contributions:
     notices: list[NoticeRule] = field(default_factory=list)
     lookups: list[LookupType] = field(default_factory=list)  # issue 10: peers may ask these
     addressees: list[Addressee] = field(default_factory=list)  # issue 24: the directory
+    fields: FieldsRegistrar | None = None  # issue 23: the typed fields its law needs
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,9 @@ class Jurisdiction:
     rules: tuple[Rule, ...]
     deadlines: tuple[DeadlineRule, ...] = ()  # issue 4: the legal clocks of these plugins
     notices: tuple[NoticeRule, ...] = ()  # what their decisions must tell others
+    fields: Declarations = field(
+        default_factory=Declarations
+    )  # issue 23: what their law asks to be filled in
 
 
 def authority_jurisdiction(host: Plugins, authority: Authority) -> Jurisdiction:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from caratflow.jurisdiction.clocks import DeadlineRule
     from caratflow.jurisdiction.contributions import AuthorityProfile
     from caratflow.jurisdiction.documents import DocumentType
+    from caratflow.jurisdiction.fields import FieldsRegistrar
     from caratflow.jurisdiction.lookups import LookupType
     from caratflow.jurisdiction.notices import Addressee, NoticeRule
     from caratflow.jurisdiction.reports import Report
@@ -85,6 +86,21 @@ def caratflow_demo_register(register: Callable[[Mapping[str, Any]], None]) -> No
     walk it along the workflow after presentation (with ``"inputs"`` where an action
     records choices), and ``"demo_parties": [...]`` to register its importer or exporter
     first. Return nothing.
+    """
+
+
+@hookspec
+def caratflow_fields_register(register: FieldsRegistrar) -> None:
+    """Declare the typed fields the plugin's law needs (``caratflow.jurisdiction.fields``):
+    ``register.presentation(Model, directions=…, goods=…)`` for a presentation,
+    ``register.action(action, Model)`` for a decision's inputs, and
+    ``register.record(action, Model, title=…)`` for a record added to a shipment after
+    presentation (an action whose transition ``amends`` those fields).
+
+    Called once per plugin at start-up. The engine validates what is presented or
+    decided against them for authorities that enable the plugin (a 422 naming the field,
+    nothing written) and stores their JSON form; the forms, the API schema and the CLI are
+    generated from them. Return nothing.
     """
 
 

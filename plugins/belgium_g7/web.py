@@ -162,6 +162,13 @@ _UNKNOWN = {404: ("no such identity (or another authority's)", ErrorOut)}
     ),
     tag="identities",
     body=IdentityIn,
+    example={
+        "id": "BE-ADO-2026-0001",
+        "kind": "polished",
+        "carats": "1.02",
+        "parents": [{"id": "BE-ADO-2026-P001"}],
+        "documents": ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    },
     responses={
         201: ("registered; its inclusion proof is pending", IdentityOut),
         **_DENIED,

@@ -17,6 +17,7 @@ from typing import Any
 from caratflow.jurisdiction.clocks import DeadlineRule
 from caratflow.jurisdiction.contributions import AuthorityProfile
 from caratflow.jurisdiction.documents import format_country
+from caratflow.jurisdiction.fields import FieldsRegistrar
 from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.jurisdiction.notices import Addressee, NoticeRule
 from caratflow.jurisdiction.reports import Report
@@ -25,6 +26,7 @@ from caratflow.jurisdiction.workflow import PRESENTED, WorkflowRegistrar
 from caratflow.law.rules import Rule
 from caratflow.plugins.eu.deadlines import DEADLINES
 from caratflow.plugins.eu.documents import caratflow_documents_register  # noqa: F401 - issue 5
+from caratflow.plugins.eu.fields import register_fields
 from caratflow.plugins.eu.messages import NOTICES, kp_authority
 from caratflow.plugins.eu.reports import REPORTS
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
@@ -68,6 +70,12 @@ def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
         directions={"export"},
         description="the unused Community certificate is returned (Art. 12(5))",
     )
+
+
+@hookimpl
+def caratflow_fields_register(register: FieldsRegistrar) -> None:
+    """An export's destination and lawful-import evidence; the ground of Art. 5(2)."""
+    register_fields(register)
 
 
 @hookimpl

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from caratflow.jurisdiction.contributions import AuthorityProfile
+from caratflow.jurisdiction.fields import FieldsRegistrar
 from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.jurisdiction.notices import Addressee, NoticeRule
 from caratflow.jurisdiction.reports import Report
@@ -28,6 +29,7 @@ from caratflow.jurisdiction.workflow import PRESENTED, STAY, WorkflowRegistrar
 from caratflow.law.rules import Rule
 from caratflow.plugins.norway.deadlines import advance_notice_in_time  # noqa: F401 - §8
 from caratflow.plugins.norway.documents import caratflow_documents_register  # noqa: F401
+from caratflow.plugins.norway.fields import RECORD_NOTICE, register_fields
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
 from caratflow.plugins.norway.messages import NOTICES
 from caratflow.plugins.norway.reports import REPORTS
@@ -41,7 +43,6 @@ from caratflow.plugins.norway.rules import (
 
 HERE = Path(__file__).parent
 BONDED = "bonded"
-OUTCOME = {"outcome": ("pass", "fail")}
 CONTROLS = {
     "control_documents": "document control: certificate against the advance notice (§11)",
     "control_identity": "identity control: seals, container and markings (§11)",
@@ -80,10 +81,16 @@ def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
             action,
             [PRESENTED, BONDED],
             STAY,
-            inputs=OUTCOME,
             requires_reason=action == "control_physical",
             description=description,
         )
+    register.transition(
+        RECORD_NOTICE,
+        [PRESENTED, BONDED],
+        STAY,
+        amends={"advance_notice"},
+        description="record the advance notice of §8 as it reached the authority",
+    )
     register.transition(
         "allow_late_registration",
         [PRESENTED, BONDED],
@@ -136,6 +143,12 @@ def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
         requires_reason=True,
         description="UD overturned the refusal: the shipment is examined again",
     )
+
+
+@hookimpl
+def caratflow_fields_register(register: FieldsRegistrar) -> None:
+    """The advance notice (§8) and the outcomes of the controls (§11), typed."""
+    register_fields(register)
 
 
 @hookimpl

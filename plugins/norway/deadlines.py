@@ -6,7 +6,8 @@ latest 1 working day before dispatch. Counted in the Norwegian calendar (holiday
 weekends and the authority's closure days) in Europe/Oslo: a notice received on
 Ascension Day for a dispatch the next day arrived 0 working days before, too late.
 
-The notice is given in the presented shipment's details::
+The notice is a declared field (``fields.AdvanceNotice``), given on presentation or
+recorded later (``record_advance_notice``)::
 
     "advance_notice": {"received_at": "2026-05-13T14:05:00+02:00", "dispatch_on": "2026-05-15"}
 
@@ -19,31 +20,29 @@ The period is a dated parameter (``parameters/deadlines.toml``); the legal text 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from caratflow.deadlines.keeping import calendar_of
-from caratflow.errors import FieldError, InvalidInput
 from caratflow.jurisdiction.clocks import DatedPeriod
 from caratflow.law.rules import Case, Verdict, passed, warn
+from caratflow.plugins.norway.fields import RECORD_NOTICE, AdvanceNotice
 from caratflow.plugins.norway.rules import PARAMETERS, RULES
 
 ADVANCE_NOTICE_PERIOD = DatedPeriod(PARAMETERS, "advance_notice_period")
 
 
-@RULES.rule("no.advance_notice", actions={"present"}, goods={"rough"})
+@RULES.rule("no.advance_notice", actions={"present", RECORD_NOTICE}, goods={"rough"})
 def advance_notice_in_time(case: Case) -> Verdict | None:
     """The advance notice reaches the authority at least 1 working day before dispatch (§8)."""
-    notice = case.shipment.details.get("advance_notice")
-    if not isinstance(notice, Mapping):
+    notice = AdvanceNotice.read(case.details.get("advance_notice"))
+    if notice is None:
         return warn(
             "no advance notice on the set form reached the authority before the shipment "
-            "(details.advance_notice)"
+            "(advance_notice)"
         )
-    if "received_at" not in notice:
-        return None  # a notice without its time of arrival: nothing to time it by
-    received_at, dispatch_on = _read(notice)
+    if notice.received_at is None or notice.dispatch_on is None:
+        return None  # a notice kept from before its fields were declared: nothing to time
+    received_at, dispatch_on = notice.received_at, notice.dispatch_on
     calendar = calendar_of(case.shipment.authority)
     period = ADVANCE_NOTICE_PERIOD(case.legal_date)
     latest = period.latest_before(calendar, dispatch_on)
@@ -71,25 +70,3 @@ def advance_notice_in_time(case: Case) -> Verdict | None:
         f"the dispatch on {dispatch_on:%A %d %B %Y}",
         **facts,
     )
-
-
-def _read(notice: Mapping[str, Any]) -> tuple[datetime, date]:
-    """The notice's instant and dispatch date, or a clear error naming the field."""
-    errors = []
-    received_at: datetime | None = None
-    dispatch_on: date | None = None
-    try:
-        received_at = datetime.fromisoformat(str(notice["received_at"]))
-        if received_at.tzinfo is None:
-            errors.append(
-                FieldError("advance_notice.received_at", "give the time zone, e.g. +02:00")
-            )
-    except ValueError:
-        errors.append(FieldError("advance_notice.received_at", "not an ISO 8601 date and time"))
-    try:
-        dispatch_on = date.fromisoformat(str(notice.get("dispatch_on")))
-    except ValueError:
-        errors.append(FieldError("advance_notice.dispatch_on", "not an ISO 8601 date (YYYY-MM-DD)"))
-    if errors or received_at is None or dispatch_on is None:
-        raise InvalidInput(errors)
-    return received_at, dispatch_on

@@ -13,7 +13,7 @@ document control), ``destination``, ``reexport`` and ``import_certificate`` (§5
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +24,7 @@ from caratflow.law.rules import Case, RuleBook, Verdict, hold, info, passed, ref
 from caratflow.ledger.sealing import reference
 from caratflow.models import DocumentStatus, Event
 from caratflow.plugins.norway.documents import COMPLETION, KP_CERTIFICATE
+from caratflow.plugins.norway.fields import AdvanceNotice
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
@@ -245,13 +246,13 @@ def recorded_control(case: Case, action: str, what: str) -> Verdict | None:
 @RULES.rule("no.control.document", goods={"rough"}, directions={"import"})
 def document_control(case: Case) -> Iterable[Verdict]:
     """Every import: the certificate matches the advance notice, field by field (§11)."""
-    notice = case.shipment.details.get("advance_notice")
-    if not isinstance(notice, Mapping):
+    given = AdvanceNotice.read(case.details.get("advance_notice"))
+    if given is None:
         yield hold(
             "no advance notice (§8) is on record: the certificate has nothing to be "
-            "compared with (details.advance_notice)"
+            "compared with (advance_notice)"
         )
-        notice = {}
+    notice = given.model_dump(exclude_none=True) if given else {}
     certificate = case.shipment.certificate
     announced = {
         "certificate_number": certificate.number,

@@ -140,12 +140,10 @@ def test_an_officer_presents_holds_and_releases_a_shipment(chromium, server, sho
 
     page.click("#decide >> text=release after remedial action")
     page.fill("#reason", "Botswana's authority re-sealed and confirmed the consignment")
-    page.fill(
-        "#particulars",
-        "ground = caused_by_another_authority\n"
-        "remedy = Botswana's authority re-sealed container C2\n"
-        "remedy_evidence = its letter BDO/2026/117",
-    )
+    # The ground of Art. 5(2) chosen from its list, the remedy typed in its fields (issue 23).
+    page.select_option("select[name='f.ground']", "caused_by_another_authority")
+    page.fill("input[name='f.remedy']", "Botswana's authority re-sealed container C2")
+    page.fill("input[name='f.remedy_evidence']", "its letter BDO/2026/117")
     page.click("form button[type=submit] >> nth=-1")
     page.wait_for_url(f"{server.url}/shipments/*")
     assert page.locator(".headline [data-state]").get_attribute("data-state") == "released"

@@ -214,13 +214,7 @@ def test_a_seal_mismatch_is_held(session, service, registered):
 def test_the_certificate_is_compared_with_the_advance_notice_field_by_field(
     session, service, registered
 ):
-    notice = {
-        "certificate_number": "CA123456",
-        "parcels": 3,
-        "carats": "123.450",
-        "exporter": "Arctic Rough Ltd",
-        "importer": IMPORTER,
-    }
+    notice = {**NOTICE, "parcels": 3, "carats": "123.450"}  # on the set form: timed (issue 23)
     findings = service.check(session, import_payload(advance_notice=notice), OFFICER)
     [document] = [f for f in findings if f.rule == "no.control.document"]
     assert document.outcome.value == "hold"

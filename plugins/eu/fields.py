@@ -1,0 +1,158 @@
+"""What Reg. (EC) 2368/2002 asks to be filled in, declared once (``caratflow_fields_register``).
+
+An export's destination and its evidence of lawful import (Art. 12(1)(a), Arts. 6 and 7,
+Annex V), and the ground of a remedial release (Art. 5(2)) as a closed choice of the
+grounds in force on the legal date. The rules in ``rules.py`` read these fields.
+"""
+
+from __future__ import annotations
+
+from caratflow.jurisdiction.fields import (
+    Amount,
+    Choice,
+    Count,
+    Country,
+    Date,
+    Declared,
+    FieldsRegistrar,
+    Text,
+    declared,
+)
+from caratflow.plugins.eu.rules import PARAMETERS
+
+ROUGH = {"rough"}
+EVIDENCE = ("confirmed_import", "annex_v_declaration", "lawful_presence")
+
+
+class LawfulImport(Declared):
+    """Conclusive evidence that the diamonds were lawfully imported (Art. 12(1)(a))."""
+
+    kind: Choice = declared(
+        "Evidence",
+        help="Which evidence shows the lawful import",
+        rule="eu.export.issue",
+        article="Reg. (EC) 2368/2002 Art. 12(1)(a)",
+        required_when=True,
+        choices=EVIDENCE,
+        example="annex_v_declaration",
+    )
+    certificate: Text = declared(
+        "Import certificate",
+        help="The certificate under which the diamonds were imported and confirmed here",
+        rule="eu.export.issue",
+        article="Reg. (EC) 2368/2002 Art. 12(1)(a)",
+    )
+    reference: Text = declared(
+        "Confirmation reference",
+        help="The reference of the confirmation of lawful presence",
+        rule="eu.certified_stocks",
+        article="Reg. (EC) 2368/2002 Arts. 6, 7",
+    )
+    # Free text, not a closed choice: a declaration by another body is a fact the rule
+    # judges (a hold naming it), not a typing error.
+    organisation: Text = declared(
+        "Organisation",
+        help="The Annex V organisation whose member signed the declaration",
+        rule="eu.export.wdc_declaration",
+        article="Reg. (EC) 2368/2002 Art. 12(1)(a), Annex V",
+        example="World Diamond Council",
+    )
+    member: Text = declared(
+        "Signing member",
+        rule="eu.export.wdc_declaration",
+        article="Reg. (EC) 2368/2002 Annex V",
+        example="Schupstraat Diamonds NV",
+    )
+    signed_on: Date = declared(
+        "Signed on", rule="eu.export.wdc_declaration", article="Reg. (EC) 2368/2002 Annex V"
+    )
+
+
+class Export(Declared):
+    """An export of rough diamonds (Arts. 11, 12)"""
+
+    destination: Country = declared(
+        "Destination country",
+        help="The Kimberley Process participant the diamonds are exported to",
+        rule="kp.no_non_participants",
+        article="Reg. (EC) 2368/2002 Art. 11",
+        example="IN",
+    )
+    lawful_import: LawfulImport = declared(
+        "Evidence of lawful import",
+        rule="eu.export.issue",
+        article="Reg. (EC) 2368/2002 Art. 12(1)(a)",
+    )
+
+
+class RemedialRelease(Declared):
+    """A release after remedial action (Art. 5(2))"""
+
+    ground: Choice = declared(
+        "Ground of the release",
+        help="Why the consignment may be released after remedial action",
+        rule="eu.remedial_release",
+        article="Reg. (EC) 2368/2002 Art. 5(2)",
+        required_when=True,
+        choices=lambda day: PARAMETERS.value("remedial_release_grounds", day),
+        example="not_knowing_or_intentional",
+    )
+    remedy: Text = declared(
+        "Remedial action taken",
+        help="What was done so that the conditions of Art. 3 are met",
+        rule="eu.remedial_release",
+        article="Reg. (EC) 2368/2002 Art. 5(2)",
+    )
+    remedy_evidence: Text = declared(
+        "Evidence of the remedy",
+        help="What shows the remedy (a document's reference, a new certificate)",
+        rule="eu.remedial_release",
+        article="Reg. (EC) 2368/2002 Art. 5(2)",
+    )
+
+
+class ImportVerification(Declared):
+    """The verification of an import (Art. 4(5))"""
+
+    method: Choice = declared(
+        "Verification method",
+        help="Every container opened, or those a risk analysis selected",
+        rule="eu.verify.method",
+        article="Reg. (EC) 2368/2002 Art. 4(5)",
+        choices=lambda day: PARAMETERS.value("verification_methods", day),
+        example="every_container",
+    )
+    counted_parcels: Count = declared(
+        "Parcels counted",
+        rule="eu.import.identifies",
+        article="Reg. (EC) 2368/2002 Art. 3(c)",
+        unit="parcels",
+        example=2,
+    )
+    weighed_carats: Amount = declared(
+        "Carats weighed",
+        rule="eu.import.identifies",
+        article="Reg. (EC) 2368/2002 Art. 3(c)",
+        unit="ct",
+        example="123.45",
+    )
+
+
+class ExportValidation(Declared):
+    """The validation of a Community certificate (Art. 12(2))"""
+
+    sealed_under_supervision: Choice = declared(
+        "Sealed under supervision",
+        help="The containers were sealed under the authority's supervision",
+        rule="eu.export.validate",
+        article="Reg. (EC) 2368/2002 Art. 12(2)",
+        choices=("yes", "no"),
+        example="yes",
+    )
+
+
+def register_fields(register: FieldsRegistrar) -> None:
+    register.presentation(Export, directions={"export"}, goods=ROUGH)
+    register.action("remediate", RemedialRelease, goods=ROUGH)
+    register.action("verify", ImportVerification, directions={"import"}, goods=ROUGH)
+    register.action("verify", ExportValidation, directions={"export"}, goods=ROUGH)

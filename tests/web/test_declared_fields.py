@@ -1,0 +1,143 @@
+"""Declared fields (issue 23): what a plugin's law needs is validated against its declaration,
+with a 422 naming the field and nothing written, kept in its typed JSON form, and read back
+typed by the rules, through the API as a customs system or a broker sends it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from caratflow.models import Event, Role, Shipment
+from caratflow.plugins.norway.fields import AdvanceNotice
+from caratflow.testing.payloads import export_payload, shipment_payload
+
+NOTICE = {"received_at": "2026-11-13T14:05:00+01:00", "dispatch_on": "2026-11-16"}
+
+
+def norwegian(**changes):
+    return shipment_payload(
+        authority="NO", entry_point="OSL", presented_at="2026-11-17T08:30:00+01:00", **changes
+    )
+
+
+def count(session, model) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def headers(make_token, authority: str, **extra) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(Role.OFFICER, authority)}", **extra}
+
+
+def findings(body) -> dict[str, str]:
+    return {f["rule"]: f["outcome"] for f in body["findings"]}
+
+
+def test_an_advance_notice_without_its_dispatch_date_is_a_422_naming_the_field_and_writes_nothing(
+    client, make_token, session
+):
+    before = count(session, Shipment)
+    bad = norwegian(advance_notice={"received_at": "13 November", "extra": 1})
+    answer = client.post("/api/v1/shipments", json=bad, headers=headers(make_token, "NO"))
+    assert answer.status_code == 422, answer.json
+    named = {e["field"] for e in answer.json["errors"]}
+    assert named == {
+        "advance_notice.received_at",
+        "advance_notice.dispatch_on",
+        "advance_notice.extra",
+    }
+    assert count(session, Shipment) == before
+
+
+def test_the_advance_notice_is_stored_typed_and_read_typed_by_the_rule(client, make_token, session):
+    notice = {**NOTICE, "carats": 123, "parcels": "2"}
+    answer = client.post(
+        "/api/v1/shipments",
+        json=norwegian(advance_notice=notice),
+        headers=headers(make_token, "NO"),
+    )
+    assert answer.status_code == 201, answer.json
+    assert findings(answer.json)["no.advance_notice"] == "pass"
+    stored = session.get(Shipment, answer.json["id"]).details["advance_notice"]
+    assert stored == {**NOTICE, "carats": "123", "parcels": 2}
+    typed = AdvanceNotice.read(stored)
+    assert isinstance(typed.received_at, datetime) and typed.received_at.utcoffset() is not None
+
+
+def test_an_advance_notice_that_arrives_later_is_added_as_a_record_and_timed(
+    client, make_token, session
+):
+    auth = headers(make_token, "NO")
+    presented = client.post("/api/v1/shipments", json=norwegian(), headers=auth).json
+    assert findings(presented)["no.advance_notice"] == "warn"
+    assert "record_advance_notice" in presented["available_actions"]
+    base = f"/api/v1/shipments/{presented['id']}/actions/record_advance_notice"
+
+    late = {"received_at": "2026-11-16T09:00:00+01:00", "dispatch_on": "2026-11-16"}
+    missing = client.post(base, json={"inputs": {}}, headers={**auth, "If-Match": '"1"'})
+    assert missing.status_code == 422
+    assert [e["field"] for e in missing.json["errors"]] == ["inputs.advance_notice"]
+
+    recorded = client.post(
+        base, json={"inputs": {"advance_notice": late}}, headers={**auth, "If-Match": '"1"'}
+    )
+    assert recorded.status_code == 200, recorded.json
+    assert session.get(Shipment, presented["id"]).details["advance_notice"] == late
+    [event] = session.scalars(
+        select(Event).where(
+            Event.shipment_id == presented["id"], Event.action == "record_advance_notice"
+        )
+    )
+    timed = {f.rule: f for f in event.findings}["no.advance_notice"]
+    assert (timed.outcome, timed.data["received_on"]) == ("warn", "2026-11-16")
+
+
+def test_a_control_without_its_outcome_is_refused_naming_the_input(client, make_token, session):
+    auth = headers(make_token, "NO")
+    presented = client.post(
+        "/api/v1/shipments", json=norwegian(advance_notice=NOTICE), headers=auth
+    ).json
+    base = f"/api/v1/shipments/{presented['id']}/actions/control_documents"
+    events = count(session, Event)
+    for inputs, message in (({}, "required"), ({"outcome": "fine"}, "choose one of: pass, fail")):
+        refused = client.post(base, json={"inputs": inputs}, headers={**auth, "If-Match": '"1"'})
+        assert refused.status_code == 422
+        [error] = refused.json["errors"]
+        assert error["field"] == "inputs.outcome" and message in error["message"]
+    assert count(session, Event) == events
+    passed = client.post(
+        base, json={"inputs": {"outcome": "pass"}}, headers={**auth, "If-Match": '"1"'}
+    )
+    assert passed.status_code == 200, passed.json
+
+
+def test_an_export_destination_must_be_a_country_and_its_evidence_a_declared_kind(
+    client, make_token, session
+):
+    before = count(session, Shipment)
+    bad = export_payload(destination="India", lawful_import={"kind": "trust_me"})
+    answer = client.post("/api/v1/shipments", json=bad, headers=headers(make_token, "BE"))
+    assert answer.status_code == 422
+    assert {e["field"] for e in answer.json["errors"]} == {"destination", "lawful_import.kind"}
+    assert count(session, Shipment) == before
+
+
+def test_the_remedial_release_ground_is_a_closed_choice_of_article_5_2(client, make_token):
+    auth = headers(make_token, "BE")
+    held = client.post(
+        "/api/v1/shipments",
+        json=shipment_payload(**{"containers.0.seals_intact": False}),
+        headers=auth,
+    ).json
+    base = f"/api/v1/shipments/{held['id']}"
+    client.post(f"{base}/actions/hold", json={"reason": "seal broken"}, headers=auth)
+    refused = client.post(
+        f"{base}/actions/remediate",
+        json={"reason": "fixed", "inputs": {"ground": "asked nicely"}},
+        headers=auth,
+    )
+    assert refused.status_code == 422
+    [error] = refused.json["errors"]
+    assert error["field"] == "inputs.ground"
+    assert "not_knowing_or_intentional, caused_by_another_authority" in error["message"]
