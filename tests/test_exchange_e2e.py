@@ -64,12 +64,13 @@ def dutch_authority(*plugins: str) -> Authority:
     )
 
 
-def call(url: str, token: str, body: Any) -> tuple[int, dict[str, Any]]:
+def call(url: str, token: str, body: Any, **headers: str) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
         method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        | {name.replace("_", "-"): value for name, value in headers.items()},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -231,7 +232,8 @@ def test_an_export_is_announced_compared_confirmed_and_closed_across_two_nodes(
             [compared] = [f for f in presented["findings"] if f["rule"] == "kp.electronic_messages"]
             assert (compared["outcome"], compared["data"]["announced_by"]) == ("pass", "BE")
 
-            status, verified = call(f"{api}/{presented['id']}/actions/verify", token, {})
+            url = f"{api}/{presented['id']}/actions/verify"
+            status, verified = call(url, token, {}, If_Match=f'"{presented["version"]}"')
             assert status == 200, verified
 
         # -- NL's confirmation goes back to BE and closes the item there --------------------

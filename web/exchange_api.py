@@ -59,7 +59,31 @@ class MessageIn(BaseModel):
 
 
 class EnvelopeIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """A message another authority's node signed with its ledger key (Ed25519), as its
+    outbox sends it; the receiver checks it with the key registered for that peer."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "message": {
+                        "id": "NL:outbox:4711",
+                        "type": "eu.import_confirmation",
+                        "from": "NL",
+                        "to": "BE",
+                        "created_at": "2026-11-23T09:41:07Z",
+                        "subject": "Import confirmation for EC004211",
+                        "body": "The consignment under certificate EC004211 arrived in NL.",
+                        "data": {"certificate": "EC004211", "carats": "123.45", "parcels": 2},
+                    },
+                    "key_id": "3f9a6c21d0e4b7a5",
+                    "signature": "nq2x0Xc2m1Vx3uQk1d7l8r4Zc8kY0p5oGJtW9Qm3f2hV6sLr1bTq0aUeZ4yN"
+                    "8cXw7vK2jH5gF3dS1aP9oI6uYt==",
+                }
+            ]
+        },
+    )
 
     message: MessageIn
     key_id: str = Field(description="16 hex digits naming the signing key")
@@ -210,6 +234,21 @@ def receive() -> Response:
     tag="exchange",
     public=True,
     body=EnvelopeIn,
+    body_example={
+        "message": {
+            "id": "lookup:5b0c1e9f3a7d4e2c8b6a1f0e9d8c7b6a",
+            "type": "g7.digital_identity",
+            "from": "NL",
+            "to": "BE",
+            "created_at": "2026-11-23T09:41:07Z",
+            "subject": "Look-up (g7.digital_identity): BE-GIA-2231",
+            "body": "Diamantkantoor Nederland asks about identity BE-GIA-2231.",
+            "data": {"identity": "BE-GIA-2231"},
+        },
+        "key_id": "3f9a6c21d0e4b7a5",
+        "signature": "Jr7pW0y4Lk2Qf8s1Vb6Xn3Md9Tg5Ha0Ce7Zu2Io4Ep8Ry1Aw6Sx3Fl9Kj5Nh0Gq"
+        "2Bt7Dv4Pm8Yc1Ox6Uz3WrLa==",
+    },
     responses={
         200: ("the signed answer", AnswerEnvelopeOut),
         401: ("unsigned, not verifying, or stale", RefusalOut),
