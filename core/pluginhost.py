@@ -149,7 +149,10 @@ class PluginHost:
         profiles: dict[str, tuple[AuthorityProfile, list[str]]] = {}
         for name, contributed in self._contributions.items():
             for profile in contributed.authorities:
-                profiles.setdefault(profile.code, (profile, []))[1].append(name)
+                known, plugins = profiles.setdefault(profile.code, (profile, []))
+                plugins.append(name)
+                if known.hold_target is None and profile.hold_target is not None:
+                    profiles[profile.code] = (profile, plugins)  # the plugin that sets one
         return profiles
 
     def demo_payloads(self) -> list[Mapping[str, Any]]:

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from caratflow.accounts import people
-from caratflow.case import access, foureyes, queries
+from caratflow.case import access, foureyes, queries, workbench
 from caratflow.case.access import Permission
 from caratflow.case.representation import event_json, shipment_json
 from caratflow.case.schemas import parse_shipment
@@ -284,6 +284,7 @@ def _detail(shipment_id: int) -> dict[str, Any]:
         "four_eyes": foureyes.four_eyes_actions(db(), shipment.authority_code),
         "button": EmptyForm(),
         "inputs_of": _inputs,
+        "claim": workbench.claims_on(db(), [shipment.id]).get(shipment.id),  # issue 26
     }
 
 

@@ -20,7 +20,7 @@ from caratflow.jurisdiction.workflow import (
 from caratflow.law.rules import Rule
 
 if TYPE_CHECKING:
-    from caratflow.jurisdiction.clocks import DeadlineRule
+    from caratflow.jurisdiction.clocks import DatedPeriod, DeadlineRule
     from caratflow.jurisdiction.documents import DocumentType
     from caratflow.jurisdiction.lookups import LookupType
     from caratflow.jurisdiction.notices import NoticeRule
@@ -37,6 +37,9 @@ class AuthorityProfile:
     country: str
     zone: str
     subdivision: str | None = None
+    # Issue 26: how long a held shipment may wait for its next decision before the
+    # officers' start page lists it as held too long: a service target, kept dated.
+    hold_target: DatedPeriod | None = None
 
 
 @dataclass

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from caratflow.jurisdiction.clocks import DeadlineRule
+from caratflow.jurisdiction.clocks import DatedPeriod, DeadlineRule
 from caratflow.jurisdiction.contributions import AuthorityProfile
 from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.jurisdiction.notices import NoticeRule
@@ -25,7 +25,7 @@ from caratflow.plugins.eu.deadlines import DEADLINES
 from caratflow.plugins.eu.documents import caratflow_documents_register  # noqa: F401 - issue 5
 from caratflow.plugins.eu.messages import NOTICES
 from caratflow.plugins.eu.reports import REPORTS
-from caratflow.plugins.eu.rules import RULES
+from caratflow.plugins.eu.rules import PARAMETERS, RULES
 from caratflow.plugins.eu.scope import keep_until
 
 HERE = Path(__file__).parent
@@ -81,6 +81,7 @@ def caratflow_authorities_register(register: Callable[[AuthorityProfile], None])
             name="FPS Economy, Diamond Office Antwerp",
             country="BE",
             zone="Europe/Brussels",
+            hold_target=DatedPeriod(PARAMETERS, "hold_target"),
         )
     )
 

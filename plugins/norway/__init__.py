@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from caratflow.jurisdiction.clocks import DatedPeriod
 from caratflow.jurisdiction.contributions import AuthorityProfile
 from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.jurisdiction.notices import NoticeRule
@@ -31,7 +32,7 @@ from caratflow.plugins.norway.documents import caratflow_documents_register  # n
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
 from caratflow.plugins.norway.messages import NOTICES
 from caratflow.plugins.norway.reports import REPORTS
-from caratflow.plugins.norway.rules import AUTHORITY, CLEARANCE, RULES, keep_until
+from caratflow.plugins.norway.rules import AUTHORITY, CLEARANCE, PARAMETERS, RULES, keep_until
 
 HERE = Path(__file__).parent
 BONDED = "bonded"
@@ -140,7 +141,15 @@ def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
 
 @hookimpl
 def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
-    register(AuthorityProfile(AUTHORITY, "Norges Gullsmedforbund", "NO", "Europe/Oslo"))
+    register(
+        AuthorityProfile(
+            AUTHORITY,
+            "Norges Gullsmedforbund",
+            "NO",
+            "Europe/Oslo",
+            hold_target=DatedPeriod(PARAMETERS, "hold_target"),
+        )
+    )
 
 
 @hookimpl
