@@ -158,6 +158,16 @@ class Param:
     description: str
     schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
     required: bool = False
+    # The values a deployment allows, where only the running app knows them (the states
+    # its plugins add): the document lists them as the enum and a request outside is a 422.
+    choices: Callable[[], Sequence[str]] | None = None
+
+    def allowed(self) -> Sequence[str] | None:
+        """The enumeration of values, if the parameter has one."""
+        if self.choices is not None:
+            return list(self.choices())
+        enum = self.schema.get("enum")
+        return list(enum) if enum is not None else None
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,8 @@ class Operation:
     tag: str = "shipments"
     body: type[BaseModel] | None = None
     body_required: bool = True
+    # The request body's example where the model's own (its ``examples``) is not this one's.
+    body_example: Mapping[str, Any] | None = None
     responses: Mapping[int, tuple[str, type[BaseModel] | None]] = field(default_factory=dict)
     query: Sequence[Param] = ()
     headers: Sequence[Param] = ()
@@ -174,7 +186,6 @@ class Operation:
     # Other media types an answer may have (e.g. ``{200: {"text/csv": {"type": "string"}}}``).
     other_content: Mapping[int, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     public: bool = False
-    example: Any = None  # issue 23: a request body as a client would send it
 
 
 def operation(**kwargs: Any) -> Callable[[F], F]:

@@ -612,6 +612,20 @@ class PendingDecision(Base):
     closed_at: Mapped[datetime | None]
 
 
+class CaseClaim(Base):
+    """An officer saying "I am on this case" (issue 26): shown to colleagues, never a lock
+    on the law (anyone the law lets decide still may); released by the officer, or taken
+    over by a colleague, openly."""
+
+    __tablename__ = "case_claim"
+
+    shipment_id: Mapped[int] = mapped_column(
+        ForeignKey("shipment.id", ondelete="CASCADE"), primary_key=True
+    )
+    claimed_by: Mapped[str] = mapped_column(String(120), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # The shipment list pages newest first within an authority, optionally by state: both
 # walk an index in order and stop after one page, however many rows are stored.
 Index("ix_shipment_authority_id", Shipment.authority_code, Shipment.id)

@@ -45,7 +45,7 @@ class UnknownPlugin(LookupError):
     pass
 
 
-_FILLABLE = ("subdivision", "entry_points", "offices", "series", "duties", "source")
+_FILLABLE = ("subdivision", "entry_points", "offices", "series", "duties", "source", "hold_target")
 
 
 def _richness(profile: AuthorityProfile) -> int:

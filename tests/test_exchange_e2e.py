@@ -62,12 +62,13 @@ ART_8 = "eu.import_confirmation"
 PASS = {"outcome": "pass"}
 
 
-def call(url: str, token: str, body: Any) -> tuple[int, dict[str, Any]]:
+def call(url: str, token: str, body: Any, **headers: str) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
         method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        | {name.replace("_", "-"): value for name, value in headers.items()},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -255,6 +256,7 @@ def test_antwerp_exports_to_norway_whose_node_controls_the_import_and_confirms_i
             assert status == 201, presented
             [compared] = [f for f in presented["findings"] if f["rule"] == ANNOUNCEMENT]
             assert (compared["outcome"], compared["data"]["announced_by"]) == ("pass", "BE")
+            answer = presented
             for action, inputs in [
                 ("store_bonded", {}),
                 ("control_documents", PASS),
@@ -262,7 +264,8 @@ def test_antwerp_exports_to_norway_whose_node_controls_the_import_and_confirms_i
                 ("verify", {}),
             ]:
                 url = f"{api}/{presented['id']}/actions/{action}"
-                status, answer = call(url, token, {"inputs": inputs} if inputs else {})
+                body = {"inputs": inputs} if inputs else {}
+                status, answer = call(url, token, body, If_Match=f'"{answer["version"]}"')
                 assert status == 200, (action, answer)
             assert answer["state"] == "verified"
 

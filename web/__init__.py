@@ -69,6 +69,9 @@ def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None 
     from caratflow.web import exchange_api  # issue 10: signed messages from peer authorities
 
     app.register_blueprint(exchange_api.blueprint)
+    from caratflow.web import work  # issue 26: an officer's start page, claims
+
+    app.register_blueprint(work.blueprint)
     for unavailable in DATABASE_UNAVAILABLE:  # issue 11
         app.register_error_handler(unavailable, database_unavailable)
     return app

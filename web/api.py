@@ -9,9 +9,21 @@ that actor. Each view's ``@operation`` feeds ``/api/v1/openapi.json``.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+import flask_swagger_ui
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from pydantic import ValidationError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
@@ -24,7 +36,14 @@ from caratflow.case import queries
 from caratflow.case.access import Actor, Permission, require
 from caratflow.case.representation import deadline_json, event_json, shipment_json
 from caratflow.case.schemas import ShipmentIn, field_errors
-from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, InvalidInput
+from caratflow.errors import (
+    CaratflowError,
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from caratflow.faces import ErrorOut, Param, operation
 from caratflow.models import Direction, Goods, PendingDecision, Shipment
 from caratflow.records.reports import run_report, submit_report
@@ -58,6 +77,23 @@ class Unauthorized(CaratflowError):
     status = 401
 
 
+class PreconditionRequired(CaratflowError):
+    """RFC 6585: an action without If-Match would decide on a version nobody saw."""
+
+    status = 428
+
+
+# Swagger UI as the flask-swagger-ui distribution ships it: served from here, no CDN.
+DOCS_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
+DOCS_FILES = ("swagger-ui.css", "swagger-ui-bundle.js")
+
+
+def deployment_states() -> list[str]:
+    """Every state a shipment can be in under the plugins this deployment enables."""
+    host = runtime().plugins
+    return list(host.jurisdiction(host.plugin_names).workflow.states)
+
+
 # What most operations may answer besides success.
 _DENIED = {
     401: ("no valid bearer token", ErrorOut),
@@ -66,10 +102,11 @@ _DENIED = {
 _UNKNOWN = {404: ("no such shipment (or another authority's)", ErrorOut)}
 _BAD = {422: ("invalid input: every bad field is named", ErrorOut)}
 _ETAG = {"ETag": "the shipment's version, quoted"}
+_LOCATION = {"Location": "the shipment's URL"}
 _ID = Param("shipment_id", "")
 _TEXT = {"type": "string"}
 _FILTERS = [
-    Param("state", "only shipments in this state"),
+    Param("state", "only shipments in this state", choices=deployment_states),
     Param("authority", "only this authority's (one of yours)"),
     Param("goods", "rough, polished or synthetic", _TEXT | {"enum": [g.value for g in Goods]}),
     Param("direction", "import, export or transit", _TEXT | {"enum": [d.value for d in Direction]}),
@@ -121,6 +158,32 @@ def openapi() -> Response:
     return _json(declared_api.describe(described, runtime().plugins))
 
 
+@blueprint.get("/docs")
+@operation(
+    summary="An interactive viewer of this document (Swagger UI, served from here)",
+    tag="service",
+    public=True,
+    responses={200: ("the viewer, an HTML page", None)},
+    other_content={200: {"text/html": {"type": "string"}}},
+)
+def docs() -> str:
+    return render_template("api/docs.html")  # under the app's CSP: no inline script or style
+
+
+@blueprint.get("/docs/<name>")
+@operation(
+    summary="The viewer's script and stylesheet",
+    tag="service",
+    public=True,
+    responses={200: ("the file", None), 404: ("not one of the viewer's files", ErrorOut)},
+    other_content={200: {"text/css": {"type": "string"}, "text/javascript": {"type": "string"}}},
+)
+def docs_asset(name: str) -> Response:
+    if name not in DOCS_FILES:
+        raise NotFound(f"no file {name!r} of the API viewer")
+    return send_from_directory(DOCS_ASSETS, name, max_age=86400)
+
+
 @blueprint.post("/shipments")
 @operation(
     summary="Present a shipment",
@@ -130,7 +193,7 @@ def openapi() -> Response:
         "one (header Idempotent-Replayed); the same key with another shipment is a 409."
     ),
     body=ShipmentIn,
-    example=SHIPMENT_EXAMPLE,
+    body_example=SHIPMENT_EXAMPLE,
     headers=[
         Param(
             "Idempotency-Key",
@@ -145,7 +208,7 @@ def openapi() -> Response:
         409: ("the Idempotency-Key was used for another shipment", ErrorOut),
         **_BAD,
     },
-    response_headers={201: _ETAG, 200: _ETAG},
+    response_headers={201: {**_ETAG, **_LOCATION}, 200: {**_ETAG, **_LOCATION}},
 )
 def present() -> Response:
     actor = _actor()
@@ -153,6 +216,7 @@ def present() -> Response:
     presented = runtime().shipments.present(db(), _body(), actor, idempotency_key=key)
     db().commit()
     response = _shipment_response(presented.shipment, 201 if presented.created else 200)
+    response.headers["Location"] = url_for(".get_shipment", shipment_id=presented.shipment.id)
     if not presented.created:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -163,7 +227,7 @@ def present() -> Response:
     summary="Completeness pre-check: every finding a presentation would get",
     description="Nothing is recorded. Brokers send a file here before it reaches the counter.",
     body=ShipmentIn,
-    example=SHIPMENT_EXAMPLE,
+    body_example=SHIPMENT_EXAMPLE,
     responses={200: ("the findings", CheckOut), **_DENIED, **_BAD},
 )
 def check() -> Response:
@@ -189,8 +253,8 @@ def list_shipments() -> Response:
     filters = queries.ShipmentFilter(
         state=args.get("state") or None,
         authority=args.get("authority") or None,
-        goods=_choice("goods", Goods),
-        direction=_choice("direction", Direction),
+        goods=args.get("goods"),  # enumerations: refused outside them before the view
+        direction=args.get("direction"),
         certificate=args.get("certificate") or None,
         presented_from=_day("presented_from"),
         presented_before=_day("presented_to", next_day=True),
@@ -228,15 +292,16 @@ def get_shipment(shipment_id: int) -> Response:
 @operation(
     summary="Take a decision (verify, hold, release, export, remediate, refuse, …)",
     description=(
-        "Send If-Match with the version you decided on: a stale one is a 409. A rule "
+        "Send If-Match with the version you decided on: without it a 428, a stale one "
+        "is a 409. A rule "
         "that holds or refuses makes it a 422 with the findings and their articles. "
         "Where the authority wants four eyes, the first officer's call records a "
         "request (202) and a second officer's same call takes the decision."
     ),
     body=ActionIn,
     body_required=False,
-    example=ACTION_EXAMPLE,
-    headers=[Param("If-Match", "the version (ETag) the decision was taken on")],
+    body_example=ACTION_EXAMPLE,
+    headers=[Param("If-Match", "the version (ETag) the decision was taken on", required=True)],
     responses={
         200: ("decided", ShipmentOut),
         202: ("requested; a second officer confirms", PendingAnswer),
@@ -244,6 +309,7 @@ def get_shipment(shipment_id: int) -> Response:
         **_UNKNOWN,
         409: ("stale version, or not possible in this state", ErrorOut),
         422: ("a reason or choice is missing, or the law forbids it", ErrorOut),
+        428: ("no If-Match: say which version you decided on", ErrorOut),
     },
     response_headers={200: _ETAG, 202: _ETAG},
 )
@@ -342,7 +408,7 @@ def report(report: str) -> Response:
     ),
     tag="reports",
     body=SubmissionIn,
-    example=SUBMISSION_EXAMPLE,
+    body_example=SUBMISSION_EXAMPLE,
     responses={
         202: ("queued", SubmissionOut),
         **_DENIED,
@@ -480,24 +546,16 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     return inputs.optional_whole_number(request.args.get(name), name, default, low, high)
 
 
-def _choice(name: str, kind: type[Goods] | type[Direction]) -> str | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if raw not in {k.value for k in kind}:
-        allowed = ", ".join(k.value for k in kind)
-        raise InvalidInput([FieldError(name, f"one of {allowed}")])
-    return raw
-
-
 def _day(name: str, next_day: bool = False) -> datetime | None:
     return inputs.day_start(request.args.get(name), name, days=1 if next_day else 0)
 
 
-def _if_match() -> int | None:
+def _if_match() -> int:
     raw = request.headers.get("If-Match")
     if raw is None:
-        return None
+        raise PreconditionRequired(
+            "If-Match is required: send the ETag of the version you decided on"
+        )
     tag = raw.strip().removeprefix("W/").strip('"')
     try:
         return inputs.whole_number(tag, "If-Match")

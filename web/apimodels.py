@@ -152,9 +152,12 @@ class ReportOut(Out):
 
 
 class SubmissionIn(BaseModel):
-    """Which period of a report to send to its recipient."""
+    """Which period of a report to send to its recipient; ``authority`` only if you act
+    for more than one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"period": "2026-11", "authority": "BE"}]}
+    )
 
     period: Annotated[str, StringConstraints(max_length=20)]
     authority: Annotated[str, StringConstraints(max_length=10)] | None = None
@@ -173,9 +176,25 @@ class SubmissionOut(Out):
 
 
 class ActionIn(BaseModel):
-    """The body of an action: the written ground, and the choices the transition asks for."""
+    """The body of an action: the written ground (required to hold, refuse or remediate),
+    and the inputs the transition asks for (e.g. ``remedy`` and ``remedy_evidence`` for
+    ``remediate``). A verification needs no body; a second officer confirming a four-eyes
+    request sends none."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "Seal BW-7732 on container C2 found broken; container resealed",
+                    "inputs": {
+                        "remedy": "the Botswana authority inspected and resealed container C2",
+                        "remedy_evidence": "letter of the Ministry of Minerals, ref. KP-2026-117",
+                    },
+                }
+            ]
+        },
+    )
 
     reason: Annotated[str, StringConstraints(max_length=4000)] | None = None
     inputs: dict[Annotated[str, StringConstraints(max_length=60)], Any] = {}

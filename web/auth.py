@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import segno
 from flask import (
     Blueprint,
     current_app,
@@ -136,7 +137,9 @@ def enrol() -> Any:
         status = 401
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     uri = profiles.provisioning_uri(secret, user.name)
-    return render_template("enrol.html", form=form, secret=grouped, uri=uri), status
+    # Issue 26: a QR code to scan, beside the key to type; an image, so the CSP allows it.
+    qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2, dark="#111")
+    return render_template("enrol.html", form=form, secret=grouped, uri=uri, qr=qr), status
 
 
 @blueprint.post("/logout")

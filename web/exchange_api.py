@@ -59,9 +59,31 @@ class MessageIn(BaseModel):
 
 
 class EnvelopeIn(BaseModel):
-    """A signed message between authorities' nodes: the message and its signature."""
+    """A message another authority's node signed with its ledger key (Ed25519), as its
+    outbox sends it; the receiver checks it with the key registered for that peer."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "message": {
+                        "id": "NL:outbox:4711",
+                        "type": "eu.import_confirmation",
+                        "from": "NL",
+                        "to": "BE",
+                        "created_at": "2026-11-23T09:41:07Z",
+                        "subject": "Import confirmation for EC004211",
+                        "body": "The consignment under certificate EC004211 arrived in NL.",
+                        "data": {"certificate": "EC004211", "carats": "123.45", "parcels": 2},
+                    },
+                    "key_id": "3f9a6c21d0e4b7a5",
+                    "signature": "nq2x0Xc2m1Vx3uQk1d7l8r4Zc8kY0p5oGJtW9Qm3f2hV6sLr1bTq0aUeZ4yN"
+                    "8cXw7vK2jH5gF3dS1aP9oI6uYt==",
+                }
+            ]
+        },
+    )
 
     message: MessageIn
     key_id: str = Field(description="16 hex digits naming the signing key")
@@ -71,22 +93,6 @@ class EnvelopeIn(BaseModel):
         description="base64 Ed25519 signature of 'caratflow exchange message v1\\n' "
         "followed by the canonical JSON (RFC 8785) of message",
     )
-
-
-ENVELOPE_EXAMPLE = {
-    "message": {
-        "id": "NL-2026-000123",
-        "type": "eu.import_confirmation",
-        "from": "NL",
-        "to": "BE",
-        "created_at": "2026-11-21T09:00:00Z",
-        "subject": "Import confirmed: EC004211",
-        "body": "The consignment under certificate EC004211 arrived and was verified.",
-        "data": {"certificate": "EC004211", "carats": "123.45", "parcels": 2},
-    },
-    "key_id": "3f2a9c0d1b7e4a56",
-    "signature": "A" * 86 + "==",
-}
 
 
 class LeafOut(Out):
@@ -200,7 +206,6 @@ class LookupFailedOut(ErrorOut):
     tag="exchange",
     public=True,
     body=EnvelopeIn,
-    example=ENVELOPE_EXAMPLE,
     responses={
         202: ("stored and sealed", ReceiptOut),
         401: ("unsigned, or the signature does not verify", RefusalOut),
@@ -235,7 +240,21 @@ def receive() -> Response:
     tag="exchange",
     public=True,
     body=EnvelopeIn,
-    example=ENVELOPE_EXAMPLE,
+    body_example={
+        "message": {
+            "id": "lookup:5b0c1e9f3a7d4e2c8b6a1f0e9d8c7b6a",
+            "type": "g7.digital_identity",
+            "from": "NL",
+            "to": "BE",
+            "created_at": "2026-11-23T09:41:07Z",
+            "subject": "Look-up (g7.digital_identity): BE-GIA-2231",
+            "body": "Diamantkantoor Nederland asks about identity BE-GIA-2231.",
+            "data": {"identity": "BE-GIA-2231"},
+        },
+        "key_id": "3f9a6c21d0e4b7a5",
+        "signature": "Jr7pW0y4Lk2Qf8s1Vb6Xn3Md9Tg5Ha0Ce7Zu2Io4Ep8Ry1Aw6Sx3Fl9Kj5Nh0Gq"
+        "2Bt7Dv4Pm8Yc1Ox6Uz3WrLa==",
+    },
     responses={
         200: ("the signed answer", AnswerEnvelopeOut),
         401: ("unsigned, not verifying, or stale", RefusalOut),

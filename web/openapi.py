@@ -33,7 +33,9 @@ QUERY_REFUSED = {
 
 def refuse_unknown_query_parameters() -> None:
     """An operation that takes query parameters refuses one it does not know, naming what
-    it takes: a misspelt filter would otherwise answer as if none had been given."""
+    it takes, and a value outside a parameter's enumeration, naming the values: a misspelt
+    filter (``?stat=held``, ``?state=stuck``) would otherwise answer as if none had been
+    given, or with an empty page that looks like an answer."""
     view = current_app.view_functions.get(request.endpoint or "")
     described: Operation | None = getattr(view, "__openapi__", None)
     if described is None or not described.query:
@@ -43,6 +45,15 @@ def refuse_unknown_query_parameters() -> None:
     if unknown:
         takes = f"not a parameter of this operation, which takes: {', '.join(known)}"
         raise InvalidInput([FieldError(name, takes) for name in unknown])
+    errors = [
+        FieldError(param.name, f"one of {', '.join(allowed)}")
+        for param in described.query
+        if param.name in request.args
+        and (allowed := param.allowed()) is not None
+        and any(value not in allowed for value in request.args.getlist(param.name))
+    ]
+    if errors:
+        raise InvalidInput(errors)
 
 
 def document(app: Flask, title: str = "caratflow API", version: str = "1") -> dict[str, Any]:
@@ -104,13 +115,15 @@ def _operation(
         result["security"] = []
     if op.body is not None:
         models[op.body.__name__] = (op.body, "validation")
-        content: dict[str, Any] = {"schema": {"$ref": _ref(op.body)}}
-        if op.example is not None:
-            content["example"] = op.example
         result["requestBody"] = {
+            "description": " ".join((op.body.__doc__ or "").split()),
             "required": op.body_required,
-            "description": (op.body.__doc__ or op.summary).strip().split("\n\n")[0],
-            "content": {"application/json": content},
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": _ref(op.body)},
+                    "example": body_example(op),
+                }
+            },
         }
     responses = dict(op.responses)
     if op.query:
@@ -129,6 +142,15 @@ def _operation(
             }
         result["responses"][str(status)] = answer
     return result
+
+
+def body_example(op: Operation) -> Any:
+    """The example an integrator starts from: the operation's own, else the model's first."""
+    if op.body_example is not None:
+        return dict(op.body_example)
+    extra = op.body.model_config.get("json_schema_extra") if op.body is not None else None
+    examples = extra.get("examples") if isinstance(extra, Mapping) else None
+    return examples[0] if examples else None
 
 
 def _undescribed(rule: Rule, parameters: list[dict[str, Any]]) -> dict[str, Any]:
@@ -166,12 +188,15 @@ def _path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _param(where: str, param: Param) -> dict[str, Any]:
+    schema = dict(param.schema)
+    if param.choices is not None:
+        schema["enum"] = list(param.choices())
     return {
         "name": param.name,
         "in": where,
         "required": param.required,
         "description": param.description,
-        "schema": dict(param.schema),
+        "schema": schema,
     }
 
 

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from caratflow.accounts import people
-from caratflow.case import access, foureyes, queries
+from caratflow.case import access, foureyes, queries, workbench
 from caratflow.case.access import Permission
 from caratflow.case.representation import event_json, shipment_json
 from caratflow.case.schemas import parse_shipment
@@ -318,6 +318,7 @@ def _detail(shipment_id: int) -> dict[str, Any]:
             for r in actions
             if r.action in {f.action for f in _fields(shipment).records(facts_of(shipment))}
         ],
+        "claim": workbench.claims_on(db(), [shipment.id]).get(shipment.id),  # issue 26
     }
 
 

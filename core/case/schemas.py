@@ -62,7 +62,17 @@ def _in_every_zone(value: datetime) -> datetime:
     return value
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_in_every_zone)]
+def _written(value: Any) -> Any:
+    """A date or instant as JSON writes one, ISO 8601 text: pydantic would read a number
+    as seconds since 1970, so ``"presented_at": 0`` would pass for a presentation in 1970
+    (issue 26: found by fuzzing from the documented example)."""
+    if not isinstance(value, str | date):  # a datetime is a date
+        raise ValueError("must be ISO 8601 text, e.g. 2026-11-20T10:15:00+01:00 or 2026-11-20")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_written), AfterValidator(_in_every_zone)]
+Day = Annotated[date, BeforeValidator(_written)]
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -139,8 +149,8 @@ class CertificateIn(Strict):
     issuing_country: CountryCode
     issuing_authority: Text
     validating_authority: Text | None = None
-    issued_on: date
-    expires_on: date
+    issued_on: Day
+    expires_on: Day
     exporter: PartyIn
     importer: PartyIn
     parcels: Annotated[int, Field(ge=1, le=100_000, strict=True)]
@@ -157,10 +167,48 @@ class ContainerIn(Strict):
     seals_intact: StrictBool  # "yes" or 1 would be a guess
 
 
-class ShipmentIn(BaseModel):
-    """A presentation. Fields beyond these are kept in ``details`` for the plugins."""
+# A presentation as a customs broker's system sends it: the OpenAPI document's example.
+PRESENTATION_EXAMPLE: dict[str, Any] = {
+    "authority": "BE",
+    "direction": "import",
+    "goods": "rough",
+    "presented_at": "2026-11-20T10:15:00+01:00",
+    "entry_point": "BRU",
+    "certificate": {
+        "number": "BW0093321",
+        "issuing_country": "BW",
+        "issuing_authority": "Ministry of Minerals and Energy, Botswana",
+        "issued_on": "2026-11-12",
+        "expires_on": "2027-01-12",
+        "exporter": {"name": "Okavango Diamond Company", "address": "Plot 63, Gaborone"},
+        "importer": {
+            "name": "Hoveniersstraat Trading BV",
+            "address": "Hoveniersstraat 30, 2018 Antwerpen",
+        },
+        "parcels": 2,
+        "carats": "842.15",
+        "value_usd": "1120000.00",
+        "hs_codes": ["7102.21"],
+        "origin": ["BW"],
+        "provenance": "BW",
+    },
+    "containers": [
+        {"id": "C1", "seals": ["BW-7731"], "seals_intact": True},
+        {"id": "C2", "seals": ["BW-7732"], "seals_intact": True},
+    ],
+}
 
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+class ShipmentIn(BaseModel):
+    """A presentation: the Kimberley Process certificate as presented at the counter and
+    the containers with their seals. Fields beyond these are kept in ``details`` for the
+    plugins (e.g. ``destination`` and ``lawful_import`` on an export)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [PRESENTATION_EXAMPLE]},
+    )
 
     authority: Annotated[str, StringConstraints(min_length=1, max_length=16)]
     direction: Direction

@@ -11,6 +11,7 @@ from datetime import timedelta
 import click
 
 from caratflow.accounts import audit, authorities, credentials, people
+from caratflow.accounts.demo import DemoUser, ensure_demo_users, new_password
 from caratflow.accounts.provisioning import add_user, create_token, ensure_authorities, load_demo
 from caratflow.cli.context import current_runtime, ensure_ledger_key, local_actor, unit
 from caratflow.config import Settings
@@ -90,6 +91,10 @@ def serve(host: str, port: int, demo: bool) -> None:
                 else "demo: database not empty, nothing loaded",
                 err=True,
             )
+            password = new_password()
+            people = ensure_demo_users(session, runtime.plugins, password)
+    if demo:  # issue 26: a way in, once the users are committed
+        _show_demo_people(people, password, host, port)
     app = create_app(runtime=runtime)
     from caratflow.scheduler import start_scheduler  # issue 4: sweeps deadlines, sends outbox
 
@@ -101,6 +106,18 @@ def serve(host: str, port: int, demo: bool) -> None:
         waitress_serve(app, host=host, port=port, **runtime.settings.serve.waitress_options())
     finally:
         scheduler.shutdown(wait=False)
+
+
+def _show_demo_people(people: list[DemoUser], password: str, host: str, port: int) -> None:
+    """On the console (stderr, beside the other start-up lines), never in a log file."""
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    lines = [
+        f"demo: sign in at http://{shown}:{port}/login as any of these, password {password}",
+        *(f"  {person.describe()}" for person in people),
+        "  (the administrator sets up an authenticator app at the first sign-in;"
+        " every run gives a new password)",
+    ]
+    click.echo("\n".join(lines), err=True)
 
 
 @click.group()

@@ -23,7 +23,7 @@ from caratflow.law.rules import Rule
 from caratflow.models import Authority
 
 if TYPE_CHECKING:
-    from caratflow.jurisdiction.clocks import DeadlineRule
+    from caratflow.jurisdiction.clocks import DatedPeriod, DeadlineRule
     from caratflow.jurisdiction.documents import DocumentType
     from caratflow.jurisdiction.lookups import LookupType
     from caratflow.jurisdiction.notices import Addressee, NoticeRule
@@ -54,6 +54,9 @@ class AuthorityProfile:
     series: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     duties: tuple[Mapping[str, Any], ...] = ()
     source: str = ""
+    # Issue 26: how long a held shipment may wait for its next decision before the
+    # officers' start page lists it as held too long: a service target, kept dated.
+    hold_target: DatedPeriod | None = None
     default: bool = True
 
     @classmethod

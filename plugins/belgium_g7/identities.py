@@ -132,7 +132,22 @@ class IdentityIn(BaseModel):
     stone cut here names its ``parents`` instead, and inherits their origin.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "BE-GIA-2231",
+                    "kind": "polished",
+                    "carats": "1.02",
+                    "documents": [
+                        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                    ],
+                    "parents": [{"id": "BE-R-7741"}],
+                }
+            ]
+        },
+    )
 
     id: IdentityNumber
     authority: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None

@@ -162,7 +162,7 @@ _UNKNOWN = {404: ("no such identity (or another authority's)", ErrorOut)}
     ),
     tag="identities",
     body=IdentityIn,
-    example={
+    body_example={
         "id": "BE-ADO-2026-0001",
         "kind": "polished",
         "carats": "1.02",

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from caratflow.jurisdiction.clocks import DeadlineRule
+from caratflow.jurisdiction.clocks import DatedPeriod, DeadlineRule
 from caratflow.jurisdiction.contributions import AuthorityProfile
 from caratflow.jurisdiction.documents import format_country
 from caratflow.jurisdiction.fields import FieldsRegistrar
@@ -34,6 +34,7 @@ from caratflow.plugins.eu.scope import keep_until
 from caratflow.plugins.eu.territory import ASSESSED  # noqa: F401 - Art. 1: one territory
 
 HERE = Path(__file__).parent
+HOLD_TARGET = DatedPeriod(PARAMETERS, "hold_target")  # issue 26: held too long, a service target
 IN_TRANSIT = "in_customs_transit"
 
 
@@ -88,7 +89,7 @@ def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
 def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
     """Annex III: the Member States' Community authorities, as profiles (issue 24)."""
     for profile in PARAMETERS.value("authority_profiles", datetime.now(UTC).date()):
-        register(AuthorityProfile.from_data(profile))
+        register(AuthorityProfile.from_data(profile, hold_target=HOLD_TARGET))
 
 
 @hookimpl

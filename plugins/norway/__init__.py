@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from caratflow.jurisdiction.clocks import DatedPeriod
 from caratflow.jurisdiction.contributions import AuthorityProfile
 from caratflow.jurisdiction.fields import FieldsRegistrar
 from caratflow.jurisdiction.hookspecs import hookimpl
@@ -33,15 +34,10 @@ from caratflow.plugins.norway.fields import RECORD_NOTICE, register_fields
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
 from caratflow.plugins.norway.messages import NOTICES
 from caratflow.plugins.norway.reports import REPORTS
-from caratflow.plugins.norway.rules import (
-    AUTHORITY,
-    CLEARANCE,
-    PARAMETERS,
-    RULES,
-    keep_until,
-)
+from caratflow.plugins.norway.rules import AUTHORITY, CLEARANCE, PARAMETERS, RULES, keep_until
 
 HERE = Path(__file__).parent
+HOLD_TARGET = DatedPeriod(PARAMETERS, "hold_target")  # issue 26: held too long, a service target
 BONDED = "bonded"
 CONTROLS = {
     "control_documents": "document control: certificate against the advance notice (§11)",
@@ -161,7 +157,7 @@ def caratflow_rules_register(register: Callable[[Rule], None]) -> None:
 def caratflow_authorities_register(register: Callable[[AuthorityProfile], None]) -> None:
     """The controlling authority of FOR-2004-02-24-470, as a profile (issue 24)."""
     for profile in PARAMETERS.value("authority_profiles", datetime.now(UTC).date()):
-        register(AuthorityProfile.from_data(profile))
+        register(AuthorityProfile.from_data(profile, hold_target=HOLD_TARGET))
 
 
 @hookimpl

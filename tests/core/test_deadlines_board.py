@@ -12,6 +12,7 @@ from caratflow.cli import main
 from caratflow.db import unit_of_work
 from caratflow.deadlines.board import board
 from caratflow.models import Deadline, Role
+from caratflow.testing.api import act
 from caratflow.testing.payloads import shipment_payload
 
 
@@ -67,7 +68,7 @@ def test_the_board_refuses_what_it_cannot_answer(client, auth):
 
 def test_met_deadlines_are_listed_on_request(client, auth):
     shipment = present(client, auth, datetime.now(UTC) + timedelta(days=1))
-    client.post(f"/api/v1/shipments/{shipment['id']}/actions/verify", headers=auth)
+    act(client, f"/api/v1/shipments/{shipment['id']}/actions/verify", headers=auth)
     met = client.get("/api/v1/deadlines?status=met", headers=auth).json["items"]
     assert [item["shipment"] for item in met] == [shipment["id"]]
     assert met[0]["bucket"] == "closed" and met[0]["met_at"]

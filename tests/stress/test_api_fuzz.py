@@ -107,7 +107,7 @@ def present_in_every_state(runtime, session) -> list[int]:
     return ids
 
 
-def steer(case, ids: list[int], actions: list[str]) -> None:
+def steer(case, ids: list[int], actions: list[str], etag_of=lambda shipment: '"1"') -> None:
     """Turn valid generated ids, actions and report names into ones that exist, keeping
     what the generator made invalid on purpose (so that negative cases stay negative)."""
     parameters = dict(case.path_parameters or {})
@@ -129,10 +129,12 @@ def steer(case, ids: list[int], actions: list[str]) -> None:
         parameters["seq"] = seq % (len(ids) + 2)  # the last one is beyond the tree
     if parameters != case.path_parameters:
         case.path_parameters = parameters
-    # A made-up If-Match is always stale: drop it half the time, so that decisions happen.
+    # A made-up If-Match is always stale: make it the shipment's own half the time, so that
+    # decisions happen (dropping it is a 428, issue 26).
     stale = case.headers and "If-Match" in case.headers and isinstance(action, str)
     if stale and zlib.crc32(action.encode("utf-8", "surrogatepass")) % 2:
-        case.headers = {k: v for k, v in case.headers.items() if k.lower() != "if-match"}
+        others = {k: v for k, v in case.headers.items() if k.lower() != "if-match"}
+        case.headers = {**others, "If-Match": etag_of(parameters.get("shipment_id"))}
     period = (case.query or {}).get("period")
     if isinstance(period, str) and "\x00" not in period and len(repr(period)) % 2:
         case.query = {**case.query, "period": "2026-11"}
@@ -171,7 +173,11 @@ def people(make_token) -> list[dict[str, str]]:
 def test_every_role_on_real_shipments_gets_documented_answers_and_no_5xx(
     case, app, people, shipments_in_every_state
 ):
-    steer(case, shipments_in_every_state, ACTIONS)
+    def etag_of(shipment: object) -> str:
+        seen = app.test_client().get(f"/api/v1/shipments/{shipment}", headers=people[0])
+        return seen.headers.get("ETag", '"1"')
+
+    steer(case, shipments_in_every_state, ACTIONS, etag_of)
     # Who asks varies from example to example, the same way on every run.
     asking = zlib.crc32(repr((case.path_parameters, case.query, case.body)).encode())
     case.call_and_validate(app=app, headers=people[asking % len(people)], checks=CHECKS)

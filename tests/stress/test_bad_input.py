@@ -122,7 +122,7 @@ def test_a_malformed_decision_is_refused_naming_the_problem_and_writes_nothing(
         f"/api/v1/shipments/{presented.json['id']}/actions/{case['action']}",
         data=request_body(case),
         content_type="application/json",
-        headers=auth,
+        headers=auth | {"If-Match": '"1"'},
     )
     assert_refused_as_the_corpus_says(response, case)
     assert table_counts(session) == before

@@ -55,8 +55,9 @@ class Officer:
         self.decided: list[tuple[int, int]] = []  # (shipment, version) acknowledged
         self.unexpected: list[str] = []
 
-    def ask(self, method: str, path: str, body: dict | None = None):
-        answer = http(method, f"{self.base}{path}", body, self.auth, timeout=PATIENCE)
+    def ask(self, method: str, path: str, body: dict | None = None, version: int | None = None):
+        headers = self.auth | ({"If-Match": f'"{version}"'} if version else {})
+        answer = http(method, f"{self.base}{path}", body, headers, timeout=PATIENCE)
         self.statuses[answer.status] += 1
         return answer
 
@@ -71,7 +72,8 @@ class Officer:
             shipment = answer.json["id"]
             self.presented.append(shipment)
             for action in ("verify", "release"):
-                answer = self.ask("POST", f"/api/v1/shipments/{shipment}/actions/{action}", {})
+                path = f"/api/v1/shipments/{shipment}/actions/{action}"
+                answer = self.ask("POST", path, {}, version=answer.json["version"])
                 if answer.status != 200:
                     self.unexpected.append(f"{action} {answer.status}: {answer.text[:200]}")
                     break

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from caratflow.models import Role, Shipment
+from caratflow.testing.api import act
 from caratflow.testing.payloads import DELETE, shipment_payload
 
 
@@ -95,7 +96,7 @@ def test_an_action_with_a_stale_if_match_is_409_and_a_fresh_one_moves(client, au
 def test_a_forbidden_action_is_422_with_the_findings_and_their_articles(client, auth):
     broken = shipment_payload(**{"containers.0.seals_intact": False})
     created = client.post("/api/v1/shipments", json=broken, headers=auth).json
-    refused = client.post(f"/api/v1/shipments/{created['id']}/actions/verify", headers=auth)
+    refused = act(client, f"/api/v1/shipments/{created['id']}/actions/verify", headers=auth)
     assert refused.status_code == 422
     held = [f for f in refused.json["findings"] if f["outcome"] == "hold"]
     assert [(f["rule"], f["basis"]) for f in held] == [
@@ -106,10 +107,11 @@ def test_a_forbidden_action_is_422_with_the_findings_and_their_articles(client, 
 def test_hold_then_remediate_with_reasons_shows_in_the_history(client, auth):
     created = client.post("/api/v1/shipments", json=shipment_payload(), headers=auth).json
     base = f"/api/v1/shipments/{created['id']}"
-    no_reason = client.post(f"{base}/actions/hold", headers=auth)
+    no_reason = act(client, f"{base}/actions/hold", headers=auth)
     assert no_reason.status_code == 422
-    client.post(f"{base}/actions/hold", json={"reason": "seal number differs"}, headers=auth)
-    done = client.post(
+    act(client, f"{base}/actions/hold", json={"reason": "seal number differs"}, headers=auth)
+    done = act(
+        client,
         f"{base}/actions/remediate",
         json={
             "reason": "issuing authority corrected the seal record",
@@ -131,8 +133,9 @@ def test_another_authority_cannot_see_or_touch_a_shipment(client, auth, make_tok
     created = client.post("/api/v1/shipments", json=shipment_payload(), headers=auth).json
     norway = {"Authorization": f"Bearer {make_token(Role.OFFICER, 'NO')}"}
     assert client.get(f"/api/v1/shipments/{created['id']}", headers=norway).status_code == 404
-    act = client.post(f"/api/v1/shipments/{created['id']}/actions/verify", headers=norway)
-    assert act.status_code == 404
+    url = f"/api/v1/shipments/{created['id']}/actions/verify"
+    acted = client.post(url, headers=norway | {"If-Match": '"1"'})
+    assert acted.status_code == 404
     listed = client.get("/api/v1/shipments", headers=norway).json
     assert listed["items"] == []
     presented = client.post("/api/v1/shipments", json=shipment_payload(), headers=norway)

@@ -11,6 +11,7 @@ from caratflow.case.access import Actor
 from caratflow.case.foureyes import SecondOfficerRequired
 from caratflow.errors import Conflict, InvalidInput
 from caratflow.models import PendingDecision, Role
+from caratflow.testing.api import act
 from caratflow.testing.payloads import shipment_payload
 
 REMEDY = {
@@ -28,7 +29,7 @@ def four_eyes_in_belgium(session):
 def held_shipment(client, headers) -> str:
     created = client.post("/api/v1/shipments", json=shipment_payload(), headers=headers).json
     base = f"/api/v1/shipments/{created['id']}"
-    client.post(f"{base}/actions/hold", json={"reason": "seal differs"}, headers=headers)
+    act(client, f"{base}/actions/hold", json={"reason": "seal differs"}, headers=headers)
     return base
 
 
@@ -41,14 +42,14 @@ def test_the_first_officer_requests_and_the_second_decides(
 ):
     first, second = officer(make_token, "first"), officer(make_token, "second")
     base = held_shipment(client, first)
-    asked = client.post(f"{base}/actions/remediate", json=REMEDY, headers=first)
+    asked = act(client, f"{base}/actions/remediate", json=REMEDY, headers=first)
     assert asked.status_code == 202, asked.json
     assert asked.json["pending_decision"]["requested_by"] == "first"
     assert asked.json["shipment"]["state"] == "held"
-    again = client.post(f"{base}/actions/remediate", json=REMEDY, headers=first)
+    again = act(client, f"{base}/actions/remediate", json=REMEDY, headers=first)
     assert again.status_code == 409
     assert "cannot confirm your own" in again.json["message"]
-    confirmed = client.post(f"{base}/actions/remediate", headers=second)
+    confirmed = act(client, f"{base}/actions/remediate", headers=second)
     assert confirmed.status_code == 200, confirmed.json
     assert confirmed.json["state"] == "released"
     last = client.get(f"{base}/history", headers=second).json["events"][-1]
@@ -62,7 +63,7 @@ def test_a_request_the_law_would_refuse_is_not_recorded(
 ):
     first = officer(make_token, "first")
     base = held_shipment(client, first)
-    refused = client.post(f"{base}/actions/remediate", json={"reason": "no ground"}, headers=first)
+    refused = act(client, f"{base}/actions/remediate", json={"reason": "no ground"}, headers=first)
     assert refused.status_code == 422  # eu.remedial_release: a ground of Art. 5(2) is needed
     assert session.scalars(select(PendingDecision)).all() == []
 
@@ -104,7 +105,7 @@ def test_only_remediate_and_export_can_be_put_under_four_eyes(session):
 def test_an_authority_without_four_eyes_decides_at_once(client, make_token):
     first = officer(make_token, "first")
     base = held_shipment(client, first)
-    done = client.post(f"{base}/actions/remediate", json=REMEDY, headers=first)
+    done = act(client, f"{base}/actions/remediate", json=REMEDY, headers=first)
     assert done.status_code == 200
     assert done.json["state"] == "released"
 
@@ -127,7 +128,7 @@ def test_an_officer_cannot_sign_a_decision_with_a_colleagues_name(
             "four_eyes": {"requested_by": "colleague", "confirmed_by": "alone"},
         },
     }
-    refused = client.post(f"{base}/actions/remediate", json=forged, headers=alone)
+    refused = act(client, f"{base}/actions/remediate", json=forged, headers=alone)
     assert refused.status_code == 422, refused.json
     assert [e["field"] for e in refused.json["errors"]] == ["inputs.four_eyes"]
     assert client.get(base, headers=alone).json["state"] == "held"

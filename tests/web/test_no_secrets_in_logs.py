@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from caratflow.ledger import signing_keys
 from caratflow.models import Role, SecurityEvent
 from caratflow.scheduler import Worker, run_periodic_tasks
+from caratflow.testing.api import act
 from caratflow.testing.payloads import shipment_payload
 from caratflow.testing.people import PASSWORD, form_token, post_form, sign_in
 
@@ -131,7 +132,8 @@ def test_no_password_token_totp_secret_birth_number_or_key_reaches_a_log(
     presented = client.post("/api/v1/shipments", json=shipment_payload(), headers=auth)
     assert presented.status_code == 201
     shipment = presented.json
-    verified = client.post(
+    verified = act(
+        client,
         f"/api/v1/shipments/{shipment['id']}/actions/verify",
         json={},
         headers={**auth, "If-Match": f'"{shipment["version"]}"'},

@@ -14,7 +14,7 @@ from tempfile import mkdtemp
 
 import schemathesis
 from flask import Blueprint
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -110,4 +110,7 @@ schema = schemathesis.openapi.from_dict(served_document())
     derandomize=True,
 )
 def test_the_api_keeps_to_its_document(case, app, auth):
+    # A parameter whose value is an empty list is not sent at all: there is nothing to
+    # refuse, though schemathesis counts it as an unknown one (e.g. ``{"": []}``).
+    assume(not any(value == [] for value in (case.query or {}).values()))
     case.call_and_validate(app=app, headers=auth, checks=CHECKS)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from caratflow.case import foureyes
 from caratflow.models import Event, PendingDecision, Role, Shipment
+from caratflow.testing.api import act
 from caratflow.testing.payloads import shipment_payload
 from caratflow.testing.people import form_token, post_form
 
@@ -149,7 +150,7 @@ def test_a_stale_form_is_a_409_that_shows_the_shipment_as_it_is_now(
     shipment = present_through_api(client, auth)
     officer = browser(make_person(Role.OFFICER, "BE"))
     page = officer.get(f"/shipments/{shipment['id']}/actions/hold")
-    client.post(f"/api/v1/shipments/{shipment['id']}/actions/verify", headers=auth)
+    act(client, f"/api/v1/shipments/{shipment['id']}/actions/verify", headers=auth)
     stale = officer.post(
         f"/shipments/{shipment['id']}/actions/hold",
         data={"csrf_token": form_token(page.text), "version": "1", "reason": "too late"},

@@ -17,6 +17,7 @@ from caratflow.case.access import Actor
 from caratflow.errors import InvalidInput
 from caratflow.law.rules import RecordForbids
 from caratflow.models import Event, Role, Shipment
+from caratflow.testing.api import act
 from caratflow.testing.payloads import shipment_payload
 
 TT_OFFICER = Actor("officer.tt", Role.OFFICER, frozenset({"TT"}))
@@ -81,7 +82,8 @@ def test_over_http_a_standing_refusal_is_a_409_naming_the_finding_and_its_articl
     shipment = held(session, service, "refuse")
     session.commit()
     headers = {"Authorization": f"Bearer {make_token(Role.OFFICER, 'TT')}"}
-    answer = client.post(
+    answer = act(
+        client,
         f"/api/v1/shipments/{shipment.id}/actions/remediate",
         json={"reason": "remedied", "inputs": REMEDY},
         headers=headers,

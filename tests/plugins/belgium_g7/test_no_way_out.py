@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from caratflow.models import Deadline, Event, OutboxMessage, Role, Shipment
+from caratflow.testing.api import act
 from caratflow.testing.payloads import shipment_payload
 from caratflow.testing.people import post_form
 
@@ -29,7 +30,7 @@ def held_over_http(client, auth, payload) -> str:
     created = client.post("/api/v1/shipments", json=payload, headers=auth)
     assert created.status_code == 201, created.json
     base = f"/api/v1/shipments/{created.json['id']}"
-    held = client.post(f"{base}/actions/hold", json={"reason": "Russian origin"}, headers=auth)
+    held = act(client, f"{base}/actions/hold", json={"reason": "Russian origin"}, headers=auth)
     assert held.status_code == 200, held.json
     return base
 
@@ -39,7 +40,8 @@ def test_art_5_2_remedy_cannot_release_goods_refused_under_art_3p_of_833_2014(
 ):
     base = held_over_http(client, auth, russian_rough())
     before = session.scalars(select(Event.id)).all()
-    answer = client.post(
+    answer = act(
+        client,
         f"{base}/actions/remediate",
         json={"reason": "the importer acted in good faith", "inputs": REMEDY},
         headers=auth,

@@ -13,6 +13,7 @@ from caratflow.deadlines.keeping import deadline_of
 from caratflow.errors import InvalidInput
 from caratflow.law.rules import RecordForbids
 from caratflow.models import Event, IssuedDocument, OutboxMessage, PendingDecision, Role, Shipment
+from caratflow.testing.api import act as act_by_api
 from caratflow.testing.payloads import export_payload, outcomes, shipment_payload
 
 GROUND = {"ground": "caused_by_another_authority"}
@@ -183,10 +184,12 @@ def test_art_5_2_a_second_officers_confirmation_lifts_the_hold_as_the_first_aske
         for name in ("first", "second")
     )
     base = presented(client, first, shipment_payload(**BROKEN_SEAL))
-    client.post(f"{base}/actions/hold", json={"reason": "seal broken"}, headers=first)
+    act_by_api(client, f"{base}/actions/hold", json={"reason": "seal broken"}, headers=first)
     body = {"reason": "resealed by the exporting authority", "inputs": REMEDY}
-    assert client.post(f"{base}/actions/remediate", json=body, headers=first).status_code == 202
-    confirmed = client.post(f"{base}/actions/remediate", headers=second)
+    assert (
+        act_by_api(client, f"{base}/actions/remediate", json=body, headers=first).status_code == 202
+    )
+    confirmed = act_by_api(client, f"{base}/actions/remediate", headers=second)
     assert confirmed.status_code == 200, confirmed.json
     last = client.get(f"{base}/history", headers=second).json["events"][-1]
     assert [x["rule"] for x in last["inputs"]["lifted"]] == ["eu.import.container"]
@@ -199,8 +202,8 @@ def test_art_5_2_no_request_is_recorded_for_a_release_the_record_forbids(
     session.commit()
     first = {"Authorization": f"Bearer {make_token(Role.OFFICER, 'BE', name='first')}"}
     base = presented(client, first, shipment_payload(**NON_PARTICIPANT))
-    client.post(f"{base}/actions/hold", json={"reason": "not a participant"}, headers=first)
+    act_by_api(client, f"{base}/actions/hold", json={"reason": "not a participant"}, headers=first)
     body = {"reason": "good faith", "inputs": REMEDY}
-    asked = client.post(f"{base}/actions/remediate", json=body, headers=first)
+    asked = act_by_api(client, f"{base}/actions/remediate", json=body, headers=first)
     assert asked.status_code == 409, asked.json
     assert session.scalars(select(PendingDecision)).all() == []
