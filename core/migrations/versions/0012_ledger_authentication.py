@@ -1,7 +1,7 @@
 """tamper evidence against a database insider: each leaf authenticated; legal holds (issue 25)
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 23:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from caratflow.types import UTCDateTime
 
 revision: str = "0012"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 the traders' tallies the risk analysis reads instead of walking their history (issue 28)
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-07 23:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0009"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """workbench: officers claim cases, shown to colleagues (issue 26)
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-08 00:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import caratflow.types
 
 revision: str = "0014"
-down_revision: str | None = "0009"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
