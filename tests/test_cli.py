@@ -189,7 +189,17 @@ def test_a_purge_shows_what_goes_and_refuses_a_shipment_under_a_legal_hold(cli, 
     cli("init")
     anna = officer(cli)
     file = tmp_path / "shipment.json"
-    file.write_text(json.dumps(shipment_payload(presented_at="2022-03-01T10:15:00+01:00")))
+    file.write_text(
+        json.dumps(
+            shipment_payload(
+                **{
+                    "presented_at": "2022-03-01T10:15:00+01:00",
+                    "certificate.issued_on": "2022-02-20",
+                    "certificate.expires_on": "2022-04-20",
+                }
+            )
+        )
+    )
     shipment = json.loads(cli("present", str(file), *anna).stdout)["id"]
     cli("act", str(shipment), "verify", *anna)
     cli("act", str(shipment), "release", *anna)
@@ -624,10 +634,11 @@ DATED_CHANGES = [
 
 def test_replay_as_of_shows_each_dated_change_of_issue_22(cli, tmp_path):
     cli("init")
+    anna = officer(cli)
     for n, (payload, as_of, difference) in enumerate(DATED_CHANGES):
         file = tmp_path / f"shipment-{n}.json"
         file.write_text(json.dumps(payload))
-        shown = json.loads(cli("present", str(file)).stdout)
+        shown = json.loads(cli("present", str(file), *anna).stdout)
         replay = cli("replay", str(shown["id"]), "--as-of", as_of).stdout
         assert difference in replay, (payload["certificate"]["number"], replay)
         same_day = cli("replay", str(shown["id"]), "--as-of", payload["presented_at"][:10])

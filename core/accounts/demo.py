@@ -40,9 +40,12 @@ def new_password() -> str:
 
 
 def demo_people(session: Session, host: Plugins) -> list[DemoUser]:
-    """Who the demo signs in as, for the authorities of ``host``'s plugins."""
-    ensure_authorities(session, host)
-    codes = sorted(host.authority_profiles())
+    """Who the demo signs in as, for the deployment's authorities (``authorities.toml``,
+    else the plugins' default profiles): never for one a plugin merely offers."""
+    codes = list(session.scalars(select(Authority.code).order_by(Authority.code)))
+    if not codes:
+        ensure_authorities(session, host)
+        codes = list(session.scalars(select(Authority.code).order_by(Authority.code)))
     people = []
     for code in codes:
         authority = session.get(Authority, code)
