@@ -159,6 +159,7 @@ def test_a_high_risk_consignment_may_not_be_verified_by_selection(session, servi
 
 def test_days_the_office_was_closed_are_no_delay(session, service, officer):
     from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
 
     from caratflow.deadlines.keeping import add_closure_day
 
@@ -166,11 +167,14 @@ def test_days_the_office_was_closed_are_no_delay(session, service, officer):
     shipment = present(
         session, service, officer, shipment_payload(presented_at=presented.isoformat())
     )
-    for back in range(-1, 11):  # every day from presentation to tomorrow, whatever the zone
+    # Every day from presentation to tomorrow, as the office's calendar counts them: in
+    # Brussels, where 23:30 UTC is already the next day.
+    first = presented.astimezone(ZoneInfo("Europe/Brussels")).date()
+    for back in range(0, 12):
         add_closure_day(
             session,
             "BE",
-            (presented + timedelta(days=back)).date(),
+            first + timedelta(days=back),
             "strike at the Diamond Office",
             "admin",
         )
