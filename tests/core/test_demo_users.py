@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from caratflow.accounts.demo import ensure_demo_users, new_password
 from caratflow.accounts.signin import authenticate
-from caratflow.models import Role
+from caratflow.models import Authority, Role
 
 
 def test_every_authority_gets_two_officers_and_a_supervisor_and_one_admin_for_all(
     session, plugin_host
 ):
     people = {p.name: p for p in ensure_demo_users(session, plugin_host, new_password())}
-    codes = sorted(plugin_host.authority_profiles())
+    codes = sorted(session.scalars(select(Authority.code)))
+    assert codes  # the deployment's: its authorities.toml, else the plugins' defaults
     for code in codes:
         for suffix, role in (("officer-1", Role.OFFICER), ("officer-2", Role.OFFICER)):
             assert people[f"{code.lower()}-{suffix}"].role == role
         assert people[f"{code.lower()}-supervisor"].role == Role.SUPERVISOR
     assert people["demo-admin"].authorities == tuple(codes)
+    offered_only = set(plugin_host.authority_profiles()) - set(codes)  # Annex III's others
+    assert offered_only and not any(
+        p.authorities == (c,) for c in offered_only for p in people.values()
+    )
 
 
 def test_a_belgian_demo_officer_holds_both_bodies_duties_and_a_norwegian_none(session, plugin_host):
