@@ -54,6 +54,7 @@ class Contributions:
     notices: list[NoticeRule] = field(default_factory=list)
     lookups: list[LookupType] = field(default_factory=list)  # issue 10: peers may ask these
     fields: FieldsRegistrar | None = None  # issue 23: the typed fields its law needs
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)  # issue 23: its catalogue
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class Plugins(Protocol):
     def authority_profiles(self) -> dict[str, tuple[AuthorityProfile, list[str]]]: ...
 
     def demo_payloads(self) -> list[Mapping[str, Any]]: ...
+
+    def texts(self) -> Mapping[str, Mapping[str, str]]: ...
 
     def document_types(self, plugins: Iterable[str]) -> dict[str, DocumentType]: ...
 

@@ -48,8 +48,9 @@ def test_verify_passes_then_names_the_edited_decision(cli, tmp_path):
     cli("init")
     payload = tmp_path / "shipment.json"
     payload.write_text(json.dumps(shipment_payload()))
+    cli("users", "add", "anna", "--role", "officer", "--authority", "BE")
     for _ in range(3):
-        cli("present", str(payload))
+        cli("present", str(payload), "--as", "anna")  # issue 23: a named user presents
     assert cli("ledger", "sequence").stdout.strip() == "tree size 3"
     assert cli("ledger", "sequence").stdout.strip() == "nothing pending"
     clean = cli("ledger", "verify")
@@ -74,7 +75,8 @@ def test_verify_with_another_authoritys_key_finds_every_head_foreign(cli, tmp_pa
     cli("init")
     payload = tmp_path / "shipment.json"
     payload.write_text(json.dumps(shipment_payload()))
-    cli("present", str(payload))
+    cli("users", "add", "anna", "--role", "officer", "--authority", "BE")
+    cli("present", str(payload), "--as", "anna")
     cli("ledger", "sequence")
     other = tmp_path / "other.pem"
     (tmp_path / "other-public.pem").write_text(public_key_pem(generate_key(other)))
