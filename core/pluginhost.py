@@ -195,6 +195,15 @@ class PluginHost:
     def demo_payloads(self) -> list[Mapping[str, Any]]:
         return [p for c in self._contributions.values() for p in c.demo]
 
+    @cache  # noqa: B019 - one host per process
+    def texts(self) -> Mapping[str, Mapping[str, str]]:
+        """Every enabled plugin's message catalogue, merged (issue 23)."""
+        merged: dict[str, dict[str, str]] = {}
+        for name in self.plugin_names:
+            for msgid, texts in self._contributions[name].texts.items():
+                merged.setdefault(msgid, {}).update(texts)
+        return merged
+
     def _collect(self, plugin: str) -> Contributions:
         others = [p for n, p in self._manager.list_name_plugin() if p and n != plugin]
         hook = self._manager.subset_hook_caller
@@ -210,6 +219,7 @@ class PluginHost:
         hook("caratflow_addressees_register", others)(register=found.addressees.append)
         found.fields = FieldsRegistrar(plugin)
         hook("caratflow_fields_register", others)(register=found.fields)
+        hook("caratflow_texts_register", others)(register=found.texts.update)
         for cited in (*found.deadlines, *found.notices, *found.lookups):
             if cited.plugin != plugin:
                 raise ValueError(

@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, numbers
-from flask import Flask, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale, lazy_gettext
 from flask_login import current_user
 
@@ -89,6 +89,7 @@ def init_app(app: Flask) -> None:
         decimal=decimal,
         usd=usd,
         label=label,
+        text=plugin_text,
         count=count,
         by_severity=by_severity,
     )
@@ -196,4 +197,15 @@ def label(name: str | None) -> str:
     if not name:
         return ""
     known = formats().labels.get(name)
-    return known if known is not None else name.replace("_", " ")
+    return known if known is not None else plugin_text(name, name.replace("_", " "))
+
+
+def plugin_text(msgid: str | None, default: str | None = None) -> str:
+    """A plugin's text in the reader's language, from its own catalogue (issue 23);
+    as written where it has none."""
+    if not msgid:
+        return ""
+    runtime = current_app.extensions.get("caratflow")
+    texts = runtime.plugins.texts().get(msgid, {}) if runtime is not None else {}
+    language = str(get_locale()).split("_")[0]
+    return texts.get(language) or texts.get("en") or (msgid if default is None else default)

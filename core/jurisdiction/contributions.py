@@ -100,6 +100,7 @@ class Contributions:
     lookups: list[LookupType] = field(default_factory=list)  # issue 10: peers may ask these
     addressees: list[Addressee] = field(default_factory=list)  # issue 24: the directory
     fields: FieldsRegistrar | None = None  # issue 23: the typed fields its law needs
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)  # issue 23: its catalogue
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ class Plugins(Protocol):
     def demo_payloads(self) -> list[Mapping[str, Any]]: ...
 
     def addressees(self, plugins: Iterable[str]) -> list[Addressee]: ...
+
+    def texts(self) -> Mapping[str, Mapping[str, str]]: ...
 
     def document_types(self, plugins: Iterable[str]) -> dict[str, DocumentType]: ...
 

@@ -104,6 +104,17 @@ def caratflow_fields_register(register: FieldsRegistrar) -> None:
     """
 
 
+@hookspec
+def caratflow_texts_register(register: Callable[[Mapping[str, Mapping[str, str]]], None]) -> None:
+    """Give the plugin's message catalogue (``caratflow.jurisdiction.texts``): for each
+    message id (a state's or action's name, or the English text of a declared field's
+    label or help), its text in every language of the UI (en, nb, nl, fr, de).
+
+    Called once per plugin at start-up; the pages show the reader's language, English
+    where an entry is missing. Return nothing.
+    """
+
+
 # --------------------------------------------------------------------------------------
 # Per-record questions: called for one authority's plugins only (those it enables).
 # --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.jurisdiction.notices import Addressee, NoticeRule
 from caratflow.jurisdiction.reports import Report
 from caratflow.jurisdiction.retention import RetentionFacts
+from caratflow.jurisdiction.texts import load_catalogue
 from caratflow.jurisdiction.workflow import PRESENTED, STAY, WorkflowRegistrar
 from caratflow.law.rules import Rule
 from caratflow.plugins.norway.deadlines import advance_notice_in_time  # noqa: F401 - §8
@@ -145,6 +146,12 @@ def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
 def caratflow_fields_register(register: FieldsRegistrar) -> None:
     """The advance notice (§8) and the outcomes of the controls (§11), typed."""
     register_fields(register)
+
+
+@hookimpl
+def caratflow_texts_register(register: Callable[[Mapping[str, Mapping[str, str]]], None]) -> None:
+    """What a person reads of this plugin, in the five languages of the UI."""
+    register(load_catalogue(HERE / "texts.toml"))
 
 
 @hookimpl

@@ -48,11 +48,11 @@ def test_verify_passes_then_names_the_edited_decision(cli, tmp_path):
     cli("init")
     payload = tmp_path / "shipment.json"
     payload.write_text(json.dumps(shipment_payload()))
+    cli("users", "add", "anna", "--role", "officer", "--authority", "BE")
     for _ in range(3):
-        cli("present", str(payload))
-    assert (
-        cli("ledger", "sequence").stdout.strip() == "tree size 9"
-    )  # decisions, presentations, deadlines
+        cli("present", str(payload), "--as", "anna")  # issue 23: a named user presents
+    # each presentation, its decision and the deadline it opened (issue 25)
+    assert cli("ledger", "sequence").stdout.strip() == "tree size 9"
     assert cli("ledger", "sequence").stdout.strip() == "nothing pending"
     clean = cli("ledger", "verify")
     assert "9 entries under 1 signed tree heads (size 9), 0 pending" in clean.stdout
@@ -77,7 +77,8 @@ def test_verify_with_another_authoritys_key_finds_every_head_foreign(cli, tmp_pa
     cli("init")
     payload = tmp_path / "shipment.json"
     payload.write_text(json.dumps(shipment_payload()))
-    cli("present", str(payload))
+    cli("users", "add", "anna", "--role", "officer", "--authority", "BE")
+    cli("present", str(payload), "--as", "anna")
     cli("ledger", "sequence")
     other = tmp_path / "other.pem"
     (tmp_path / "other-public.pem").write_text(public_key_pem(generate_key(other)))
