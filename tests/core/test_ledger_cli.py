@@ -89,10 +89,11 @@ def test_verify_with_another_authoritys_key_finds_every_head_foreign(cli, tmp_pa
 def test_verify_names_a_decision_forged_by_sql_and_sequence_refuses_it(cli, tmp_path):
     """Issue 25: the insider's row and its pending leaf, in the product's own encoding."""
     cli("init")
+    cli("users", "add", "anna", "--role", "officer", "--authority", "BE")
     assert stat.S_IMODE(os.stat(tmp_path / "ledger-leaf.keys").st_mode) == 0o600
     payload = tmp_path / "shipment.json"
     payload.write_text(json.dumps(shipment_payload()))
-    cli("present", str(payload))
+    cli("present", str(payload), "--as", "anna")
     cli("ledger", "sequence")
     engine = make_engine(cli.url)
     with engine.begin() as connection:
@@ -117,10 +118,11 @@ def test_verify_names_a_decision_forged_by_sql_and_sequence_refuses_it(cli, tmp_
 
 def test_a_rotated_leaf_key_authenticates_new_leaves_and_the_old_still_verify(cli, tmp_path):
     cli("init")
+    cli("users", "add", "anna", "--role", "officer", "--authority", "BE")
     payload = tmp_path / "shipment.json"
     payload.write_text(json.dumps(shipment_payload()))
-    cli("present", str(payload))
+    cli("present", str(payload), "--as", "anna")
     assert "now authenticates new leaves" in cli("ledger", "rotate-leaf-key").stdout
-    cli("present", str(payload))
+    cli("present", str(payload), "--as", "anna")
     assert cli("ledger", "sequence").stdout.strip() == "tree size 6"
     assert "every record matches its leaf" in cli("ledger", "verify").stdout
