@@ -209,9 +209,10 @@ SHIPMENT_EXAMPLE: dict[str, Any] = {
     "entry_point": "OSL",
     "advance_notice": {"received_at": "2026-11-13T14:05:00+01:00", "dispatch_on": "2026-11-16"},
     "certificate": {
-        "number": "BE2026-118877",
-        "issuing_country": "BE",
+        "number": "EC118877",
+        "issuing_country": "EU",
         "issuing_authority": "FPS Economy, Diamond Office Antwerp",
+        "validating_authority": "FPS Economy, Diamond Office Antwerp",
         "issued_on": "2026-11-12",
         "expires_on": "2027-01-12",
         "exporter": {"name": "Schupstraat Diamonds NV", "address": "Schupstraat 9, Antwerpen"},
@@ -221,7 +222,7 @@ SHIPMENT_EXAMPLE: dict[str, Any] = {
         "value_usd": "96500.00",
         "hs_codes": ["7102.31"],
         "origin": ["BW", "NA"],
-        "provenance": "BE",
+        "provenance": "EU",
     },
     "containers": [{"id": "C1", "seals": ["S-991"], "seals_intact": True}],
 }

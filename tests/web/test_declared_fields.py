@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from caratflow.models import Event, Role, Shipment
 from caratflow.plugins.norway.fields import AdvanceNotice
+from caratflow.testing.api import act
 from caratflow.testing.payloads import export_payload, shipment_payload
 
 NOTICE = {"received_at": "2026-11-13T14:05:00+01:00", "dispatch_on": "2026-11-16"}
@@ -131,11 +132,12 @@ def test_the_remedial_release_ground_is_a_closed_choice_of_article_5_2(client, m
         headers=auth,
     ).json
     base = f"/api/v1/shipments/{held['id']}"
-    client.post(f"{base}/actions/hold", json={"reason": "seal broken"}, headers=auth)
-    refused = client.post(
+    act(client, f"{base}/actions/hold", auth, json={"reason": "seal broken"})
+    refused = act(
+        client,
         f"{base}/actions/remediate",
+        auth,
         json={"reason": "fixed", "inputs": {"ground": "asked nicely"}},
-        headers=auth,
     )
     assert refused.status_code == 422
     [error] = refused.json["errors"]

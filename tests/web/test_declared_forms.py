@@ -9,6 +9,7 @@ import re
 from sqlalchemy import select
 
 from caratflow.models import Event, Role, Shipment
+from caratflow.testing.api import act
 from caratflow.testing.payloads import shipment_payload
 from caratflow.testing.people import post_form
 
@@ -124,7 +125,7 @@ def test_a_remedial_release_takes_its_ground_from_the_list_of_article_5_2(
 ):
     payload = shipment_payload(**{"containers.0.seals_intact": False})
     shipment = client.post("/api/v1/shipments", json=payload, headers=auth).json["id"]
-    client.post(f"/api/v1/shipments/{shipment}/actions/hold", json={"reason": "seal"}, headers=auth)
+    act(client, f"/api/v1/shipments/{shipment}/actions/hold", auth, json={"reason": "seal"})
     officer = browser(make_person(Role.OFFICER, "BE"))
     page = f"/shipments/{shipment}/actions/remediate"
     html = officer.get(page).text

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from caratflow.case.access import Actor
 from caratflow.law.rules import LawForbids
 from caratflow.models import Role, Shipment
+from caratflow.testing.api import act
 from caratflow.testing.payloads import shipment_payload
 
 DETAINED = "to be detained (Art. 5(1)(b))"
@@ -124,10 +125,7 @@ def test_annex_i_a_number_without_the_issuing_countrys_code_is_recorded_and_deta
         in (finding["message"])
     )
     assert finding["basis"].startswith("Reg. (EC) 2368/2002 Annex I")
-    verify = client.post(
-        f"/api/v1/shipments/{created.json['id']}/actions/verify",
-        headers=auth,
-    )
+    verify = act(client, f"/api/v1/shipments/{created.json['id']}/actions/verify", auth)
     assert verify.status_code == 422
     assert session.scalar(select(func.count()).select_from(Shipment)) == 1
 
@@ -160,10 +158,8 @@ def test_art_3_a_a_certificate_presented_again_detains_the_second_consignment_na
     assert f"already presented for shipment {first['id']} at authority BE" in reuse["message"]
     assert reuse["data"] == {"first_shipment": first["id"], "first_authority": "BE"}
     base = "/api/v1/shipments"
-    assert (
-        client.post(f"{base}/{second.json['id']}/actions/verify", headers=auth).status_code == 422
-    )
-    verified = client.post(f"{base}/{first['id']}/actions/verify", headers=auth)
+    assert act(client, f"{base}/{second.json['id']}/actions/verify", auth).status_code == 422
+    verified = act(client, f"{base}/{first['id']}/actions/verify", auth)
     assert verified.status_code == 200, verified.json  # the first keeps its certificate
 
 
