@@ -356,7 +356,8 @@ def test_writers_never_wait_for_the_sequencer_and_two_sequencers_never_collide(
         worker.join()
     assert heads[0].tree_size == 100
     with unit_of_work(rt.sessions) as session:
-        assert sequencer.sequence_pending(session, key).tree_size == 101
+        assert sequencer.sequence_pending(session, key).tree_size == 103  # with its presentation
+        # and the confirmation clock it opened (issue 25)
         assert verification.verify_ledger(session, key.public_key()).ok
 
 
