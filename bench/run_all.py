@@ -53,6 +53,12 @@ BENCHMARKS = [
         "ledger append, verify and proofs",
     ),
     (
+        "bench_leaf_authentication.py",
+        [],
+        ["--decisions", "2000", "--rounds", "1"],
+        "leaf authentication: sealing a decision and verify, vs without (issue 25)",
+    ),
+    (
         "bench_sweep.py",
         ["--schedule", "5000"],  # 20,000 took 11 minutes of scheduling alone (issue 4)
         ["--stored", "2000", "50000", "--schedule", "2000"],

@@ -62,13 +62,36 @@ def ledger_head() -> None:
     click.echo(json.dumps(body, indent=2))
 
 
+@ledger.command("checkpoint")
+def ledger_checkpoint() -> None:
+    """Print the latest signed tree head as a C2SP tlog-checkpoint signed note."""
+    from caratflow.ledger.checkpoints import origin_of, signed_checkpoint
+    from caratflow.ledger.sequencer import latest_head
+    from caratflow.ledger.signing_keys import signing_key
+
+    runtime = current_runtime()
+    with unit() as session:
+        head = latest_head(session)
+    if head is None:
+        raise click.ClickException("no signed tree head yet: run 'caratflow ledger sequence'")
+    origin = origin_of(runtime.settings.public_url)
+    click.echo(signed_checkpoint(origin, head, signing_key(runtime.settings)), nl=False)
+
+
 @ledger.command("verify")
 @click.option(
     "--public-key",
     type=click.File("r"),
     help="The PEM public key to check the heads with (default: this node's own key).",
 )
-def ledger_verify(public_key: Any) -> None:
+@click.option(
+    "--against",
+    "witness",
+    type=click.File("r"),
+    help="A checkpoint a witness kept (caratflow ledger checkpoint): fail if this ledger "
+    "is older than it or disagrees with it.",
+)
+def ledger_verify(public_key: Any, witness: Any) -> None:
     """Rebuild the tree from the records and name every record edited, deleted, inserted
     or reordered, and every leaf the application did not write; exit code 1 on any
     discrepancy."""
@@ -83,10 +106,16 @@ def ledger_verify(public_key: Any) -> None:
         )
     except (CaratflowError, ValueError, TypeError) as error:
         raise click.ClickException(f"no public key to verify with: {error}") from None
+    seen = _witnessed(witness, runtime, key) if witness is not None else None
     with verification.snapshot(runtime.sessions) as session:
         total = verification.count_entries(session)
         with click.progressbar(length=total, label="verifying the ledger", file=sys.stderr) as bar:
             report = verification.verify_ledger(session, key, progress=bar.update)
+        if seen is not None:
+            from caratflow.ledger.checkpoints import against
+
+            for problem, message in against(session, seen):
+                report.add(problem, (f"tree_head {seen.tree_size}",), message)
     for discrepancy in report.discrepancies:
         click.echo(str(discrepancy))
     for consequence in report.consequences:
@@ -100,3 +129,14 @@ def ledger_verify(public_key: Any) -> None:
         return
     click.echo(summary + f"{len(report.discrepancies)} discrepancies", err=True)
     sys.exit(1)
+
+
+def _witnessed(witness: Any, runtime: Any, key: Any) -> Any:
+    """The checkpoint in a witness's file, checked with this ledger's key."""
+    from caratflow.ledger.checkpoints import Checkpoint, CheckpointError, open_note, origin_of
+
+    origin = origin_of(runtime.settings.public_url)
+    try:
+        return Checkpoint.parse(open_note(witness.read(), origin, key))
+    except CheckpointError as error:
+        raise click.ClickException(f"the witness's checkpoint: {error}") from None

@@ -457,7 +457,14 @@ class _Scan:
         report.entries = self.size - len(self.missing)
         report.tree_size = self.signed_size
         report.heads = len(self.roots)
-        moved_from = {leaf: seq for seq, leaf in self.missing.items() if leaf is not None}
+        # an entry outside the tree whose leaf the tree holds was sequenced there: at a
+        # seq now missing, or one another entry took (their places swapped)
+        moved_from = {
+            kept: index
+            for (level, index), (_, kept) in self.mismatches.items()
+            if level == 0 and kept is not None
+        }
+        moved_from.update({leaf: seq for seq, leaf in self.missing.items() if leaf is not None})
         for seq in sorted(self.missing):
             report.add(
                 "deleted", (f"ledger_entry seq {seq}",), f"the ledger entry at seq {seq} is missing"

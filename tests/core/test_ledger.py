@@ -29,7 +29,7 @@ from caratflow.ledger import (
 )
 from caratflow.ledger.merkle import verify_consistency, verify_inclusion
 from caratflow.ledger.signing import canonical_json, load_public_key, public_key_pem
-from caratflow.models import Event, LedgerEntry, LedgerNode, LedgerTreeHead, PurgeRecord
+from caratflow.models import Deadline, Event, LedgerEntry, LedgerNode, LedgerTreeHead, PurgeRecord
 from caratflow.testing.databases import query_plans, statements_sent
 from caratflow.testing.payloads import shipment_payload
 
@@ -356,7 +356,8 @@ def test_writers_never_wait_for_the_sequencer_and_two_sequencers_never_collide(
         worker.join()
     assert heads[0].tree_size == 100
     with unit_of_work(rt.sessions) as session:
-        assert sequencer.sequence_pending(session, key).tree_size == 101
+        assert sequencer.sequence_pending(session, key).tree_size == 103  # with its presentation
+        # and the confirmation clock it opened (issue 25)
         assert verification.verify_ledger(session, key.public_key()).ok
 
 
@@ -428,6 +429,7 @@ def test_a_lawful_purge_is_sealed_and_accounts_for_the_decisions_it_removed(
 ):
     shipment = runtime.shipments.present(session, shipment_payload(), officer).shipment
     sequencer.sequence_pending(session, key)
+    clock = session.scalar(select(Deadline.id).where(Deadline.shipment_id == shipment.id))
     tombstone = PurgeRecord(
         shipment_id=shipment.id,
         authority_code="BE",
@@ -448,6 +450,8 @@ def test_a_lawful_purge_is_sealed_and_accounts_for_the_decisions_it_removed(
         f"ledger_entry decision:{shipment.events[0].id}",
         f"shipment {shipment.id}",
         f"ledger_entry presentation:{shipment.id}",
+        f"deadline {clock}",
+        f"ledger_entry deadline:{clock}:1",
     }
     sealing.seal_purge(session, tombstone)  # what caratflow.records.retention.purge is to call
     assert verification.verify_ledger(session, key.public_key()).ok

@@ -126,3 +126,51 @@ def test_a_rotated_leaf_key_authenticates_new_leaves_and_the_old_still_verify(cl
     cli("present", str(payload), "--as", "anna")
     assert cli("ledger", "sequence").stdout.strip() == "tree size 6"
     assert "every record matches its leaf" in cli("ledger", "verify").stdout
+
+
+def test_a_rollback_to_an_older_head_fails_verify_against_a_witnesss_checkpoint(cli, tmp_path):
+    """Issue 25: the newer head, its entries, nodes and records deleted together leave a
+    ledger that verifies alone; the checkpoint a witness kept of the newer head says no."""
+    cli("init")
+    payload = tmp_path / "shipment.json"
+    payload.write_text(json.dumps(shipment_payload()))
+    cli("present", str(payload))
+    older = int(cli("ledger", "sequence").stdout.split()[-1])
+    cli(
+        "legal-hold",
+        "place",
+        "1",
+        "--kind",
+        "investigation",
+        "--reference",
+        "PV 1",
+        "--reason",
+        "suspected fraud",
+    )
+    newer = int(cli("ledger", "sequence").stdout.split()[-1])
+    witness = tmp_path / "witness.checkpoint"
+    witness.write_text(cli("ledger", "checkpoint").stdout)
+    assert witness.read_text().startswith(f"127.0.0.1:5000/ledger\n{newer}\n")
+    assert "every record matches" in cli("ledger", "verify", "--against", str(witness)).stdout
+
+    engine = make_engine(cli.url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM legal_hold"))
+        connection.execute(text(f"DELETE FROM ledger_entry WHERE seq >= {older}"))
+        connection.execute(text(f"DELETE FROM ledger_tree_head WHERE tree_size > {older}"))
+        for level in range(newer.bit_length()):
+            connection.execute(
+                text(f"DELETE FROM ledger_node WHERE level = {level} AND idx >= {older >> level}")
+            )
+    engine.dispose()
+    assert "every record matches" in cli("ledger", "verify").stdout  # alone, it passes
+    caught = cli("ledger", "verify", "--against", str(witness), ok=False)
+    assert caught.exit_code == 1
+    assert (
+        f"ROLLED BACK: a witness holds a checkpoint at size {newer}, but the ledger's latest "
+        f"signed head is at size {older}"
+    ) in caught.stdout
+    forged = tmp_path / "forged.checkpoint"
+    forged.write_text(witness.read_text().replace(f"\n{newer}\n", f"\n{newer + 1}\n"))
+    refused = cli("ledger", "verify", "--against", str(forged), ok=False)
+    assert "the witness's checkpoint" in refused.stderr and "does not verify" in refused.stderr

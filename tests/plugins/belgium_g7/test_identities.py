@@ -187,7 +187,7 @@ def swap_places(session, first: str, second: str) -> None:
             lambda s: s.execute(
                 LedgerEntry.__table__.delete().where(LedgerEntry.record_key == "BE-P-17")
             ),
-            {"ledger_entry seq 18"},
+            {"ledger_entry seq 18", "ledger_entry identity:BE-P-17"},  # and its row unsealed
         ),
         (
             lambda s: swap_places(s, "BE-P-17", "BE-P-30"),
