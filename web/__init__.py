@@ -34,6 +34,9 @@ def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None 
     app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
     runtime = runtime or Runtime.start(Settings.from_env())
     app.config.update(security.DEFAULTS)
+    from caratflow.web import verify  # issue 26: its rate limit
+
+    app.config.update(verify.DEFAULTS)
     app.config.update(SECRET_KEY=runtime.settings.secret_key or secrets.token_hex(32))
     app.config.from_prefixed_env("CARATFLOW")
     app.config.update(config or {})

@@ -7,19 +7,37 @@ proof that it was sealed, checkable with the authority's public key. No account 
 
 | method and path | what |
 |---|---|
+| ``GET /verify`` | a box to type a number in (``?number=`` goes to its check) |
 | ``GET /verify/<number>`` | HTML page (JSON when the client asks for ``application/json``) |
 | ``GET /verify/<number>.json`` | the same as JSON |
+
+Document numbers run in series and are easy to guess, so the check is rate-limited per
+address (``VERIFY_CHECKS`` within ``VERIFY_WINDOW_SECONDS``, issue 26): a holder checks a
+few, an enumeration of the register stops at once. The page speaks the reader's language.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import defaultdict, deque
 from typing import Any, Literal
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
 from pydantic import Field
 
-from caratflow.faces import Out, operation
+from caratflow.faces import ErrorOut, Out, operation
 from caratflow.ledger import signing_keys
 from caratflow.records.documents import DocumentCheck, check_document
 from caratflow.web.context import read_db, runtime
@@ -49,8 +67,43 @@ _CHECK: dict[str, Any] = {
     "responses": {
         200: ("issued here; 'genuine' says whether it checks out", CheckedDocumentOut),
         404: ("no document of that number was issued here", CheckedDocumentOut),
+        429: ("too many checks from this address: wait (Retry-After seconds)", ErrorOut),
     },
 }
+DEFAULTS = {"VERIFY_CHECKS": 20, "VERIFY_WINDOW_SECONDS": 60}
+
+
+class Checks:
+    """How many checks each address made within the window, in this process: enough to
+    stop a script walking the series (each node counts its own)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: dict[str, deque[float]] = defaultdict(deque)
+
+    def wait(self, address: str, limit: int, window: float) -> int:
+        """Seconds to wait before this address may check again (0: it may now, counted)."""
+        now = time.monotonic()
+        with self.lock:
+            times = self.seen[address]
+            while times and times[0] <= now - window:
+                times.popleft()
+            if len(times) >= limit:
+                return int(times[0] + window - now) + 1
+            times.append(now)
+            if len(self.seen) > 100_000:  # forget the quiet ones, keep memory bounded
+                for quiet in [a for a, t in self.seen.items() if not t]:
+                    del self.seen[quiet]
+            return 0
+
+
+@blueprint.get("/verify")
+def index() -> Response | str:
+    """The box to type a number in, for those without the QR code at hand."""
+    number = "".join(request.args.get("number", "").split())
+    if number:
+        return redirect(url_for(".check_page", number=number[:60]), 303)
+    return render_template("verify/index.html")
 
 
 @blueprint.get("/verify/<anything:number>.json")
@@ -71,16 +124,34 @@ def check_page(number: str) -> Response:
 
 
 def _answer(number: str, *, as_json: bool) -> Response:
+    config = current_app.config
+    checks = current_app.extensions.setdefault("caratflow.verify", Checks())
+    wait = checks.wait(
+        request.remote_addr or "", config["VERIFY_CHECKS"], config["VERIFY_WINDOW_SECONDS"]
+    )
+    if wait:
+        message = _(
+            "Too many checks from your address. Try again in %(seconds)s seconds.", seconds=wait
+        )
+        if as_json:
+            response = jsonify({"error": "TooManyChecks", "message": message})
+        else:
+            response = Response(render_template("verify/index.html", message=message))
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait)
+        return response
     if NUMBER.fullmatch(number):
         result = check_document(read_db(), number, signing_keys.public_key(runtime().settings))
     else:
-        result = DocumentCheck(number[:60], False, problems=["this is not a document number"])
+        result = DocumentCheck(number[:60], False, problems=[_("this is not a document number")])
     status = 200 if result.status else 404
     if as_json:
         response = jsonify(result.to_dict())
     else:
         response = Response(
-            render_template("verify/check.html", check=result, body=result.to_dict())
+            render_template(
+                "verify/check.html", check=result, body=result.to_dict(), number=result.number
+            )
         )
     response.status_code = status
     return response

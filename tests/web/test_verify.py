@@ -53,7 +53,7 @@ def test_a_genuine_certificate_shows_what_it_covers_and_no_one_it_names(client, 
     issue()
     page = client.get("/verify/EC000001")
     assert page.status_code == 200 and page.mimetype == "text/html"
-    for shown in ["Genuine", "VALID", "EC000001", "Canada (CA)", "123.45 ct", "India (IN)"]:
+    for shown in ["Genuine", "Valid", "EC000001", "Canada (CA)", "123.45 ct", "India (IN)"]:
         assert shown in page.text, shown
     answer = client.get("/verify/EC000001.json").json
     assert answer["genuine"] and answer["status"] == "valid"
@@ -91,7 +91,7 @@ def test_anyone_can_check_the_proof_and_the_file_with_the_public_key_alone(
 
 def test_an_unknown_number_is_not_genuine(client):
     page = client.get("/verify/EC999999")
-    assert page.status_code == 404 and "Not genuine" in page.text
+    assert page.status_code == 404 and "Not found" in page.text  # issue 26: said plainly
     answer = client.get("/verify/EC999999.json")
     assert answer.status_code == 404 and answer.json["genuine"] is False
     odd = client.get("/verify/<script>alert(1)</script>")
@@ -116,7 +116,7 @@ def test_a_revoked_or_expired_certificate_says_so(client, runtime, session, offi
     assert (revoked["status"], expired["status"]) == ("revoked", "expired")
     assert revoked["genuine"] and expired["genuine"]  # issued here, but no longer covering goods
     assert "forged application" not in json.dumps(revoked)
-    assert "REVOKED" in client.get("/verify/EC000001").text
+    assert "Revoked" in client.get("/verify/EC000001").text
     assert "expired" in client.get("/verify/EC000002").text
 
 
@@ -145,3 +145,44 @@ def test_a_forged_file_fails_the_signature(client, session, issue):
     session.commit()
     problems = client.get("/verify/EC000001.json").json["problems"]
     assert "the document's signature does not verify" in problems
+
+
+# -- issue 26: the box, "not found", the rate limit, the reader's language ----------------
+
+
+def test_the_box_takes_a_number_as_typed_to_its_check(client, issue):
+    issue()
+    box = client.get("/verify")
+    assert box.status_code == 200 and 'name="number"' in box.text
+    typed = client.get("/verify?number=EC 000 001")  # as read off the paper, with spaces
+    assert typed.status_code == 303 and typed.headers["Location"].endswith("/verify/EC000001")
+    assert "Genuine" in client.get(typed.headers["Location"]).text
+
+
+def test_a_mistyped_number_is_plainly_not_found(client, issue):
+    issue()
+    page = client.get("/verify/EC000091")
+    assert page.status_code == 404
+    assert 'id="not-found"' in page.text and "No document with this number" in page.text
+    assert 'value="EC000091"' in page.text  # in the box again, to correct it
+
+
+def test_the_check_is_rate_limited_per_address_so_the_series_cannot_be_walked(app, client):
+    app.config.update(VERIFY_CHECKS=5, VERIFY_WINDOW_SECONDS=60)
+    answers = [client.get(f"/verify/EC{n:06d}.json").status_code for n in range(1, 8)]
+    assert answers[:5] == [404] * 5
+    assert answers[5:] == [429, 429]
+    refused = client.get("/verify/EC000009")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "Too many checks" in refused.text
+    other = client.get("/verify/EC000009.json", environ_base={"REMOTE_ADDR": "10.0.0.8"})
+    assert other.status_code == 404  # another address is not held up
+
+
+def test_the_check_speaks_the_readers_language(client, issue):
+    issue()
+    page = client.get("/verify/EC000001", headers={"Accept-Language": "nl-BE,nl;q=0.9"})
+    assert '<html lang="nl' in page.text
+    assert "Echt" in page.text and "Wat het dekt" in page.text
+    missing = client.get("/verify/EC000091", headers={"Accept-Language": "fr"})
+    assert "Aucun document portant ce numéro" in missing.text
