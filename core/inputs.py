@@ -120,3 +120,12 @@ def day_start(raw: str | None, field: str, zone: str = "UTC", days: int = 0) -> 
     except (ValueError, OverflowError):
         message = "a day as YYYY-MM-DD, from 0001-01-02 to 9999-12-30"
         raise InvalidInput([FieldError(field, message)]) from None
+
+
+def written_as_text(value: Any) -> Any:
+    """A date or instant as JSON writes one, ISO 8601 text: pydantic would read a number
+    as seconds since 1970, so ``"presented_at": 0`` would pass for a presentation in 1970
+    (issue 26: found by fuzzing from the documented example)."""
+    if not isinstance(value, str | date):  # a datetime is a date
+        raise ValueError("must be ISO 8601 text, e.g. 2026-11-20T10:15:00+01:00 or 2026-11-20")
+    return value

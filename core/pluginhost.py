@@ -196,6 +196,13 @@ class PluginHost:
         return [p for c in self._contributions.values() for p in c.demo]
 
     @cache  # noqa: B019 - one host per process
+    def declared_fields(self) -> Declarations:
+        """Every enabled plugin's field sets: the API document describes them all in one
+        presentation body, so a field of another authority's law is typed as well."""
+        sets = (s for c in self._contributions.values() if c.fields for s in c.fields.sets)
+        return Declarations(tuple(sets))
+
+    @cache  # noqa: B019 - one host per process
     def texts(self) -> Mapping[str, Mapping[str, str]]:
         """Every enabled plugin's message catalogue, merged (issue 23)."""
         merged: dict[str, dict[str, str]] = {}

@@ -116,7 +116,7 @@ def check_json(number: str) -> Response:
 @operation(
     summary="The public check of a document: a page, or JSON when asked for",
     **_CHECK,
-    other_content={status: {"text/html": {"type": "string"}} for status in (200, 404)},
+    other_content={status: {"text/html": {"type": "string"}} for status in (200, 404, 429)},
 )
 def check_page(number: str) -> Response:
     wanted = request.accept_mimetypes.best_match(["text/html", "application/json"])

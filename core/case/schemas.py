@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from caratflow.errors import FieldError, InvalidInput
-from caratflow.inputs import refuse_unstorable
+from caratflow.inputs import refuse_unstorable, written_as_text
 from caratflow.models import Direction, Goods
 
 
@@ -62,17 +62,8 @@ def _in_every_zone(value: datetime) -> datetime:
     return value
 
 
-def _written(value: Any) -> Any:
-    """A date or instant as JSON writes one, ISO 8601 text: pydantic would read a number
-    as seconds since 1970, so ``"presented_at": 0`` would pass for a presentation in 1970
-    (issue 26: found by fuzzing from the documented example)."""
-    if not isinstance(value, str | date):  # a datetime is a date
-        raise ValueError("must be ISO 8601 text, e.g. 2026-11-20T10:15:00+01:00 or 2026-11-20")
-    return value
-
-
-Instant = Annotated[AwareDatetime, BeforeValidator(_written), AfterValidator(_in_every_zone)]
-Day = Annotated[date, BeforeValidator(_written)]
+Instant = Annotated[AwareDatetime, BeforeValidator(written_as_text), AfterValidator(_in_every_zone)]
+Day = Annotated[date, BeforeValidator(written_as_text)]
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 

@@ -307,9 +307,14 @@ class ShipmentService:
         """The presentation's declared fields checked and kept in their typed JSON form."""
         fields = self.jurisdiction_of(shipment).fields
         facts = facts_of(shipment)
-        shipment.details = fields.validate(
-            fields.presentation(facts), shipment.details, facts, legal_date(shipment), ""
-        )
+        day, details = legal_date(shipment), shipment.details
+        details = fields.validate(fields.presentation(facts), details, facts, day, "")
+        # Fields of a set that does not apply here (an export's on an import, another
+        # authority's law) are typed as the API document describes them, never required.
+        applying = set(fields.presentation(facts))
+        given = self.host.declared_fields().given(details)
+        elsewhere = [s for s in given if s not in applying]
+        shipment.details = fields.validate(elsewhere, details, facts, day, "", applying=False)
         return shipment
 
     def _declared_inputs(

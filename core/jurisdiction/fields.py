@@ -41,6 +41,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from caratflow.errors import FieldError, InvalidInput
+from caratflow.inputs import written_as_text
 
 Where = Literal["presentation", "action", "record"]
 Facts = Mapping[str, str]  # what a required-when condition is tested against (direction, goods)
@@ -77,8 +78,8 @@ def _exact(value: Any) -> Decimal:
 
 _STRIPPED = StringConstraints(strip_whitespace=True)
 Text = Annotated[str, Kind.TEXT, _STRIPPED, StringConstraints(min_length=1, max_length=500)]
-Instant = Annotated[AwareDatetime, Kind.INSTANT]
-Date = Annotated[date, Kind.DATE]
+Instant = Annotated[AwareDatetime, Kind.INSTANT, BeforeValidator(written_as_text)]
+Date = Annotated[date, Kind.DATE, BeforeValidator(written_as_text)]
 Amount = Annotated[
     Decimal, Kind.DECIMAL, BeforeValidator(_exact), Field(max_digits=18, allow_inf_nan=False)
 ]
@@ -308,6 +309,14 @@ class Declarations:
     def presentation(self, facts: Facts) -> list[FieldSet]:
         return [s for s in self.sets if s.where == "presentation" and s.applies(facts)]
 
+    def given(self, values: Mapping[str, Any]) -> list[FieldSet]:
+        """The presentation sets some of whose fields ``values`` holds."""
+        return [
+            s
+            for s in self.sets
+            if s.where == "presentation" and any(n in values for n in s.model.model_fields)
+        ]
+
     def action(self, action: str, facts: Facts) -> list[FieldSet]:
         return [s for s in self.sets if s.where != "presentation" and s.applies(facts, action)]
 
@@ -324,10 +333,13 @@ class Declarations:
         facts: Facts,
         day: date,
         prefix: str,
+        *,
+        applying: bool = True,
     ) -> dict[str, Any]:
         """``values`` with every declared field checked and in its stored JSON form; other
         keys pass untouched. Raises ``InvalidInput`` naming each bad field (``prefix`` +
-        its dotted path), all of them at once."""
+        its dotted path), all of them at once. ``applying=False``, for sets that do not
+        apply here: what was sent is judged, nothing is required."""
         checked, problems = dict(values), []
         for fieldset in sets:
             mine = {k: v for k, v in values.items() if k in fieldset.model.model_fields}
@@ -336,10 +348,10 @@ class Declarations:
             except ValidationError as error:
                 found = [_problem(prefix, e) for e in error.errors()]
                 named = {p.field for p in found}
-                judged = _judge(fieldset.model, mine, facts, day, prefix)
+                judged = _judge(fieldset.model, mine, facts, day, prefix, applying)
                 problems += found + [j for j in judged if j.field not in named]
                 continue
-            problems += _judge(fieldset.model, mine, facts, day, prefix)
+            problems += _judge(fieldset.model, mine, facts, day, prefix, applying)
             dumped = model.model_dump(mode="json", exclude_unset=True)
             checked.update({k: v for k, v in dumped.items() if k in mine})
         if problems:
@@ -348,7 +360,12 @@ class Declarations:
 
 
 def _judge(
-    model: type[Declared], given: Mapping[str, Any], facts: Facts, day: date, prefix: str
+    model: type[Declared],
+    given: Mapping[str, Any],
+    facts: Facts,
+    day: date,
+    prefix: str,
+    applying: bool = True,
 ) -> list[FieldError]:
     """What pydantic cannot know, judged on what was sent (so that it is told with the
     type errors, all at once): required-when on this shipment, and the choices in force on
@@ -358,7 +375,7 @@ def _judge(
         meta, value, path = about(info), given.get(name), f"{prefix}{name}"
         kind, member = kind_of(info)
         if value in (None, [], {}, ""):
-            if meta.required(facts):
+            if applying and meta.required(facts):
                 cited = f" ({meta.article})" if meta.article else ""
                 problems.append(FieldError(path, f"{meta.label} is required here{cited}"))
             continue
@@ -366,11 +383,11 @@ def _judge(
         if allowed is not None and str(value).strip() not in allowed:
             problems.append(FieldError(path, f"choose one of: {', '.join(allowed)}"))
         if member is not None and kind is Kind.GROUP and isinstance(value, Mapping):
-            problems += _judge(member, value, facts, day, f"{path}.")
+            problems += _judge(member, value, facts, day, f"{path}.", applying)
         elif member is not None and isinstance(value, list):
             for number, row in enumerate(value):
                 if isinstance(row, Mapping):
-                    problems += _judge(member, row, facts, day, f"{path}.{number}.")
+                    problems += _judge(member, row, facts, day, f"{path}.{number}.", applying)
     return problems
 
 
