@@ -67,13 +67,14 @@ def test_an_undeliverable_notice_keeps_the_doctor_failing_until_its_addressee_is
     cli, tmp_path
 ):
     cli("init")
+    cli("users", "add", "anna", "--role", "officer", "--authority", "BE", "--duty", "fps_economy")
     reach_every_legal_addressee(cli)
     payload = shipment_payload(
         **{"certificate.issuing_country": "LY", "certificate.number": "LY0001"}
     )
     (tmp_path / "ly.json").write_text(json.dumps(payload))
-    shipment = json.loads(cli("present", str(tmp_path / "ly.json")).stdout)
-    cli("act", str(shipment["id"]), "refuse", "--reason", "not a participant")
+    shipment = json.loads(cli("present", str(tmp_path / "ly.json"), "--as", "anna").stdout)
+    cli("act", str(shipment["id"]), "refuse", "--as", "anna", "--reason", "not a participant")
     said = cli("doctor", ok=False)
     assert "undeliverable since" in said.stdout and "kp-authority:LY" in said.stdout
     assert "UNDELIVERABLE: 1 legal notice(s) have no addressee" in cli("deadlines").stdout

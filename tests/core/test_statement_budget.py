@@ -12,18 +12,23 @@ from caratflow.testing.payloads import shipment_payload
 # Each decision as the API takes it: its own unit of work, in the runtime as wired (its
 # documents, deadlines, notices, ledger). What each statement is for, in order:
 BUDGET = {
-    # authority; both traders' history; messages announced; savepoint; shipment,
+    # authority; the certificate's first presentation (Art. 3(a): one certificate, one
+    # consignment); both traders' history; messages announced; savepoint; shipment,
     # certificate, containers, decision, its findings; traders' tallies; working days;
-    # the verification clock; the ledger; release savepoint
-    "present": 14,
-    # shipment with what the rules read; four eyes; traders' history; working days;
-    # messages announced; clocks; the update, decision, findings; the certified copy
-    # (already issued? its serial, savepoint, insert, release); the ledger; the clock met,
-    # its reminders withdrawn; the notice's recipients, its outbox row; the ledger
-    "verify": 21,
+    # the verification clock; the ledger: the decision, the shipment as presented, the
+    # clock (its count of changes, its leaf); release savepoint
+    "present": 18,
+    # shipment with what the rules read (its decisions and their findings: a hold must be
+    # lifted before a way out); four eyes; first presentation; traders' history; working
+    # days; messages announced; clocks; the update, decision, findings; the certified copy
+    # (already issued? its serial, savepoint, insert, release); the ledger; the clock met
+    # (its reminders withdrawn, its change sealed: count, leaf); the notices' recipients
+    # and outbox rows (the Art. 8 confirmation, the lawful-import evidence); the ledger
+    "verify": 28,
     # shipment; its decisions and their findings (a way out reads the whole record);
-    # four eyes; the update, decision, findings; working days; clocks; the ledger
-    "release": 10,
+    # four eyes; first presentation; the update, decision, findings; working days; clocks;
+    # the ledger
+    "release": 11,
 }
 
 
