@@ -529,15 +529,15 @@ def transit_exempt(case: Case) -> Verdict:
     destination = case.shipment.details.get("destination")
     if not destination:
         return hold("state the destination beyond the Community (details.destination)")
+    if destination in community(case):  # Art. 1: one territory, its Member States dated
+        return hold(
+            f"goods bound for {destination} do not only pass through the Community: not a transit",
+            destination=destination,
+        )
     if destination not in participants(case):
         return hold(
             f"transit to {destination}, which is not a Kimberley Process participant, is not "
             "exempt: no trade with non-participants",
-            destination=destination,
-        )
-    if destination in {COMMUNITY, case.shipment.authority.country}:
-        return hold(
-            f"goods bound for {destination} do not only pass through the Community: not a transit",
             destination=destination,
         )
     declared = case.shipment.details.get("transit_declared") or []

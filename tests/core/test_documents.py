@@ -143,7 +143,7 @@ def test_the_pdf_renders_readably_and_its_qr_code_opens_the_public_check(
     assert segno.make(code.text, error="m", micro=False).mask != QR_MASK
     page = client.get(code.text.removeprefix("http://127.0.0.1:5000"))
     assert page.status_code == 200
-    assert "Genuine" in page.text and "VALID" in page.text and "EC000001" in page.text
+    assert "Genuine" in page.text and "Valid" in page.text and "EC000001" in page.text
 
 
 def test_the_pdf_carries_a_detached_signature_and_is_sealed(runtime, session, officer, export):

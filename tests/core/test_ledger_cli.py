@@ -132,9 +132,10 @@ def test_a_rollback_to_an_older_head_fails_verify_against_a_witnesss_checkpoint(
     """Issue 25: the newer head, its entries, nodes and records deleted together leave a
     ledger that verifies alone; the checkpoint a witness kept of the newer head says no."""
     cli("init")
+    cli("users", "add", "anna", "--role", "officer", "--authority", "BE")
     payload = tmp_path / "shipment.json"
     payload.write_text(json.dumps(shipment_payload()))
-    cli("present", str(payload))
+    cli("present", str(payload), "--as", "anna")
     older = int(cli("ledger", "sequence").stdout.split()[-1])
     cli(
         "legal-hold",

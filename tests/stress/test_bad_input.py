@@ -175,7 +175,8 @@ def test_sql_and_html_in_free_text_are_stored_and_returned_verbatim(client, make
     assert stored["entry_point"] == INJECTIONS["entry_point"]
     after = table_counts(session)
     assert after["shipment"] == before["shipment"] + 1
-    assert after["ledger_entry"] == before["ledger_entry"] + 1
+    # the decision, the shipment as presented and the clock it opened (issue 25)
+    assert after["ledger_entry"] == before["ledger_entry"] + 3
 
 
 # -- parameters in the path and the query string (issue 21) -------------------------------

@@ -339,11 +339,13 @@ def test_art_18_transit_to_a_non_participant_is_not_exempt(session, service, off
 
 
 def test_art_18_goods_bound_for_the_community_are_no_transit(session, service, officer):
-    for destination in ("EU", "BE"):
+    for destination in ("NL", "BE"):  # another Member State, or the authority's own
         staying = shipment_payload(
             direction="transit", transit_declared=["EU"], destination=destination
         )
-        assert check(session, service, officer, staying)["eu.transit"] == "hold", destination
+        [finding] = [f for f in service.check(session, staying, officer) if f.rule == "eu.transit"]
+        assert finding.outcome == "hold", destination
+        assert "do not only pass through the Community" in finding.message, destination
     unstated = shipment_payload(direction="transit", transit_declared=["EU"])
     assert check(session, service, officer, unstated)["eu.transit"] == "hold"
 
