@@ -40,6 +40,7 @@ from sqlalchemy import func, select
 from caratflow.case import access
 from caratflow.case.access import Actor
 from caratflow.case.parties import register_party
+from caratflow.case.service import facts_of, legal_date
 from caratflow.errors import (
     ActionNotAvailable,
     CaratflowError,
@@ -377,6 +378,12 @@ def workflow_machine(runtime, connection) -> type[RuleBasedStateMachine]:
             if transition.requires_reason and not (reason or "").strip():
                 stoppers.add(ReasonRequired)
             if any((inputs or {}).get(k) not in v for k, v in transition.inputs.items()):
+                stoppers.add(InvalidInput)
+            facts, declared = facts_of(shipment), service.jurisdiction_of(shipment).fields
+            try:  # the inputs its law declares (issue 23): a §11 outcome, an Art. 5(2) ground
+                sets = declared.action(transition.action, facts)
+                declared.validate(sets, inputs or {}, facts, legal_date(shipment), "inputs.")
+            except InvalidInput:
                 stoppers.add(InvalidInput)
             return stoppers
 

@@ -20,6 +20,7 @@ import pyotp
 import pytest
 from PIL import Image
 
+from caratflow.testing.databases import temporary_database
 from caratflow.testing.servers import free_port
 
 zxingcpp = pytest.importorskip("zxingcpp")
@@ -49,11 +50,19 @@ class Console:
 
 
 @pytest.fixture
-def demo(database_url, tmp_path) -> Iterator[Console]:
+def demo_database(backend, tmp_path) -> Iterator[str]:
+    """A database of its own: the demo commits its shipments and people, which the shared
+    test database must not keep (the directory's pages counted its undeliverable notices)."""
+    with temporary_database(backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def demo(demo_database, tmp_path) -> Iterator[Console]:
     env = {
         **os.environ,
         "CARATFLOW_INSTANCE_PATH": str(tmp_path),
-        "CARATFLOW_DATABASE_URL": database_url,
+        "CARATFLOW_DATABASE_URL": demo_database,
     }
     env.pop("CARATFLOW_PLUGINS", None)
     caratflow = Path(sys.executable).with_name("caratflow")
