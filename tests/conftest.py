@@ -11,12 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from caratflow.cli import main
 from caratflow.jurisdiction.contributions import AuthorityProfile
 from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.jurisdiction.workflow import WorkflowRegistrar
 from caratflow.law.rules import Case, Outcome, Rule, RuleBook, Verdict
 from caratflow.pluginhost import PluginHost, load_plugin_host
+from caratflow.testing.databases import temporary_database
 
 TESTLAW = RuleBook("testlaw", Path(__file__).parent / "testlaw" / "rules.toml")
 
@@ -63,3 +66,21 @@ class TestLaw:
 @pytest.fixture(scope="session")
 def plugin_host() -> PluginHost:
     return load_plugin_host(extra={"testlaw": TestLaw()})
+
+
+@pytest.fixture
+def cli(backend, tmp_path):
+    """``cli(*args, input=None, ok=True)``: the ``caratflow`` command on a database and an
+    instance folder of the test's own; ``ok`` asserts it exited 0."""
+    with temporary_database(backend, tmp_path) as url:
+        env = {"CARATFLOW_DATABASE_URL": url, "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
+        runner = CliRunner(env=env)
+
+        def run(*args: str, input: str | None = None, ok: bool = True):
+            result = runner.invoke(main, list(args), input=input, catch_exceptions=False)
+            if ok:
+                assert result.exit_code == 0, result.output + result.stderr
+            return result
+
+        run.env, run.url = env, url  # type: ignore[attr-defined]
+        yield run

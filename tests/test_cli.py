@@ -18,24 +18,7 @@ from click.testing import CliRunner
 
 from caratflow.cli import main
 from caratflow.db import make_engine
-from caratflow.testing.databases import temporary_database
 from caratflow.testing.payloads import shipment_payload
-
-
-@pytest.fixture
-def cli(backend, tmp_path):
-    with temporary_database(backend, tmp_path) as url:
-        env = {"CARATFLOW_DATABASE_URL": url, "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
-        runner = CliRunner(env=env)
-
-        def run(*args: str, input: str | None = None, ok: bool = True):
-            result = runner.invoke(main, list(args), input=input, catch_exceptions=False)
-            if ok:
-                assert result.exit_code == 0, result.output + result.stderr
-            return result
-
-        run.env = env  # type: ignore[attr-defined]
-        yield run
 
 
 def test_init_is_safe_to_repeat(cli):
@@ -371,8 +354,10 @@ def test_serve_demo_starts_on_an_empty_embedded_database(tmp_path):
             ("BE", "held"),
             ("BE", "presented"),
             ("BE", "refused"),
+            ("BE", "exported"),  # to Norway (issue 24 point 4: the pair of the exchange)
             ("NO", "released"),
             ("NO", "refused"),
+            ("NO", "verified"),  # Norway's export to Antwerp, controlled, not yet gone
         }
     finally:
         server.terminate()

@@ -5,28 +5,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from caratflow.cli import main
 from caratflow.cli.doctor import CHECKS
 from caratflow.testing.databases import temporary_database
 from caratflow.testing.payloads import shipment_payload
-
-
-@pytest.fixture
-def cli(backend, tmp_path):
-    with temporary_database(backend, tmp_path) as url:
-        env = {"CARATFLOW_DATABASE_URL": url, "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
-        runner = CliRunner(env=env)
-
-        def run(*args: str, ok: bool = True):
-            result = runner.invoke(main, list(args), catch_exceptions=False)
-            if ok:
-                assert result.exit_code == 0, result.output + result.stderr
-            return result
-
-        yield run
 
 
 def reach_every_legal_addressee(cli):

@@ -6,31 +6,11 @@ import json
 import os
 import stat
 
-import pytest
-from click.testing import CliRunner
 from sqlalchemy import text
 
-from caratflow.cli import main
 from caratflow.db import make_engine
 from caratflow.ledger.signing import generate_key, public_key_pem
-from caratflow.testing.databases import temporary_database
 from caratflow.testing.payloads import shipment_payload
-
-
-@pytest.fixture
-def cli(backend, tmp_path):
-    with temporary_database(backend, tmp_path) as url:
-        env = {"CARATFLOW_DATABASE_URL": url, "CARATFLOW_INSTANCE_PATH": str(tmp_path)}
-        runner = CliRunner(env=env)
-
-        def run(*args: str, ok: bool = True):
-            result = runner.invoke(main, list(args), catch_exceptions=False)
-            if ok:
-                assert result.exit_code == 0, result.output + result.stderr
-            return result
-
-        run.url = url
-        yield run
 
 
 def test_init_creates_the_signing_key_once_and_never_replaces_it(cli, tmp_path):
