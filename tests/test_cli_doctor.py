@@ -92,3 +92,23 @@ def test_a_bad_setting_is_a_clear_error_naming_it(backend, tmp_path):
     env = {"CARATFLOW_INSTANCE_PATH": str(tmp_path), "CARATFLOW_OUTBOX_LEASE": "soon"}
     said = CliRunner(env=env).invoke(main, ["doctor"])
     assert said.exit_code == 1 and "CARATFLOW_OUTBOX_LEASE" in said.stderr
+
+
+def test_the_doctor_says_who_follows_the_primary(cli, backend):
+    """Issue 27: replication as the database sees it; the test server streams to nobody."""
+    cli("init")
+    said = cli("doctor", ok=False).stdout
+    if backend == "sqlite":
+        assert "replication: none (the embedded SQLite database)" in said
+    else:
+        assert "primary with no standby: losing this server loses the database" in said
+
+
+def test_the_doctor_warns_of_a_key_others_may_read(cli, tmp_path):
+    """Issue 25: the instance's keys are for this OS user alone."""
+    cli("init")
+    assert "keys and database files are this user's alone" in cli("doctor", ok=False).stdout
+    key = tmp_path / "ledger-leaf.keys"
+    key.chmod(0o644)
+    said = cli("doctor", ok=False).stdout
+    assert f"{key} is 644: others may read it" in said and f"chmod go-rwx {key}" in said

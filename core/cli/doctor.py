@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from caratflow.accounts import authorities
 from caratflow.cli.context import current_runtime, unit
 from caratflow.config import Settings
-from caratflow.db import schema_is_current
+from caratflow.db import replication_state, schema_is_current
 from caratflow.deadlines.directory import directory
 from caratflow.deadlines.outbox import recipients, undeliverable
 from caratflow.errors import CaratflowError
 from caratflow.models import Authority
 from caratflow.records.documents import numbering_at
-from caratflow.runtime import Runtime
+from caratflow.runtime import Runtime, exposed_secrets
 
 
 @dataclass(frozen=True)
@@ -196,3 +196,42 @@ def signing_key(runtime: Runtime, session: Session) -> Iterator[Finding]:
         yield Finding("missing", f"no ledger signing key at {path}", "caratflow init")
     else:
         yield Finding("ok", f"ledger signing key {path}")
+
+
+@check
+def replication(runtime: Runtime, session: Session) -> Iterator[Finding]:
+    """Issue 27: who follows the primary, and whether an acknowledged commit waits for it."""
+    state = replication_state(runtime.engine)
+    if state is None:
+        yield Finding("ok", "replication: none (the embedded SQLite database)")
+        return
+    if state.role == "standby":
+        yield Finding("warning", "this database is a standby: it takes no writes", "")
+        return
+    streaming = [s for s in state.standbys if s.state == "streaming"]
+    synchronous = [s for s in streaming if s.sync_state in ("sync", "quorum")]
+    for standby in state.standbys:
+        lag = f"{standby.replay_lag_bytes} bytes behind"
+        yield Finding("ok", f"standby {standby.name}: {standby.state}, {standby.sync_state}, {lag}")
+    if not streaming:
+        yield Finding(
+            "warning",
+            "primary with no standby: losing this server loses the database",
+            "a synchronous standby (README, Past one machine)",
+        )
+    elif not synchronous or state.synchronous_commit in ("off", "local"):
+        yield Finding(
+            "warning",
+            "no synchronous standby: a failover may lose decisions already acknowledged",
+            "synchronous_standby_names and synchronous_commit = on",
+        )
+
+
+@check
+def private_files(runtime: Runtime, session: Session) -> Iterator[Finding]:
+    """Issue 25: a key or a database anyone on the machine can read is no secret."""
+    exposed = exposed_secrets(runtime.settings)
+    for path, mode in exposed:
+        yield Finding("warning", f"{path} is {mode:o}: others may read it", f"chmod go-rwx {path}")
+    if not exposed:
+        yield Finding("ok", "instance folder, keys and database files are this user's alone")
