@@ -211,6 +211,7 @@ class Deployment:
         self.env = env | {
             "CARATFLOW_INSTANCE_PATH": str(folder / "instance"),
             "CARATFLOW_SIGNING_KEY": str(folder / "ledger-ed25519.pem"),  # every node's
+            "CARATFLOW_LEAF_KEYS": str(folder / "ledger-leaf.keys"),  # every writer's (issue 25)
             "CARATFLOW_SECRET_KEY": "failover-test-secret",
             **settings,
         }

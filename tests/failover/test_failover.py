@@ -163,9 +163,7 @@ def test_a_crash_of_the_primary_under_load_loses_and_repeats_no_acknowledged_dec
     }
     with deployment(tmp_path, **settings) as app:
         app.cli("init")
-        tester = Runtime.start(
-            Settings.from_env(settings, instance_path=tmp_path / "instance"), plugin_host
-        )
+        tester = Runtime.start(Settings.from_env(app.env), plugin_host)  # the nodes' keys
         with unit_of_work(tester.sessions) as session:
             add_person(session, tester.plugins, Role.OFFICER, name="officer.failover")
             add_recipient(session, "BE", "officers", ADDRESS)
