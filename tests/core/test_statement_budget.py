@@ -21,10 +21,11 @@ BUDGET = {
     # shipment with what the rules read (its decisions and their findings: a hold must be
     # lifted before a way out); four eyes; first presentation; traders' history; working
     # days; messages announced; clocks; the update, decision, findings; the certified copy
-    # (already issued? its serial, savepoint, insert, release); the ledger; the clock met
+    # (already issued? on PostgreSQL the number range's lock; its serial, savepoint,
+    # insert, release); the ledger; the clock met
     # (its reminders withdrawn, its change sealed: count, leaf); the notices' recipients
     # and outbox rows (the Art. 8 confirmation, the lawful-import evidence); the ledger
-    "verify": 28,
+    "verify": 29,
     # shipment; its decisions and their findings (a way out reads the whole record);
     # four eyes; first presentation; the update, decision, findings; working days; clocks;
     # the ledger
