@@ -17,7 +17,7 @@ from caratflow.models import IssuedDocument, OutboxMessage, Role, Shipment
 from caratflow.testing.servers import LiveServer
 from caratflow.web import create_app
 
-from .test_browser import PASSWORD, chromium, open_page, shots, sign_in  # noqa: F401 - fixtures
+from .test_browser import PASSWORD, open_page, shots, sign_in  # noqa: F401 - fixtures
 
 IMPORTER = "Thune Gullsmed AS"
 
