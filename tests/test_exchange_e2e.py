@@ -48,7 +48,7 @@ from caratflow.models import (
     Shipment,
 )
 from caratflow.records.reports import run_report
-from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.payloads import shipment_payload, valid_today
 from caratflow.testing.servers import Node, node
 
 ANTWERP = "FPS Economy, Diamond Office Antwerp"
@@ -149,6 +149,7 @@ def test_antwerp_exports_to_norway_whose_node_controls_the_import_and_confirms_i
                 **{
                     "direction": "export",
                     "presented_at": now.isoformat(),
+                    **valid_today(now),
                     "certificate.number": "EC004211",
                     "certificate.issuing_country": "EU",
                     "certificate.issuing_authority": ANTWERP,
@@ -220,6 +221,7 @@ def test_antwerp_exports_to_norway_whose_node_controls_the_import_and_confirms_i
                 **{
                     "authority": "NO",
                     "presented_at": now.isoformat(),
+                    **valid_today(now),
                     "entry_point": "OSL",
                     "certificate.number": number,
                     "certificate.issuing_country": "EU",
@@ -311,6 +313,7 @@ def test_norway_exports_to_antwerp_whose_node_verifies_the_import_and_confirms_i
                     "authority": "NO",
                     "direction": "export",
                     "presented_at": now.isoformat(),
+                    **valid_today(now),
                     "entry_point": "OSL",
                     "certificate.number": "NO2026-0042",
                     "certificate.issuing_country": "NO",
@@ -353,6 +356,7 @@ def test_norway_exports_to_antwerp_whose_node_verifies_the_import_and_confirms_i
             arriving = shipment_payload(
                 **{
                     "presented_at": now.isoformat(),
+                    **valid_today(now),
                     "certificate.number": number,
                     "certificate.issuing_country": "NO",
                     "certificate.issuing_authority": NORWAY,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 COMPLIANT_ROUGH_IMPORT: dict[str, Any] = {
@@ -53,6 +54,23 @@ def shipment_payload(**changes: Any) -> dict[str, Any]:
 
 
 DELETE = object()
+
+
+def valid_today(now: datetime | None = None) -> dict[str, str]:
+    """The certificate dates of a certificate that is valid ``now`` (default: the clock's
+    now): issued ten days before, expiring fifty days after. Tests that present at the
+    real time need them; the fixed dates above expire on 2027-01-10."""
+    now = now or datetime.now(UTC)
+    return {
+        "certificate.issued_on": (now - timedelta(days=10)).date().isoformat(),
+        "certificate.expires_on": (now + timedelta(days=50)).date().isoformat(),
+    }
+
+
+def presented_now(**changes: Any) -> dict[str, Any]:
+    """``shipment_payload`` presented at the clock's now, with a certificate valid then."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    return shipment_payload(**{"presented_at": now.isoformat(), **valid_today(now), **changes})
 
 
 def export_payload(**changes: Any) -> dict[str, Any]:

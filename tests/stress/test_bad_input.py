@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from caratflow.models import Role
-from caratflow.testing.payloads import DELETE, shipment_payload
+from caratflow.testing.payloads import DELETE, shipment_payload, valid_today
 
 from .conftest import table_counts
 
@@ -323,7 +323,7 @@ def test_further_particulars_of_a_presentation_no_record_can_keep_are_a_form_err
 
 def _presentation_form() -> dict[str, str]:
     """A compliant Belgian import as typed into the counter's form."""
-    p = shipment_payload()
+    p = shipment_payload(**valid_today())  # presented now: the form has no presented_at
     c = p["certificate"]
     return {
         "authority": "BE",

@@ -14,13 +14,12 @@ import os
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.payloads import presented_now
 
 from .conftest import PATIENCE, Embedded, http
 
@@ -33,15 +32,7 @@ SECONDS = float(os.environ.get("CARATFLOW_LOAD_SECONDS", "60"))
 
 def embedded_import(client: int, n: int) -> dict:
     """A compliant Belgian import presented now, with a certificate of its own."""
-    now = datetime.now(UTC)
-    return shipment_payload(
-        **{
-            "presented_at": now.isoformat(),
-            "certificate.number": f"CA{client}{n:06d}",
-            "certificate.issued_on": (now - timedelta(days=10)).date().isoformat(),
-            "certificate.expires_on": (now + timedelta(days=50)).date().isoformat(),
-        }
-    )
+    return presented_now(**{"certificate.number": f"CA{client}{n:06d}"})
 
 
 class Officer:

@@ -61,7 +61,7 @@ def click_decision(page: Any, action: str) -> None:
 
 
 def test_a_norwegian_import_through_forms_only_in_norwegian(
-    chromium,  # noqa: F811
+    chromium,
     oslo,
     committed_runtime,
     shots,  # noqa: F811
@@ -159,7 +159,7 @@ def antwerp(committed_runtime) -> Iterator[LiveServer]:
 
 
 def test_an_antwerp_export_through_forms_only_in_french(
-    chromium,  # noqa: F811
+    chromium,
     antwerp,
     committed_runtime,
     shots,  # noqa: F811
