@@ -76,6 +76,28 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """How the web face keeps sessions and turns guessers away, each read from
+    ``CARATFLOW_`` + the upper-case name (``CARATFLOW_IDLE_MINUTES=10``); part of
+    ``Settings`` so ``doctor`` shows them and a bad value is refused at start (issue 24)."""
+
+    session_cookie_secure: bool = True  # false only for a plain-HTTP trial off localhost
+    idle_minutes: int = 15  # ASVS 3.3.2
+    session_hours: int = 12
+    reauth_minutes: int = 5  # administrative changes ask for the password after that
+    login_max_failures: int = 5  # per name, within the window
+    login_max_failures_per_address: int = 100  # an office may sign in through one proxy
+    login_window_minutes: int = 15
+    verify_checks: int = 20  # public checks per address within the window (issue 26)
+    verify_window_seconds: int = 60
+    max_content_length: int = 2 * 1024 * 1024  # bytes of a request body
+
+    def flask_config(self) -> dict[str, Any]:
+        """The values under the names the web face reads from ``app.config``."""
+        return {f.name.upper(): getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
 class Settings:
     """The deployment's configuration, read once from the environment (issue 24: the
     outbox's and ``serve``'s settings too): where the data lives, which jurisdictions
@@ -100,6 +122,7 @@ class Settings:
     read_database_url: str | None = None
     delivery: DeliverySettings = field(default_factory=DeliverySettings)  # SMTP, outbox
     serve: ServeSettings = field(default_factory=ServeSettings)  # waitress
+    web: WebSettings = field(default_factory=WebSettings)  # sessions, sign-in throttling
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -124,6 +147,7 @@ class Settings:
             read_database_url=read("READ_DATABASE_URL"),
             delivery=_delivery(read),
             serve=_serve(read),
+            web=_web(read),
         )
         return replace(settings, **overrides) if overrides else settings
 
@@ -136,8 +160,9 @@ class Settings:
             *((f.name, getattr(self, f.name)) for f in fields(self)),
             *((f"outbox.{f.name}", getattr(self.delivery, f.name)) for f in fields(self.delivery)),
             *((f"serve.{f.name}", getattr(self.serve, f.name)) for f in fields(self.serve)),
+            *((f"web.{f.name}", getattr(self.web, f.name)) for f in fields(self.web)),
         ]:
-            if name in ("delivery", "serve"):
+            if name in ("delivery", "serve", "web"):
                 continue
             if name.rpartition(".")[2] in secret:
                 shown[name] = "set (hidden)" if value else "not set"
@@ -189,6 +214,26 @@ def _serve(read: Reader) -> ServeSettings:
             read("SERVE_CHANNEL_TIMEOUT"), "SERVE_CHANNEL_TIMEOUT", defaults.channel_timeout
         ),
     )
+
+
+def _web(read: Reader) -> WebSettings:
+    values: dict[str, Any] = {}
+    for setting in fields(WebSettings):
+        name, default = setting.name.upper(), setting.default
+        if isinstance(default, bool):
+            values[setting.name] = _yes_or_no(read(name), name, default)
+        else:
+            values[setting.name] = _whole(read(name), name, default)  # type: ignore[arg-type]
+    return WebSettings(**values)
+
+
+def _yes_or_no(raw: str | None, name: str, default: bool) -> bool:
+    if raw is None:
+        return default
+    answer = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if raw.lower() not in answer:
+        raise ValueError(f"{ENV_PREFIX}{name} must be true or false, not {raw!r}")
+    return answer[raw.lower()]
 
 
 def _number(raw: str, name: str, kind: Callable[[str], Any]) -> Any:

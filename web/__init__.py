@@ -1,9 +1,9 @@
 """The web face of caratflow: admin UI, JSON API v1 and the public certificate check.
 
-``create_app`` reads its settings in this order: the defaults below and in
-``security.DEFAULTS``, the environment (``CARATFLOW_`` + the Flask name, e.g.
-``CARATFLOW_IDLE_MINUTES=10``), then ``config`` (tests). Each area is a blueprint
-whose routes read as its URL table.
+``create_app`` takes its settings from the runtime's ``Settings`` (read once from the
+environment: ``Settings.web`` holds the session and throttling policy, e.g.
+``CARATFLOW_IDLE_MINUTES=10``), the fixed ``security.DEFAULTS``, then ``config`` (tests).
+Each area is a blueprint whose routes read as its URL table.
 """
 
 from __future__ import annotations
@@ -34,11 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None, runtime: Runtime | None 
     app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
     runtime = runtime or Runtime.start(Settings.from_env())
     app.config.update(security.DEFAULTS)
-    from caratflow.web import verify  # issue 26: its rate limit
-
-    app.config.update(verify.DEFAULTS)
+    app.config.update(runtime.settings.web.flask_config())
     app.config.update(SECRET_KEY=runtime.settings.secret_key or secrets.token_hex(32))
-    app.config.from_prefixed_env("CARATFLOW")
     app.config.update(config or {})
     app.extensions["caratflow"] = runtime
 

@@ -48,19 +48,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_NAME": "__Host-caratflow",  # Secure, path /, no domain: ASVS 3.4.4
-    "SESSION_COOKIE_SECURE": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (bounded) session
     "WTF_CSRF_CHECK_DEFAULT": False,  # checked below for pages, never for the bearer API
-    "IDLE_MINUTES": 15,
-    "SESSION_HOURS": 12,
-    "REAUTH_MINUTES": 5,
-    "LOGIN_MAX_FAILURES": signin.Throttle.per_name,
-    "LOGIN_MAX_FAILURES_PER_ADDRESS": signin.Throttle.per_address,
-    "LOGIN_WINDOW_MINUTES": 15,
-    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
 }
+"""Fixed by design; what a deployment may tune is ``Settings.web`` (caratflow.config)."""
 
 CSP = "; ".join(
     [

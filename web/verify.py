@@ -70,7 +70,6 @@ _CHECK: dict[str, Any] = {
         429: ("too many checks from this address: wait (Retry-After seconds)", ErrorOut),
     },
 }
-DEFAULTS = {"VERIFY_CHECKS": 20, "VERIFY_WINDOW_SECONDS": 60}
 
 
 class Checks:

@@ -54,3 +54,33 @@ def test_the_configuration_is_shown_with_every_secret_hidden():
     assert shown["outbox.smtp_password"] == "set (hidden)"
     assert "hunter2" not in str(shown) and "s3cret" not in str(shown)
     assert shown["outbox.retry_cap"] == "3600 s" and shown["plugins"] == "every installed plugin"
+
+
+def test_the_web_face_s_policy_is_read_with_the_rest_and_governs_the_app(runtime):
+    """Issue 24, point 3: sessions, sign-in throttling and the public check's rate limit
+    are part of ``Settings`` (shown by ``doctor``), no longer Flask reading the
+    environment by itself; a deployment's value is the one the app answers with."""
+    from dataclasses import replace
+
+    from caratflow.web import create_app
+
+    env = {"CARATFLOW_VERIFY_CHECKS": "2", "CARATFLOW_SESSION_COOKIE_SECURE": "false"}
+    web = Settings.from_env(env).web
+    assert (web.verify_checks, web.session_cookie_secure, web.idle_minutes) == (2, False, 15)
+    assert Settings.from_env(env).shown()["web.verify_checks"] == "2"
+
+    app = create_app(
+        {"TESTING": True}, runtime=replace(runtime, settings=replace(runtime.settings, web=web))
+    )
+    client = app.test_client()
+    answers = [client.get(f"/verify/EC{n:06d}.json").status_code for n in range(1, 5)]
+    assert answers == [404, 404, 429, 429]
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+@pytest.mark.parametrize(
+    "variable, value", [("IDLE_MINUTES", "ten"), ("SESSION_COOKIE_SECURE", "maybe")]
+)
+def test_a_bad_web_setting_is_refused_naming_its_variable(variable, value):
+    with pytest.raises(ValueError, match=f"CARATFLOW_{variable}"):
+        Settings.from_env({f"CARATFLOW_{variable}": value})
