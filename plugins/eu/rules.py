@@ -48,9 +48,14 @@ def participants(case: Case) -> set[str]:
 
 
 def community(case: Case) -> set[str]:
-    """The Community's one territory (Art. 1): its Member States, and the EU itself, the
-    participant whose code its certificates carry (``territory.py``)."""
-    return {COMMUNITY, *parameter(case, "member_states")}
+    """The Community's one territory (Art. 1): its Member States, the territories one
+    entity with it (Greenland since 2014), and the EU itself, the participant whose code its
+    certificates carry (``territory.py``)."""
+    return {
+        COMMUNITY,
+        *parameter(case, "member_states"),
+        *parameter(case, "one_entity_with_the_union"),
+    }
 
 
 # -- import conditions (Art. 3) ---------------------------------------------------------------

@@ -17,9 +17,17 @@ participants list.
 from __future__ import annotations
 
 from caratflow.law.rules import Case, Verdict, refuse
-from caratflow.plugins.eu.rules import COMMUNITY, ROUGH, RULES, community
+from caratflow.plugins.eu.rules import COMMUNITY, ROUGH, RULES, community, parameter
 
 ASSESSED = {"present", "verify"}
+
+
+def within_the_union(case: Case, country: str) -> str:
+    """How a finding names a place inside the one territory: a Member State, or a
+    territory one entity with the Union (Greenland, Art. 1 second paragraph)."""
+    if country in parameter(case, "one_entity_with_the_union"):
+        return "one entity with the Union for the scheme (Art. 1, second paragraph)"
+    return "a Member State"
 
 
 @RULES.rule("eu.export.issue", directions={"export"}, goods=ROUGH, actions=ASSESSED, guard=True)
@@ -30,7 +38,8 @@ def bound_for_outside_the_community(case: Case) -> Verdict | None:
     if destination not in community(case):
         return None
     return refuse(
-        f"{destination} is in the Community, which is one territory for the Kimberley "
+        f"{destination}, {within_the_union(case, destination)}, is in the Community, which "
+        "is one territory for the Kimberley "
         "Process (Reg. (EC) 2368/2002 Art. 1): a movement between Member States is no "
         "export (Art. 2(k)), and a Community certificate issues only for rough diamonds "
         "going into the territory of a participant outside it (Arts. 11, 12(1)(c))",
@@ -54,11 +63,11 @@ def coming_from_outside_the_community(case: Case) -> Verdict | None:
             "under a Community certificate, which accompanies rough diamonds leaving the "
             "Community (Art. 11)"
             if country == COMMUNITY
-            else f"under a certificate of {country}, a Member State"
+            else f"under a certificate of {country}, {within_the_union(case, country)}"
         )
     elif certificate.provenance in within:
         field, country = "certificate.provenance", certificate.provenance
-        came = f"from {country}, a Member State (its provenance)"
+        came = f"from {country}, {within_the_union(case, country)} (its provenance)"
     else:
         return None
     return refuse(

@@ -131,6 +131,24 @@ def test_the_api_refuses_an_intra_community_export_with_the_article_and_writes_n
     assert shipments(session) == before
 
 
+def test_greenland_and_the_union_have_been_one_entity_since_2014(session, service, officer):
+    """Art. 1, second paragraph, as amended: rough bound for Greenland leaves no Community
+    and takes no Community certificate; rough from Greenland is no import."""
+    finding = refused_at_the_counter(session, service, officer, export_payload(destination="GL"))
+    assert finding.rule == "eu.export.issue" and finding.data["destination"] == "GL"
+    assert "one entity with the Union" in finding.message
+    from_greenland = shipment_payload(**{"certificate.provenance": "GL"})
+    finding = refused_at_the_counter(session, service, officer, from_greenland)
+    assert (finding.data["field"], finding.data["country"]) == ("certificate.provenance", "GL")
+    assert "one entity with the Union" in finding.message
+
+    def entity(on: str) -> list[str]:
+        return PARAMETERS.value("one_entity_with_the_union", date.fromisoformat(on))
+
+    assert entity("2014-03-29") == [] and entity("2014-03-30") == ["GL"]
+    assert "GL" not in PARAMETERS.value("member_states", date(2026, 11, 20))
+
+
 def test_the_member_states_are_dated_data_apart_from_the_participants():
     def members(on: str) -> set[str]:
         return set(PARAMETERS.value("member_states", date.fromisoformat(on)))
