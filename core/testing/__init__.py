@@ -13,6 +13,7 @@ several real connections (row locks, concurrent writers) use ``committed_runtime
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -77,15 +78,23 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield url
 
 
-@pytest.fixture(scope="session")
-def migrated_engine(database_url: str, plugin_host: PluginHost) -> Iterator[Engine]:
-    """The schema upgraded from empty through every migration, with the authorities."""
+@contextmanager
+def migrated(database_url: str, plugin_host: PluginHost) -> Iterator[Engine]:
+    """An engine on ``database_url``, its schema upgraded from empty through every
+    migration, with the authorities of ``plugin_host``; disposed after."""
     engine = make_engine(database_url)
     upgrade(engine)
     with unit_of_work(session_factory(engine)) as session:
         ensure_authorities(session, plugin_host)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_engine(database_url: str, plugin_host: PluginHost) -> Iterator[Engine]:
+    """The schema upgraded from empty through every migration, with the authorities."""
+    with migrated(database_url, plugin_host) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
-from caratflow.accounts.provisioning import ensure_authorities
-from caratflow.db import make_engine, session_factory, unit_of_work, upgrade
 from caratflow.jurisdiction.contributions import AuthorityProfile
 from caratflow.jurisdiction.fields import Declared, FieldsRegistrar, Text, declared
 from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.pluginhost import PluginHost, load_plugin_host
+from caratflow.testing import migrated
 from caratflow.testing.databases import temporary_database
 
 
@@ -56,9 +55,6 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture(scope="session")
 def migrated_engine(database_url: str, plugin_host: PluginHost) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with unit_of_work(session_factory(engine)) as session:
-        ensure_authorities(session, plugin_host)
-    yield engine
-    engine.dispose()
+    """A session fixture of its own, so the shared database's engine is not reused here."""
+    with migrated(database_url, plugin_host) as engine:
+        yield engine
