@@ -562,6 +562,16 @@ DATED_CHANGES = [
         "2024-01-02",
         "g7.rough.non_russian: not assessed -> refuse",
     ),
+    (  # the indirect ban from 1.0 ct, 1 March 2024 (Art. 3p(3))
+        _dated(
+            "2024-02-20",
+            **POLISHED,
+            **{"certificate.number": "IN0001", "certificate.origin": ["RU"]},
+            stones=[{"id": "R0", "carats": "1.20", "origin": ["RU"]}],
+        ),
+        "2024-03-01",
+        "g7.russian_ban: pass -> refuse",
+    ),
     (  # the indirect ban from 0.5 ct, 1 September 2024
         _dated(
             "2024-08-20",

@@ -179,6 +179,24 @@ def test_an_export_to_the_united_kingdom_was_intra_community_until_the_transitio
     assert ("eu.export.issue", "refuse") not in [(f.rule, f.outcome) for f in now.replayed]
 
 
+def test_an_export_to_greenland_became_a_movement_within_the_one_entity_in_2014(
+    session, service, officer
+):
+    """Presented under the law of March 2014, before Greenland joined the entity, and
+    replayed after: the same export is then refused as no export (Art. 1)."""
+    to_greenland = export_payload(
+        destination="GL",
+        presented_at="2014-03-20T10:00:00+01:00",
+        **{"certificate.issued_on": "2014-03-19", "certificate.expires_on": "2014-05-19"},
+    )
+    shipment = service.present(session, to_greenland, officer).shipment
+    assert ("eu.export.issue", "refuse") not in [
+        (f.rule, f.outcome) for f in shipment.events[0].findings
+    ]
+    [after] = service.replay(session, shipment.id, date(2014, 3, 30), officer)
+    assert ("eu.export.issue", "refuse") in [(f.rule, f.outcome) for f in after.replayed]
+
+
 def test_the_demo_pairs_antwerp_with_norway_and_moves_nothing_between_member_states(
     session, service, plugin_host
 ):
