@@ -112,3 +112,47 @@ def test_the_doctor_warns_of_a_key_others_may_read(cli, tmp_path):
     key.chmod(0o644)
     said = cli("doctor", ok=False).stdout
     assert f"{key} is 644: others may read it" in said and f"chmod go-rwx {key}" in said
+
+
+KP_LIST = """
+source = "KP Secretariat, participants' authorities (as an authority downloads it)"
+published_on = 2026-11-01
+
+[[addressee]]
+audience = "commission"
+address = "mailto:kp@commission.example.eu"
+name = "European Commission, DG TRADE"
+
+[[addressee]]
+audience = "kp-authority:CA"
+address = "mailto:kpcs@nrcan.example.ca"
+name = "Natural Resources Canada, Kimberley Process Office"
+"""
+
+
+def test_a_published_list_of_kp_authorities_is_imported_whole_with_its_source(cli, tmp_path):
+    """Issue 24 point 2: each participant's authority reached as the KP's list says, the
+    list's source and date kept in the audit trail; a bad row names itself and nothing of
+    the file is written."""
+    cli("init")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        KP_LIST
+        + '\n[[addressee]]\naudience = "kp-authority:XX"\naddress = "mailto:a@b.example"\n'
+        + '\n[[addressee]]\naudience = "kp-authority:BW"\naddress = "fax:+267 123"\n'
+    )
+    refused = cli("directory", "import", "BE", str(bad), ok=False)
+    assert refused.exit_code == 1
+    assert "addressee[3].audience" in refused.stderr and "addressee[4].address" in refused.stderr
+    assert "#" not in cli("directory", "list", "BE").stdout  # nothing of the file written
+
+    good = tmp_path / "kp.toml"
+    good.write_text(KP_LIST)
+    said = cli("directory", "import", "BE", str(good))
+    assert "2 added, 0 already" in said.stderr and "2026-11-01" in said.stderr
+    listed = cli("directory", "list", "BE").stdout
+    assert "kp-authority:CA" in listed and "mailto:kpcs@nrcan.example.ca" in listed
+    assert "Natural Resources Canada" in listed
+    again = cli("directory", "import", "BE", str(good))
+    assert "0 added, 2 already" in again.stderr
+    assert "MISSING BE: no addressee for commission" not in cli("doctor", ok=False).stdout

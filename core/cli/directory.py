@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import click
 from sqlalchemy import select
 
 from caratflow.accounts import audit
 from caratflow.cli.context import current_runtime, local_actor, unit
 from caratflow.deadlines.directory import directory as directory_of
+from caratflow.deadlines.directory import import_addressees
 from caratflow.deadlines.outbox import add_recipient, remove_recipient
 from caratflow.models import Authority
 
@@ -57,6 +61,37 @@ def directory_add(authority: str, audience: str, address: str, name: str) -> Non
         )
     dev = " (development only: nobody receives it)" if address.startswith("log:") else ""
     click.echo(f"#{recipient.id} {authority} {audience} -> {address}{dev}", err=True)
+
+
+@directory.command("import")
+@click.argument("authority")
+@click.argument("listed", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+def directory_import(authority: str, listed: str) -> None:
+    """Reach the addressees of a published list (TOML): the KP Secretariat's list of the
+    participants' authorities, say. FILE gives ``source`` and ``published_on``, then one
+    ``[[addressee]]`` per entry with ``audience`` (``kp-authority:CA``), ``address`` and
+    ``name``. All or nothing: a bad row is named and nothing is written."""
+    try:
+        document = tomllib.loads(Path(listed).read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{listed}: not a TOML file: {error}") from None
+    with unit() as session:
+        found = session.get(Authority, authority)
+        if found is None:
+            raise click.ClickException(f"unknown authority {authority!r}")
+        imported = import_addressees(session, current_runtime().plugins, found, document)
+        audit.record_change(
+            session,
+            local_actor().name,
+            f"directory: {imported.added} addressees imported from {imported.source} "
+            f"(published {imported.published_on.isoformat()})",
+            authorities=[authority],
+        )
+    click.echo(
+        f"{authority}: {imported.added} added, {imported.already} already in the directory, "
+        f"from {imported.source} of {imported.published_on.isoformat()}",
+        err=True,
+    )
 
 
 @directory.command("remove")
