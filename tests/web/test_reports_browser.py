@@ -60,9 +60,7 @@ def test_the_report_page_and_the_dashboard_fit_a_1366_pixel_window(new_page, off
         assert box["width"] <= 1366 and box["height"] > 100
 
     month = datetime.now(UTC).strftime("%Y-%m")  # Brussels' month but near midnight
-    page.goto(
-        f"{office.url}/reports?authority=BE&report=eu.report.import_monthly&period={month}"
-    )
+    page.goto(f"{office.url}/reports?authority=BE&report=eu.report.import_monthly&period={month}")
     assert page.locator("#report tbody tr").count() >= 5
     assert not page.evaluate(PAGE_SCROLLS), "the report page scrolls sideways"
     scroller = page.locator("#report .table-scroll")
