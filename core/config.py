@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,9 @@ class Settings:
     token_days: int = 90  # issue 21: how long a new API token works
     # issue 27: a replica that reports, lists and the public check read from, if any
     read_database_url: str | None = None
+    # issue 26: the time of day, in the zone of an officer's authority, that the e-mail
+    # digest of "My work" is offered at when the officer opts in (each may choose another)
+    digest_at: time = time(7, 30)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)  # SMTP, outbox
     serve: ServeSettings = field(default_factory=ServeSettings)  # waitress
     web: WebSettings = field(default_factory=WebSettings)  # sessions, sign-in throttling
@@ -145,6 +148,7 @@ class Settings:
             trusted_proxies=_split_names(read("TRUSTED_PROXIES") or ""),
             token_days=_positive(read("TOKEN_DAYS"), "TOKEN_DAYS", cls.token_days),
             read_database_url=read("READ_DATABASE_URL"),
+            digest_at=_time_of_day(read("DIGEST_AT"), "DIGEST_AT", cls.digest_at),
             delivery=_delivery(read),
             serve=_serve(read),
             web=_web(read),
@@ -252,6 +256,16 @@ def _whole(raw: str | None, name: str, default: int) -> int:
     if not (raw.isascii() and raw.isdigit()):
         raise ValueError(f"{ENV_PREFIX}{name} must be a whole number above 0, not {raw!r}")
     return int(_number(raw, name, int))
+
+
+def _time_of_day(raw: str | None, name: str, default: time) -> time:
+    if raw is None:
+        return default
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        message = f"{ENV_PREFIX}{name} must be a time of day such as 07:30, not {raw!r}"
+        raise ValueError(message) from None
 
 
 def _split_names(value: str) -> tuple[str, ...]:

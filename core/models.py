@@ -8,7 +8,7 @@ defined elsewhere, so the foundation stays one layer that every wing may import.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -626,9 +626,26 @@ class CaseClaim(Base):
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class WorkDigest(Base):
+    """An officer's opt-in to a daily e-mail of "My work" (issue 26): to which address, at
+    what time of day in the zone of the officer's authority, and the last legal day it
+    went, which the sender claims by row so that each day's goes exactly once."""
+
+    __tablename__ = "work_digest"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(320))  # an e-mail address
+    send_at: Mapped[time]  # local time of day
+    last_sent_on: Mapped[date | None]
+
+
 # The shipment list pages newest first within an authority, optionally by state: both
 # walk an index in order and stop after one page, however many rows are stored.
 Index("ix_shipment_authority_id", Shipment.authority_code, Shipment.id)
+# The dashboard's decisions per week read the last weeks' events by their legal date.
+Index("ix_event_legal_date", Event.legal_date)
 Index("ix_shipment_authority_state_id", Shipment.authority_code, Shipment.state, Shipment.id)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from caratflow.accounts import digest
 from caratflow.db import unit_of_work
 from caratflow.deadlines import sweep
 from caratflow.deadlines.outbox import DeliverySettings, Dispatcher, default_channels
@@ -73,10 +74,17 @@ def open_report_deadlines(worker: Worker) -> Any:
         return reports.open_report_deadlines(session, worker.runtime.plugins)
 
 
+def send_work_digests(worker: Worker) -> Any:
+    """Queue the daily e-mail of "My work" of each officer whose time has come (issue 26)."""
+    runtime = worker.runtime
+    return digest.send_digests(runtime.sessions, runtime.plugins, runtime.settings.public_url)
+
+
 PeriodicTask = Callable[[Worker], Any]
 PERIODIC_TASKS: list[tuple[str, PeriodicTask]] = [
     ("reports", open_report_deadlines),
     ("deadlines", sweep_deadlines),
+    ("digests", send_work_digests),
     ("outbox", deliver_outbox),
     (
         "ledger",

@@ -10,6 +10,7 @@ comes from the stylesheet (classes ``wf-*``), so the page's CSP allows no inline
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 from markupsafe import Markup, escape
 
@@ -21,7 +22,12 @@ COL_W, ROW_GAP, MARGIN = NODE_W + GAP, 34, 24
 CHAR_W = 6.4  # of the 11px label font, to size the label backgrounds
 
 
-def workflow_svg(workflow: Workflow, title: str = "") -> Markup:
+def workflow_svg(
+    workflow: Workflow, title: str = "", counts: Mapping[str, int] | None = None
+) -> Markup:
+    """The diagram, each state with how many shipments stand in it now (``counts``); it
+    scales down to the width of its card."""
+    counts = counts or {}
     states = list(workflow.states)
     edges: dict[tuple[str, str], list[str]] = defaultdict(list)
     stays: dict[str, list[str]] = defaultdict(list)
@@ -93,7 +99,10 @@ def workflow_svg(workflow: Workflow, title: str = "") -> Markup:
                 f'height="{h - 6}" rx="5"/>'
             )
         parts.append(
-            f'<text class="wf-name" x="{x + NODE_W / 2}" y="{y + 25:.0f}">{escape(name)}</text>'
+            f'<text class="wf-name" x="{x + NODE_W / 2 - 14}" y="{y + 25:.0f}">'
+            f"{escape(name)}</text>"
+            f'<text class="wf-count" x="{x + NODE_W - 10}" y="{y + 25:.0f}" '
+            f'data-count="{counts.get(name, 0)}">{counts.get(name, 0)}</text>'
         )
         for i, action in enumerate(dict.fromkeys(stays[name])):
             parts.append(
@@ -106,7 +115,7 @@ def workflow_svg(workflow: Workflow, title: str = "") -> Markup:
     total_h = max(body_h + 18 * back_depth, lowest) + MARGIN + 10
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="wf" role="img" '
-        f'viewBox="0 0 {width:.0f} {total_h:.0f}" width="{width:.0f}" height="{total_h:.0f}">'
+        f'viewBox="0 0 {width:.0f} {total_h:.0f}" width="{width:.0f}">'
         f"<title>{escape(title or 'workflow')}</title>"
         '<defs><marker id="wf-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'

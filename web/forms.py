@@ -30,6 +30,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     TextAreaField,
+    TimeField,
     widgets,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -72,6 +73,17 @@ class LocaleForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A button: only the CSRF token travels."""
+
+
+class DigestForm(FlaskForm):
+    """The officer's daily e-mail of "My work" (issue 26): where to, and when."""
+
+    address = StringField(
+        _l("E-mail address"),
+        validators=[DataRequired(), Length(max=320)],
+        render_kw={"type": "email", "autocomplete": "email"},
+    )
+    send_at = TimeField(_l("Every day at"), validators=[DataRequired()])
 
 
 # -- presenting a shipment --------------------------------------------------------------

@@ -157,6 +157,11 @@ def day(value: date | None) -> str:
     return f.date.apply(value, f.locale)
 
 
+def short_day(value: date) -> str:
+    """Day and month, for a chart's axis (``8 Dec``, ``8. Dez.``)."""
+    return dates.format_skeleton("dMMM", value, locale=formats().locale)
+
+
 def month(value: date) -> str:
     return dates.format_skeleton("yMMMM", value, locale=formats().locale)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from caratflow.errors import Conflict, InvalidInput
 from caratflow.models import utcnow
 from caratflow.records.reports import ReportResult, reports_of, run_report
 from caratflow.web import i18n
-from caratflow.web.charts import bars
+from caratflow.web.charts import Series, bars
 from caratflow.web.context import db, read_db, runtime
 from caratflow.web.diagram import workflow_svg
 from caratflow.web.forms import PartyForm, options
@@ -51,6 +51,7 @@ def dashboard() -> str:
         due_soon=[v for v in watched if v.bucket == "due soon"][:10],
         volume=volume,
         chart=_carats_chart(volume),
+        decisions_chart=_decisions_chart(queries.weekly_decisions(db(), actor)),
         zones=_zones(),
     )
 
@@ -187,7 +188,10 @@ def workflow() -> str:
         {
             "plugins": sorted(plugins),
             "authorities": sorted(codes),
-            "svg": workflow_svg(host.jurisdiction(plugins).workflow),
+            "svg": workflow_svg(
+                host.jurisdiction(plugins).workflow,
+                counts=queries.state_counts(db(), actor, authorities=codes),
+            ),
             "workflow": host.jurisdiction(plugins).workflow,
         }
         for plugins, codes in sorted(
@@ -208,35 +212,67 @@ def security_log() -> str:
 def _carats_chart(volume: queries.MonthVolume) -> Markup:
     return bars(
         volume.days,
-        value=lambda d: d.carats,
+        [Series(_("Carats"), lambda d: d.carats)],
         label=lambda d: str(d.day.day),
         title=_("Carats presented per day"),
+        x_title=_("Day of %(month)s", month=i18n.month(volume.month)),
+        y_title=_("Carats"),
         describe=lambda d: _(
             "%(day)s: %(shipments)s shipments, %(carats)s ct",
             day=i18n.day(d.day),
             shipments=d.shipments,
             carats=i18n.decimal(d.carats),
         ),
+        number=lambda n: i18n.count(int(n)),
+        every=5,
+    )
+
+
+def _decisions_chart(weeks: list[queries.WeekDecisions]) -> Markup:
+    return bars(
+        weeks,
+        [
+            Series(_("Decisions"), lambda w: w.decisions),
+            Series(_("Holds"), lambda w: w.holds, "bar hold"),
+        ],
+        label=lambda w: i18n.short_day(w.week),
+        title=_("Decisions and holds per week"),
+        x_title=_("Week beginning"),
+        y_title=_("Decisions"),
+        describe=lambda w: _(
+            "week of %(day)s: %(decisions)s decisions, %(holds)s holds",
+            day=i18n.day(w.week),
+            decisions=i18n.count(w.decisions),
+            holds=i18n.count(w.holds),
+        ),
+        number=lambda n: i18n.count(int(n)),
+        every=2,
     )
 
 
 def _report_rows(result: ReportResult) -> list[list[tuple[str, bool]]]:
-    """Each cell as the reader's language writes it, and whether it is a number."""
+    """Each cell as the reader's language writes it, and whether it is a number: every
+    date in one format (the reader's), every instant in the authority's zone."""
+    zone = _zones().get(result.authority, "UTC")
     return [
-        [_report_cell(column, row.get(column)) for column in result.report.columns]
+        [_report_cell(column, row.get(column), zone) for column in result.report.columns]
         for row in result.rows
     ]
 
 
-def _report_cell(column: str, value: Any) -> tuple[str, bool]:
+def _report_cell(column: str, value: Any, zone: str) -> tuple[str, bool]:
     if isinstance(value, Decimal):
         return (i18n.usd(value) if column.endswith("_usd") else i18n.decimal(value)), True
     if isinstance(value, int) and not isinstance(value, bool):
         return i18n.count(value), True
+    if isinstance(value, datetime):
+        return i18n.instant(value, zone), False
     if isinstance(value, date):
         return i18n.day(value), False
     if isinstance(value, list | tuple):
         return ", ".join(map(str, value)), False
+    if isinstance(value, str) and value:
+        return i18n.plugin_text(value, value), False  # a plugin's wording, in its catalogue
     return ("" if value is None else str(value)), False
 
 

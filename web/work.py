@@ -1,77 +1,27 @@
-"""My work (issue 26): an officer's start page, and the count the navigation shows.
-
-What waits for me: presentations for a decision of my duty, four-eyes requests a
-colleague made, deadlines of my authorities due today or overdue, shipments held longer
-than their authority's target (a dated parameter of its plugin), and the cases I claimed.
-"""
+"""My work (issue 26): an officer's start page, the count the navigation shows, and
+the officer's choice of an e-mail digest of it (``caratflow.accounts.work``, ``.digest``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from caratflow.accounts import people
+from caratflow.accounts import digest, people, work
 from caratflow.case import workbench
 from caratflow.case.access import Actor, Permission
-from caratflow.deadlines.board import DeadlineView, board
-from caratflow.deadlines.keeping import calendar_for
-from caratflow.law.calendar import WorkingCalendar
-from caratflow.models import utcnow
+from caratflow.errors import InvalidInput
 from caratflow.web.context import db, runtime
-from caratflow.web.forms import EmptyForm
-from caratflow.web.security import current_actor, requires
+from caratflow.web.forms import DigestForm, EmptyForm
+from caratflow.web.security import current_actor, requires, signed_in
 
 blueprint = Blueprint("work", __name__)
 
 
-@dataclass
-class Work:
-    awaiting: list[Any] = field(default_factory=list)
-    requests: list[workbench.Request] = field(default_factory=list)
-    due: list[DeadlineView] = field(default_factory=list)
-    held_too_long: list[tuple[workbench.Held, Any]] = field(default_factory=list)
-    claimed: list[Any] = field(default_factory=list)
-    claims: dict[int, Any] = field(default_factory=dict)
-
-    @property
-    def count(self) -> int:
-        """What waits for me: the navigation's number (my claims are on the page too)."""
-        return len(self.awaiting) + len(self.requests) + len(self.due) + len(self.held_too_long)
-
-
-def my_work(actor: Actor) -> Work:
-    session, host = db(), runtime().plugins
-    now = utcnow()
-    work = Work(
-        awaiting=workbench.awaiting_my_decision(session, host, actor),
-        requests=workbench.requests_for_me(session, host, actor),
-        due=[
-            v
-            for v in board(session, actor.authorities, within=0, limit=500)
-            if v.bucket in ("overdue", "due soon")  # due soon within 0 days: today
-        ][: workbench.MAX_LISTED],
-        claimed=workbench.my_claims(session, actor),
-    )
-    calendars: dict[str, WorkingCalendar] = {}
-    profiles = host.authority_profiles()
-    for held in workbench.held_cases(session, actor):
-        code = held.shipment.authority_code
-        target = profiles[code][0].hold_target if code in profiles else None
-        if target is None:
-            continue
-        calendar = calendars.get(code) or calendars.setdefault(code, calendar_for(session, code))
-        start = calendar.legal_date(held.since)
-        due = target(start).due_after(calendar, start)
-        if due < calendar.legal_date(now):
-            work.held_too_long.append((held, due))
-    shown = [s.id for s in work.awaiting] + [r.shipment.id for r in work.requests]
-    shown += [h.shipment.id for h, _due in work.held_too_long]
-    work.claims = workbench.claims_on(session, shown)
-    return work
+def my_work(actor: Actor) -> work.Work:
+    return work.my_work(db(), runtime().plugins, actor)
 
 
 def work_count() -> int | None:
@@ -94,9 +44,55 @@ def navigation() -> dict[str, Any]:
 @blueprint.get("/work")
 @requires(Permission.READ)
 def index() -> str:
-    work = my_work(current_actor())
-    g.work_count = work.count
-    return render_template("work.html", work=work, button=EmptyForm(), zones=_zones())
+    mine = my_work(current_actor())
+    g.work_count = mine.count
+    return render_template(
+        "work.html", work=mine, button=EmptyForm(), zones=_zones(), **_digest_form()
+    )
+
+
+@blueprint.post("/work/digest")
+@requires(Permission.READ)
+def digest_choice() -> Any:
+    """Opt in to the daily e-mail of this page (or change it), or opt out."""
+    user = signed_in().user
+    if request.form.get("stop"):
+        digest.unsubscribe(db(), user)
+        db().commit()
+        flash(_("You will get no more e-mail of your work."), "success")
+        return redirect(url_for(".index"), 303)
+    form = DigestForm()
+    if form.validate():
+        try:
+            digest.subscribe(db(), user, form.address.data, form.send_at.data)
+        except InvalidInput as error:
+            form.address.errors = [p.message for p in error.errors]
+        else:
+            db().commit()
+            flash(
+                _(
+                    "Your work comes by e-mail every day at %(at)s.",
+                    at=form.send_at.data.strftime("%H:%M"),
+                ),
+                "success",
+            )
+            return redirect(url_for(".index"), 303)
+    mine = my_work(current_actor())
+    return render_template(
+        "work.html", work=mine, button=EmptyForm(), zones=_zones(), **_digest_form(form)
+    ), 422
+
+
+def _digest_form(form: DigestForm | None = None) -> dict[str, Any]:
+    """The digest's form, filled in with the officer's choice (or the deployment's time)."""
+    chosen = digest.digest_of(db(), signed_in().user)
+    if form is None:
+        form = DigestForm(
+            address=chosen.address if chosen else "",
+            send_at=chosen.send_at if chosen else runtime().settings.digest_at,
+        )
+    zone = _zones().get(digest.authority_of(signed_in().user) or "", "UTC")
+    return {"digest_form": form, "digest": chosen, "digest_zone": zone}
 
 
 # CSRF: every page's POST is checked before its view (``security._before_page``).

@@ -15,11 +15,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from caratflow.case import access
 from caratflow.case.access import Actor
+from caratflow.case.service import PRESENT
+from caratflow.case.workbench import HELD
 from caratflow.models import Authority, Certificate, Event, Party, Shipment, utcnow
 
 
@@ -97,11 +99,16 @@ def normalise_certificate(number: str) -> str:
     return "".join(number.split()).upper()
 
 
-def state_counts(session: Session, actor: Actor) -> dict[str, int]:
-    """How many shipments are in each state (one index-only scan)."""
+def state_counts(
+    session: Session, actor: Actor, authorities: list[str] | None = None
+) -> dict[str, int]:
+    """How many shipments are in each state (one index-only scan), of the actor's
+    authorities (those of ``authorities`` among them, if given)."""
     access.require(actor, access.Permission.READ)
     query = select(Shipment.state, func.count()).group_by(Shipment.state)
     query = _within(query, actor, None)
+    if authorities is not None:
+        query = query.where(Shipment.authority_code.in_(sorted(authorities)))
     return {state: count for state, count in session.execute(query)}
 
 
@@ -165,6 +172,44 @@ def month_volume(session: Session, actor: Actor, now: datetime | None = None) ->
     month = month or now.date().replace(day=1)
     days = [by_day.get(d, DayVolume(d)) for d in _days_of(month)]
     return MonthVolume(month, days)
+
+
+@dataclass
+class WeekDecisions:
+    week: date  # its Monday, a legal date of the authorities
+    decisions: int = 0
+    holds: int = 0
+
+
+WEEKS_CHARTED = 12
+
+
+def weekly_decisions(
+    session: Session, actor: Actor, weeks: int = WEEKS_CHARTED, now: datetime | None = None
+) -> list[WeekDecisions]:
+    """Decisions taken (every event but the presentation) and holds among them, week by
+    week (Monday to Sunday by each decision's legal date), the last ``weeks`` weeks."""
+    access.require(actor, access.Permission.READ)
+    now = now or utcnow()
+    zones = session.scalars(_within(select(Authority.zone), actor, None, Authority.code))
+    today = max((now.astimezone(ZoneInfo(z)).date() for z in zones), default=now.date())
+    first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
+    by_week = {
+        first + timedelta(weeks=n): WeekDecisions(first + timedelta(weeks=n)) for n in range(weeks)
+    }
+    held = func.sum(case((Event.to_state == HELD, 1), else_=0))
+    query = (
+        select(Event.legal_date, func.count(), held)
+        .join(Shipment, Shipment.id == Event.shipment_id)
+        .where(Event.legal_date >= first, Event.action != PRESENT)
+        .group_by(Event.legal_date)
+    )
+    for day, decisions, holds in session.execute(_within(query, actor, None)):
+        week = by_week.get(day - timedelta(days=day.weekday()))
+        if week is not None:
+            week.decisions += decisions
+            week.holds += int(holds or 0)
+    return list(by_week.values())
 
 
 def parties(session: Session, actor: Actor, authority: str | None = None) -> list[Party]:

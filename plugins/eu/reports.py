@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -31,10 +32,11 @@ KP_STATISTICS = "kp-statistics"  # the KP Working Group on Statistics, through t
 NEVER_PASSED = {"refused", "certificate_returned"}
 
 
-def _verified_on(shipment: Shipment) -> str | None:
+def _verified_on(shipment: Shipment) -> date | None:
+    """The legal date of the latest verification (a date: each face writes it its way)."""
     authority = shipment.authority
     dates = [authority.local_date(e.at) for e in shipment.events if e.action == "verify"]
-    return dates[-1].isoformat() if dates else None
+    return dates[-1] if dates else None
 
 
 def _of(source: ReportInput, direction: str) -> Iterator[Shipment]:

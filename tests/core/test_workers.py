@@ -212,7 +212,13 @@ def test_the_scheduler_runs_one_interval_job_for_every_periodic_task(committed_r
         assert job.max_instances == 1 and job.coalesce
     finally:
         scheduler.shutdown(wait=True)
-    assert [name for name, _ in PERIODIC_TASKS] == ["reports", "deadlines", "outbox", "ledger"]
+    assert [name for name, _ in PERIODIC_TASKS] == [
+        "reports",
+        "deadlines",
+        "digests",
+        "outbox",
+        "ledger",
+    ]
 
 
 def test_worker_once_sweeps_and_delivers_from_the_command_line(

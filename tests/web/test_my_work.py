@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import select
 
+from caratflow.accounts import digest
 from caratflow.accounts.provisioning import create_token
 from caratflow.case import foureyes
 from caratflow.models import CaseClaim, Event, Role, utcnow
@@ -118,3 +119,26 @@ def test_an_auditor_may_not_claim_a_case(browser, make_person, client, auth):
     auditor = browser(make_person(Role.AUDITOR, "BE"))
     refused = post_form(auditor, f"/shipments/{shipment}", url=f"/shipments/{shipment}/claim")
     assert refused.status_code == 403
+
+
+def test_an_officer_opts_in_to_the_digest_on_the_start_page_and_out_again(
+    browser, make_person, session
+):
+    person = make_person(Role.OFFICER, "BE", name="digested")
+    officer = browser(person)
+    page = officer.get("/work").text
+    assert 'id="digest"' in page and 'value="07:30"' in page  # the deployment's time
+    wrong = post_form(officer, "/work", url="/work/digest", address="nobody", send_at="07:30")
+    assert wrong.status_code == 422 and "an e-mail address" in wrong.text
+    chosen = post_form(
+        officer, "/work", url="/work/digest", address="d@diamonds.example.be", send_at="06:45"
+    )
+    assert chosen.status_code == 303
+    session.expire_all()
+    stored = digest.digest_of(session, person.user)
+    assert (stored.address, stored.send_at) == ("d@diamonds.example.be", time(6, 45))
+    page = officer.get("/work").text
+    assert "Every day at 06:45 (Europe/Brussels) to d@diamonds.example.be" in page
+    assert post_form(officer, "/work", url="/work/digest", stop="1").status_code == 303
+    session.expire_all()
+    assert digest.digest_of(session, person.user) is None

@@ -9,6 +9,7 @@ from decimal import Decimal
 from html import unescape
 
 from caratflow.models import Role
+from caratflow.testing.api import act
 
 IMPORTS = "/api/v1/reports/eu.report.import_monthly"
 
@@ -127,7 +128,9 @@ def test_an_officer_reads_the_report_on_the_page_and_downloads_it(
     page = officer.get("/reports?authority=BE&report=eu.report.import_monthly&period=2026-11")
     assert page.status_code == 200
     table = page.text.split('<section class="card" id="report">')[1]
-    assert "<th>certificate_number</th>" in table and "Reg. (EC) 2368/2002 Art. 10(1)" in table
+    heading = '<th scope="col" data-column="certificate_number">certificate number</th>'
+    assert heading in table and "Reg. (EC) 2368/2002 Art. 10(1)" in table
+    assert '<div class="table-scroll">' in table  # a wide table scrolls inside its card
     assert "<td>CA123456</td>" in table
     assert '<td class="num">123.45</td>' in table and "456,789.00" in table
     assert "<td>10 Nov 2026</td>" in table  # issued on, as the reader's language writes it
@@ -140,6 +143,30 @@ def test_an_officer_reads_the_report_on_the_page_and_downloads_it(
     wrong = officer.get("/reports?authority=BE&report=eu.report.import_monthly&period=November")
     assert wrong.status_code == 422
     assert "a month such as 2026-11" in wrong.text and "<td>CA123456</td>" not in wrong.text
+
+
+def test_every_date_of_a_report_reads_in_one_format_of_the_readers_language(
+    client, auth, payload, browser, make_person
+):
+    response = client.post("/api/v1/shipments", json=payload(), headers=auth)
+    shipment = response.json["id"]
+    verify = f"/api/v1/shipments/{shipment}/actions/verify"
+    assert act(client, verify, headers=auth).status_code == 200
+    officer = browser(make_person(Role.OFFICER, "BE"))
+    officer.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    table = _report(officer, "2026-11")  # presented on 20 November 2026
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    assert not [c for c in cells if re.fullmatch(r"\d{4}-\d{2}-\d{2}", c)]  # no ISO date
+    assert "10.11.2026" in cells  # issued on, as German writes a date
+    verified = cells[-1]  # the last column: verified on
+    assert re.fullmatch(r"\d{2}\.\d{2}\.\d{4}", verified), verified
+
+
+def _report(officer, period: str) -> str:
+    url = f"/reports?authority=BE&report=eu.report.import_monthly&period={period}"
+    page = officer.get(url)
+    assert page.status_code == 200
+    return page.text.split('<section class="card" id="report">')[1]
 
 
 def test_the_page_keeps_to_the_users_own_authorities(client, auth, payload, browser, make_person):
