@@ -39,10 +39,10 @@ def handover_bundle(
         "shipment.json": _json(shipment_json(shipment, shipments.available_actions(shipment))),
         "history.json": _json([event_json(e) for e in shipment.events]),
     }
-    documents = session.scalars(
+    issued = session.scalars(
         select(IssuedDocument).where(IssuedDocument.shipment_id == shipment.id)
     )
-    for document in documents:
+    for document in issued:
         files[f"documents/{document.number}.pdf"] = documents.pdf_of(session, document)
         files[f"documents/{document.number}.pdf.sig"] = (document.signature or "").encode()
     manifest = {
