@@ -438,6 +438,7 @@ class Deadline(Base):
     reminders_sent: Mapped[int] = mapped_column(default=0)
     escalate_to: Mapped[list[Any]] = mapped_column(default=list)
     schedule: Mapped[int] = mapped_column(default=1)  # +1 each time the due date moves
+    sealed_changes: Mapped[int] = mapped_column(default=0)  # its leaves so far (issue 28)
     suspended_on: Mapped[date | None]
     suspended_days: Mapped[int] = mapped_column(default=0)
     opened_by_event_id: Mapped[int | None] = mapped_column(
@@ -722,10 +723,14 @@ class DocumentStatus(StrEnum):
 
 
 class IssuedDocument(Base):
-    """A certificate or certified copy an authority issued: the signed PDF and its content.
+    """A certificate or certified copy an authority issued: what it says, sealed, and its PDF.
 
-    ``content`` is what the plugin declared (title, statement, fields); ``signature`` is
-    the detached Ed25519 signature of ``pdf``.
+    ``content`` is what the plugin declared (title, statement, fields) with the issuer and
+    the check address; ``digest`` is the SHA-256 of the document's canonical form (number,
+    dates, signer, content), sealed with the decision that issued it. ``pdf`` is rendered
+    from that form after the decision commits (issue 28: by the worker, or at the first
+    download) and cached; ``signature`` is the detached Ed25519 signature of ``pdf``.
+    Documents issued before the digest existed have no ``digest`` and were rendered at once.
     """
 
     __tablename__ = "issued_document"
@@ -747,9 +752,10 @@ class IssuedDocument(Base):
     status: Mapped[DocumentStatus] = mapped_column(
         _enum(DocumentStatus, "document_status"), default=DocumentStatus.VALID
     )
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
     key_id: Mapped[str] = mapped_column(String(16))
-    signature: Mapped[str] = mapped_column(String(100))
+    signature: Mapped[str | None] = mapped_column(String(100))
 
     authority: Mapped[Authority] = relationship()
     status_changes: Mapped[list[DocumentStatusChange]] = relationship(

@@ -27,7 +27,7 @@ from caratflow.deadlines.outbox import DeliverySettings, Dispatcher, default_cha
 from caratflow.exchange import peers, sending
 from caratflow.ledger import sequencer, signing_keys
 from caratflow.models import utcnow
-from caratflow.records import reports
+from caratflow.records import documents, reports
 from caratflow.runtime import Runtime, freeze_start_up
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,18 @@ def send_work_digests(worker: Worker) -> Any:
     return digest.send_digests(runtime.sessions, runtime.plugins, runtime.settings.public_url)
 
 
+def render_documents(worker: Worker) -> Any:
+    """Render the PDFs of the documents decisions sealed (issue 28: off their path)."""
+    return documents.render_pending(worker.runtime.sessions, worker.runtime.documents)
+
+
 PeriodicTask = Callable[[Worker], Any]
 PERIODIC_TASKS: list[tuple[str, PeriodicTask]] = [
     ("reports", open_report_deadlines),
     ("deadlines", sweep_deadlines),
     ("digests", send_work_digests),
     ("outbox", deliver_outbox),
+    ("documents", render_documents),
     (
         "ledger",
         lambda w: sequencer.sequence_once(w.runtime.sessions, w.runtime.settings),

@@ -260,12 +260,15 @@ def withdraw(shipment_id: int, request_id: int) -> Response:
 @blueprint.get("/<int:shipment_id>/documents/<int:document_id>.pdf")
 @requires(Permission.READ)
 def document(shipment_id: int, document_id: int) -> Response:
-    """An issued certificate or certified copy, as signed (another authority's: not found)."""
+    """An issued certificate or certified copy, as signed (another authority's: not found);
+    rendered here if the worker has not yet done it (issue 28), and kept."""
     shipment = runtime().shipments.get(db(), shipment_id, current_actor())
     found = db().get(IssuedDocument, document_id)
     if found is None or found.shipment_id != shipment.id:
         abort(404)
-    response = Response(found.pdf, mimetype="application/pdf")
+    pdf = runtime().documents.pdf_of(db(), found)
+    db().commit()
+    response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{found.number}.pdf"'
     return response
 

@@ -144,7 +144,9 @@ def handover(shipment_id: int, out: str) -> None:
 
     runtime = current_runtime()
     with unit() as session:
-        bundle = handover_bundle(session, runtime.shipments, shipment_id, local_actor())
+        bundle = handover_bundle(
+            session, runtime.shipments, runtime.documents, shipment_id, local_actor()
+        )
     Path(out).write_bytes(bundle)
     click.echo(f"{out}: {len(bundle)} bytes", err=True)
 

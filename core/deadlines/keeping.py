@@ -303,8 +303,14 @@ def _reminders_passed(deadline: Deadline, calendar: WorkingCalendar, now: dateti
 def next_at(deadline: Deadline, calendar: WorkingCalendar) -> datetime | None:
     if deadline.status is not DeadlineStatus.OPEN:
         return None
-    if deadline.reminders_sent < len(deadline.reminders):
-        return reminder_at(deadline, calendar, deadline.reminders[deadline.reminders_sent])
+    return upcoming(deadline, calendar, deadline.reminders_sent)
+
+
+def upcoming(deadline: Any, calendar: WorkingCalendar, reminders_sent: int) -> datetime:
+    """When an open clock that sent ``reminders_sent`` reminders needs looking at next:
+    its next reminder, or the end of its due day."""
+    if reminders_sent < len(deadline.reminders):
+        return reminder_at(deadline, calendar, deadline.reminders[reminders_sent])
     return deadline.due_at
 
 

@@ -174,6 +174,26 @@ def enqueue(
     key: str,
     authority: str | None,
     audience: str,
+    to: Sequence[str] | None = None,
+    **message: Any,
+) -> int:
+    """Queue one message per address of ``audience`` (or ``to``, if the caller looked them
+    up already), in the caller's transaction (see ``outbox_rows`` for the message).
+
+    ``key`` names the message for good: queueing the same key again writes nothing,
+    so whoever retries the cause cannot duplicate the message. Returns how many rows
+    were written.
+    """
+    found = to if to is not None else addresses(session, authority, audience)
+    return len(write_outbox(session, outbox_rows(key, authority, audience, found, **message)))
+
+
+def outbox_rows(
+    key: str,
+    authority: str | None,
+    audience: str,
+    to: Sequence[str],
+    *,
     kind: str,
     subject: str,
     body: str,
@@ -183,18 +203,12 @@ def enqueue(
     shipment_id: int | None = None,
     deadline_id: int | None = None,
     fulfils_deadline: bool = False,
-    to: Sequence[str] | None = None,
     status: OutboxStatus = OutboxStatus.PENDING,
     last_error: str | None = None,
-) -> int:
-    """Queue one message per address of ``audience`` (or ``to``, if the caller looked them
-    up already), in the caller's transaction (``status`` undeliverable: kept, not sent).
-
-    ``key`` names the message for good: queueing the same key again writes nothing,
-    so whoever retries the cause cannot duplicate the message. Returns how many rows
-    were written.
-    """
-    rows = [
+) -> list[dict[str, Any]]:
+    """The outbox rows of one message to each address in ``to`` (``status``
+    undeliverable: kept, not sent), for ``write_outbox``."""
+    return [
         {
             "key": f"{key}:{_digest(address)[:12]}",
             "authority_code": authority,
@@ -215,17 +229,23 @@ def enqueue(
             "next_attempt_at": scheduled_for,
             "created_at": utcnow(),
         }
-        for address in (to if to is not None else addresses(session, authority, audience))
+        for address in to
     ]
+
+
+def write_outbox(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Insert ``rows`` in one statement, each key at most once ever (a key queued already
+    is skipped: exactly once, whoever retries); the kinds of the rows written."""
+    if not rows:
+        return []
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(OutboxMessage)
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(OutboxMessage.id)
+        .returning(OutboxMessage.kind)
     )
-    connection = session.connection()
-    return sum(len(connection.execute(statement, row).all()) for row in rows)
+    return list(session.connection().execute(statement, list(rows)).scalars())
 
 
 def _digest(value: str) -> str:

@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from caratflow.db import unit_of_work
-from caratflow.deadlines.outbox import LATE_AFTER, addresses, claim, enqueue
+from caratflow.deadlines.keeping import calendar_for, fulfil, reminder_at, upcoming
+from caratflow.deadlines.outbox import LATE_AFTER, addresses, claim, outbox_rows, write_outbox
 from caratflow.law.calendar import WorkingCalendar
-from caratflow.ledger.sealing import seal_deadline
+from caratflow.ledger.sealing import seal_deadlines
 from caratflow.models import (
     Deadline,
     DeadlineStatus,
@@ -24,12 +25,6 @@ from caratflow.models import (
     OutboxStatus,
     utcnow,
 )
-
-if TYPE_CHECKING:
-    pass
-
-
-from caratflow.deadlines.keeping import calendar_for, fulfil, next_at, reminder_at
 
 
 def message_sent(session: Session, message: OutboxMessage, at: datetime) -> None:
@@ -78,6 +73,10 @@ def sweep(
 
     The claim is an UPDATE, so on SQLite it takes the write lock first and a second
     worker waits its turn; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets any number run.
+    After the claim, a handful of statements whatever the number claimed (issue 28): the
+    claimed rows read as rows, their reminders and escalations in one INSERT (each key
+    once ever: exactly once), their new state in one UPDATE, the missed ones' leaves in
+    one INSERT.
     """
     now = now or utcnow()
     due = (
@@ -90,57 +89,82 @@ def sweep(
     result = SweepResult(deadlines=len(claimed))
     if not claimed:
         return result
+    table = Deadline.__table__
+    rows = session.execute(select(table).where(table.c.id.in_(claimed))).all()
     calendars: dict[str, WorkingCalendar] = {}
     found: dict[tuple[str, str], list[str]] = {}
-
-    def reach(authority: str, audience: str) -> list[str]:
-        key = (authority, audience)
-        return found.get(key) or found.setdefault(key, addresses(session, authority, audience))
-
-    rows = session.scalars(select(Deadline).where(Deadline.id.in_(claimed)))
-    for deadline in rows:
-        code = deadline.authority_code
+    messages: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    for row in rows:
+        code = row.authority_code
         calendar = calendars.get(code) or calendars.setdefault(code, calendar_for(session, code))
-        _advance(session, deadline, calendar, now, late_after, result, reach)
-    session.flush()
+
+        def reach(audience: str, code: str = code) -> list[str]:
+            key = (code, audience)
+            return found.get(key) or found.setdefault(key, addresses(session, code, audience))
+
+        changes.append(_advance(row, calendar, now, late_after, messages, reach))
+    written = write_outbox(session, messages)
+    result.reminders = written.count("reminder")
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("deadline_id"))
+        .values({name: bindparam(name) for name in _CHANGED}),
+        changes,
+    )
+    missed = [{**row._asdict(), **change} for row, change in zip(rows, changes, strict=True)]
+    missed = [row for row in missed if row["status"] is DeadlineStatus.MISSED]
+    seal_deadlines(session, missed)  # issue 25
+    result.missed = len(missed)
+    for held in list(session.identity_map.values()):  # the session's copies are stale now
+        if isinstance(held, Deadline) and held.id in claimed:
+            session.expire(held)
     return result
 
 
+_CHANGED = ("reminders_sent", "next_at", "status", "closed_at", "sealed_changes")
+
+
 def _advance(
-    session: Session,
-    deadline: Deadline,
+    deadline: Row[Any],
     calendar: WorkingCalendar,
     now: datetime,
     late_after: timedelta,
-    result: SweepResult,
-    reach: Callable[[str, str], list[str]],
-) -> None:
-    while deadline.reminders_sent < len(deadline.reminders):
-        spec = deadline.reminders[deadline.reminders_sent]
+    messages: list[dict[str, Any]],
+    reach: Callable[[str], list[str]],
+) -> dict[str, Any]:
+    """Queue the claimed clock's reminders that have come and, when its due day is over,
+    its escalations; return its new state (``_CHANGED``)."""
+    sent = deadline.reminders_sent
+    while sent < len(deadline.reminders):
+        spec = deadline.reminders[sent]
         at = reminder_at(deadline, calendar, spec)
         if at > now:
             break
-        index = deadline.reminders_sent
-        result.reminders += _notify(
-            session,
+        messages += _notices(
             deadline,
             calendar,
-            key=f"deadline:{deadline.id}:s{deadline.schedule}:reminder:{index}",
+            key=f"deadline:{deadline.id}:s{deadline.schedule}:reminder:{sent}",
             kind="reminder",
             audience=spec["audience"],
             scheduled_for=at,
             late=now - at > late_after,
-            to=reach(deadline.authority_code, spec["audience"]),
+            to=reach(spec["audience"]),
         )
-        deadline.reminders_sent += 1
+        sent += 1
+    change = {
+        "deadline_id": deadline.id,
+        "reminders_sent": sent,
+        "next_at": upcoming(deadline, calendar, sent),
+        "status": deadline.status,
+        "closed_at": deadline.closed_at,
+        "sealed_changes": deadline.sealed_changes,
+    }
     if deadline.due_at < now:
-        deadline.status = DeadlineStatus.MISSED
-        deadline.closed_at = now
-        seal_deadline(session, deadline)  # issue 25
-        result.missed += 1
+        change |= {"status": DeadlineStatus.MISSED, "closed_at": now, "next_at": None}
+        change["sealed_changes"] += 1
         for audience in deadline.escalate_to:
-            _notify(
-                session,
+            messages += _notices(
                 deadline,
                 calendar,
                 key=f"deadline:{deadline.id}:missed",
@@ -148,14 +172,13 @@ def _advance(
                 audience=audience,
                 scheduled_for=deadline.due_at,
                 late=now - deadline.due_at > late_after,
-                to=reach(deadline.authority_code, audience),
+                to=reach(audience),
             )
-    deadline.next_at = next_at(deadline, calendar)
+    return change
 
 
-def _notify(
-    session: Session,
-    deadline: Deadline,
+def _notices(
+    deadline: Row[Any],
     calendar: WorkingCalendar,
     *,
     key: str,
@@ -164,7 +187,7 @@ def _notify(
     scheduled_for: datetime,
     late: bool,
     to: Sequence[str],
-) -> int:
+) -> list[dict[str, Any]]:
     today = calendar.legal_date(scheduled_for)
     left = calendar.working_days_between(today, deadline.due_on)
     what = f"{deadline.rule} ({deadline.basis})"
@@ -180,11 +203,11 @@ def _notify(
         f"Period: {deadline.period} from {deadline.starts_on:%A %d %B %Y}\n"
         f"Due: end of {deadline.due_on:%A %d %B %Y} ({calendar.zone})\n"
     )
-    return enqueue(
-        session,
-        key=f"{key}:{audience}",
-        authority=deadline.authority_code,
-        audience=audience,
+    return outbox_rows(
+        f"{key}:{audience}",
+        deadline.authority_code,
+        audience,
+        to,
         kind=kind,
         subject=subject,
         body=body,
@@ -199,7 +222,6 @@ def _notify(
         late=late,
         shipment_id=deadline.shipment_id,
         deadline_id=deadline.id,
-        to=to,
     )
 
 

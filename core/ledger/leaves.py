@@ -173,6 +173,7 @@ DOCUMENT_COLUMNS = (
     "valid_until",
     "actor",
     "content",
+    "digest",
     "pdf",
     "key_id",
     "signature",
@@ -276,11 +277,13 @@ def sealed_document(row: Mapping[str, Any]) -> dict[str, Any]:
     """An issued document as sealed, with nothing personal in the clear.
 
     The public check shows this leaf whole, so that anyone can recompute its hash: the
-    PDF and the parts that name people (the content, the officer) are sealed by their
-    SHA-256 only.
+    parts that name people (the content, the officer) are sealed by their SHA-256 only,
+    and what the document says by the SHA-256 of its canonical form (issue 28: its PDF is
+    rendered after the decision). A document of before that seals its PDF's SHA-256 and
+    signature instead.
     """
     private = canonical_json({"actor": row["actor"], "content": sealable(row["content"])})
-    return {
+    sealed = {
         "id": row["id"],
         "number": row["number"],
         "kind": row["kind"],
@@ -290,11 +293,13 @@ def sealed_document(row: Mapping[str, Any]) -> dict[str, Any]:
         "issued_at": row["issued_at"],
         "issued_on": row["issued_on"],
         "valid_until": row["valid_until"],
-        "pdf_sha256": hashlib.sha256(bytes(row["pdf"])).hexdigest(),
         "private_sha256": hashlib.sha256(private).hexdigest(),
         "key_id": row["key_id"],
-        "signature": row["signature"],
     }
+    if row["digest"] is not None:
+        return sealed | {"document_sha256": row["digest"]}
+    pdf_sha256 = hashlib.sha256(bytes(row["pdf"])).hexdigest()
+    return sealed | {"pdf_sha256": pdf_sha256, "signature": row["signature"]}
 
 
 def sealed_status(row: Mapping[str, Any], number: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    func,
     insert,
     select,
 )
@@ -197,14 +196,21 @@ def seal_purge(session: Session, record: PurgeRecord) -> LeafRef:
 
 def seal_deadline(session: Session, deadline: Deadline) -> LeafRef:
     """Seal a legal clock's status as it now stands, after it was opened, suspended,
-    resumed, met, missed or cancelled (issue 25): the n-th change is ``<id>:<n>``."""
-    changes = session.scalar(
-        select(func.count())
-        .select_from(LedgerEntry)
-        .where(LedgerEntry.kind == DEADLINE, LedgerEntry.record_key.like(f"{deadline.id}:%"))
-    )
-    record = {name: plain(getattr(deadline, name)) for name in DEADLINE_COLUMNS}
-    return append_entry(session, DEADLINE, f"{deadline.id}:{(changes or 0) + 1}", record)
+    resumed, met, missed or cancelled (issue 25): the n-th change is ``<id>:<n>``, n
+    counted on the clock's own row (issue 28: not a count of its leaves each time)."""
+    deadline.sealed_changes = (deadline.sealed_changes or 0) + 1
+    [ref] = seal_deadlines(session, [row_of(deadline, (*DEADLINE_COLUMNS, "sealed_changes"))])
+    return ref
+
+
+def seal_deadlines(session: Session, rows: Iterable[Mapping[str, Any]]) -> list[LeafRef]:
+    """Seal the changes of many clocks in one statement (the sweep's missed ones): each
+    row as it now stands, its ``sealed_changes`` already counting this change."""
+    records = [
+        (f"{row['id']}:{row['sealed_changes']}", {n: plain(row[n]) for n in DEADLINE_COLUMNS})
+        for row in rows
+    ]
+    return append_entries(session, DEADLINE, records)
 
 
 def seal_legal_hold(session: Session, hold: LegalHold) -> LeafRef:

@@ -6,32 +6,39 @@ its fields); the engine numbers, renders, signs and seals them, so every jurisdi
 documents get the same protection:
 
 - a unique number from the authority's assigned range (the plugin's dated data);
-- a PDF (reportlab) with the plugin's fields, the issuing authority, the dates, and a QR
-  code (segno) pointing to the public check ``/verify/<number>``;
-- a detached Ed25519 signature of the PDF's bytes, with the ledger's key;
-- a ledger leaf in the issuing transaction, whose inclusion proof the public check
-  shows.
+- what the document says (its number, dates, signer, fields, issuer and check address)
+  in a canonical form, whose SHA-256 a ledger leaf seals in the issuing transaction (the
+  public check shows the leaf's inclusion proof);
+- a PDF (reportlab) of that form, with a QR code (segno) pointing to the public check
+  ``/verify/<number>``, and a detached Ed25519 signature of the PDF's bytes, with the
+  ledger's key.
 
-Issuing is an explicit call, ``runtime.documents.issue(session, shipment, kind, actor)``,
-made by the workflows that need it, in their own unit of work.
+A decision that issues a document seals it and no more (issue 28: rendering was 32-42 %
+of a verification's time, inside its transaction); the PDF is rendered after the commit,
+by the worker's ``render_pending`` or at the first download (``pdf_of``), from what was
+sealed, the same bytes whoever renders it, and cached. An explicit
+``runtime.documents.issue(session, shipment, kind, actor)`` renders at once: its caller
+asked for the file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
+from caratflow.db import unit_of_work
 from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from caratflow.ledger import proofs, sealing, sequencer, signing_keys
-from caratflow.ledger.signing import key_id, sign_detached, verify_detached
+from caratflow.ledger.signing import canonical_json, key_id, sign_detached, verify_detached
 from caratflow.models import (
     Authority,
     DocumentStatus,
@@ -58,6 +65,8 @@ from caratflow.jurisdiction.documents import (
 from caratflow.ledger import leaves
 from caratflow.records.rendering import render_pdf
 
+log = logging.getLogger(__name__)
+
 EXPIRED = "expired"
 """The public status of a valid document past its ``valid_until`` date (never stored)."""
 
@@ -69,6 +78,68 @@ class DocumentRefused(CaratflowError):
     """The document cannot be issued for this shipment (wrong goods, no range, ...)."""
 
     status = 422
+
+
+class DocumentTampered(CaratflowError):
+    """The stored document no longer says what its decision sealed; it is not rendered."""
+
+    status = 409
+
+
+def canonical_form(document: IssuedDocument) -> dict[str, Any]:
+    """What a document says, everything its PDF shows: the form its digest seals."""
+    return {
+        "number": document.number,
+        "kind": document.kind,
+        "issued_on": document.issued_on,
+        "valid_until": document.valid_until,
+        "signer": document.key_id,
+        "content": document.content,
+    }
+
+
+def digest_of(document: IssuedDocument) -> str:
+    """The SHA-256 of the document's canonical form (RFC 8785), as the ledger seals it."""
+    return hashlib.sha256(canonical_json(leaves.sealable(canonical_form(document)))).hexdigest()
+
+
+def pdf_is_genuine(key: Ed25519PublicKey, document: IssuedDocument) -> bool:
+    """The cached PDF is this document's: its signature verifies, and it carries the
+    document's digest (so a genuine PDF of another document does not pass), which is the
+    digest of what the row says. A document of before issue 28 has no digest."""
+    if document.pdf is None or not document.signature:
+        return False
+    if not verify_detached(key, document.pdf, document.signature):
+        return False
+    return document.digest is None or (
+        document.digest == digest_of(document) and document.digest.encode() in document.pdf
+    )
+
+
+def render_pending(
+    sessions: sessionmaker[Session], documents: DocumentService, limit: int = 50
+) -> int:
+    """Render the PDFs decisions sealed but nobody rendered yet (the worker, after the
+    commit), each in a unit of work of its own; say how many. Whoever renders a document
+    first, here or at a download, writes the same bytes."""
+    with unit_of_work(sessions) as session:
+        waiting = session.scalars(
+            select(IssuedDocument.id)
+            .where(IssuedDocument.pdf.is_(None), IssuedDocument.digest.is_not(None))
+            .order_by(IssuedDocument.id)
+            .limit(limit)
+        ).all()
+    rendered = 0
+    for document_id in waiting:
+        try:
+            with unit_of_work(sessions) as session:
+                document = session.get(IssuedDocument, document_id)
+                if document is not None and document.pdf is None:
+                    documents.pdf_of(session, document)
+                    rendered += 1
+        except DocumentTampered:
+            log.exception("document %s is not rendered", document_id)
+    return rendered
 
 
 @dataclass(frozen=True)
@@ -91,7 +162,7 @@ class DocumentService:
         *,
         now: datetime | None = None,
     ) -> IssuedDocument:
-        """Number, render, sign and seal a document of ``kind`` for ``shipment``.
+        """Number, seal, render and sign a document of ``kind`` for ``shipment``.
 
         Runs in the caller's unit of work: the document and its ledger entry are written
         together or not at all. Refused (``DocumentRefused``) when the plugin's law does
@@ -113,7 +184,11 @@ class DocumentService:
         reason = document_type.refuses(shipment)
         if reason:
             raise DocumentRefused(f"{document_type.title()}: {reason}")
-        return self._issue(session, shipment, document_type, actor.name, now or datetime.now(UTC))
+        document = self._issue(
+            session, shipment, document_type, actor.name, now or datetime.now(UTC)
+        )
+        self._render(document, signing_keys.signing_key(self.settings))
+        return document
 
     def on_decision(
         self, session: Session, shipment: Shipment, event: Event, jurisdiction: Jurisdiction
@@ -173,20 +248,12 @@ class DocumentService:
             "rule": document_type.rule,
             "basis": document_type.basis,
             "fields": [asdict(f) for f in fields],
+            "issuer": {"name": authority.name, "country": authority.country},
         }
-        private_key = signing_keys.signing_key(self.settings)
+        signer = key_id(signing_keys.public_key(self.settings))
         for _ in range(_NUMBER_ATTEMPTS):
             serial = _next_serial(session, kind, authority.code, numbering)
             number = numbering.format(serial)
-            pdf = render_pdf(
-                number=number,
-                content=content,
-                authority=authority,
-                issued_on=issued_on,
-                valid_until=valid_until,
-                check_url=check_url(self.settings.public_url, number),
-                signer=key_id(private_key.public_key()),
-            )
             document = IssuedDocument(
                 number=number,
                 kind=kind,
@@ -197,12 +264,11 @@ class DocumentService:
                 issued_on=issued_on,
                 valid_until=valid_until,
                 actor=actor,
-                content=content,
+                content=content | {"check_url": check_url(self.settings.public_url, number)},
                 status=DocumentStatus.VALID,
-                pdf=pdf,
-                key_id=key_id(private_key.public_key()),
-                signature=sign_detached(private_key, pdf),
+                key_id=signer,
             )
+            document.digest = digest_of(document)
             try:
                 with session.begin_nested():  # a concurrent issue may take the same serial
                     session.add(document)
@@ -212,6 +278,27 @@ class DocumentService:
             sealing.seal_document(session, document)
             return document
         raise Conflict(f"could not number {wording.title}: try again")
+
+    def pdf_of(self, session: Session, document: IssuedDocument) -> bytes:
+        """The document's PDF: the cached one while it is genuine (``pdf_is_genuine``),
+        else rendered now from what the decision sealed, signed and cached in the
+        caller's unit of work. ``DocumentTampered`` when the document no longer says
+        what its leaf seals, or when a document of before issue 28 lost its PDF."""
+        key = signing_keys.signing_key(self.settings)
+        if pdf_is_genuine(key.public_key(), document):
+            return document.pdf  # type: ignore[return-value]
+        entry = sealing.find_entry(session, leaves.DOCUMENT, document.number)
+        sealed = entry.record.get("document_sha256") if entry is not None else None
+        if document.digest is None or not sealed == document.digest == digest_of(document):
+            raise DocumentTampered(
+                f"{document.number} no longer says what its ledger entry seals: not rendered"
+            )
+        return self._render(document, key)
+
+    def _render(self, document: IssuedDocument, key: Ed25519PrivateKey) -> bytes:
+        pdf = render_pdf(canonical_form(document), digest=document.digest or "")
+        document.pdf, document.signature = pdf, sign_detached(key, pdf)
+        return pdf
 
     def change_status(
         self,
@@ -362,7 +449,8 @@ class DocumentCheck:
     valid_until: date | None = None
     fields: list[Field] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    pdf_sha256: str = ""
+    pdf_sha256: str = ""  # empty until the PDF is rendered (issue 28)
+    document_sha256: str = ""
     signature: str = ""
     key_id: str = ""
     ledger: dict[str, Any] = field(default_factory=dict)
@@ -387,6 +475,7 @@ class DocumentCheck:
                 "key_id": self.key_id,
                 "signed": "the PDF file's bytes",
                 "pdf_sha256": self.pdf_sha256,
+                "document_sha256": self.document_sha256,
                 "value": self.signature,
             },
             "ledger": self.ledger,
@@ -406,7 +495,7 @@ def check_document(
     authority = document.authority
     today = today or authority.local_date(datetime.now(UTC))
     problems = []
-    if not verify_detached(key, document.pdf, document.signature):
+    if document.pdf is not None and not pdf_is_genuine(key, document):
         problems.append("the document's signature does not verify")
     proof: dict[str, Any] = {}
     entry = sealing.find_entry(session, leaves.DOCUMENT, number)
@@ -430,8 +519,9 @@ def check_document(
         valid_until=document.valid_until,
         fields=[Field(**f) for f in document.content.get("fields", []) if f.get("public")],
         problems=problems,
-        pdf_sha256=hashlib.sha256(document.pdf).hexdigest(),
-        signature=document.signature,
+        pdf_sha256=hashlib.sha256(document.pdf).hexdigest() if document.pdf else "",
+        document_sha256=document.digest or "",
+        signature=document.signature or "",
         key_id=document.key_id,
         ledger=proof,
     )

@@ -23,10 +23,15 @@ from caratflow.case.access import Actor
 from caratflow.case.representation import event_json, shipment_json
 from caratflow.case.service import ShipmentService
 from caratflow.models import IssuedDocument
+from caratflow.records.documents import DocumentService
 
 
 def handover_bundle(
-    session: Session, shipments: ShipmentService, shipment_id: int, actor: Actor
+    session: Session,
+    shipments: ShipmentService,
+    documents: DocumentService,
+    shipment_id: int,
+    actor: Actor,
 ) -> bytes:
     """The ZIP of one shipment's records, as ``actor`` may see them."""
     shipment = shipments.get(session, shipment_id, actor)
@@ -34,12 +39,12 @@ def handover_bundle(
         "shipment.json": _json(shipment_json(shipment, shipments.available_actions(shipment))),
         "history.json": _json([event_json(e) for e in shipment.events]),
     }
-    documents = session.scalars(
+    issued = session.scalars(
         select(IssuedDocument).where(IssuedDocument.shipment_id == shipment.id)
     )
-    for document in documents:
-        files[f"documents/{document.number}.pdf"] = document.pdf
-        files[f"documents/{document.number}.pdf.sig"] = document.signature.encode()
+    for document in issued:
+        files[f"documents/{document.number}.pdf"] = documents.pdf_of(session, document)
+        files[f"documents/{document.number}.pdf.sig"] = (document.signature or "").encode()
     manifest = {
         "shipment": shipment.id,
         "authority": shipment.authority_code,

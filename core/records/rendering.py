@@ -25,28 +25,23 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from caratflow.models import Authority
-
 QR_MASK = 0
 """The QR code's mask pattern, fixed: any of the eight reads the same, and segno's choice of
 the best one scored all eight at every rendering (issue 28). Fixed, the code is the same
 for the same address whatever segno's scoring does in a later version."""
 
 
-def render_pdf(
-    *,
-    number: str,
-    content: Mapping[str, Any],
-    authority: Authority,
-    issued_on: date,
-    valid_until: date | None,
-    check_url: str,
-    signer: str,
-) -> bytes:
-    """An A4 PDF of the document: title, number, statement, fields, dates, QR check.
+def render_pdf(form: Mapping[str, Any], *, digest: str) -> bytes:
+    """An A4 PDF of a document's canonical form (``documents.canonical_form``): title,
+    number, statement, fields, issuer, dates, QR check; ``digest``, the form's sealed
+    SHA-256, goes in its keywords, so a signed PDF names the one document it shows.
 
-    Rendered in reportlab's invariant mode, so the same document gives the same bytes.
+    Rendered in reportlab's invariant mode, so the same form gives the same bytes.
     """
+    number, content = form["number"], form["content"]
+    issued_on: date = form["issued_on"]
+    valid_until: date | None = form["valid_until"]
+    issuer, check_url, signer = content["issuer"], content["check_url"], form["signer"]
     regular, bold = _fonts()
     ink = colors.HexColor("#14213d")
     style = ParagraphStyle("body", fontName=regular, fontSize=9.5, leading=12.5)
@@ -68,8 +63,9 @@ def render_pdf(
         topMargin=16 * mm,
         bottomMargin=16 * mm,
         title=f"{content['title']} {number}",
-        author=authority.name,
+        author=issuer["name"],
         subject=content.get("basis", ""),
+        keywords=digest,
         creator="caratflow",
         invariant=True,
     )
@@ -93,7 +89,7 @@ def render_pdf(
         )
     )
     rows = [
-        [cell("Issuing authority", label_style), cell(f"{authority.name} ({authority.country})")],
+        [cell("Issuing authority", label_style), cell(f"{issuer['name']} ({issuer['country']})")],
         [cell("Date of issue", label_style), cell(issued_on.isoformat())],
     ]
     if valid_until is not None:
@@ -111,7 +107,7 @@ def render_pdf(
         )
     )
     validation = (
-        f"Issued and validated by {authority.name} ({authority.country}) on "
+        f"Issued and validated by {issuer['name']} ({issuer['country']}) on "
         f"{issued_on.isoformat()}. Legal basis: {content.get('basis', '')}."
     )
     check = Table(

@@ -17,7 +17,7 @@ import pytest
 import segno
 import zxingcpp
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from caratflow.case.access import Actor
 from caratflow.db import unit_of_work
@@ -28,7 +28,14 @@ from caratflow.ledger import leaves, sealing, signing_keys, verification
 from caratflow.ledger.signing import verify_detached
 from caratflow.models import Authority, DocumentStatus, IssuedDocument, Role
 from caratflow.pluginhost import load_plugin_host
-from caratflow.records.documents import DocumentRefused, DocumentService, check_document
+from caratflow.records.documents import (
+    DocumentRefused,
+    DocumentService,
+    canonical_form,
+    check_document,
+    digest_of,
+    render_pending,
+)
 from caratflow.records.rendering import QR_MASK, qr_matrix, render_pdf
 from caratflow.testing.payloads import shipment_payload
 
@@ -152,21 +159,14 @@ def test_the_pdf_carries_a_detached_signature_and_is_sealed(runtime, session, of
     assert verify_detached(public, document.pdf, document.signature)
     assert not verify_detached(public, document.pdf + b"\n", document.signature)
     entry = sealing.find_entry(session, leaves.DOCUMENT, "EC000001")
-    assert entry.record["pdf_sha256"] and "Antwerp Rough" not in entry.leaf_data  # nothing personal
+    assert entry.record["document_sha256"] == digest_of(document) == document.digest
+    assert "Antwerp Rough" not in entry.leaf_data  # nothing personal
     assert verification.verify_ledger(session, public).ok
 
 
 def test_the_same_document_renders_to_the_same_bytes(runtime, session, officer, export):
     document = runtime.documents.issue(session, export(), "eu.community_certificate", officer)
-    again = render_pdf(
-        number=document.number,
-        content=document.content,
-        authority=document.authority,
-        issued_on=document.issued_on,
-        valid_until=document.valid_until,
-        check_url="http://127.0.0.1:5000/verify/EC000001",
-        signer=document.key_id,
-    )
+    again = render_pdf(canonical_form(document), digest=document.digest)
     assert again == document.pdf
 
 
@@ -241,9 +241,68 @@ def test_confirming_an_import_issues_its_certified_copy(runtime, session, office
     )
     assert (copy.kind, copy.number, copy.valid_until) == ("eu.certified_copy", "BE-CC-000001", None)
     assert copy.actor == officer.name
+    # issue 28: the decision sealed what the copy says and rendered nothing
+    assert copy.pdf is None and copy.signature is None
+    entry = sealing.find_entry(session, leaves.DOCUMENT, copy.number)
+    assert entry.record["document_sha256"] == copy.digest == digest_of(copy)
+    session.commit()
+    assert render_pending(runtime.sessions, runtime.documents) == 1  # the worker, after it
+    assert render_pending(runtime.sessions, runtime.documents) == 0
+    session.expire_all()
+    assert copy.pdf == render_pdf(canonical_form(copy), digest=entry.record["document_sha256"])
+    assert copy.digest.encode() in copy.pdf
+    public = signing_keys.public_key(runtime.settings)
+    assert verify_detached(public, copy.pdf, copy.signature)
     text = pdf_text(copy.pdf, tmp_path)
     for shown in ["Certified copy of a Kimberley Process Certificate", "Art. 5(1)(a)", "CA123456"]:
         assert shown in text, shown
+
+
+def test_the_first_download_renders_the_copy_and_a_tampered_file_is_rendered_again(
+    runtime, session, officer, browser, make_person
+):
+    imported = runtime.shipments.present(session, shipment_payload(), officer).shipment
+    runtime.shipments.act(session, imported.id, "verify", officer)
+    [copy] = session.scalars(
+        select(IssuedDocument).where(IssuedDocument.shipment_id == imported.id)
+    )
+    session.commit()
+    client = browser(make_person(Role.OFFICER, "BE"))
+    address = f"/shipments/{imported.id}/documents/{copy.id}.pdf"
+    first = client.get(address)
+    assert first.status_code == 200 and first.mimetype == "application/pdf"
+    assert first.data == render_pdf(canonical_form(copy), digest=copy.digest)
+    session.expire_all()
+    assert copy.pdf == first.data  # kept: the next download sends it as it is
+    forged = first.data[:-100] + bytes([first.data[-100] ^ 1]) + first.data[-99:]
+    session.execute(update(IssuedDocument).where(IssuedDocument.id == copy.id).values(pdf=forged))
+    session.commit()
+    assert client.get(address).data == first.data  # its signature fails: rendered again
+    session.expire_all()
+    assert copy.pdf == first.data
+    # A genuine, signed PDF of another document does not pass for this one.
+    second = runtime.shipments.present(
+        session, shipment_payload(**{"certificate.number": "CA000002"}), officer
+    ).shipment
+    runtime.shipments.act(session, second.id, "verify", officer)
+    [other] = session.scalars(select(IssuedDocument).where(IssuedDocument.shipment_id == second.id))
+    runtime.documents.pdf_of(session, other)
+    session.execute(
+        update(IssuedDocument)
+        .where(IssuedDocument.id == copy.id)
+        .values(pdf=other.pdf, signature=other.signature)
+    )
+    session.commit()
+    assert client.get(address).data == first.data
+    # A copy that no longer says what its decision sealed is not rendered at all.
+    session.execute(
+        update(IssuedDocument)
+        .where(IssuedDocument.id == copy.id)
+        .values(pdf=None, valid_until=date(2099, 1, 1))
+    )
+    session.commit()
+    refused = client.get(address)
+    assert refused.status_code == 409 and b"%PDF" not in refused.data
 
 
 def test_the_norwegian_kp_certificate_is_bilingual(runtime, session, tmp_path):

@@ -217,6 +217,7 @@ def test_the_scheduler_runs_one_interval_job_for_every_periodic_task(committed_r
         "deadlines",
         "digests",
         "outbox",
+        "documents",
         "ledger",
     ]
 
@@ -234,3 +235,23 @@ def test_worker_once_sweeps_and_delivers_from_the_command_line(
     assert "deadlines: SweepResult(deadlines=5, reminders=5, missed=0)" in result.output
     assert "outbox: DispatchResult(sent=5, failed=0, retrying=0)" in result.output
     assert len(smtp_server.messages) == 5
+
+
+def test_a_sweep_asks_as_many_statements_for_forty_deadlines_as_for_three(committed_runtime):
+    """Issue 28: after the claim, the sweep writes in sets (the reminders in one INSERT,
+    the clocks' new state in one UPDATE), not a statement or two per deadline."""
+    from caratflow.deadlines.sweep import sweep
+    from caratflow.testing.databases import statements_sent
+
+    open_reminders(committed_runtime, 43)
+    counted, queued = [], []
+    for n in (3, 40):
+        with unit_of_work(committed_runtime.sessions) as session, statements_sent(session) as sent:
+            result = sweep(session, limit=n)
+        counted.append(len(sent))
+        queued.append((result.deadlines, result.reminders))
+    assert queued == [(3, 3), (40, 40)]
+    assert counted[0] == counted[1], counted
+    with unit_of_work(committed_runtime.sessions) as session:
+        assert sweep(session).deadlines == 0  # each reminder queued once, nothing due again
+        assert count(committed_runtime, select(func.count()).select_from(OutboxMessage)) == 43

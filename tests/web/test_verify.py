@@ -84,7 +84,7 @@ def test_anyone_can_check_the_proof_and_the_file_with_the_public_key_alone(
     assert proofs.check_inclusion(key, proof)
     leaf = json.loads(proof["leaf_data"])
     assert leaf["record"]["number"] == "EC000001"
-    assert leaf["record"]["pdf_sha256"] == answer["signature"]["pdf_sha256"]
+    assert leaf["record"]["document_sha256"] == answer["signature"]["document_sha256"]
     assert hashlib.sha256(document.pdf).hexdigest() == answer["signature"]["pdf_sha256"]
     assert verify_detached(key, document.pdf, answer["signature"]["value"])
 

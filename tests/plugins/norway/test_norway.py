@@ -568,7 +568,7 @@ def test_a_fee_schedule_above_the_average_cost_is_flagged_from_the_day_it_applie
 
 
 def test_every_record_of_a_shipment_is_handed_over_in_one_verifiable_bundle(
-    session, service, registered
+    session, runtime, service, registered
 ):
     import hashlib
     import io
@@ -578,7 +578,9 @@ def test_every_record_of_a_shipment_is_handed_over_in_one_verifiable_bundle(
     from caratflow.records.handover import handover_bundle
 
     shipment = cleared_import(session, service)
-    bundle = zipfile.ZipFile(io.BytesIO(handover_bundle(session, service, shipment.id, OFFICER)))
+    bundle = zipfile.ZipFile(
+        io.BytesIO(handover_bundle(session, service, runtime.documents, shipment.id, OFFICER))
+    )
     manifest = json.loads(bundle.read("manifest.json"))
     assert set(manifest["files"]) <= set(bundle.namelist())
     for name, digest in manifest["files"].items():
@@ -598,5 +600,9 @@ def test_every_record_of_a_shipment_is_handed_over_in_one_verifiable_bundle(
     assert f"{copy}.sig" in bundle.namelist()
     with pytest.raises(NotFound):
         handover_bundle(
-            session, service, shipment.id, Actor("officer.be", Role.OFFICER, frozenset({"BE"}))
+            session,
+            service,
+            runtime.documents,
+            shipment.id,
+            Actor("officer.be", Role.OFFICER, frozenset({"BE"})),
         )
