@@ -17,6 +17,7 @@ participants list.
 from __future__ import annotations
 
 from caratflow.law.rules import Case, Verdict, refuse
+from caratflow.plugins.eu.fields import Export
 from caratflow.plugins.eu.rules import COMMUNITY, ROUGH, RULES, community
 
 ASSESSED = {"present", "verify"}
@@ -26,7 +27,7 @@ ASSESSED = {"present", "verify"}
 def bound_for_outside_the_community(case: Case) -> Verdict | None:
     """A Community certificate issues only for rough leaving the Community: a movement to
     another Member State is no export (Arts. 1, 2(k), 12(1)(c))."""
-    destination = case.details.get("destination")
+    destination = Export.of(case.details).destination
     if destination not in community(case):
         return None
     return refuse(
