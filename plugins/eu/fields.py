@@ -176,6 +176,25 @@ class OpenedContainer(Declared):
     )
 
 
+METHOD = declared(
+    "Verification method",
+    help="Every container opened, or those a risk analysis selected",
+    rule="eu.verify.method",
+    article="Reg. (EC) 2368/2002 Art. 4(5)",
+    choices=lambda day: PARAMETERS.value("verification_methods", day),
+    example="every_container",
+)
+OPENED = declared(
+    "Containers opened",
+    help="Each container opened: every one under that method, and under a risk-based "
+    "selection those the risk analysis selected",
+    rule="eu.verify.method",
+    article="Reg. (EC) 2368/2002 Art. 4(5)",
+    required_when={"method": {"risk_selection"}},
+    example=[{"container": "C1"}, {"container": "C2"}],
+)
+
+
 class RemedialRelease(Declared):
     """A release after remedial action (Art. 5(2))"""
 
@@ -205,23 +224,8 @@ class RemedialRelease(Declared):
 class ImportVerification(Declared):
     """The verification of an import (Art. 4(5))"""
 
-    method: Choice = declared(
-        "Verification method",
-        help="Every container opened, or those a risk analysis selected",
-        rule="eu.verify.method",
-        article="Reg. (EC) 2368/2002 Art. 4(5)",
-        choices=lambda day: PARAMETERS.value("verification_methods", day),
-        example="every_container",
-    )
-    opened: list[OpenedContainer] = declared(
-        "Containers opened",
-        help="Each container opened: every one under that method, and under a risk-based "
-        "selection those the risk analysis selected",
-        rule="eu.verify.method",
-        article="Reg. (EC) 2368/2002 Art. 4(5)",
-        required_when={"method": {"risk_selection"}},
-        example=[{"container": "C1"}, {"container": "C2"}],
-    )
+    method: Choice = METHOD
+    opened: list[OpenedContainer] = OPENED
     counted_parcels: Count = declared(
         "Parcels counted",
         rule="eu.import.identifies",
@@ -241,6 +245,8 @@ class ImportVerification(Declared):
 class ExportValidation(Declared):
     """The validation of a Community certificate (Art. 12(2))"""
 
+    method: Choice = METHOD
+    opened: list[OpenedContainer] = OPENED
     sealed_under_supervision: Choice = declared(
         "Sealed under supervision",
         help="The containers were sealed under the authority's supervision",
