@@ -361,8 +361,8 @@ class Declarations:
             problems += _judge(fieldset.model, mine, facts, day, prefix, applying)
             dumped = model.model_dump(mode="json", exclude_unset=True)
             checked.update({k: v for k, v in dumped.items() if k in mine})
-        if problems:
-            raise InvalidInput(problems)
+        if problems:  # a field two plugins declare alike is told once
+            raise InvalidInput(list(dict.fromkeys(problems)))
         return checked
 
 

@@ -166,8 +166,8 @@ def test_art_4_5_b_a_risk_based_verification_names_the_containers_opened_or_is_a
     assert refused.status_code == 422, refused.json
     [error] = refused.json["errors"]
     assert error["field"] == "inputs.opened"
-    assert "Containers opened is required here (Reg. (EC) 2368/2002 Art. 4(5))" in (
-        error["message"]
+    assert (
+        "Containers opened is required here (Reg. (EC) 2368/2002 Art. 4(5))" in (error["message"])
     )
     assert count(session, Event) == events
     assert client.get(base, headers=auth).json["state"] == "presented"

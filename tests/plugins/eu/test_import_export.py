@@ -370,7 +370,11 @@ def test_art_4_5_a_a_container_left_unopened_blocks_verification_by_every_contai
             session, shipment.id, "verify", officer, inputs={**every, "opened": rows(["C1", "C2"])}
         )
     verified = service.act(
-        session, shipment.id, "verify", officer, inputs={**every, "opened": rows(["C3", "C2", "C1"])}
+        session,
+        shipment.id,
+        "verify",
+        officer,
+        inputs={**every, "opened": rows(["C3", "C2", "C1"])},
     )
     [method] = [f for f in verified.events[-1].findings if f.rule == "eu.verify.method"]
     assert method.data["opened"] == ["C1", "C2", "C3"]
