@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from caratflow.cli import main
 from caratflow.db import make_engine
-from caratflow.testing.payloads import shipment_payload
+from caratflow.testing.payloads import shares, shipment_payload
 
 
 def test_init_is_safe_to_repeat(cli):
@@ -577,7 +577,7 @@ DATED_CHANGES = [
             "2024-08-20",
             **POLISHED,
             **{"certificate.number": "IN0002", "certificate.origin": ["RU"]},
-            stones=[{"id": "R1", "carats": "0.70", "origin": ["RU"]}],
+            stones=[{"id": "R1", "carats": "0.70", "origin": "RU"}],
         ),
         "2024-09-01",
         "g7.russian_ban: pass -> refuse",
@@ -609,7 +609,7 @@ DATED_CHANGES = [
         _dated(
             "2025-02-27",
             **{"certificate.number": "CA0005", "certificate.origin": ["BW", "CA"]},
-            origin_shares={"BW": "50", "CA": "50"},
+            origin_shares=shares({"BW": "50", "CA": "50"}),
         ),
         "2025-03-03",
         "g7.mining_countries: not assessed -> hold",
@@ -619,7 +619,7 @@ DATED_CHANGES = [
             "2025-12-15",
             **POLISHED,
             **{"certificate.number": "IN0006", "certificate.origin": ["BW"]},
-            stones=[{"id": "P1", "carats": "0.62", "origin": ["BW"]}],
+            stones=[{"id": "P1", "carats": "0.62", "origin": "BW"}],
         ),
         "2026-01-12",
         "g7.mining_countries: not assessed -> hold",  # the statement is missing

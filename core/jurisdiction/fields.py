@@ -174,6 +174,13 @@ class Declared(BaseModel):
         except ValidationError:
             return None
 
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Self:
+        """This model's own fields of ``values`` (a shipment's ``details``, which holds every
+        plugin's), typed; the empty model where nothing valid is stored."""
+        own = {k: v for k, v in values.items() if k in cls.model_fields}
+        return cls.read(own) or cls()
+
 
 # -- what a plugin registers ----------------------------------------------------------------
 
@@ -354,8 +361,8 @@ class Declarations:
             problems += _judge(fieldset.model, mine, facts, day, prefix, applying)
             dumped = model.model_dump(mode="json", exclude_unset=True)
             checked.update({k: v for k, v in dumped.items() if k in mine})
-        if problems:
-            raise InvalidInput(problems)
+        if problems:  # a field two plugins declare alike is told once
+            raise InvalidInput(list(dict.fromkeys(problems)))
         return checked
 
 
@@ -375,7 +382,7 @@ def _judge(
         meta, value, path = about(info), given.get(name), f"{prefix}{name}"
         kind, member = kind_of(info)
         if value in (None, [], {}, ""):
-            if applying and meta.required(facts):
+            if applying and meta.required({**_siblings(given), **facts}):
                 cited = f" ({meta.article})" if meta.article else ""
                 problems.append(FieldError(path, f"{meta.label} is required here{cited}"))
             continue
@@ -389,6 +396,12 @@ def _judge(
                 if isinstance(row, Mapping):
                     problems += _judge(member, row, facts, day, f"{path}.{number}.", applying)
     return problems
+
+
+def _siblings(given: Mapping[str, Any]) -> dict[str, str]:
+    """The other fields' plain values, for a required-when that names one (``opened`` is
+    required where ``method`` is ``risk_selection``)."""
+    return {k: v.strip() for k, v in given.items() if isinstance(v, str)}
 
 
 def _problem(prefix: str, error: Mapping[str, Any]) -> FieldError:

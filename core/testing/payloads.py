@@ -100,3 +100,13 @@ def export_payload(**changes: Any) -> dict[str, Any]:
 def outcomes(findings: Any) -> dict[str, str]:
     """``{rule: outcome}`` of findings or of their stored records, for terse assertions."""
     return {f.rule: str(f.outcome) for f in findings}
+
+
+def shares(by_country: dict[str, str]) -> list[dict[str, str]]:
+    """A parcel's shares by country of mining as the G7 plugin declares them (rows)."""
+    return [{"country": country, "percent": percent} for country, percent in by_country.items()]
+
+
+def documents(digests: list[str]) -> list[dict[str, str]]:
+    """Evidence documents as the G7 plugin declares them: one row per SHA-256."""
+    return [{"sha256": digest} for digest in digests]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from caratflow.jurisdiction.contributions import AuthorityProfile
+from caratflow.jurisdiction.fields import FieldsRegistrar
 from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.jurisdiction.lookups import LookupType
 from caratflow.jurisdiction.workflow import PRESENTED, WorkflowRegistrar
@@ -24,6 +25,7 @@ from caratflow.law.rules import Rule
 from caratflow.plugins.belgium_g7 import certificate, identity_rules  # noqa: F401 - their rules
 from caratflow.plugins.belgium_g7.commands import caratflow_cli_extend  # noqa: F401 - its CLI
 from caratflow.plugins.belgium_g7.documents import caratflow_documents_register  # noqa: F401
+from caratflow.plugins.belgium_g7.fields import register_fields
 from caratflow.plugins.belgium_g7.lookups import IDENTITY_LOOKUP
 from caratflow.plugins.belgium_g7.rules import RULES
 from caratflow.plugins.belgium_g7.web import caratflow_web_extend  # noqa: F401 - its pages
@@ -79,6 +81,12 @@ def caratflow_workflow_extend(register: WorkflowRegistrar) -> None:
         )
     for duty in tomllib.loads((HERE / "control_point.toml").read_text("utf-8"))["duty"]:
         register.duty(duty["code"], name=duty["name"], actions=duty["actions"], basis=duty["basis"])
+
+
+@hookimpl
+def caratflow_fields_register(register: FieldsRegistrar) -> None:
+    """The origin, route and stones the G7 rules read, and the origin evidence."""
+    register_fields(register)
 
 
 @hookimpl

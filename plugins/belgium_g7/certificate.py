@@ -16,6 +16,7 @@ from datetime import date
 
 from caratflow.law.rules import Case, Verdict, hold, passed, refuse
 from caratflow.models import DocumentStatus, Shipment
+from caratflow.plugins.belgium_g7.fields import Destination, Stones
 from caratflow.plugins.belgium_g7.identities import identity_of, session_of
 from caratflow.plugins.belgium_g7.lineage import lineage_is_clean
 from caratflow.plugins.belgium_g7.rules import PARAMETERS, RULES, stones
@@ -29,12 +30,13 @@ def bound_for_a_g7_market(shipment: Shipment, on: date) -> bool:
     return (
         shipment.direction == "export"
         and shipment.goods in CERTIFIED_GOODS
-        and shipment.details.get("destination") in PARAMETERS.value("g7_markets", on)
+        and Destination.of(shipment.details).destination in PARAMETERS.value("g7_markets", on)
     )
 
 
 def identities_listed(shipment: Shipment) -> list[str]:
-    return [n for n in (identity_of(s) for s in shipment.details.get("stones") or []) if n]
+    listed = Stones.of(shipment.details).stones or []
+    return [n for n in (identity_of(s) for s in listed) if n]
 
 
 @RULES.rule(
@@ -78,7 +80,7 @@ def leaves_with_its_g7_certificate(case: Case) -> Verdict | None:
     if document is None or document.status != DocumentStatus.VALID:
         state = "none was issued" if document is None else f"{document.number} was revoked"
         return refuse(
-            f"polished diamonds leave for {case.shipment.details['destination']} only with a "
-            f"G7 certificate: {state}"
+            f"polished diamonds leave for {Destination.of(case.shipment.details).destination} "
+            f"only with a G7 certificate: {state}"
         )
     return passed(f"leaves under G7 certificate {document.number}")

@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
@@ -53,6 +53,7 @@ from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotF
 from caratflow.law.rules import Case, Finding, LawForbids, Outcome
 from caratflow.ledger import leaves, sealing
 from caratflow.models import Authority, DigitalIdentity, IdentityCut, IdentityKind
+from caratflow.plugins.belgium_g7.fields import Stone
 from caratflow.plugins.belgium_g7.rules import PARAMETERS, RULES
 
 PLUGIN = RULES.plugin
@@ -577,22 +578,13 @@ def session_of(case: Case) -> Session:
     return session
 
 
-def stone_weight(value: object) -> Decimal | None:
-    """A stone's weight from the trader's file; ``None`` when it cannot be read."""
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
+def identity_of(stone: Stone) -> str | None:
+    named = stone.identity
+    return named if named and _NUMBER.match(named) else None
 
 
-def identity_of(stone: Mapping[str, Any]) -> str | None:
-    named = stone.get("identity")
-    return named if isinstance(named, str) and _NUMBER.match(named) else None
-
-
-def stone_label(stone: Mapping[str, Any]) -> str:
-    return str(stone.get("identity") or stone.get("id") or stone.get("lot") or "?")
+def stone_label(stone: Stone) -> str:
+    return stone.identity or stone.id or stone.lot or "?"
 
 
 def visible_row(session: Session, number: str, visible: set[str]) -> Mapping[str, Any]:

@@ -14,7 +14,6 @@ from caratflow.plugins.belgium_g7.identities import (
     identity_threshold,
     session_of,
     stone_label,
-    stone_weight,
 )
 from caratflow.plugins.belgium_g7.lineage import lineage_is_clean
 from caratflow.plugins.belgium_g7.rules import RULES, stones
@@ -29,7 +28,7 @@ def stones_carry_a_digital_identity(case: Case) -> Verdict | None:
         return None
     due = []
     for stone in stones(case):
-        weight = stone_weight(stone.get("carats"))
+        weight = stone.carats
         if weight is None or weight >= threshold:  # an unreadable weight may be above it
             due.append(stone)
     if not due:
@@ -51,9 +50,10 @@ def stones_carry_a_digital_identity(case: Case) -> Verdict | None:
         row = registered.get(identity_of(stone) or "")
         if row is None:
             missing.append(stone_label(stone))
-        elif IdentityKind(row.kind) != KIND_OF_GOODS[
-            case.shipment.goods
-        ] or row.carats != stone_weight(stone.get("carats")):
+        elif (
+            IdentityKind(row.kind) != KIND_OF_GOODS[case.shipment.goods]
+            or row.carats != stone.carats
+        ):
             unlike.append(f"{stone_label(stone)} (registered as {row.kind}, {row.carats} ct)")
     if not missing and not unlike:
         return passed(

@@ -1,34 +1,24 @@
 """Rules of the G7/EU measures on Russian diamonds, at a control point such as Antwerp.
 
-What a presentation may carry for these rules, beside the KP certificate (as extra
-fields of the shipment, kept in ``details``): ``transit_countries`` (ISO codes the
-goods passed through), ``origin_shares`` (``{"RU": "1", "AO": "99"}``: percent of a
-mixed parcel by mining country), ``stones`` (``[{"id": "…", "lot": "…", "carats":
-"0.70", "origin": ["RU"]}]`` for polished and synthetic goods) and ``destination``.
-A stone may name its digital identity (``"identity": "BE-GIA-2231"``): the rules on
-identities and lineage are in ``identities.py``. A trader may claim an exemption from the
-ban (``sanctions_exemption``: ``{"ground": …, "evidence": …}``, the grounds dated in
-``parameters/scope.toml``) and give the due-diligence statement on polished stones'
-origin (``origin_statement``: ``made_by``, ``made_on``, ``reference``).
+What a presentation carries for these rules, beside the KP certificate, and what the
+origin evidence completes, is declared, typed, in ``fields.py`` (shares by country of
+mining, transit countries, the stones one by one, an exemption claimed, the due-diligence
+statement); a stone's digital identity is read by the rules in ``identities.py``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from caratflow.law.parameters import DatedParameters
 from caratflow.law.rules import Case, RuleBook, Verdict, hold, passed, refuse, warn
+from caratflow.plugins.belgium_g7.fields import PARAMETERS, Origin, OriginEvidence, Stone, Stones
 
 HERE = Path(__file__).parent
-PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("belgium_g7", HERE / "rules.toml")
 WHOLE = Decimal(100)
 VERIFY_ORIGIN = "verify_origin"  # the control point's verification of origin evidence
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def sanctioned(case: Case) -> set[str]:
@@ -36,27 +26,28 @@ def sanctioned(case: Case) -> set[str]:
 
 
 def shares(case: Case) -> dict[str, Decimal]:
-    """A mixed parcel's shares by mining country, in percent; an unreadable share counts as
-    a share (so a Russian one still taints) of unknown size."""
-    raw = case.details.get("origin_shares") or {}
-    if not isinstance(raw, Mapping):  # a share of unknown countries: nothing is documented
-        return {"??": Decimal("NaN")}
-    return {str(country): _decimal(share, Decimal("NaN")) for country, share in raw.items()}
+    """A mixed parcel's shares by mining country, in percent (a country named twice: its
+    shares added)."""
+    found: dict[str, Decimal] = {}
+    for share in Origin.of(case.details).origin_shares or []:
+        if share.country is not None and share.percent is not None:
+            found[share.country] = found.get(share.country, Decimal(0)) + share.percent
+    return found
 
 
 def mining_countries(case: Case) -> set[str]:
-    declared = {c for c, share in shares(case).items() if share.is_nan() or share > 0}
+    declared = {c for c, share in shares(case).items() if share > 0}
     return set(case.shipment.certificate.origin) | declared
 
 
 def routed_through(case: Case) -> set[str]:
     """Where the goods came from and passed through: provenance and transit countries."""
-    transit = case.details.get("transit_countries") or []
+    transit = {p.country for p in Origin.of(case.details).transit_countries or [] if p.country}
     return {case.shipment.certificate.provenance, *transit}
 
 
-def stones(case: Case) -> list[Mapping[str, Any]]:
-    return list(case.details.get("stones") or [])
+def stones(case: Case) -> list[Stone]:
+    return list(Stones.of(case.details).stones or [])
 
 
 def outside_the_ban(case: Case) -> Verdict | None:
@@ -73,22 +64,21 @@ def outside_the_ban(case: Case) -> Verdict | None:
 
 def unless_exempt(case: Case, refusal: Verdict) -> Verdict:
     """The ban's refusal, unless the trader claims a ground the law in force allows
-    (``details.sanctions_exemption``: ``ground`` and ``evidence``): then the claim is
-    recorded with its evidence as a warning for the officer to weigh."""
-    claim = case.details.get("sanctions_exemption")
-    if not claim:
+    (``sanctions_exemption``: ``ground`` and ``evidence``): then the claim is recorded
+    with its evidence as a warning for the officer to weigh."""
+    claim = Origin.of(case.details).sanctions_exemption
+    if claim is None:
         return refusal
     grounds = PARAMETERS.value("ban_exemptions", case.legal_date)
-    ground = claim.get("ground") if isinstance(claim, Mapping) else None
-    evidence = claim.get("evidence") if isinstance(claim, Mapping) else None
-    if ground not in grounds:
+    ground, evidence = claim.ground, claim.evidence
+    if ground not in grounds:  # only a record from before the choice was declared
         allowed = ", ".join(sorted(grounds)) or "none"
         why = f"the exemption claimed ({ground!r}) is no ground on {case.legal_date} ({allowed})"
     elif not evidence:
         why = f"the exemption {ground} is claimed without its evidence: {grounds[ground]}"
     else:
         return warn(
-            f"exemption claimed: {ground.replace('_', ' ')}, with evidence {evidence!r}; "
+            f"exemption claimed: {str(ground).replace('_', ' ')}, with evidence {evidence!r}; "
             f"the ban would otherwise apply: {refusal.message}",
             exemption=ground,
             evidence=evidence,
@@ -160,18 +150,18 @@ def _russian_ban(case: Case) -> Verdict:
             "Russian origin, processed in a third country: the indirect ban was not "
             "yet in force on the legal date"
         )
-    weighed = [s for s in stones(case) if banned & set(s.get("origin") or [])]
+    weighed = [s for s in stones(case) if s.origin in banned]
     if not weighed:
         return hold(
             "Russian origin declared but no stone weights given: the indirect ban "
             f"covers stones of {threshold} ct and above"
         )
-    unweighed = [str(s.get("id", "?")) for s in weighed if _decimal(s.get("carats")).is_nan()]
+    unweighed = [s.id or "?" for s in weighed if s.carats is None]
     if unweighed:
-        return hold(f"unreadable weight for Russian-origin stone(s) {', '.join(unweighed)}")
-    caught = [s for s in weighed if _decimal(s.get("carats")) >= Decimal(threshold)]
+        return hold(f"no weight given for Russian-origin stone(s) {', '.join(unweighed)}")
+    caught = [s for s in weighed if s.carats is not None and s.carats >= Decimal(threshold)]
     if caught:
-        ids = [str(s.get("id", "?")) for s in caught]
+        ids = [s.id or "?" for s in caught]
         return refuse(
             f"Russian-origin stones of {threshold} ct or more, processed in a third "
             f"country (indirect ban): {', '.join(ids)}",
@@ -196,7 +186,7 @@ def mining_countries_listed(case: Case) -> Iterable[Verdict]:
         yield hold("the countries of mining are not stated: no documented non-Russian origin")
         return
     given = shares(case)
-    if given and (any(v.is_nan() for v in given.values()) or sum(given.values()) != WHOLE):
+    if given and sum(given.values()) != WHOLE:
         yield hold(
             f"the mining countries stated cover {sum(given.values())}% of the parcel, "
             "not all of it: no documented non-Russian origin for the rest",
@@ -219,7 +209,7 @@ def _mixed_and_unverified(case: Case) -> str | None:
         return None
     if not PARAMETERS.value("mixed_origin_needs_g7_verification", case.legal_date):
         return None
-    mixed = len(mining_countries(case)) > 1 or bool(case.details.get("mixed"))
+    mixed = len(mining_countries(case)) > 1 or Origin.of(case.details).mixed == "yes"
     verified = case.action == VERIFY_ORIGIN or any(
         e.action == VERIFY_ORIGIN for e in case.shipment.events
     )
@@ -235,24 +225,23 @@ def _mixed_and_unverified(case: Case) -> str | None:
 def _origin_statement_missing(case: Case) -> str | None:
     """From the date in force, polished stones of the weight in force brought into the
     Union carry the importer's due-diligence statement on their origin
-    (``details.origin_statement``)."""
+    (``origin_statement``)."""
     rule = PARAMETERS.value("origin_statement", case.legal_date)
     if rule == "none" or case.shipment.goods not in rule["goods"]:
         return None
     if case.shipment.direction != "import":
         return None
-    weights = [_decimal(s.get("carats")) for s in stones(case)]
+    weights = [s.carats for s in stones(case)]
     least = Decimal(rule["min_carats"])
-    if weights and all(w.is_finite() and w < least for w in weights):
+    if weights and all(w is not None and w < least for w in weights):
         return None  # every stone weighed, all below the weight
-    statement = case.details.get("origin_statement")
-    statement = statement if isinstance(statement, Mapping) else {}
-    absent = [name for name in rule["fields"] if not statement.get(name)]
+    statement = Stones.of(case.details).origin_statement
+    absent = [name for name in rule["fields"] if not getattr(statement, name, None)]
     if not absent:
         return None
     return (
         f"polished stones of {least} ct or more need a due-diligence statement on their "
-        f"origin (details.origin_statement: {', '.join(absent)} missing)"
+        f"origin (origin_statement: {', '.join(absent)} missing)"
     )
 
 
@@ -283,16 +272,12 @@ def mixed_parcel_untainted(case: Case) -> Verdict | None:
 def origin_documents_attached(case: Case) -> Verdict:
     """Origin evidence is the documents themselves, each named by its SHA-256, so that the
     record proves which papers the control point checked."""
-    documents = case.details.get("origin_documents")
-    if not documents or not isinstance(documents, list):
+    evidence = OriginEvidence.of(case.details)
+    documents = evidence.origin_documents or []
+    if not documents or not evidence.origin_shares:  # required: a record from before
         return hold(
             "the evidence documents are not attached: give the SHA-256 of each (origin_documents)"
         )
-    unreadable = [str(d)[:80] for d in documents if not (isinstance(d, str) and _SHA256.match(d))]
-    if unreadable:
-        return hold(f"not a SHA-256: {', '.join(unreadable)}", documents=unreadable)
-    if not isinstance(case.details.get("origin_shares"), Mapping):
-        return hold("origin_shares must give each country of mining with its percent")
     return passed(f"{len(documents)} evidence document(s) checked", documents=len(documents))
 
 
@@ -306,19 +291,10 @@ def serial_or_lot_numbers(case: Case) -> Iterable[Verdict]:
             "the certificate alone"
         )
         return
-    unnamed = [i for i, s in enumerate(listed) if not (s.get("id") or s.get("lot"))]
+    unnamed = [i for i, s in enumerate(listed) if not (s.id or s.lot)]
     if unnamed:
         yield hold(
             f"{len(unnamed)} stone(s) carry neither a serial nor a lot number", positions=unnamed
         )
     else:
         yield passed(f"{len(listed)} stone(s), each with a serial or lot number")
-
-
-def _decimal(value: object, unreadable: Decimal = Decimal("NaN")) -> Decimal:
-    """A number from the trader's file; NaN when it cannot be read, never a silent zero."""
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return unreadable
-    return number if number.is_finite() else unreadable

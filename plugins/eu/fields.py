@@ -1,11 +1,17 @@
 """What Reg. (EC) 2368/2002 asks to be filled in, declared once (``caratflow_fields_register``).
 
 An export's destination and its evidence of lawful import (Art. 12(1)(a), Arts. 6 and 7,
-Annex V), and the ground of a remedial release (Art. 5(2)) as a closed choice of the
-grounds in force on the legal date. The rules in ``rules.py`` read these fields.
+Annex V); an import's Member States (Art. 4(1)), its export date (Art. 7) and mixed
+origin (Annex I); a transit's destination and the certificate's statement of transit
+(Art. 18); the invoice's warranty (Art. 17); the ground of a remedial release (Art. 5(2))
+as a closed choice of the grounds in force on the legal date; and the containers opened
+in a verification (Art. 4(5)), required under a risk-based selection. The rules in
+``rules.py`` read these fields.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from caratflow.jurisdiction.fields import (
     Amount,
@@ -18,9 +24,11 @@ from caratflow.jurisdiction.fields import (
     Text,
     declared,
 )
-from caratflow.plugins.eu.rules import PARAMETERS
+from caratflow.law.parameters import DatedParameters
 
+PARAMETERS = DatedParameters.in_folder(Path(__file__).parent / "parameters")
 ROUGH = {"rough"}
+YES_NO = ("yes", "no")
 EVIDENCE = ("confirmed_import", "annex_v_declaration", "lawful_presence")
 
 
@@ -85,6 +93,108 @@ class Export(Declared):
     )
 
 
+class Invoice(Declared):
+    """The traders' invoices (Art. 17)"""
+
+    invoice_warranty: Choice = declared(
+        "Invoice carries the KP warranty",
+        help="The invoice carries the warranty statement of the System of Warranties",
+        rule="eu.industry.records",
+        article="Reg. (EC) 2368/2002 Art. 17(2)(a)(i)",
+        choices=YES_NO,
+        example="yes",
+    )
+
+
+MIXED = declared(
+    "Mixed origin",
+    help="The certificate covers diamonds of mixed origin (no single country of origin)",
+    rule="kp.certificate.fields",
+    article="Reg. (EC) 2368/2002 Annex I",
+    choices=YES_NO,
+    example="no",
+)
+
+
+class Import(Declared):
+    """An import of rough diamonds (Arts. 3, 4, 7)"""
+
+    member_state_of_import: Country = declared(
+        "Member State of import",
+        help="Where the consignment entered the Community",
+        rule="eu.present",
+        article="Reg. (EC) 2368/2002 Art. 4(1)",
+        example="BE",
+    )
+    member_state_of_destination: Country = declared(
+        "Member State of destination",
+        help="The Member State the accompanying documents name as destination",
+        rule="eu.present",
+        article="Reg. (EC) 2368/2002 Art. 4(1)",
+        example="BE",
+    )
+    exported_on: Date = declared(
+        "Exported on",
+        help="The day the diamonds were exported from the participant, where before 2003",
+        rule="eu.pre_application",
+        article="Reg. (EC) 2368/2002 Art. 7",
+    )
+    mixed: Choice = MIXED
+
+
+class Transit(Declared):
+    """A transit through the Community (Art. 18)"""
+
+    destination: Country = declared(
+        "Destination beyond the Community",
+        help="The participant outside the Community the diamonds pass through to",
+        rule="eu.transit",
+        article="Reg. (EC) 2368/2002 Art. 18",
+        example="AE",
+    )
+    transit_declared: Choice = declared(
+        "Certificate states the transit",
+        help="The accompanying certificate clearly states transit through the Community",
+        rule="eu.transit",
+        article="Reg. (EC) 2368/2002 Art. 18",
+        choices=YES_NO,
+        example="yes",
+    )
+    mixed: Choice = MIXED
+
+
+class OpenedContainer(Declared):
+    """One container opened for the verification."""
+
+    container: Text = declared(
+        "Container",
+        help="The container's id as presented",
+        rule="eu.verify.method",
+        article="Reg. (EC) 2368/2002 Art. 4(5)",
+        required_when=True,
+        example="C1",
+    )
+
+
+METHOD = declared(
+    "Verification method",
+    help="Every container opened, or those a risk analysis selected",
+    rule="eu.verify.method",
+    article="Reg. (EC) 2368/2002 Art. 4(5)",
+    choices=lambda day: PARAMETERS.value("verification_methods", day),
+    example="every_container",
+)
+OPENED = declared(
+    "Containers opened",
+    help="Each container opened: every one under that method, and under a risk-based "
+    "selection those the risk analysis selected",
+    rule="eu.verify.method",
+    article="Reg. (EC) 2368/2002 Art. 4(5)",
+    required_when={"method": {"risk_selection"}},
+    example=[{"container": "C1"}, {"container": "C2"}],
+)
+
+
 class RemedialRelease(Declared):
     """A release after remedial action (Art. 5(2))"""
 
@@ -114,14 +224,8 @@ class RemedialRelease(Declared):
 class ImportVerification(Declared):
     """The verification of an import (Art. 4(5))"""
 
-    method: Choice = declared(
-        "Verification method",
-        help="Every container opened, or those a risk analysis selected",
-        rule="eu.verify.method",
-        article="Reg. (EC) 2368/2002 Art. 4(5)",
-        choices=lambda day: PARAMETERS.value("verification_methods", day),
-        example="every_container",
-    )
+    method: Choice = METHOD
+    opened: list[OpenedContainer] = OPENED
     counted_parcels: Count = declared(
         "Parcels counted",
         rule="eu.import.identifies",
@@ -141,6 +245,8 @@ class ImportVerification(Declared):
 class ExportValidation(Declared):
     """The validation of a Community certificate (Art. 12(2))"""
 
+    method: Choice = METHOD
+    opened: list[OpenedContainer] = OPENED
     sealed_under_supervision: Choice = declared(
         "Sealed under supervision",
         help="The containers were sealed under the authority's supervision",
@@ -153,6 +259,9 @@ class ExportValidation(Declared):
 
 def register_fields(register: FieldsRegistrar) -> None:
     register.presentation(Export, directions={"export"}, goods=ROUGH)
+    register.presentation(Import, directions={"import"}, goods=ROUGH)
+    register.presentation(Invoice, directions={"import", "export"}, goods=ROUGH)
+    register.presentation(Transit, directions={"transit"}, goods=ROUGH)
     register.action("remediate", RemedialRelease, goods=ROUGH)
     register.action("verify", ImportVerification, directions={"import"}, goods=ROUGH)
     register.action("verify", ExportValidation, directions={"export"}, goods=ROUGH)

@@ -1,18 +1,8 @@
 """Reg. (EC) 2368/2002 as rules of the EU plugin: import (Arts. 3-7), export (Arts. 11-14),
 transit (Art. 18), industry and fees (Arts. 17, 19), and the KP minimums of Annex I.
 
-What a decision may record (``inputs``): on ``verify``, the method of Art. 4(5)
-(``every_container`` or ``risk_selection``), the containers ``opened`` (under
-``every_container``, naming them all: one left out blocks the verification), and what was
-found (``counted_parcels``, ``weighed_carats``); on an export's ``verify`` (validation,
-Art. 12(2)), ``sealed_under_supervision``; on ``remediate``, the ``ground`` of Art. 5(2)
-and, where it lifts a hold (``[[lift]]`` in ``rules.toml``), the ``remedy`` taken and
-the ``remedy_evidence`` that shows it.
-What a presentation may carry (``details``): ``destination``, ``lawful_import``
-(``{"kind": "confirmed_import" | "annex_v_declaration" | "lawful_presence", …}``),
-``member_state_of_import``/``member_state_of_destination``, ``exported_on``,
-``transit_declared`` (with ``destination``, the participant beyond the Community) and
-``invoice_warranty``.
+What a decision records (``inputs``) and a presentation carries (``details``) is declared,
+typed, in ``fields.py``: the rules read those models (``Model.of(...)``), never a raw key.
 """
 
 from __future__ import annotations
@@ -26,13 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from caratflow.deadlines.keeping import calendar_of
-from caratflow.law.parameters import DatedParameters
 from caratflow.law.rules import Case, RuleBook, Verdict, hold, info, passed, refuse, warn
 from caratflow.models import DocumentStatus
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE, IMPORT_CONFIRMED_BY
+from caratflow.plugins.eu.fields import (
+    PARAMETERS,
+    Export,
+    Import,
+    ImportVerification,
+    Invoice,
+    LawfulImport,
+    Transit,
+)
 
 HERE = Path(__file__).parent
-PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("eu", HERE / "rules.toml")
 COMMUNITY = "EU"
 ROUGH = {"rough"}
@@ -131,7 +128,7 @@ def certificate_complete(case: Case) -> Iterable[Verdict]:
     presented document: recorded, and the consignment detained (Art. 5(1)(b))."""
     certificate = case.shipment.certificate
     validated = bool(certificate.validating_authority)
-    origin_known = bool(certificate.origin) or bool(case.shipment.details.get("mixed"))
+    origin_known = bool(certificate.origin) or _mixed(case)
     failures = 0
     if not validated:
         failures += 1
@@ -199,15 +196,20 @@ def presented_where_due(case: Case) -> Verdict:
     """Presented in the Member State of import or of destination (or, lacking an authority
     there, in another one)."""
     country = case.shipment.authority.country
-    details = case.shipment.details
-    due = {details.get("member_state_of_import"), details.get("member_state_of_destination")}
-    due.discard(None)
+    presented = Import.of(case.shipment.details)
+    due = {presented.member_state_of_import, presented.member_state_of_destination} - {None}
     if not due or country in due:
         return passed(f"presented to the Community authority in {country}")
     return warn(
         f"presented in {country}, not in the Member State of import or destination "
         f"({', '.join(sorted(due))}): lawful only where neither has a Community authority",
         due=sorted(due),
+    )
+
+
+def _mixed(case: Case) -> bool:
+    return Import.of(case.shipment.details).mixed == "yes" or (
+        Transit.of(case.shipment.details).mixed == "yes"
     )
 
 
@@ -264,10 +266,9 @@ def verification_method(case: Case) -> Verdict:
             f"({'; '.join(analysis['reasons'])}); open {', '.join(analysis['open'])}",
             **analysis,
         )
-    method = case.inputs.get("method", "every_container")
-    if method not in parameter(case, "verification_methods"):
-        return hold(f"unknown verification method {method!r}")
-    opened = set(case.inputs.get("opened") or [])
+    verification = ImportVerification.of(case.inputs)
+    method = verification.method or "every_container"
+    opened = {c.container for c in verification.opened or []}
     if method == "every_container":
         return _every_container(case, opened)
     if analysis["open_every_container"]:
@@ -372,12 +373,12 @@ def remedial_release_ground(case: Case) -> Verdict:
 @RULES.rule("eu.pre_application", directions={"import"}, goods=ROUGH, actions={"present"})
 def exported_before_application(case: Case) -> Verdict | None:
     """Goods exported at the latest five days before the regulation applied may be admitted."""
-    exported = case.shipment.details.get("exported_on")
-    if not exported:
+    exported = Import.of(case.shipment.details).exported_on
+    if exported is None:
         return None
     applies = parameter(case, "regulation_applies_from")
     latest = applies["date"] - timedelta(days=applies["exported_at_latest_days_before"])
-    if str(exported) <= latest.isoformat():
+    if exported <= latest:
         return info(
             f"exported on {exported}, at the latest five days before the regulation "
             "applied: a confirmation of lawful import may be issued"
@@ -385,19 +386,19 @@ def exported_before_application(case: Case) -> Verdict | None:
     return None
 
 
-def lawful_import(case: Case) -> dict[str, Any]:
-    return dict(case.shipment.details.get("lawful_import") or {})
+def lawful_import(case: Case) -> LawfulImport:
+    return Export.of(case.shipment.details).lawful_import or LawfulImport()
 
 
 @RULES.rule("eu.certified_stocks", directions={"export"}, goods=ROUGH)
 def lawful_presence(case: Case) -> Verdict | None:
     """Stocks certified, or confirmed lawfully present, count as meeting Art. 3."""
     evidence = lawful_import(case)
-    if evidence.get("kind") != "lawful_presence":
+    if evidence.kind != "lawful_presence":
         return None
-    if not evidence.get("reference"):
+    if not evidence.reference:
         return hold("a lawful-presence confirmation must give its reference")
-    return passed(f"lawful presence confirmed ({evidence['reference']})")
+    return passed(f"lawful presence confirmed ({evidence.reference})")
 
 
 # -- export (Arts. 11 to 14) ------------------------------------------------------------------
@@ -408,16 +409,16 @@ def export_certificate_may_issue(case: Case) -> Iterable[Verdict]:
     """A Community certificate issues only on conclusive evidence of lawful import, to a
     participant, in a tamper-proof container."""
     evidence = lawful_import(case)
-    kind = evidence.get("kind")
+    kind = evidence.kind
     if kind == "confirmed_import":
-        number = evidence.get("certificate", "")
+        number = evidence.certificate or ""
         clearing = (*sorted(IMPORT_CONFIRMED_BY), "release")
         if case.registry.cleared_import(case.shipment.authority_code, number, clearing):
             yield passed(f"lawful import shown: certificate {number} was confirmed here")
         else:
             yield hold(f"no verified import under certificate {number} is on record")
     elif kind not in {"annex_v_declaration", "lawful_presence"}:
-        yield hold("no conclusive evidence of lawful import (details.lawful_import)")
+        yield hold("no conclusive evidence of lawful import (lawful_import)")
     if not case.shipment.containers or not all(c.seals for c in case.shipment.containers):
         yield hold("every container must be tamper-proof and sealed")
 
@@ -426,24 +427,22 @@ def export_certificate_may_issue(case: Case) -> Iterable[Verdict]:
 def industry_declaration(case: Case) -> Verdict | None:
     """A signed declaration by a member of an Annex V organisation may evidence lawful import."""
     evidence = lawful_import(case)
-    if evidence.get("kind") != "annex_v_declaration":
+    if evidence.kind != "annex_v_declaration":
         return None
-    organisation = evidence.get("organisation")
+    organisation = evidence.organisation
     if organisation not in parameter(case, "annex_v_organisations"):
         return hold(f"{organisation or 'no organisation'} is not an Annex V organisation")
-    if not evidence.get("member") or not evidence.get("signed_on"):
+    if not evidence.member or not evidence.signed_on:
         return hold("the declaration must name the signing member and its date")
-    return passed(
-        f"declaration of {evidence['member']} ({organisation}), signed {evidence['signed_on']}"
-    )
+    return passed(f"declaration of {evidence.member} ({organisation}), signed {evidence.signed_on}")
 
 
 @RULES.rule("kp.no_non_participants", directions={"export"}, goods=ROUGH)
 def destination_participates(case: Case) -> Verdict | None:
     """No rough diamonds go to a country outside the Kimberley Process."""
-    destination = case.shipment.details.get("destination")
+    destination = Export.of(case.shipment.details).destination
     if not destination:
-        return hold("state the destination country (details.destination)")
+        return hold("state the destination country (destination)")
     if destination in community(case):
         return None  # no export at all (territory.py), and no question of participation
     if destination not in participants(case):
@@ -531,9 +530,10 @@ def transit_exempt(case: Case) -> Verdict:
     broken = [c.label for c in case.shipment.containers if not c.seals_intact]
     if broken:
         return hold(f"in transit with broken seals on {', '.join(broken)}")
-    destination = case.shipment.details.get("destination")
+    transit = Transit.of(case.shipment.details)
+    destination = transit.destination
     if not destination:
-        return hold("state the destination beyond the Community (details.destination)")
+        return hold("state the destination beyond the Community (destination)")
     if destination in community(case):  # Art. 1: one territory, its Member States dated
         return hold(
             f"goods bound for {destination} do not only pass through the Community: not a transit",
@@ -545,11 +545,8 @@ def transit_exempt(case: Case) -> Verdict:
             "exempt: no trade with non-participants",
             destination=destination,
         )
-    declared = case.shipment.details.get("transit_declared") or []
-    if COMMUNITY not in declared:
-        return hold(
-            "the certificate does not state the Community as transit (details.transit_declared)"
-        )
+    if transit.transit_declared != "yes":
+        return hold("the certificate does not clearly state the transit (transit_declared)")
     return passed(f"transit to {destination} exempt: recorded, not verified")
 
 
@@ -558,7 +555,7 @@ def transit_exempt(case: Case) -> Verdict:
 )
 def invoice_warranty(case: Case) -> Verdict:
     """Traders' invoices carry the KP warranty statement, and traders keep records 3 years."""
-    if case.shipment.details.get("invoice_warranty") is False:
+    if Invoice.of(case.shipment.details).invoice_warranty == "no":
         return warn("the invoice does not carry the KP warranty statement")
     return passed("invoice warranty not in question")
 

@@ -17,6 +17,7 @@ participants list.
 from __future__ import annotations
 
 from caratflow.law.rules import Case, Verdict, refuse
+from caratflow.plugins.eu.fields import Export
 from caratflow.plugins.eu.rules import COMMUNITY, ROUGH, RULES, community, parameter
 
 ASSESSED = {"present", "verify"}
@@ -34,7 +35,7 @@ def within_the_union(case: Case, country: str) -> str:
 def bound_for_outside_the_community(case: Case) -> Verdict | None:
     """A Community certificate issues only for rough leaving the Community: a movement to
     another Member State is no export (Arts. 1, 2(k), 12(1)(c))."""
-    destination = case.details.get("destination")
+    destination = Export.of(case.details).destination
     if destination not in community(case):
         return None
     return refuse(

@@ -3,7 +3,8 @@
 The advance notice of §8 (on the set form: when it reached the authority, the day of
 dispatch, and what it announces, the reference of the document control of §11), given on
 presentation or recorded later with ``record_advance_notice``; and the outcome of each
-control step of §11.
+control step of §11; an export's destination, and for a re-export the certificate of the
+import it re-exports (§5).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from caratflow.jurisdiction.fields import (
     Amount,
     Choice,
     Count,
+    Country,
     Date,
     Declared,
     FieldsRegistrar,
@@ -81,6 +83,34 @@ class NoticeRecorded(Declared):
     )
 
 
+class Export(Declared):
+    """An export of rough diamonds (§5)"""
+
+    destination: Country = declared(
+        "Destination country",
+        help="Another Kimberley Process participant the diamonds are exported to",
+        rule="no.export.conditions",
+        article="FOR-2004-02-24-470 §5",
+        example="BE",
+    )
+    reexport: Choice = declared(
+        "Re-export",
+        help="The diamonds were imported into Norway and are exported again",
+        rule="no.reexport.proof",
+        article="FOR-2004-02-24-470 §5 second paragraph",
+        choices=("yes", "no"),
+        example="no",
+    )
+    import_certificate: Text = declared(
+        "Import certificate",
+        help="The KP certificate that accompanied the import (for a re-export)",
+        rule="no.reexport.proof",
+        article="FOR-2004-02-24-470 §5 second paragraph",
+        required_when={"reexport": {"yes"}},
+        example="CA123456",
+    )
+
+
 def control_outcome(rule: str, what: str) -> type[Declared]:
     """The inputs of one control step of §11: its outcome, and what was seen."""
     outcome = declared(
@@ -107,6 +137,7 @@ CONTROL_FIELDS = {
 
 def register_fields(register: FieldsRegistrar) -> None:
     register.presentation(NoticeOnPresentation, goods={"rough"})
+    register.presentation(Export, directions={"export"}, goods={"rough"})
     register.record(RECORD_NOTICE, NoticeRecorded, title="Advance notice (§8)", goods={"rough"})
     for action, model in CONTROL_FIELDS.items():
         register.action(action, model)

@@ -7,8 +7,7 @@ which for Norway grants the permit of §12).
 What a decision may record (``inputs``): on a control step, its ``outcome`` (``pass`` or
 ``fail``); on an export's ``verify`` (the authority's validation), ``sealed_by_authority``
 (``yes``: the containers are sealed by the authority, the certificate attached, §5 c-d).
-What a presentation may carry (``details``): ``advance_notice`` (§8; the reference of the
-document control), ``destination``, ``reexport`` and ``import_certificate`` (§5).
+What a presentation carries (``details``) is declared, typed, in ``fields.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from caratflow.law.rules import Case, RuleBook, Verdict, hold, info, passed, ref
 from caratflow.ledger.sealing import reference
 from caratflow.models import DocumentStatus, Event
 from caratflow.plugins.norway.documents import COMPLETION, KP_CERTIFICATE
-from caratflow.plugins.norway.fields import AdvanceNotice
+from caratflow.plugins.norway.fields import AdvanceNotice, Export
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
@@ -144,10 +143,10 @@ def export_conditions(case: Case) -> Verdict:
     """Exports go only to another participant, sealed by the authority, under the Norwegian
     certificate it issued (§5): validating the export issues it, and nothing leaves
     without it still valid."""
-    destination = case.shipment.details.get("destination")
+    destination = Export.of(case.shipment.details).destination
     certificate = case.shipment.certificate
     if not destination:
-        return hold("state the destination country (details.destination) of the export")
+        return hold("state the destination country (destination) of the export")
     if destination == AUTHORITY or destination not in participants(case):
         return refuse(
             f"{destination} is not another Kimberley Process participant", destination=destination
@@ -189,13 +188,13 @@ def _leaves_under_norwegian_certificate(case: Case, destination: str) -> Verdict
 @RULES.rule("no.reexport.proof", goods={"rough"}, directions={"export"})
 def reexport_proven(case: Case) -> Verdict | None:
     """A re-export proves the goods came from a participant: the import's KP certificate (§5)."""
-    if not case.shipment.details.get("reexport"):
+    export = Export.of(case.shipment.details)
+    if export.reexport != "yes":
         return None
-    number = case.shipment.details.get("import_certificate")
-    if not number:
+    number = export.import_certificate
+    if not number:  # required on presentation: only a record from before the declaration
         return refuse(
-            "a re-export needs the KP certificate that accompanied the import "
-            "(details.import_certificate)"
+            "a re-export needs the KP certificate that accompanied the import (import_certificate)"
         )
     if not case.registry.cleared_import(AUTHORITY, number, CLEARANCE):
         return refuse(

@@ -143,3 +143,36 @@ def test_the_remedial_release_ground_is_a_closed_choice_of_article_5_2(client, m
     [error] = refused.json["errors"]
     assert error["field"] == "inputs.ground"
     assert "not_knowing_or_intentional, caused_by_another_authority" in error["message"]
+
+
+def test_art_4_5_b_a_risk_based_verification_names_the_containers_opened_or_is_a_422(
+    client, make_token, session
+):
+    """Reg. (EC) 2368/2002 Art. 4(5)(b): the authority determines which containers are
+    opened; a verification by that method that names none is malformed, and nothing is
+    written (issue 22 point 7)."""
+    auth = headers(make_token, "BE")
+    six = [{"id": f"C{i}", "seals": [f"S-{i}"], "seals_intact": True} for i in range(1, 7)]
+    known = client.post("/api/v1/shipments", json=shipment_payload(containers=six), headers=auth)
+    assert known.status_code == 201, known.json
+    again = shipment_payload(containers=six, **{"certificate.number": "CA123457"})  # known now
+    presented = client.post("/api/v1/shipments", json=again, headers=auth).json
+    [analysis] = [f for f in presented["findings"] if f["rule"] == "eu.verify.method"]
+    base = f"/api/v1/shipments/{presented['id']}"
+    events = count(session, Event)
+    refused = act(
+        client, f"{base}/actions/verify", auth, json={"inputs": {"method": "risk_selection"}}
+    )
+    assert refused.status_code == 422, refused.json
+    [error] = refused.json["errors"]
+    assert error["field"] == "inputs.opened"
+    assert (
+        "Containers opened is required here (Reg. (EC) 2368/2002 Art. 4(5))" in (error["message"])
+    )
+    assert count(session, Event) == events
+    assert client.get(base, headers=auth).json["state"] == "presented"
+    opened = [{"container": label} for label in analysis["data"]["open"]]
+    inputs = {"method": "risk_selection", "opened": opened}
+    verified = act(client, f"{base}/actions/verify", auth, json={"inputs": inputs})
+    assert verified.status_code == 200, verified.json
+    assert verified.json["state"] == "verified"

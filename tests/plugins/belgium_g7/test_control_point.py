@@ -9,25 +9,27 @@ import hashlib
 import pytest
 
 from caratflow.case.access import Actor
-from caratflow.errors import Forbidden
+from caratflow.errors import Forbidden, InvalidInput
 from caratflow.law.rules import LawForbids
 from caratflow.models import Role
-from caratflow.testing.payloads import outcomes, shipment_payload
+from caratflow.testing.payloads import documents, outcomes, shares, shipment_payload
 
 CUSTOMS = Actor("douane.antwerpen", Role.OFFICER, frozenset({"BE"}), frozenset({"customs"}))
 FPS_ECONOMY = Actor("fod.economie", Role.OFFICER, frozenset({"BE"}), frozenset({"fps_economy"}))
 NO_DUTY = Actor("stagiair", Role.OFFICER, frozenset({"BE"}))
-DOCUMENTS = [
-    hashlib.sha256(text).hexdigest()
-    for text in (b"mining licence, Catoca, Angola", b"Botswana export permit 2026/1187")
-]
+DOCUMENTS = documents(
+    [
+        hashlib.sha256(text).hexdigest()
+        for text in (b"mining licence, Catoca, Angola", b"Botswana export permit 2026/1187")
+    ]
+)
 
 
 def mixed_parcel_without_mining_countries() -> dict:
     """Rough from a mixed parcel whose certificate lists no country of mining: since
     1 March 2025 that is no documented non-Russian origin (g7.mining_countries)."""
     return shipment_payload(
-        **{"certificate.origin": [], "certificate.provenance": "AE"}, mixed=True
+        **{"certificate.origin": [], "certificate.provenance": "AE"}, mixed="yes"
     )
 
 
@@ -98,19 +100,18 @@ def test_a_parcel_without_documented_origin_waits_for_evidence_then_is_verified(
     )
     assert shipment.state == "origin_evidence_requested"
 
-    shares = {"AO": "60", "BW": "40"}
-    with pytest.raises(LawForbids) as forbidden:  # the countries alone are no evidence
+    given = shares({"AO": "60", "BW": "40"})
+    with pytest.raises(InvalidInput) as refused:  # the countries alone are no evidence
         service.act(
-            session, shipment.id, "verify_origin", FPS_ECONOMY, inputs={"origin_shares": shares}
+            session, shipment.id, "verify_origin", FPS_ECONOMY, inputs={"origin_shares": given}
         )
-    [unproven] = [f for f in forbidden.value.findings if f.message.startswith("the evidence")]
-    assert (unproven.rule, unproven.outcome.value) == ("g7.rough.non_russian", "hold")
+    assert [e.field for e in refused.value.errors] == ["inputs.origin_documents"]
     assert "origin_shares" not in shipment.details  # a refused decision completes nothing
 
-    evidence = {"origin_shares": shares, "origin_documents": DOCUMENTS}
+    evidence = {"origin_shares": given, "origin_documents": DOCUMENTS}
     service.act(session, shipment.id, "verify_origin", FPS_ECONOMY, inputs=evidence)
     assert shipment.state == "origin_verified"
-    assert shipment.details["origin_shares"] == shares
+    assert shipment.details["origin_shares"] == given
     assert shipment.details["origin_documents"] == DOCUMENTS
     verified_origin = shipment.events[-1]
     assert verified_origin.data == evidence  # sealed with the decision that relied on it
@@ -134,7 +135,7 @@ def test_evidence_of_a_russian_share_refuses_the_origin_and_leaves_the_record_as
     service.act(
         session, shipment.id, "request_origin_evidence", FPS_ECONOMY, reason="mining countries"
     )
-    tainted = {"origin_shares": {"AO": "99", "RU": "1"}, "origin_documents": DOCUMENTS}
+    tainted = {"origin_shares": shares({"AO": "99", "RU": "1"}), "origin_documents": DOCUMENTS}
     with pytest.raises(LawForbids) as forbidden:
         service.act(session, shipment.id, "verify_origin", FPS_ECONOMY, inputs=tainted)
     assert outcomes(forbidden.value.findings)["g7.mixed_parcels"] == "refuse"
@@ -144,21 +145,27 @@ def test_evidence_of_a_russian_share_refuses_the_origin_and_leaves_the_record_as
 
 
 @pytest.mark.parametrize(
-    ("evidence", "why"),
+    ("evidence", "named"),
     [
-        ({"origin_shares": {"AO": "100"}, "origin_documents": ["not a hash"]}, "not a SHA-256"),
-        ({"origin_shares": ["AO"], "origin_documents": DOCUMENTS}, "origin_shares must give"),
-        ({"origin_shares": {"AO": "100"}, "origin_documents": "one"}, "evidence documents are not"),
+        (
+            {"origin_shares": shares({"AO": "100"}), "origin_documents": documents(["nope"])},
+            "inputs.origin_documents.0.sha256",
+        ),
+        ({"origin_shares": ["AO"], "origin_documents": DOCUMENTS}, "inputs.origin_shares.0"),
+        (
+            {"origin_shares": shares({"AO": "100"}), "origin_documents": "one"},
+            "inputs.origin_documents",
+        ),
     ],
 )
-def test_malformed_evidence_holds_the_origin_check_naming_the_problem(
-    session, service, evidence, why
+def test_malformed_evidence_is_a_422_naming_the_field_and_changes_nothing(
+    session, service, evidence, named
 ):
     shipment = present(session, service, mixed_parcel_without_mining_countries())
     service.act(session, shipment.id, "request_origin_evidence", FPS_ECONOMY, reason="origin")
-    with pytest.raises(LawForbids) as forbidden:
+    with pytest.raises(InvalidInput) as refused:
         service.act(session, shipment.id, "verify_origin", FPS_ECONOMY, inputs=evidence)
-    assert any(why in f.message and f.outcome.value == "hold" for f in forbidden.value.findings)
+    assert named in [e.field for e in refused.value.errors]
     assert shipment.state == "origin_evidence_requested"
 
 
@@ -204,7 +211,7 @@ def test_evidence_is_sent_as_the_decisions_inputs_over_the_api(client, make_toke
         headers={**fps, "If-Match": '"1"'},
     )
     assert asked.json["state"] == "origin_evidence_requested"
-    evidence = {"origin_shares": {"AO": "60", "BW": "40"}, "origin_documents": DOCUMENTS}
+    evidence = {"origin_shares": shares({"AO": "60", "BW": "40"}), "origin_documents": DOCUMENTS}
     verified = client.post(
         f"{url}/verify_origin", json={"inputs": evidence}, headers={**fps, "If-Match": '"2"'}
     )

@@ -44,7 +44,7 @@ def polished_export(session, service, officer, *stones: str, destination: str = 
         direction="export",
         goods="polished",
         destination=destination,
-        stones=[{"id": s, "identity": s, "carats": weights[s], "origin": ["CA"]} for s in stones],
+        stones=[{"id": s, "identity": s, "carats": weights[s], "origin": "CA"} for s in stones],
         **{
             "certificate.number": "BE2026-0042",
             "certificate.issuing_country": "BE",

@@ -11,6 +11,11 @@ from caratflow.models import DeadlineStatus
 from caratflow.testing.payloads import DELETE, export_payload, outcomes, shipment_payload
 
 
+def rows(labels):
+    """The containers opened, as the declared rows of ``opened``."""
+    return [{"container": label} for label in labels]
+
+
 def check(session, service, officer, payload) -> dict[str, str]:
     return outcomes(service.check(session, payload, officer))
 
@@ -58,7 +63,7 @@ def test_an_unmixed_parcel_without_origin_is_detained_but_a_mixed_one_is_not(
 ):
     silent = shipment_payload(**{"certificate.origin": []})
     assert check(session, service, officer, silent)["kp.certificate.fields"] == "hold"
-    silent["mixed"] = True
+    silent["mixed"] = "yes"
     assert check(session, service, officer, silent)["kp.certificate.fields"] == "pass"
 
 
@@ -132,14 +137,14 @@ def test_a_known_trader_gets_a_risk_based_selection_that_must_be_opened(session,
             shipment.id,
             "verify",
             officer,
-            inputs={"method": "risk_selection", "opened": not_selected},
+            inputs={"method": "risk_selection", "opened": rows(not_selected)},
         )
     verified = service.act(
         session,
         shipment.id,
         "verify",
         officer,
-        inputs={"method": "risk_selection", "opened": selection},
+        inputs={"method": "risk_selection", "opened": rows(selection)},
     )
     [method] = [f for f in verified.events[-1].findings if f.rule == "eu.verify.method"]
     assert method.outcome == "pass" and "risk-based selection" in method.message
@@ -153,7 +158,7 @@ def test_a_high_risk_consignment_may_not_be_verified_by_selection(session, servi
             shipment.id,
             "verify",
             officer,
-            inputs={"method": "risk_selection", "opened": ["C1"]},
+            inputs={"method": "risk_selection", "opened": rows(["C1"])},
         )
 
 
@@ -317,13 +322,13 @@ def test_a_detained_export_cites_art_14(session, service, officer):
 
 
 def test_transit_is_exempt_when_untampered_and_declared(session, service, officer):
-    transit = shipment_payload(direction="transit", transit_declared=["EU"], destination="AE")
+    transit = shipment_payload(direction="transit", transit_declared="yes", destination="AE")
     assert check(session, service, officer, transit)["eu.transit"] == "pass"
     undeclared = shipment_payload(direction="transit", destination="AE")
     assert check(session, service, officer, undeclared)["eu.transit"] == "hold"
     tampered = shipment_payload(
         direction="transit",
-        transit_declared=["EU"],
+        transit_declared="yes",
         destination="AE",
         **{"containers.0.seals_intact": False},
     )
@@ -331,7 +336,7 @@ def test_transit_is_exempt_when_untampered_and_declared(session, service, office
 
 
 def test_art_18_transit_to_a_non_participant_is_not_exempt(session, service, officer):
-    onward = shipment_payload(direction="transit", transit_declared=["EU"], destination="LY")
+    onward = shipment_payload(direction="transit", transit_declared="yes", destination="LY")
     [transit] = [f for f in service.check(session, onward, officer) if f.rule == "eu.transit"]
     assert transit.outcome.value == "hold"
     assert "LY, which is not a Kimberley Process participant, is not exempt" in transit.message
@@ -341,12 +346,12 @@ def test_art_18_transit_to_a_non_participant_is_not_exempt(session, service, off
 def test_art_18_goods_bound_for_the_community_are_no_transit(session, service, officer):
     for destination in ("NL", "BE"):  # another Member State, or the authority's own
         staying = shipment_payload(
-            direction="transit", transit_declared=["EU"], destination=destination
+            direction="transit", transit_declared="yes", destination=destination
         )
         [finding] = [f for f in service.check(session, staying, officer) if f.rule == "eu.transit"]
         assert finding.outcome == "hold", destination
         assert "do not only pass through the Community" in finding.message, destination
-    unstated = shipment_payload(direction="transit", transit_declared=["EU"])
+    unstated = shipment_payload(direction="transit", transit_declared="yes")
     assert check(session, service, officer, unstated)["eu.transit"] == "hold"
 
 
@@ -362,10 +367,14 @@ def test_art_4_5_a_a_container_left_unopened_blocks_verification_by_every_contai
     every = {"method": "every_container"}
     with pytest.raises(LawForbids, match=r"every container is to be opened.*C3 was not"):
         service.act(
-            session, shipment.id, "verify", officer, inputs={**every, "opened": ["C1", "C2"]}
+            session, shipment.id, "verify", officer, inputs={**every, "opened": rows(["C1", "C2"])}
         )
     verified = service.act(
-        session, shipment.id, "verify", officer, inputs={**every, "opened": ["C3", "C2", "C1"]}
+        session,
+        shipment.id,
+        "verify",
+        officer,
+        inputs={**every, "opened": rows(["C3", "C2", "C1"])},
     )
     [method] = [f for f in verified.events[-1].findings if f.rule == "eu.verify.method"]
     assert method.data["opened"] == ["C1", "C2", "C3"]
@@ -389,18 +398,18 @@ def test_art_12_2_an_export_is_validated_only_with_every_container_opened(
             shipment.id,
             "verify",
             officer,
-            inputs={"sealed_under_supervision": "yes", "opened": ["C1", "C3"]},
+            inputs={"sealed_under_supervision": "yes", "opened": rows(["C1", "C3"])},
         )
 
 
 def test_art_4_5_a_a_container_not_in_the_consignment_cannot_be_opened(session, service, officer):
     shipment = present(session, service, officer)
     with pytest.raises(LawForbids, match="no container C9"):
-        service.act(session, shipment.id, "verify", officer, inputs={"opened": ["C1", "C9"]})
+        service.act(session, shipment.id, "verify", officer, inputs={"opened": rows(["C1", "C9"])})
 
 
 def test_an_invoice_without_the_kp_warranty_is_flagged(session, service, officer):
-    bare = shipment_payload(invoice_warranty=False)
+    bare = shipment_payload(invoice_warranty="no")
     assert check(session, service, officer, bare)["eu.industry.records"] == "warn"
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from caratflow.errors import ActionNotAvailable, Forbidden
+from caratflow.errors import ActionNotAvailable, Forbidden, InvalidInput
 from caratflow.law.rules import LawForbids
 from caratflow.models import DocumentStatus, IssuedDocument, OutboxMessage
 from caratflow.testing.payloads import outcomes
@@ -308,19 +308,21 @@ def test_a_detained_export_leaves_only_under_a_permit_granted_anew(session, serv
 
 
 def test_a_reexport_without_the_import_certificate_is_refused(session, service):
-    without = export_payload(reexport=True)
-    assert outcomes(service.check(session, without, OFFICER))["no.reexport.proof"] == "refuse"
-    unknown = export_payload(reexport=True, import_certificate="CA999999")
+    without = export_payload(reexport="yes")
+    with pytest.raises(InvalidInput) as missing:  # §5: the certificate is asked for, typed
+        service.check(session, without, OFFICER)
+    assert [e.field for e in missing.value.errors] == ["import_certificate"]
+    unknown = export_payload(reexport="yes", import_certificate="CA999999")
     assert outcomes(service.check(session, unknown, OFFICER))["no.reexport.proof"] == "refuse"
     cleared_import(session, service)
-    proven = export_payload(reexport=True, import_certificate="CA123456")
+    proven = export_payload(reexport="yes", import_certificate="CA123456")
     assert outcomes(service.check(session, proven, OFFICER))["no.reexport.proof"] == "pass"
 
 
 def test_goods_imported_but_not_yet_cleared_cannot_be_reexported(session, service):
     verified_import(session, service)  # the permit granted, customs clearance still to come
-    pending = export_payload(reexport=True, import_certificate="CA123456")
-    shipment = controlled_export(session, service, reexport=True, import_certificate="CA123456")
+    pending = export_payload(reexport="yes", import_certificate="CA123456")
+    shipment = controlled_export(session, service, reexport="yes", import_certificate="CA123456")
     assert outcomes(service.check(session, pending, OFFICER))["no.reexport.proof"] == "refuse"
     with pytest.raises(LawForbids, match="no import into Norway under certificate CA123456"):
         act(session, service, shipment, "verify", inputs=SEALED)
