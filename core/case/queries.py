@@ -78,7 +78,7 @@ def search_shipments(
         query = query.where(Shipment.presented_at >= filters.presented_from)
     if filters.presented_before is not None:
         query = query.where(Shipment.presented_at < filters.presented_before)
-    if filters.text:
+    if filters.text is not None:
         query = query.where(Shipment.id.in_(search.matching(session, filters.text)))
     query = _sorted(query, sort or ("-id" if newest_first else "id"), cursor)
     if with_history:

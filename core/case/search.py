@@ -23,6 +23,7 @@ from caratflow.models import Certificate, Container, Party, Shipment, ShipmentSe
 SHORTEST = 3
 """A trigram index finds fragments of three characters or more; a shorter one would
 read every shipment."""
+LONGEST = 200  # longer than any name or number a shipment is found by
 LONGEST_IDENTIFIER = 100  # a declared text longer than this is prose, not an identifier
 
 _FTS = table("shipment_search_fts", column("rowid"), column("document"))
@@ -55,8 +56,10 @@ def matching(session: Session, text: str) -> Select[Any]:
     """The ids of the shipments whose search text contains ``text``, or whose importer or
     exporter is a registered party with ``text`` in its organisation number."""
     fragment = " ".join(text.split()).lower()
-    if len(fragment) < SHORTEST:
-        raise InvalidInput([FieldError("q", f"type at least {SHORTEST} characters")])
+    if not SHORTEST <= len(fragment) <= LONGEST:
+        raise InvalidInput(
+            [FieldError("q", f"type at least {SHORTEST} characters, at most {LONGEST}")]
+        )
     if session.get_bind().dialect.name == "sqlite":
         phrase = '"' + fragment.replace('"', '""') + '"'
         found = select(_FTS.c.rowid).where(_FTS.c.document.match(phrase))
