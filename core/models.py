@@ -272,6 +272,23 @@ class Container(Base):
     shipment: Mapped[Shipment] = relationship(back_populates="containers")
 
 
+class ShipmentSearch(Base):
+    """What the search box finds a shipment by, as one lower-case text (issue 26): the
+    certificate's number and traders, the containers and seals, the identifiers declared.
+
+    Kept by ``caratflow.case.search`` on every write; indexed by the database's own text
+    search (PostgreSQL: a GIN trigram index; SQLite: an FTS5 trigram table kept by
+    triggers), which migration 0053 creates outside these models.
+    """
+
+    __tablename__ = "shipment_search"
+
+    shipment_id: Mapped[int] = mapped_column(
+        ForeignKey("shipment.id", ondelete="CASCADE"), primary_key=True
+    )
+    document: Mapped[str] = mapped_column(Text)
+
+
 class Event(Base):
     """A decision: who did what, when, from which state to which, why, and on what findings."""
 

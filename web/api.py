@@ -32,7 +32,7 @@ from caratflow import inputs
 from caratflow.accounts import audit
 from caratflow.accounts.credentials import user_for_token
 from caratflow.accounts.provisioning import actor_for
-from caratflow.case import queries
+from caratflow.case import queries, search
 from caratflow.case.access import Actor, Permission, require
 from caratflow.case.representation import deadline_json, event_json, shipment_json
 from caratflow.case.schemas import ShipmentIn, field_errors
@@ -111,6 +111,18 @@ _FILTERS = [
     Param("goods", "rough, polished or synthetic", _TEXT | {"enum": [g.value for g in Goods]}),
     Param("direction", "import, export or transit", _TEXT | {"enum": [d.value for d in Direction]}),
     Param("certificate", "the certificate number, exactly"),
+    Param(
+        "q",
+        "search: a fragment (3 characters or more) of the certificate number, the importer's"
+        " or exporter's name or organisation number, a container's label or seal, a stone's"
+        " or parcel's id; case does not matter",
+        _TEXT | {"minLength": search.SHORTEST, "maxLength": search.LONGEST},
+    ),
+    Param(
+        "sort",
+        "the column to sort by, '-' before it for descending (default: id)",
+        _TEXT | {"enum": queries.sort_keys()},
+    ),
     Param("presented_from", "presented on or after this day (UTC)", _TEXT | {"format": "date"}),
     Param("presented_to", "presented on or before this day (UTC)", _TEXT | {"format": "date"}),
     Param("cursor", "next_cursor of the previous page", _TEXT | {"pattern": r"^\d{1,10}$"}),
@@ -256,6 +268,7 @@ def list_shipments() -> Response:
         goods=args.get("goods"),  # enumerations: refused outside them before the view
         direction=args.get("direction"),
         certificate=args.get("certificate") or None,
+        text=args.get("q"),  # an empty one is too short: a 422, as the document says
         presented_from=_day("presented_from"),
         presented_before=_day("presented_to", next_day=True),
     )
@@ -266,6 +279,7 @@ def list_shipments() -> Response:
         cursor=_int_arg("cursor", None, 0, inputs.MAX_ID),
         limit=_int_arg("limit", 50, 1, MAX_PAGE) or 50,
         newest_first=False,
+        sort=args.get("sort") or None,
         with_history=True,
     )
     service = runtime().shipments

@@ -6,12 +6,24 @@ is the service's; a page collects what was typed, calls it, and shows what it sa
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -34,6 +46,7 @@ from caratflow.jurisdiction.workflow import STAY
 from caratflow.law.rules import LawForbids, Outcome
 from caratflow.ledger import sealing
 from caratflow.models import Authority, IssuedDocument, PendingDecision, Shipment, utcnow
+from caratflow.records.reports import csv_cell
 from caratflow.web import declared_forms
 from caratflow.web.context import db, read_db, runtime
 from caratflow.web.forms import CheckFileForm, DecisionForm, EmptyForm, ShipmentForm, options
@@ -55,33 +68,118 @@ def index() -> str:
     actor = current_actor()
     args = request.args
     authorities = people.visible_authorities(db(), actor)
-    zone = _zone_of(authorities, args.get("authority"))
-    filters = queries.ShipmentFilter(
-        state=args.get("state") or None,
-        authority=args.get("authority") or None,
-        goods=args.get("goods") or None,
-        direction=args.get("direction") or None,
-        certificate=args.get("certificate") or None,
-        presented_from=day_start(args.get("from") or None, "from", zone),  # empty: any day
-        presented_before=day_start(args.get("to") or None, "to", zone, days=1),
-    )
+    filters = _filters(args, authorities)
     cursor = args.get("cursor")
-    page = queries.search_shipments(
-        read_db(),
-        actor,
-        filters,
-        cursor=optional_whole_number(cursor or None, "cursor", None),
-        limit=PAGE_SIZE,
-    )
+    problem = None
+    try:
+        page = queries.search_shipments(
+            read_db(),
+            actor,
+            filters,
+            cursor=optional_whole_number(cursor or None, "cursor", None),
+            limit=PAGE_SIZE,
+            sort=args.get("sort") or None,
+        )
+    except InvalidInput as error:  # a fragment too short, a sort not offered: said on the page
+        page, problem = queries.Page([], None), "; ".join(e.message for e in error.errors)
     kept = {k: v for k, v in args.items() if v and k != "cursor"}
     return render_template(
         "shipments/index.html",
         page=page,
+        problem=problem,
         filters=kept,
         authorities=authorities,
         states=_states_for(actor),
         next_url=url_for(".index", **kept, cursor=page.next_cursor) if page.next_cursor else None,
         first_url=url_for(".index", **kept) if cursor else None,
+    )
+
+
+CSV_COLUMNS = (
+    "id",
+    "authority",
+    "presented_at",
+    "certificate",
+    "issuing_country",
+    "importer",
+    "exporter",
+    "direction",
+    "goods",
+    "carats",
+    "value_usd",
+    "state",
+)
+
+
+@blueprint.get("/shipments.csv")
+@requires(Permission.READ)
+def export_csv() -> Response:
+    """The list as CSV, with the filters and order of the page it was asked from, written
+    a page at a time as it is read: a year of shipments never sits in memory."""
+    actor = current_actor()
+    args = request.args
+    filters = _filters(args, people.visible_authorities(db(), actor))
+    sort = args.get("sort") or None
+    first = queries.search_shipments(read_db(), actor, filters, limit=CSV_PAGE, sort=sort)
+
+    def rows() -> Any:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        page = first
+        while True:
+            for s in page.items:
+                writer.writerow([csv_cell(value) for value in _csv_row(s)])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if page.next_cursor is None:
+                return
+            page = queries.search_shipments(
+                read_db(), actor, filters, cursor=page.next_cursor, limit=CSV_PAGE, sort=sort
+            )
+
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="shipments.csv"'},
+    )
+
+
+CSV_PAGE = 500
+
+
+def _csv_row(s: Shipment) -> list[Any]:
+    cert = s.certificate
+    presented = s.presented_at.astimezone(ZoneInfo(s.authority.zone)).isoformat()
+    return [
+        s.id,
+        s.authority_code,
+        presented,
+        cert.number,
+        cert.issuing_country,
+        cert.importer_name,
+        cert.exporter_name,
+        s.direction.value,
+        s.goods.value,
+        cert.carats,
+        cert.value_usd,
+        s.state,
+    ]
+
+
+def _filters(args: Any, authorities: list[Authority]) -> queries.ShipmentFilter:
+    """What a list's URL asks for; the list and its CSV read the same."""
+    zone = _zone_of(authorities, args.get("authority"))
+    return queries.ShipmentFilter(
+        state=args.get("state") or None,
+        authority=args.get("authority") or None,
+        goods=args.get("goods") or None,
+        direction=args.get("direction") or None,
+        certificate=args.get("certificate") or None,
+        text=args.get("q") or None,
+        presented_from=day_start(args.get("from") or None, "from", zone),  # empty: any day
+        presented_before=day_start(args.get("to") or None, "to", zone, days=1),
     )
 
 

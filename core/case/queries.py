@@ -15,13 +15,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
-from caratflow.case import access
+from caratflow.case import access, search
 from caratflow.case.access import Actor
 from caratflow.case.service import PRESENT
 from caratflow.case.workbench import HELD
+from caratflow.errors import FieldError, InvalidInput
 from caratflow.models import Authority, Certificate, Event, Party, Shipment, utcnow
 
 
@@ -34,6 +35,7 @@ class ShipmentFilter:
     goods: str | None = None
     direction: str | None = None
     certificate: str | None = None  # the certificate number, as printed
+    text: str | None = None  # the search box: a fragment of what a shipment is found by
     presented_from: datetime | None = None
     presented_before: datetime | None = None
 
@@ -52,12 +54,14 @@ def search_shipments(
     cursor: int | None = None,
     limit: int = 50,
     newest_first: bool = True,
+    sort: str | None = None,
     with_history: bool = False,
 ) -> Page:
     """One page of shipments; ``cursor`` is the ``next_cursor`` of the previous page.
 
-    ``with_history`` loads containers and decisions too (the API's full records),
-    in one query each for the whole page.
+    ``sort`` is a key of ``SORTS``, ``-`` before it for descending; without it, by id
+    (``newest_first`` or oldest). ``with_history`` loads containers and decisions too
+    (the API's full records), in one query each for the whole page.
     """
     access.require(actor, access.Permission.READ)
     query = (
@@ -76,14 +80,9 @@ def search_shipments(
         query = query.where(Shipment.presented_at >= filters.presented_from)
     if filters.presented_before is not None:
         query = query.where(Shipment.presented_at < filters.presented_before)
-    if newest_first:
-        query = query.order_by(Shipment.id.desc())
-        if cursor is not None:
-            query = query.where(Shipment.id < cursor)
-    else:
-        query = query.order_by(Shipment.id)
-        if cursor is not None:
-            query = query.where(Shipment.id > cursor)
+    if filters.text is not None:
+        query = query.where(Shipment.id.in_(search.matching(session, filters.text)))
+    query = _sorted(query, sort or ("-id" if newest_first else "id"), cursor)
     if with_history:
         query = query.options(
             selectinload(Shipment.containers),
@@ -92,6 +91,48 @@ def search_shipments(
     rows = list(session.scalars(query.limit(limit + 1)).unique())
     page = rows[:limit]
     return Page(page, page[-1].id if len(rows) > limit else None)
+
+
+SORTS: dict[str, tuple[type[Any], str]] = {
+    "id": (Shipment, "id"),
+    "presented": (Shipment, "presented_at"),
+    "certificate": (Certificate, "number"),
+    "importer": (Certificate, "importer_name"),
+    "exporter": (Certificate, "exporter_name"),
+    "direction": (Shipment, "direction"),
+    "carats": (Certificate, "carats"),
+    "value": (Certificate, "value_usd"),
+    "state": (Shipment, "state"),
+}
+"""The columns a list sorts by; each is never NULL, and the id breaks ties."""
+
+
+def sort_keys() -> list[str]:
+    """Every value ``sort`` takes: each key, ascending and descending."""
+    return [k for key in SORTS for k in (key, f"-{key}")]
+
+
+def _sorted(query: Select[Any], sort: str, cursor: int | None) -> Select[Any]:
+    """``query`` in the order ``sort`` asks, from after the shipment ``cursor`` on: a
+    keyset on (column, id), so a page costs the same deep in the list as at its top."""
+    descending = sort.startswith("-")
+    if sort.lstrip("-") not in SORTS:
+        raise InvalidInput([FieldError("sort", f"one of {', '.join(sort_keys())}")])
+    entity, name = SORTS[sort.lstrip("-")]
+    column = getattr(entity, name)
+    after = (lambda a, b: a < b) if descending else (lambda a, b: a > b)
+    if cursor is not None:
+        if entity is Shipment and name == "id":
+            query = query.where(after(Shipment.id, cursor))
+        else:
+            row = aliased(entity)
+            key = row.id if entity is Shipment else row.shipment_id
+            at = select(getattr(row, name)).where(key == cursor).scalar_subquery()
+            query = query.where(
+                or_(after(column, at), and_(column == at, after(Shipment.id, cursor)))
+            )
+    keys = [column] if column is Shipment.id else [column, Shipment.id]
+    return query.order_by(*(key.desc() if descending else key for key in keys))
 
 
 def normalise_certificate(number: str) -> str:

@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from caratflow.case import access, foureyes, history, standing
+from caratflow.case import (
+    access,
+    foureyes,
+    history,
+    search,  # noqa: F401  (its listener keeps the search text current)
+    standing,
+)
 from caratflow.case.access import Actor
 from caratflow.case.schemas import ShipmentIn, parse_shipment
 from caratflow.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, ReasonRequired

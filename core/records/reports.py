@@ -57,7 +57,7 @@ class ReportResult:
         writer = csv.DictWriter(out, fieldnames=self.report.columns, lineterminator="\n")
         writer.writeheader()
         for row in jsonable(self.rows):
-            writer.writerow({k: _cell(v) for k, v in row.items()})
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
         return out.getvalue()
 
 
@@ -116,7 +116,7 @@ def run_report(
     return ReportResult(report, authority.code, period, rows)
 
 
-def _cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
     """A CSV cell a spreadsheet shows as text: a list joined by ``;``, and a text that a
     spreadsheet would run as a formula (``=HYPERLINK(…)``, ``@SUM(…)``) behind a single
     quote (OWASP, "CSV Injection"; issue 21). A plain number is a number, not a formula."""

@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+from caratflow.case.search import in_models
 from caratflow.db import make_engine, schema_is_current, upgrade
 from caratflow.models import Base
 from caratflow.testing.databases import temporary_database
@@ -21,7 +22,9 @@ def test_migrations_upgrade_an_empty_database_to_the_models_exactly(backend, tmp
             assert schema_is_current(engine)
             assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
             with engine.connect() as connection:
-                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                context = MigrationContext.configure(
+                    connection, opts={"compare_type": True, "include_name": in_models}
+                )
                 assert compare_metadata(context, Base.metadata) == []
         finally:
             engine.dispose()

@@ -14,10 +14,11 @@ from caratflow.testing.payloads import shipment_payload
 BUDGET = {
     # authority; the certificate's first presentation (Art. 3(a): one certificate, one
     # consignment); both traders' history; messages announced; savepoint; shipment,
-    # certificate, containers, decision, its findings; traders' tallies; working days;
+    # certificate, containers, decision, its findings; its search text; traders' tallies;
+    # working days;
     # the verification clock; the ledger: the decision, the shipment as presented, the
     # clock (its count of changes, its leaf); release savepoint
-    "present": 18,
+    "present": 19,
     # shipment with what the rules read (its decisions and their findings: a hold must be
     # lifted before a way out); four eyes; first presentation; traders' history; working
     # days; messages announced; clocks; the update, decision, findings; the certified copy
