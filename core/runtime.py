@@ -52,7 +52,7 @@ class Runtime:
         # A decision first issues its documents, so that its deadlines and notices can
         # name them; the ledger seals the decision last, as the others left it.
         bind_leaf_keys(sessions, settings.leaf_keys_path)  # issue 25: only we write leaves
-        registers.listen(sessions)  # issue 25: parties, users, duties, … sealed as they change
+        registers.listen()  # issue 25: parties, users, duties, … sealed as they change
         documents = DocumentService(plugins, settings)
         shipments = ShipmentService(
             plugins, observers=[documents.on_decision, keep_deadlines, send_notices, seal_decision]

@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from caratflow.ledger.leaf_keys import has_leaf_keys
 from caratflow.ledger.leaves import as_json
@@ -223,10 +223,12 @@ def _after_flush(session: Session, _context: Any) -> None:
         seal_rows(session, register, rows)
 
 
-def listen(sessions: sessionmaker[Session]) -> None:
-    """Seal the registers in every flush of ``sessions`` (``Runtime.assemble``)."""
-    if not event.contains(sessions, "after_flush", _after_flush):
-        event.listen(sessions, "after_flush", _after_flush)
+def listen() -> None:
+    """Seal the registers in every flush of a session that has leaf keys (``Runtime.assemble``
+    calls it; once is enough). On the ``Session`` class, not a sessionmaker: a listener on a
+    sessionmaker is lost when a collected one's id is reused by the next."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
 
 
 def _latest(session: Session, kind: str) -> tuple[dict[str, tuple[str, Any]], str | None]:
@@ -294,4 +296,3 @@ def check_registers(session: Session) -> Iterator[Found]:
                     (f"{table} {key}", f"ledger_entry {register.kind}:{key}@{stamp}"),
                     f"{table} {key}, sealed at {stamp}, no longer exists",
                 )
-
