@@ -14,6 +14,7 @@ from caratflow.config import Settings
 from caratflow.db import exposed, make_engine, session_factory, sqlite_files
 from caratflow.deadlines.keeping import keep_deadlines
 from caratflow.deadlines.notices import send_notices
+from caratflow.ledger import registers
 from caratflow.ledger.leaf_keys import bind_leaf_keys
 from caratflow.ledger.sealing import seal_decision
 from caratflow.pluginhost import PluginHost, load_plugin_host
@@ -51,6 +52,7 @@ class Runtime:
         # A decision first issues its documents, so that its deadlines and notices can
         # name them; the ledger seals the decision last, as the others left it.
         bind_leaf_keys(sessions, settings.leaf_keys_path)  # issue 25: only we write leaves
+        registers.listen()  # issue 25: parties, users, duties, … sealed as they change
         documents = DocumentService(plugins, settings)
         shipments = ShipmentService(
             plugins, observers=[documents.on_decision, keep_deadlines, send_notices, seal_decision]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from caratflow.case import access
 from caratflow.case.access import Actor
+from caratflow.ledger.registers import seal_changed
 from caratflow.models import (
     SecurityEvent,
     User,
@@ -51,10 +52,12 @@ def record(
     remote_addr: str | None = None,
     path: str | None = None,
     authorities: Iterable[str] | None = None,
+    last_at: datetime | None = None,
     **detail: Any,
 ) -> SecurityEvent:
     """Write one security event (the caller commits it); ``authorities`` are those it
-    concerns (by default the user's), whose supervisors and auditors will see it."""
+    concerns (by default the user's), whose supervisors and auditors will see it. The
+    flush seals it (``ledger.registers``)."""
     if authorities is None:
         authorities = [a.code for a in user.authorities] if user is not None else []
     event = SecurityEvent(
@@ -64,6 +67,7 @@ def record(
         path=(path or "")[:300] or None,
         authorities=sorted(set(authorities)),
         detail={k: v for k, v in detail.items() if v is not None},
+        last_at=last_at,
     )
     session.add(event)
     session.flush()
@@ -105,14 +109,17 @@ def record_anonymous_refusal(
             remote_addr=remote_addr,
             path=path,
             authorities=[],
+            last_at=now,
             reason=reason,
-        ).last_at = now
+        )
         return
-    session.execute(
+    counted = session.execute(
         update(SecurityEvent)
         .where(SecurityEvent.id == open_row)
         .values(count=SecurityEvent.count + 1, last_at=now)
-    )
+        .returning(*SecurityEvent.__table__.c)
+    ).all()
+    seal_changed(session, SecurityEvent, counted)  # the count as it now stands, sealed
 
 
 def record_change(

@@ -130,6 +130,11 @@ def bind_leaf_keys(sessions: sessionmaker[Session], path: Path | None) -> None:
     sessions.configure(info=info)
 
 
+def has_leaf_keys(session: Session) -> bool:
+    """Whether ``session`` belongs to a runtime that seals (a bare session seals nothing)."""
+    return session.info.get(_SESSION_INFO) is not None
+
+
 def session_leaf_keys(session: Session) -> LeafKeys:
     """The keyring of the runtime ``session`` belongs to; ``LeafKeyError`` without one."""
     path = session.info.get(_SESSION_INFO)

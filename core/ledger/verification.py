@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from caratflow.ledger import merkle, states
+from caratflow.ledger import merkle, registers, states
 from caratflow.ledger.leaf_keys import LeafKeys, session_leaf_keys
 from caratflow.ledger.merkle import leaf_hash
 from caratflow.ledger.signing import (
@@ -173,6 +173,8 @@ def verify_ledger(
                 "the service, or its entry was deleted",
             )
     for found in states.check_states(session, scan.purged_shipments):
+        report.add(*found)
+    for found in registers.check_registers(session):
         report.add(*found)
     return report
 
