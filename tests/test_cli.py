@@ -567,7 +567,7 @@ DATED_CHANGES = [
             "2024-02-20",
             **POLISHED,
             **{"certificate.number": "IN0001", "certificate.origin": ["RU"]},
-            stones=[{"id": "R0", "carats": "1.20", "origin": ["RU"]}],
+            stones=[{"id": "R0", "carats": "1.20", "origin": "RU"}],
         ),
         "2024-03-01",
         "g7.russian_ban: pass -> refuse",
