@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from caratflow.cli import main
 from caratflow.jurisdiction.contributions import AuthorityProfile
+from caratflow.jurisdiction.fields import Choice, Declared, FieldsRegistrar, declared
 from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.jurisdiction.workflow import WorkflowRegistrar
 from caratflow.law.rules import Case, Outcome, Rule, RuleBook, Verdict
@@ -24,10 +25,23 @@ from caratflow.testing.databases import temporary_database
 TESTLAW = RuleBook("testlaw", Path(__file__).parent / "testlaw" / "rules.toml")
 
 
+class Flagged(Declared):
+    """The outcome a test shipment asks of ``test.flag``"""
+
+    flag: Choice = declared(
+        "Flag",
+        help="The outcome test.flag returns",
+        rule="test.flag",
+        article="Test Code Art. 1",
+        choices=[o.value for o in Outcome],
+        example="pass",
+    )
+
+
 @TESTLAW.rule("test.flag", label="original")
 def flag_before_2026(case: Case) -> Verdict | None:
     """Until 2026 the flag 'warn' meant a hold."""
-    flag = case.shipment.details.get("flag")
+    flag = Flagged.of(case.shipment.details).flag
     if flag is None:
         return None
     outcome = Outcome.HOLD if flag == "warn" else Outcome(flag)
@@ -37,7 +51,7 @@ def flag_before_2026(case: Case) -> Verdict | None:
 @TESTLAW.rule("test.flag", label="amended")
 def flag_since_2026(case: Case) -> Verdict | None:
     """The flag's outcome, as asked for."""
-    flag = case.shipment.details.get("flag")
+    flag = Flagged.of(case.shipment.details).flag
     return None if flag is None else Verdict(Outcome(flag), f"flagged {flag}")
 
 
@@ -48,6 +62,10 @@ class TestLaw:
     def caratflow_rules_register(self, register: Callable[[Rule], None]) -> None:
         for rule in TESTLAW:
             register(rule)
+
+    @hookimpl
+    def caratflow_fields_register(self, register: FieldsRegistrar) -> None:
+        register.presentation(Flagged)
 
     @hookimpl
     def caratflow_authorities_register(self, register: Callable[[AuthorityProfile], None]) -> None:

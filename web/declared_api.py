@@ -53,10 +53,10 @@ def describe(document: dict[str, Any], plugins: Plugins) -> dict[str, Any]:
     for fieldset in (s for s in sets if s.where == "presentation"):
         own = schemas[ref(fieldset).rsplit("/", 1)[1]]["properties"]
         for name, schema in own.items():
-            presented[name] = {
-                **schema,
-                "description": f"{schema.get('description', '')} ({_scope(fieldset)})",
-            }
+            said = f"{schema.get('description', '')} ({_scope(fieldset)})"
+            if name in presented:  # several plugins (or scopes) ask for it: each is said
+                said = f"{presented[name]['description']}; {said}"
+            presented[name] = {**presented.get(name, schema), "description": said}
     by_action: dict[str, list[dict[str, Any]]] = {}
     for fieldset in (s for s in sets if s.where != "presentation"):
         assert fieldset.action is not None

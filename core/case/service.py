@@ -318,7 +318,13 @@ class ShipmentService:
         # Fields of a set that does not apply here (an export's on an import, another
         # authority's law) are typed as the API document describes them, never required.
         applying = set(fields.presentation(facts))
-        given = self.host.declared_fields().given(details)
+        everywhere = self.host.declared_fields()
+        undeclared = sorted(set(details) - everywhere.names(everywhere.presentation_sets()))
+        if undeclared:  # no field reaches the record that no plugin declares
+            raise InvalidInput(
+                [FieldError(name, "is not a field of this presentation") for name in undeclared]
+            )
+        given = everywhere.given(details)
         elsewhere = [s for s in given if s not in applying]
         shipment.details = fields.validate(elsewhere, details, facts, day, "", applying=False)
         return shipment

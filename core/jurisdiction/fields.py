@@ -316,6 +316,10 @@ class Declarations:
     def presentation(self, facts: Facts) -> list[FieldSet]:
         return [s for s in self.sets if s.where == "presentation" and s.applies(facts)]
 
+    def presentation_sets(self) -> list[FieldSet]:
+        """Every presentation set, wherever it applies."""
+        return [s for s in self.sets if s.where == "presentation"]
+
     def given(self, values: Mapping[str, Any]) -> list[FieldSet]:
         """The presentation sets some of whose fields ``values`` holds."""
         return [

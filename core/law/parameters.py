@@ -63,6 +63,10 @@ class DatedParameters:
     def value(self, name: str, on: date) -> Any:
         return self.entry(name, on)["value"]
 
+    def history(self, name: str) -> list[Any]:
+        """Every value ``name`` has had, oldest first (a choice a case of any day may make)."""
+        return [v["value"] for v in self._values[name]]
+
     def names(self) -> list[str]:
         return sorted(self._values)
 

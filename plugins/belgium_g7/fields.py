@@ -30,6 +30,11 @@ from caratflow.law.parameters import DatedParameters
 PARAMETERS = DatedParameters.in_folder(Path(__file__).parent / "parameters")
 BAN = "Reg. (EU) 833/2014 Art. 3p"
 CUT = ("polished", "synthetic")
+# Every ground the ban has ever allowed: a claim made before a ground existed is a fact
+# the rule judges under the law of its day (a refusal, replayable), not a typing error.
+EXEMPTIONS = sorted(
+    {ground for grounds in PARAMETERS.history("ban_exemptions") for ground in grounds}
+)
 
 
 class Share(Declared):
@@ -75,11 +80,12 @@ class Exemption(Declared):
 
     ground: Choice = declared(
         "Ground claimed",
-        help="The ground of the exemption, among those in force on the legal date",
+        help="The ground of the exemption (the rule judges whether it is in force on the "
+        "legal date)",
         rule="g7.russian_ban",
         article=f"{BAN} as amended by Reg. (EU) 2024/1745",
         required_when=True,
-        choices=lambda day: sorted(PARAMETERS.value("ban_exemptions", day)),
+        choices=EXEMPTIONS,
         example="temporary_import_fair",
     )
     evidence: Text = declared(

@@ -71,7 +71,7 @@ def unless_exempt(case: Case, refusal: Verdict) -> Verdict:
         return refusal
     grounds = PARAMETERS.value("ban_exemptions", case.legal_date)
     ground, evidence = claim.ground, claim.evidence
-    if ground not in grounds:  # only a record from before the choice was declared
+    if ground not in grounds:  # a ground of another day: the ban of this one stands
         allowed = ", ".join(sorted(grounds)) or "none"
         why = f"the exemption claimed ({ground!r}) is no ground on {case.legal_date} ({allowed})"
     elif not evidence:

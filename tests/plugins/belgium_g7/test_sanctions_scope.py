@@ -168,9 +168,10 @@ def test_art_3p_an_exemption_without_evidence_or_ground_leaves_the_ban_standing(
 
 def test_art_3p_no_exemption_can_be_claimed_before_the_14th_package(session, service, officer):
     claim = {"sanctions_exemption": {"ground": "temporary_import_fair", "evidence": "fair pass"}}
-    with pytest.raises(InvalidInput) as refused:  # no ground in force on 6 May 2024
-        service.check(session, rough("2024-05-06", **RUSSIAN, **claim), officer)
-    assert [e.field for e in refused.value.errors] == ["sanctions_exemption.ground"]
+    [ban] = found(
+        session, service, officer, rough("2024-05-06", **RUSSIAN, **claim), "g7.rough.non_russian"
+    )
+    assert ban.outcome.value == "refuse" and "is no ground on 2024-05-06" in ban.message
 
 
 # -- the dates, replayed --------------------------------------------------------------------
