@@ -172,3 +172,19 @@ def test_a_decision_that_cannot_be_undone_asks_for_confirmation(browser, make_pe
     assert "data-confirm=" in refuse
     hold = officer.get(f"/shipments/{clean}/actions/hold").text
     assert "data-confirm=" not in hold
+
+
+def test_a_blank_row_of_containers_opened_keeps_the_verify_form_sendable(
+    browser, make_person, client, auth
+):
+    """A repeating group's blank rows are no rows: none of their inputs is ``required`` (the
+    browser would refuse to send the form at all), each is labelled for screen readers, and
+    the server names what a row lacks."""
+    shipment = client.post("/api/v1/shipments", json=shipment_payload(), headers=auth).json["id"]
+    officer = browser(make_person(Role.OFFICER, "BE"))
+    html = officer.get(f"/shipments/{shipment}/actions/verify").text
+    rows = re.findall(r'<input\b[^>]*name="f\.opened\.\d+\.container"[^>]*>', html)
+    assert rows, "the form offers rows of containers opened"
+    for row in rows:
+        assert "required" not in row, row
+        assert re.search(r'aria-label="Container \d+"', row), row

@@ -54,7 +54,7 @@ def three(client, auth) -> dict[str, int]:
                 "certificate.issuing_country": "BW",
                 "certificate.exporter.name": "Okavango Diamond Company",
                 "certificate.importer.name": "Antwerp Brilliant BVBA",
-                "stones": [{"id": "GIA-2231-X7", "lot": "L1", "carats": "0.70", "origin": ["BW"]}],
+                "stones": [{"id": "GIA-2231-X7", "lot": "L1", "carats": "0.70", "origin": "BW"}],
             },
         ),
     }
