@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Generic, TypeVar
 
 from markupsafe import Markup, escape
@@ -42,7 +42,7 @@ def bars(
     writes the ticks, ``every`` says under how many bars one label goes."""
     top = max((s.value(i) for i in items for s in series), default=0)
     step = _round_step(Decimal(top) / TICKS if top else Decimal(1))
-    ceiling = step * max(-(-Decimal(top) // step), 1)
+    ceiling = step * max((Decimal(top) / step).to_integral_value(ROUND_CEILING), 1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     base = TOP + plot_h
     slot = plot_w / max(len(items), 1)

@@ -98,11 +98,12 @@ def workflow_svg(
                 f'<rect class="wf-inner" x="{x + 3}" y="{y + 3:.0f}" width="{NODE_W - 6}" '
                 f'height="{h - 6}" rx="5"/>'
             )
+        n = counts.get(name, 0)
         parts.append(
-            f'<text class="wf-name" x="{x + NODE_W / 2 - 14}" y="{y + 25:.0f}">'
-            f"{escape(name)}</text>"
-            f'<text class="wf-count" x="{x + NODE_W - 10}" y="{y + 25:.0f}" '
-            f'data-count="{counts.get(name, 0)}">{counts.get(name, 0)}</text>'
+            f'<text class="wf-name" x="{x + NODE_W / 2}" y="{y + 25:.0f}">{escape(name)}</text>'
+            f'<g class="wf-count{" wf-none" if not n else ""}" data-count="{n}">'
+            f'<rect x="{x + NODE_W - 30}" y="{y - 9:.0f}" width="36" height="18" rx="9"/>'
+            f'<text x="{x + NODE_W - 12}" y="{y + 4:.0f}">{n}</text></g>'
         )
         for i, action in enumerate(dict.fromkeys(stays[name])):
             parts.append(

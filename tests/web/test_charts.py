@@ -26,6 +26,7 @@ def test_the_dashboard_charts_have_axes_with_titles(client, auth, browser, make_
     assert re.search(r'class="axis-title x-title"[^>]*>Day of \w+ \d{4}<', carats)
     assert re.search(r'class="axis-title y-title"[^>]*>Carats<', carats)
     assert '<text class="tick"' in carats and ">0</text>" in carats  # the value axis from 0
+    assert ">150</text>" in carats  # up to a round number above the day's 123.45 ct
 
     decisions = chart(page, "decisions-chart")
     assert re.search(r'class="axis-title x-title"[^>]*>Week beginning<', decisions)
