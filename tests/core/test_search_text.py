@@ -3,7 +3,7 @@ number and no longer by its old one, a removed shipment by nothing."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from caratflow.case import queries
 from caratflow.testing.payloads import shipment_payload
@@ -33,3 +33,32 @@ def test_the_search_text_follows_changes_and_removals(runtime, session, officer)
         session.execute(
             text("INSERT INTO shipment_search_fts(shipment_search_fts) VALUES ('integrity-check')")
         )
+
+
+def test_a_search_reads_the_text_index_not_every_shipment(session, officer):
+    """What keeps a search among 100,000 shipments fast (bench/bench_search.py): the
+    fragment is looked up in the text index, and only the shipments it names are read."""
+    sent: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        found(session, officer, "hoveniers")
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    [(statement, parameters)] = [(s, p) for s, p in sent if "LIMIT" in s]
+    connection = session.connection()
+    if engine.dialect.name == "sqlite":
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        plan = "\n".join(row[3] for row in rows)
+        assert "SCAN shipment_search_fts VIRTUAL TABLE INDEX" in plan, plan
+        scans = [line for line in plan.splitlines() if line.startswith("SCAN ")]
+        assert scans == ["SCAN shipment_search_fts VIRTUAL TABLE INDEX 0:M0"], plan  # keyed
+        return
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table hides nothing
+    rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+    plan = "\n".join(row[0] for row in rows)
+    assert "Bitmap Index Scan on ix_shipment_search_trigrams" in plan, plan
