@@ -71,6 +71,12 @@ BENCHMARKS = [
         "pages and API latency at 1k vs 100k shipments",
     ),
     (
+        "bench_search.py",
+        [],  # 1,000 and 100,000 shipments, on SQLite and PostgreSQL
+        ["--small", "500", "--large", "10000", "--searches", "100", "--rounds", "2"],
+        "search box at 1k vs 100k shipments (SQLite, then PostgreSQL)",
+    ),
+    (
         "bench_memory.py",
         [],
         ["--shipments", "10000"],

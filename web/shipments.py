@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from caratflow.accounts import people
-from caratflow.case import access, foureyes, queries, workbench
+from caratflow.case import access, foureyes, queries, search, workbench
 from caratflow.case.access import Permission
 from caratflow.case.representation import event_json, shipment_json
 from caratflow.case.schemas import parse_shipment
@@ -55,6 +55,7 @@ from caratflow.web.security import current_actor, requires
 blueprint = Blueprint("shipments", __name__, url_prefix="/shipments")
 blueprint.add_app_template_global(declared_forms.rows, "declared_rows")
 blueprint.add_app_template_global(declared_forms.countries, "declared_countries")
+blueprint.add_app_template_global((search.SHORTEST, search.LONGEST), "search_bounds")
 
 PAGE_SIZE = 50
 

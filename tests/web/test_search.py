@@ -173,3 +173,15 @@ def test_the_list_as_csv_keeps_the_filters_and_disarms_formulas(
     assert by_id[formula]["importer"] == "'=HYPERLINK(1) straat"  # read as text, never run
     page = officer.get("/shipments/", query_string={"q": "straat"}).text
     assert 'href="/shipments/shipments.csv?q=straat"' in page
+
+
+def test_a_fragment_with_the_characters_sql_treats_specially_is_taken_as_typed(client, auth):
+    slashed = present(client, auth, **{"certificate.number": "CA/2026/0042"})
+    quoted = present(client, auth, **{"certificate.importer.name": "O'Brien & 100% Gems_Co"})
+    assert found(client, auth, "a/2026/00") == [slashed]
+    assert found(client, auth, "o'brien") == [quoted]
+    assert found(client, auth, "100% gems_") == [quoted]
+    assert found(client, auth, "0% g") == [quoted]
+    assert found(client, auth, "00%") == [quoted]
+    assert found(client, auth, "s_c") == [quoted]
+    assert found(client, auth, '"x"') == []
