@@ -66,7 +66,10 @@ def _deadlines(session: Session, purged: set[int]) -> Iterator[Found]:
         deadline, _, change = key.partition(":")
         known = latest.get(int(deadline), (0, {}))[0] if deadline.isdigit() else None
         if known is not None and change.isdigit() and int(change) > known:
-            latest[int(deadline)] = (int(change), json.loads(data)["record"])
+            try:
+                latest[int(deadline)] = (int(change), json.loads(data)["record"])
+            except (ValueError, KeyError, TypeError):
+                continue  # an edited entry: the scan names it, its leaf no longer matches
     table = Deadline.__table__
     rows = {
         row.id: as_json({name: getattr(v, "value", v) for name, v in row._asdict().items()})

@@ -322,3 +322,29 @@ def test_an_edited_decision_is_named_with_what_changed(runtime, session, officer
         [(f"shipment {shipment.id}",)] if column == "to_state" else []
     )
     assert f"event {event.id} {column}: sealed" in found.message
+
+
+def test_a_deadline_entry_edited_into_unreadable_data_is_named_not_a_crash(
+    runtime, session, officer
+):
+    """A deadline's latest leaf is also read to check the deadline's row (issue 25): an
+    insider who garbles its data gets the entry named, not a verify that stops with a
+    JSON error."""
+    key = signing_keys.signing_key(runtime.settings)
+    shipment = runtime.shipments.present(session, shipment_payload(), officer).shipment
+    runtime.shipments.act(session, shipment.id, "verify", officer)
+    sequencer.sequence_pending(session, key)
+    entry = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.kind == "deadline").order_by(LedgerEntry.seq)
+    ).first()
+    assert entry is not None, "the verification opened a deadline, whose change is sealed"
+    garbled = entry.leaf_data[: len(entry.leaf_data) // 2]
+    session.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.kind == entry.kind, LedgerEntry.record_key == entry.record_key)
+        .values(leaf_data=garbled)
+    )
+    report = verification.verify_ledger(session, key.public_key())
+    assert not report.ok
+    named = {row for d in report.discrepancies for row in d.rows}
+    assert f"ledger_entry deadline:{entry.record_key}" in named
