@@ -3,6 +3,7 @@ witness's part: watch, cosignatures add/list."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import time
@@ -72,7 +73,13 @@ def ledger_head() -> None:
     is_flag=True,
     help="Print the log's note verifier key instead (what a witness is given to trust).",
 )
-def ledger_checkpoint(verifier_key: bool) -> None:
+@click.option(
+    "--old",
+    type=click.IntRange(min=0),
+    help="Print a C2SP tlog-witness add-checkpoint body instead: 'old N', the consistency "
+    "proof from size N, a blank line, the checkpoint (for a witness that reads files).",
+)
+def ledger_checkpoint(verifier_key: bool, old: int | None) -> None:
     """Print the latest signed tree head as a C2SP tlog-checkpoint signed note."""
     from caratflow.ledger import checkpoints
     from caratflow.ledger.checkpoints import origin_of, signed_checkpoint
@@ -87,10 +94,19 @@ def ledger_checkpoint(verifier_key: bool) -> None:
         return
     with unit() as session:
         head = latest_head(session)
-    if head is None:
-        raise click.ClickException("no signed tree head yet: run 'caratflow ledger sequence'")
+        if head is None:
+            raise click.ClickException("no signed tree head yet: run 'caratflow ledger sequence'")
+        proof = None
+        if old is not None:
+            from caratflow.ledger.proofs import prove_consistency
+
+            proof = prove_consistency(session, old, head.tree_size) if old else []
     origin = origin_of(runtime.settings.public_url)
-    click.echo(signed_checkpoint(origin, head, signing_key(runtime.settings)), nl=False)
+    note = signed_checkpoint(origin, head, signing_key(runtime.settings))
+    if proof is not None:
+        lines = "".join(base64.b64encode(node).decode() + "\n" for node in proof)
+        note = f"old {old}\n{lines}\n{note}"
+    click.echo(note, nl=False)
 
 
 @ledger.command("verify")
