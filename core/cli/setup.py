@@ -34,9 +34,9 @@ def init(profiles: tuple[str, ...]) -> None:
     """Create or upgrade the database, and set up the authorities of authorities.toml."""
     runtime = current_runtime()
     upgrade(runtime.engine)
+    ensure_ledger_key(runtime)  # issue 5; first, as the authorities' rows are sealed (issue 25)
     created = prepare_authorities(runtime, profiles)
     click.echo(f"database ready; authorities created: {', '.join(created) or 'none'}", err=True)
-    ensure_ledger_key(runtime)  # issue 5
 
 
 def prepare_authorities(runtime: Runtime, profiles: Sequence[str] = ()) -> list[str]:

@@ -12,6 +12,10 @@ from caratflow.db import make_engine
 from caratflow.ledger.signing import generate_key, public_key_pem
 from caratflow.testing.payloads import shipment_payload
 
+REGISTERS = 4
+"""Register leaves before the first shipment (issue 25): BE and NO as ``init`` declares
+them, the user ``users add`` makes, and the security event that records it."""
+
 
 def test_init_creates_the_signing_key_once_and_never_replaces_it(cli, tmp_path):
     key = tmp_path / "ledger-ed25519.pem"
@@ -31,11 +35,14 @@ def test_verify_passes_then_names_the_edited_decision(cli, tmp_path):
     cli("users", "add", "anna", "--role", "officer", "--authority", "BE")
     for _ in range(3):
         cli("present", str(payload), "--as", "anna")  # issue 23: a named user presents
-    # each presentation, its decision and the deadline it opened (issue 25)
-    assert cli("ledger", "sequence").stdout.strip() == "tree size 9"
+    # each presentation, its decision and the deadline it opened, after the registers
+    # (issue 25): the two authorities init declared, anna, and the security event of her
+    assert cli("ledger", "sequence").stdout.strip() == f"tree size {REGISTERS + 9}"
     assert cli("ledger", "sequence").stdout.strip() == "nothing pending"
     clean = cli("ledger", "verify")
-    assert "9 entries under 1 signed tree heads (size 9), 0 pending" in clean.stdout
+    assert (
+        f"{REGISTERS + 9} entries under 1 signed tree heads (size {REGISTERS + 9})" in clean.stdout
+    )
     assert "every record matches its leaf" in clean.stdout
     assert "verifying the ledger" in clean.stderr  # the progress bar
 
@@ -63,7 +70,8 @@ def test_verify_with_another_authoritys_key_finds_every_head_foreign(cli, tmp_pa
     other = tmp_path / "other.pem"
     (tmp_path / "other-public.pem").write_text(public_key_pem(generate_key(other)))
     result = cli("ledger", "verify", "--public-key", str(tmp_path / "other-public.pem"), ok=False)
-    assert result.exit_code == 1 and "FORGED" in result.stdout and "tree_head 3" in result.stdout
+    assert result.exit_code == 1 and "FORGED" in result.stdout
+    assert f"tree_head {REGISTERS + 3}" in result.stdout
 
 
 def test_verify_names_a_decision_forged_by_sql_and_sequence_refuses_it(cli, tmp_path):
@@ -104,7 +112,7 @@ def test_a_rotated_leaf_key_authenticates_new_leaves_and_the_old_still_verify(cl
     cli("present", str(payload), "--as", "anna")
     assert "now authenticates new leaves" in cli("ledger", "rotate-leaf-key").stdout
     cli("present", str(payload), "--as", "anna")
-    assert cli("ledger", "sequence").stdout.strip() == "tree size 6"
+    assert cli("ledger", "sequence").stdout.strip() == f"tree size {REGISTERS + 6}"
     assert "every record matches its leaf" in cli("ledger", "verify").stdout
 
 
