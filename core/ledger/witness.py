@@ -54,7 +54,7 @@ def cosigner_vkey(name: str, public_key: Ed25519PublicKey) -> str:
 def parse_vkey(vkey: str) -> tuple[str, int, Ed25519PublicKey]:
     """A verifier key's name, signature type (0x01 a log, 0x04 a cosigner) and public key."""
     try:
-        name, key_id, encoded = vkey.strip().split("+")
+        name, key_id, encoded = vkey.strip().split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
         public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
     except (ValueError, binascii.Error):
