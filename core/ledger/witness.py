@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,9 +141,7 @@ class WitnessRefusal(CheckpointError):
     """The witness will not cosign: the log went back, forked, or proved nothing."""
 
 
-def check_growth(
-    seen: Checkpoint | None, new: Checkpoint, proof: tuple[bytes, ...] | list[bytes]
-) -> None:
+def check_growth(seen: Checkpoint | None, new: Checkpoint, proof: Sequence[bytes]) -> None:
     """That ``new`` extends ``seen`` (the last checkpoint cosigned), or raise why not."""
     if seen is None:
         return
@@ -192,7 +191,7 @@ class WitnessState:
 def witness(
     state: WitnessState,
     submission: Submission,
-    fetch_proof: object,
+    fetch_proof: Callable[[int, int], Sequence[bytes]] | None,
     name: str,
     private_key: Ed25519PrivateKey,
     timestamp: int,
@@ -208,9 +207,9 @@ def witness(
     seen = state.checkpoint
     if seen is not None and submission.old_size not in (None, seen.tree_size):
         raise WitnessRefusal(f"this witness last cosigned size {seen.tree_size}")
-    proof: tuple[bytes, ...] | list[bytes] = submission.proof
+    proof: Sequence[bytes] = submission.proof
     if seen is not None and not proof and 0 < seen.tree_size < new.tree_size:
-        proof = fetch_proof(seen.tree_size, new.tree_size) if callable(fetch_proof) else ()
+        proof = list(fetch_proof(seen.tree_size, new.tree_size)) if fetch_proof else []
     check_growth(seen, new, proof)
     line = cosign(body, name, private_key, timestamp)
     return WitnessState(state.log_vkey, add_signatures(submission.note, line))
