@@ -10,6 +10,8 @@ and our public key (given with every head).
 | ``GET /api/v1/ledger/head`` | the latest signed tree head and the public key |
 | ``GET /api/v1/ledger/proof/<seq>[?tree_size=N]`` | inclusion proof of entry ``seq`` |
 | ``GET /api/v1/ledger/consistency?from=A[&to=B]`` | consistency proof from size A to B |
+| ``GET /api/v1/ledger/checkpoint`` | the latest head as a C2SP checkpoint, with the
+  cosignatures of witnesses kept for it (what ``caratflow ledger watch`` fetches) |
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pydantic import Field
 from caratflow import inputs
 from caratflow.errors import CaratflowError, FieldError, InvalidInput, NotFound
 from caratflow.faces import ErrorOut, Out, Param, TreeHeadOut, operation
-from caratflow.ledger import proofs, sequencer, signing_keys
+from caratflow.ledger import checkpoints, proofs, sequencer, signing_keys, witness
 from caratflow.ledger.signing import key_id, public_key_pem
 from caratflow.web.context import db, runtime
 
@@ -74,6 +76,26 @@ def head() -> Response:
     if latest is None:
         raise NotFound("the ledger has no signed tree head yet")
     return _json({"tree_head": latest.to_dict(), **_key()})
+
+
+@blueprint.get("/checkpoint")
+@operation(
+    summary="The latest signed tree head as a C2SP tlog-checkpoint note, with its cosignatures",
+    tag="ledger",
+    public=True,
+    responses={200: ("the signed note", None), 404: ("no signed tree head yet", ErrorOut)},
+    other_content={200: {"text/plain": {"type": "string"}}},
+)
+def checkpoint() -> Response:
+    latest = sequencer.latest_head(db())
+    if latest is None:
+        raise NotFound("the ledger has no signed tree head yet")
+    settings = runtime().settings
+    origin = checkpoints.origin_of(settings.public_url)
+    note = checkpoints.signed_checkpoint(origin, latest, signing_keys.signing_key(settings))
+    seen = checkpoints.Checkpoint(origin, latest.tree_size, latest.root_hash)
+    note += witness.cosignatures_of(witness.cosignatures_folder(settings.instance_path), seen)
+    return Response(note, mimetype="text/plain")
 
 
 @blueprint.get("/proof/<int:seq>")

@@ -34,7 +34,7 @@ def init(profiles: tuple[str, ...]) -> None:
     """Create or upgrade the database, and set up the authorities of authorities.toml."""
     runtime = current_runtime()
     upgrade(runtime.engine)
-    ensure_ledger_key(runtime)  # issue 5; first: the authorities' duties are sealed (issue 25)
+    ensure_ledger_key(runtime)  # issue 5; first, as the authorities' rows are sealed (issue 25)
     created = prepare_authorities(runtime, profiles)
     click.echo(f"database ready; authorities created: {', '.join(created) or 'none'}", err=True)
 

@@ -18,6 +18,12 @@ the same database as the records it seals:
 - **Verification** (``verification``, ``sources``). ``verify_ledger`` rebuilds every leaf
   from the rows it seals, recomputes the tree and every signed root, and names each row
   that was modified, deleted, inserted or reordered.
+- **Registers** (``registers``). Rows that change in place (parties, users, authorities,
+  closure days, security events) are sealed at each flush that writes them; verify
+  compares each with its latest leaf.
+- **Witnesses** (``checkpoints``, ``witness``). Heads as C2SP checkpoints; witnesses
+  cosign them (``tlog-cosignature``) once they checked the log only grew, and the
+  cosignatures kept in the instance folder make a rolled-back database fail verify.
 
 It imports the plugin API and the foundation only; the wings that write records seal
 them through ``sealing``.

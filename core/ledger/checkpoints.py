@@ -33,18 +33,19 @@ class CheckpointError(ValueError):
     """A checkpoint or note that is malformed, or not signed by the expected key."""
 
 
-def _raw(public_key: Ed25519PublicKey) -> bytes:
+def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def key_hash(name: str, public_key: Ed25519PublicKey) -> bytes:
     """The 4 bytes that tell which key signed a note line (C2SP signed-note)."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + _raw(public_key)).digest()[:4]
+    data = name.encode() + b"\n" + bytes([ED25519]) + raw_public_key(public_key)
+    return hashlib.sha256(data).digest()[:4]
 
 
 def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
     """``<name>+<hex key hash>+<base64(0x01 ‖ key)>``: how a witness is told the key."""
-    encoded = base64.b64encode(bytes([ED25519]) + _raw(public_key)).decode()
+    encoded = base64.b64encode(bytes([ED25519]) + raw_public_key(public_key)).decode()
     return f"{name}+{key_hash(name, public_key).hex()}+{encoded}"
 
 
@@ -57,13 +58,20 @@ def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
     return f"{text}\n{_DASH}{name} {line}\n"
 
 
-def open_note(note: str, name: str, public_key: Ed25519PublicKey) -> str:
-    """The text of ``note`` if a line of it is ``name``'s valid signature; else raises."""
+def split_note(note: str) -> tuple[str, list[str]]:
+    """A signed note's text (with its final newline) and its signature lines."""
     text, separator, signatures = note.rpartition("\n\n")
     if not separator or not signatures.endswith("\n"):
         raise CheckpointError("a signed note is text, a blank line, then signature lines")
+    return text + "\n", signatures[:-1].split("\n")
+
+
+def open_note(note: str, name: str, public_key: Ed25519PublicKey) -> str:
+    """The text of ``note`` if a line of it is ``name``'s valid signature; else raises."""
+    text, lines = split_note(note)
+    text = text[:-1]
     wanted = key_hash(name, public_key)
-    for line in signatures[:-1].split("\n"):
+    for line in lines:
         signer, _, blob = line.removeprefix(_DASH).partition(" ")
         if not line.startswith(_DASH) or signer != name:
             continue

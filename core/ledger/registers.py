@@ -208,8 +208,8 @@ def _after_flush(session: Session, _context: Any) -> None:
     for row in written:
         by_register.setdefault(_BY_MODEL[type(row)], []).append(row)
     for register, rows in by_register.items():
-        extra = register.extra(session, [r.id for r in rows]) if register.extra else {}
-        if register.model is User:  # the ORM knows the authorities it just wrote
+        extra = {}
+        if register.model is User:  # the ORM holds the authorities it is writing
             extra = {r.id: {"authorities": sorted(a.code for a in r.authorities)} for r in rows}
         changed[register] = [
             (register.key_of(r), register.record(r, extra.get(getattr(r, "id", None))))

@@ -24,7 +24,7 @@ from caratflow.models import (
     User,
     user_authority,
 )
-from caratflow.testing.people import add_person
+from caratflow.testing.people import add_person, post_form, sign_in
 
 
 @pytest.fixture
@@ -163,3 +163,29 @@ def test_an_anonymous_refusal_counted_up_is_sealed_at_each_count(runtime, sessio
     report = verify(session, key)
     assert report.rows == {f"security_event {event.id}"}
     assert "count: sealed 3" in " ".join(messages(report))
+
+
+def test_sign_ins_over_http_are_sealed_and_one_deleted_by_sql_is_named(
+    browser, make_person, session, key
+):
+    """What DESIGN says and issue 25 found missing: the sign-in and refusal events a user
+    causes through the real forms are leaves; deleting the failed attempt is named."""
+    officer = make_person(Role.OFFICER, "BE")
+    client = browser()
+    assert post_form(client, "/login", name=officer.name, password="not it").status_code == 401
+    assert sign_in(client, officer).status_code in (200, 302)
+    kinds = dict(session.execute(select(SecurityEvent.id, SecurityEvent.kind)).all())
+    sealed = {
+        int(key.partition("@")[0])
+        for key in session.scalars(
+            select(LedgerEntry.record_key).where(LedgerEntry.kind == "security_event")
+        )
+    }
+    assert set(kinds) <= sealed and {"sign_in_failed", "sign_in"} <= set(kinds.values())
+    assert verify(session, key).ok
+    [failed] = [event for event, kind in kinds.items() if kind == "sign_in_failed"]
+    session.execute(delete(SecurityEvent).where(SecurityEvent.id == failed))
+    report = verify(session, key)
+    assert [(d.problem, d.rows[0]) for d in report.discrepancies] == [
+        ("deleted", f"security_event {failed}")
+    ]

@@ -83,12 +83,13 @@ def test_a_registered_identity_is_pending_then_proven(client, auth, register, ru
 
 
 def test_bad_input_is_a_422_naming_every_field_and_writes_nothing(client, auth, session):
+    before = written(session)  # (0, 1): the officer behind ``auth`` is sealed (issue 25)
     bad = {**parcel(), "carats": "0.12345", "origin": {"CA": "101"}, "kind": "gravel"}
     response = client.post("/api/v1/identities", json=bad, headers=auth)
     assert response.status_code == 422
     assert {e["field"] for e in response.json["errors"]} >= {"carats", "origin.CA", "kind"}
     assert client.post("/api/v1/identities", data="[]", headers=auth).status_code == 422
-    assert written(session) == (0, 0)
+    assert written(session) == before == (0, 1)
 
 
 def test_more_polished_carats_than_the_rough_had_is_refused_citing_g7_lineage(
