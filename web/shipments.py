@@ -72,6 +72,7 @@ def index() -> str:
         filters,
         cursor=optional_whole_number(cursor or None, "cursor", None),
         limit=PAGE_SIZE,
+        as_rows=True,  # issue 28: a list reads rows
     )
     kept = {k: v for k, v in args.items() if v and k != "cursor"}
     return render_template(

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,7 +39,7 @@ class ShipmentFilter:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Shipment]
+    items: list[Any]  # Shipment objects, or ``list_rows``' rows
     next_cursor: int | None
 
 
@@ -51,18 +52,24 @@ def search_shipments(
     limit: int = 50,
     newest_first: bool = True,
     with_history: bool = False,
+    as_rows: bool = False,
 ) -> Page:
     """One page of shipments; ``cursor`` is the ``next_cursor`` of the previous page.
 
     ``with_history`` loads containers and decisions too (the API's full records),
-    in one query each for the whole page.
+    in one query each for the whole page. ``as_rows``: what a list shows, read as rows,
+    no ORM object (issue 28; see ``LISTED``).
     """
     access.require(actor, access.Permission.READ)
-    query = (
-        select(Shipment)
-        .join(Certificate, Certificate.shipment_id == Shipment.id)
-        .options(contains_eager(Shipment.certificate), joinedload(Shipment.authority))
-    )
+    if as_rows:
+        query = select(*LISTED).join(Certificate, Certificate.shipment_id == Shipment.id)
+        query = query.join(Authority, Authority.code == Shipment.authority_code)
+    else:
+        query = (
+            select(Shipment)
+            .join(Certificate, Certificate.shipment_id == Shipment.id)
+            .options(contains_eager(Shipment.certificate), joinedload(Shipment.authority))
+        )
     query = _within(query, actor, filters.authority)
     for name in ("state", "goods", "direction"):
         value = getattr(filters, name)
@@ -82,14 +89,56 @@ def search_shipments(
         query = query.order_by(Shipment.id)
         if cursor is not None:
             query = query.where(Shipment.id > cursor)
-    if with_history:
-        query = query.options(
-            selectinload(Shipment.containers),
-            selectinload(Shipment.events).selectinload(Event.findings),
-        )
-    rows = list(session.scalars(query.limit(limit + 1)).unique())
+    if as_rows:
+        rows: list[Any] = [_listed(row) for row in session.execute(query.limit(limit + 1))]
+    else:
+        if with_history:
+            query = query.options(
+                selectinload(Shipment.containers),
+                selectinload(Shipment.events).selectinload(Event.findings),
+            )
+        rows = list(session.scalars(query.limit(limit + 1)).unique())
     page = rows[:limit]
     return Page(page, page[-1].id if len(rows) > limit else None)
+
+
+LISTED = (
+    Shipment.id,
+    Shipment.presented_at,
+    Shipment.authority_code,
+    Shipment.entry_point,
+    Shipment.goods,
+    Shipment.direction,
+    Shipment.state,
+    Authority.zone.label("authority_zone"),
+    *(
+        getattr(Certificate, name).label(f"certificate_{name}")
+        for name in (
+            "number",
+            "issuing_country",
+            "importer_name",
+            "exporter_name",
+            "carats",
+            "value_usd",
+        )
+    ),
+)
+"""The columns a list of shipments shows (the shipments page)."""
+
+
+def _listed(row: Any) -> SimpleNamespace:
+    """A listed row shaped as the page reads a shipment: ``s.certificate.number``,
+    ``s.authority.zone``."""
+    values = dict(row._mapping)
+    certificate = {
+        k.removeprefix("certificate_"): values.pop(k)
+        for k in list(values)
+        if k.startswith("certificate_")
+    }
+    authority = SimpleNamespace(code=values["authority_code"], zone=values.pop("authority_zone"))
+    return SimpleNamespace(
+        **values, certificate=SimpleNamespace(**certificate), authority=authority
+    )
 
 
 def normalise_certificate(number: str) -> str:
