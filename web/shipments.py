@@ -80,6 +80,7 @@ def index() -> str:
             cursor=optional_whole_number(cursor or None, "cursor", None),
             limit=PAGE_SIZE,
             sort=args.get("sort") or None,
+            as_rows=True,  # issue 28: a list reads rows
         )
     except InvalidInput as error:  # a fragment too short, a sort not offered: said on the page
         page, problem = queries.Page([], None), "; ".join(e.message for e in error.errors)

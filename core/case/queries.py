@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,7 +43,7 @@ class ShipmentFilter:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Shipment]
+    items: list[Any]  # Shipment objects, or ``list_rows``' rows
     next_cursor: int | None
 
 
@@ -56,19 +57,25 @@ def search_shipments(
     newest_first: bool = True,
     sort: str | None = None,
     with_history: bool = False,
+    as_rows: bool = False,
 ) -> Page:
     """One page of shipments; ``cursor`` is the ``next_cursor`` of the previous page.
 
     ``sort`` is a key of ``SORTS``, ``-`` before it for descending; without it, by id
     (``newest_first`` or oldest). ``with_history`` loads containers and decisions too
-    (the API's full records), in one query each for the whole page.
+    (the API's full records), in one query each for the whole page. ``as_rows``: what a
+    list shows, read as rows, no ORM object (issue 28; see ``LISTED``).
     """
     access.require(actor, access.Permission.READ)
-    query = (
-        select(Shipment)
-        .join(Certificate, Certificate.shipment_id == Shipment.id)
-        .options(contains_eager(Shipment.certificate), joinedload(Shipment.authority))
-    )
+    if as_rows:
+        query = select(*LISTED).join(Certificate, Certificate.shipment_id == Shipment.id)
+        query = query.join(Authority, Authority.code == Shipment.authority_code)
+    else:
+        query = (
+            select(Shipment)
+            .join(Certificate, Certificate.shipment_id == Shipment.id)
+            .options(contains_eager(Shipment.certificate), joinedload(Shipment.authority))
+        )
     query = _within(query, actor, filters.authority)
     for name in ("state", "goods", "direction"):
         value = getattr(filters, name)
@@ -83,15 +90,19 @@ def search_shipments(
     if filters.text is not None:
         query = query.where(Shipment.id.in_(search.matching(session, filters.text)))
     query = _sorted(query, sort or ("-id" if newest_first else "id"), cursor)
-    if with_history:
-        query = query.options(
-            selectinload(Shipment.containers),
-            selectinload(Shipment.events).selectinload(Event.findings),
-        )
     # The page's size is written into the statement, not sent as a parameter: with a
     # LIMIT it cannot see, PostgreSQL's generic plan (taken after five runs of one
     # statement) walks the whole table for a rare search fragment (bench_search.py).
-    rows = list(session.scalars(query.limit(literal(limit + 1, literal_execute=True))).unique())
+    limited = query.limit(literal(limit + 1, literal_execute=True))
+    if as_rows:
+        rows: list[Any] = [_listed(row) for row in session.execute(limited)]
+    else:
+        if with_history:
+            limited = limited.options(
+                selectinload(Shipment.containers),
+                selectinload(Shipment.events).selectinload(Event.findings),
+            )
+        rows = list(session.scalars(limited).unique())
     page = rows[:limit]
     return Page(page, page[-1].id if len(rows) > limit else None)
 
@@ -136,6 +147,45 @@ def _sorted(query: Select[Any], sort: str, cursor: int | None) -> Select[Any]:
             )
     keys = [column] if column is Shipment.id else [column, Shipment.id]
     return query.order_by(*(key.desc() if descending else key for key in keys))
+
+
+LISTED = (
+    Shipment.id,
+    Shipment.presented_at,
+    Shipment.authority_code,
+    Shipment.entry_point,
+    Shipment.goods,
+    Shipment.direction,
+    Shipment.state,
+    Authority.zone.label("authority_zone"),
+    *(
+        getattr(Certificate, name).label(f"certificate_{name}")
+        for name in (
+            "number",
+            "issuing_country",
+            "importer_name",
+            "exporter_name",
+            "carats",
+            "value_usd",
+        )
+    ),
+)
+"""The columns a list of shipments shows (the shipments page)."""
+
+
+def _listed(row: Any) -> SimpleNamespace:
+    """A listed row shaped as the page reads a shipment: ``s.certificate.number``,
+    ``s.authority.zone``."""
+    values = dict(row._mapping)
+    certificate = {
+        k.removeprefix("certificate_"): values.pop(k)
+        for k in list(values)
+        if k.startswith("certificate_")
+    }
+    authority = SimpleNamespace(code=values["authority_code"], zone=values.pop("authority_zone"))
+    return SimpleNamespace(
+        **values, certificate=SimpleNamespace(**certificate), authority=authority
+    )
 
 
 def normalise_certificate(number: str) -> str:

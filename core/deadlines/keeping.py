@@ -181,6 +181,7 @@ def open_deadline(
         escalate_to=list(rule.escalate_to),
         schedule=1,
         suspended_days=0,
+        sealed_changes=1,  # its opening, sealed below: no UPDATE to count it
         opened_by_event_id=event.id if event is not None else None,
         created_at=recorded_at,
     )
@@ -188,7 +189,7 @@ def open_deadline(
     deadline.next_at = next_at(deadline, calendar)
     session.add(deadline)
     session.flush()
-    seal_deadline(session, deadline)  # issue 25: every status it takes is sealed
+    seal_deadline(session, deadline, counted=True)  # issue 25: every status it takes is sealed
     if rule.notices is not None and shipment is not None and event is not None:
         for notice in rule.notices(shipment, event):
             queue_notice(
@@ -210,11 +211,14 @@ def fulfil(deadline: Deadline, at: datetime, event: Event | None = None) -> None
     if deadline.met_at is not None or deadline.status is DeadlineStatus.CANCELLED:
         return
     deadline.met_at = at
-    if deadline.status in WATCHED:
+    closing = deadline.status in WATCHED
+    if closing:
         on_time = deadline.status is DeadlineStatus.SUSPENDED or at <= deadline.due_at
         deadline.status = DeadlineStatus.MET if on_time else DeadlineStatus.MISSED
         _close(deadline, at, event, None)
     _seal(deadline)
+    if closing:
+        _withdraw_reminders(deadline)
 
 
 def cancel(deadline: Deadline, at: datetime, event: Event | None = None, note: str = "") -> None:
@@ -223,6 +227,7 @@ def cancel(deadline: Deadline, at: datetime, event: Event | None = None, note: s
         deadline.status = DeadlineStatus.CANCELLED
         _close(deadline, at, event, note)
         _seal(deadline)
+        _withdraw_reminders(deadline)
 
 
 def suspend(deadline: Deadline, calendar: WorkingCalendar, at: datetime) -> None:
@@ -258,9 +263,13 @@ def _close(deadline: Deadline, at: datetime, event: Event | None, note: str | No
     deadline.note = note or deadline.note
     if event is not None:
         deadline.closed_by_event_id = event.id
+
+
+def _withdraw_reminders(deadline: Deadline) -> None:
+    """A reminder still waiting in the outbox would only confuse now. After the seal, so
+    that the clock's change and its count of leaves go out in one UPDATE (issue 28)."""
     session = object_session(deadline)
     if session is not None and deadline.id is not None:
-        # A reminder still waiting in the outbox would only confuse now.
         session.execute(
             update(OutboxMessage)
             .where(

@@ -13,11 +13,13 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
 from caratflow.errors import FieldError, InvalidInput
 from caratflow.jurisdiction import clocks
 from caratflow.law.registry import DocumentOnRecord
 from caratflow.law.rules import RuleVersion
-from caratflow.models import Authority, Shipment
+from caratflow.models import Authority
 
 PERIOD_KINDS = ("month", "quarter", "year")
 MIN_YEAR, MAX_YEAR = 2, 9998
@@ -83,15 +85,33 @@ class Period:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ShipmentRow:
+    """A shipment as a report reads it: its columns, its certificate's row and its
+    decisions' (``action``, ``at``) rows, read as rows, not ORM objects (issue 28: a
+    report of a year lists tens of thousands)."""
+
+    id: int
+    authority: Authority
+    direction: Any
+    goods: str
+    state: str
+    details: Mapping[str, Any]
+    presented_at: datetime
+    certificate: Any  # the certificate's row: its columns as attributes
+    events: Sequence[Any]  # each decision's row, in order: ``action``, ``at``
+
+
 @dataclass(frozen=True)
 class ReportInput:
     """What a report's builder sees: the authority, the period and its shipments."""
 
     authority: Authority
     period: Period
-    shipments: Sequence[Shipment]  # presented within the period, certificate and events loaded
+    shipments: Sequence[ShipmentRow]  # presented within the period
     # The latest document of each kind issued for them, by (shipment id, kind).
     documents: Mapping[tuple[int, str], DocumentOnRecord] = field(default_factory=dict)
+    session: Session | None = None  # for a builder that asks the registry
 
 
 @dataclass(frozen=True)

@@ -194,11 +194,13 @@ def seal_purge(session: Session, record: PurgeRecord) -> LeafRef:
     return append_entry(session, PURGE, str(record.id), sealed_purge(row_of(record, PURGE_COLUMNS)))
 
 
-def seal_deadline(session: Session, deadline: Deadline) -> LeafRef:
+def seal_deadline(session: Session, deadline: Deadline, *, counted: bool = False) -> LeafRef:
     """Seal a legal clock's status as it now stands, after it was opened, suspended,
     resumed, met, missed or cancelled (issue 25): the n-th change is ``<id>:<n>``, n
-    counted on the clock's own row (issue 28: not a count of its leaves each time)."""
-    deadline.sealed_changes = (deadline.sealed_changes or 0) + 1
+    counted on the clock's own row (issue 28: not a count of its leaves each time), before
+    the leaf's INSERT flushes the change (``counted``: the row counts it already)."""
+    if not counted:
+        deadline.sealed_changes = (deadline.sealed_changes or 0) + 1
     [ref] = seal_deadlines(session, [row_of(deadline, (*DEADLINE_COLUMNS, "sealed_changes"))])
     return ref
 

@@ -377,3 +377,14 @@ def _decode_signature(signature: object) -> bytes | None:
     if len(raw) != _SIGNATURE_SIZE or base64.b64encode(raw).decode("ascii") != signature:
         return None
     return raw
+
+
+def verify_rendition(
+    public_key: Ed25519PublicKey, pdf: bytes | None, signature: str | None, digest: str
+) -> bool:
+    """Whether ``pdf`` is a rendering the key signed of the document whose canonical form
+    has SHA-256 ``digest`` (issue 28: a PDF names that digest, so a genuine PDF of another
+    document does not pass for this one)."""
+    if pdf is None or not signature or not verify_detached(public_key, pdf, signature):
+        return False
+    return digest.encode("ascii") in bytes(pdf)

@@ -172,7 +172,7 @@ def verify_ledger(
                 f"{source.table} {record_key} has no ledger entry: it was written outside "
                 "the service, or its entry was deleted",
             )
-    for found in states.check_states(session, scan.purged_shipments):
+    for found in states.check_states(session, scan.purged_shipments, key):
         report.add(*found)
     for found in registers.check_registers(session):
         report.add(*found)

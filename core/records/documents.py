@@ -38,7 +38,13 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from caratflow.db import unit_of_work
 from caratflow.errors import CaratflowError, Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from caratflow.ledger import proofs, sealing, sequencer, signing_keys
-from caratflow.ledger.signing import canonical_json, key_id, sign_detached, verify_detached
+from caratflow.ledger.signing import (
+    canonical_json,
+    key_id,
+    sign_detached,
+    verify_detached,
+    verify_rendition,
+)
 from caratflow.models import (
     Authority,
     DocumentStatus,
@@ -107,12 +113,12 @@ def pdf_is_genuine(key: Ed25519PublicKey, document: IssuedDocument) -> bool:
     """The cached PDF is this document's: its signature verifies, and it carries the
     document's digest (so a genuine PDF of another document does not pass), which is the
     digest of what the row says. A document of before issue 28 has no digest."""
-    if document.pdf is None or not document.signature:
-        return False
-    if not verify_detached(key, document.pdf, document.signature):
-        return False
-    return document.digest is None or (
-        document.digest == digest_of(document) and document.digest.encode() in document.pdf
+    if document.digest is None:  # signed within its decision, before issue 28
+        return document.pdf is not None and verify_detached(
+            key, document.pdf, document.signature or ""
+        )
+    return document.digest == digest_of(document) and verify_rendition(
+        key, document.pdf, document.signature, document.digest
     )
 
 

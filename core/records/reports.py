@@ -11,13 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 
 from caratflow.case import access
 from caratflow.case.access import Actor
@@ -26,9 +28,17 @@ from caratflow.deadlines.notices import queue_notice
 from caratflow.errors import FieldError, Forbidden, InvalidInput, NotFound
 from caratflow.jurisdiction.contributions import Plugins
 from caratflow.jurisdiction.notices import Notice
-from caratflow.jurisdiction.reports import Period, Report, ReportInput
+from caratflow.jurisdiction.reports import Period, Report, ReportInput, ShipmentRow
 from caratflow.law.registry import DocumentOnRecord
-from caratflow.models import Authority, Deadline, IssuedDocument, Shipment, utcnow
+from caratflow.models import (
+    Authority,
+    Certificate,
+    Deadline,
+    Event,
+    IssuedDocument,
+    Shipment,
+    utcnow,
+)
 from caratflow.types import jsonable
 
 
@@ -91,12 +101,7 @@ def run_report(
         Shipment.presented_at >= start,
         Shipment.presented_at < end,
     )
-    shipments = session.scalars(
-        select(Shipment)
-        .where(*in_period)
-        .options(joinedload(Shipment.certificate), selectinload(Shipment.events))
-        .order_by(Shipment.presented_at, Shipment.id)
-    ).all()
+    shipments = _shipment_rows(session, authority, in_period)
     documents = {
         (row.shipment_id, row.kind): DocumentOnRecord(row.number, row.status, row.valid_until)
         for row in session.execute(
@@ -111,9 +116,59 @@ def run_report(
             .order_by(IssuedDocument.id)
         )
     }
-    source = ReportInput(authority, period, shipments, documents)
+    source = ReportInput(authority, period, shipments, documents, session)
     rows = [dict(row) for row in report.build(source)]
     return ReportResult(report, authority.code, period, rows)
+
+
+def _shipment_rows(
+    session: Session, authority: Authority, in_period: tuple[Any, ...]
+) -> list[ShipmentRow]:
+    """The period's shipments with their certificates (one query) and their decisions (a
+    second), as rows (issue 28: no ORM object per shipment, certificate or event)."""
+    events: dict[int, list[Any]] = defaultdict(list)
+    for event in session.execute(
+        select(Event.shipment_id, Event.action, Event.at)
+        .where(Event.shipment_id.in_(select(Shipment.id).where(*in_period)))
+        .order_by(Event.id)
+    ):
+        events[event.shipment_id].append(event)
+    certificate = Certificate.__table__
+    found = session.execute(
+        select(
+            Shipment.id,
+            Shipment.direction,
+            Shipment.goods,
+            Shipment.state,
+            Shipment.details,
+            Shipment.presented_at,
+            *(column.label(f"certificate_{column.name}") for column in certificate.c),
+        )
+        .join(certificate, certificate.c.shipment_id == Shipment.id)
+        .where(*in_period)
+        .order_by(Shipment.presented_at, Shipment.id)
+    )
+    prefix = "certificate_"
+    return [
+        ShipmentRow(
+            id=row.id,
+            authority=authority,
+            direction=row.direction,
+            goods=row.goods,
+            state=row.state,
+            details=row.details or {},
+            presented_at=row.presented_at,
+            certificate=SimpleNamespace(
+                **{
+                    k.removeprefix(prefix): v
+                    for k, v in row._mapping.items()
+                    if k.startswith(prefix)
+                }
+            ),
+            events=events.get(row.id, []),
+        )
+        for row in found
+    ]
 
 
 def csv_cell(value: Any) -> Any:

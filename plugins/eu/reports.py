@@ -10,12 +10,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import object_session
-
 from caratflow.jurisdiction.clocks import DatedPeriod
-from caratflow.jurisdiction.reports import Report, ReportInput
+from caratflow.jurisdiction.reports import Report, ReportInput, ShipmentRow
 from caratflow.law.registry import ReceivedMessage, Registry
-from caratflow.models import Shipment
 from caratflow.plugins.eu.deadlines import COMMISSION
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.messages import (
@@ -32,14 +29,14 @@ KP_STATISTICS = "kp-statistics"  # the KP Working Group on Statistics, through t
 NEVER_PASSED = {"refused", "certificate_returned"}
 
 
-def _verified_on(shipment: Shipment) -> date | None:
+def _verified_on(shipment: ShipmentRow) -> date | None:
     """The legal date of the latest verification (a date: each face writes it its way)."""
     authority = shipment.authority
     dates = [authority.local_date(e.at) for e in shipment.events if e.action == "verify"]
     return dates[-1] if dates else None
 
 
-def _of(source: ReportInput, direction: str) -> Iterator[Shipment]:
+def _of(source: ReportInput, direction: str) -> Iterator[ShipmentRow]:
     return (s for s in source.shipments if s.goods == ROUGH and s.direction == direction)
 
 
@@ -118,8 +115,8 @@ def reconciliation_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
     """Each Community certificate validated against the import confirmations received
     (confirmed / unconfirmed / differs), each import presented against the export
     messages received (announced / not announced / differs), with the differences."""
-    session = object_session(source.shipments[0]) if source.shipments else None
-    if session is None:
+    session = source.session
+    if session is None or not source.shipments:
         return
     registry, authority = Registry(session), source.authority.code
     for shipment in _of(source, "export"):

@@ -250,6 +250,35 @@ def test_the_list_searches_by_certificate_number_and_pages_by_cursor(
     assert "CA100000" in second and "CA100002" not in second
 
 
+def test_the_list_reads_rows_not_an_orm_object_per_shipment(browser, make_person, client, auth):
+    """Issue 28: a page of the list reads what it shows as rows, no Shipment with its
+    Certificate object per line (6.3 KiB each loaded against 2.3 as a row). (The "my
+    work" count in the header still loads the shipments awaiting the user: not listed.)"""
+    from sqlalchemy import event
+
+    from caratflow.models import Certificate
+
+    for n in range(3):
+        present_through_api(client, auth, **{"certificate.number": f"CA20000{n}"})
+    officer = browser(make_person(Role.OFFICER, "BE"))
+    loaded: list[object] = []
+
+    def count(target: object, context: object) -> None:
+        loaded.append(target)
+
+    for model in (Shipment, Certificate):
+        event.listen(model, "load", count)
+    try:
+        page = officer.get("/shipments/")
+    finally:
+        for model in (Shipment, Certificate):
+            event.remove(model, "load", count)
+    assert page.status_code == 200
+    assert all(f"CA20000{n}" in page.text for n in range(3))
+    assert "123.45" in page.text
+    assert [o for o in loaded if isinstance(o, Certificate)] == []
+
+
 @pytest.mark.parametrize("locale", ["nb", "de"])
 def test_the_language_choice_is_remembered_for_the_user(browser, make_person, locale):
     person = make_person(Role.OFFICER, "BE")

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from caratflow.case.access import Actor
 from caratflow.deadlines.outbox import DeliverySettings, Dispatcher, add_recipient
@@ -327,3 +327,34 @@ def test_a_year_of_antwerp_traffic_adds_up_in_the_monthly_reports(
     kept = [c for c in cases if c["month"] <= 3 and c["kind"] not in never_passed]
     assert sum(r["shipments"] for r in quarter.rows) == len(kept)
     assert sum(r["carats"] for r in quarter.rows) == sum(c["carats"] for c in kept)
+
+
+def test_a_report_reads_rows_not_an_orm_object_per_shipment(
+    runtime, session, service, plugin_host, officer
+):
+    """Issue 28: a year's report lists tens of thousands of shipments; it reads them, their
+    certificates and their decisions as rows (6.3 KiB an ORM-loaded shipment, 2.3 a row)."""
+    from caratflow.models import Certificate, Event, Shipment
+
+    for number in ("CA200001", "CA200002"):
+        shipment = service.present(
+            session, shipment_payload(**{"certificate.number": number}), officer
+        ).shipment
+        service.act(session, shipment.id, "verify", officer)
+    session.commit()
+    loaded: list[object] = []
+
+    def count(target: object, context: object) -> None:
+        loaded.append(target)
+
+    for model in (Shipment, Certificate, Event):
+        event.listen(model, "load", count)
+    try:
+        with runtime.sessions() as fresh:
+            result = report(fresh, plugin_host, officer, "eu.report.import_monthly", "2026-11")
+    finally:
+        for model in (Shipment, Certificate, Event):
+            event.remove(model, "load", count)
+    assert sorted(r["certificate_number"] for r in result.rows) == ["CA200001", "CA200002"]
+    assert all(r["verified_on"] for r in result.rows)
+    assert loaded == []
