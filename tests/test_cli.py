@@ -287,6 +287,27 @@ def test_act_with_as_and_input_decides_as_that_user_and_the_ledger_records_them(
     assert len(sealed) == 1 and '"actor":"ola"' in sealed[0] and '"outcome":"pass"' in sealed[0]
 
 
+def test_stones_and_the_containers_opened_are_given_row_by_row_with_input(cli, tmp_path):
+    """The CLI takes the declared rows as ``name.row.field=value`` (issue 23): a G7 stone
+    on presentation, and under Art. 4(5)(b) the containers opened, which a risk-based
+    verification cannot leave out."""
+    cli("init")
+    anna = officer(cli)
+    file = tmp_path / "shipment.json"
+    file.write_text(json.dumps(shipment_payload()))
+    stone = ("--input", "stones.0.id=GIA-1", "--input", "stones.0.carats=about half")
+    bad = cli("present", str(file), *anna, *stone, ok=False)
+    assert bad.exit_code == 1 and "stones.0.carats" in bad.stderr
+    shipment = str(json.loads(cli("present", str(file), *anna).stdout)["id"])
+    risk = ("--input", "method=risk_selection")
+    refused = cli("act", shipment, "verify", *anna, *risk, ok=False)
+    assert refused.exit_code == 1
+    assert "inputs.opened: Containers opened is required here" in refused.stderr
+    opened = ("--input", "opened.0.container=C1", "--input", "opened.1.container=C2")
+    forbidden = cli("act", shipment, "verify", *anna, *risk, *opened, ok=False)
+    assert "the risk analysis requires every container to be opened" in forbidden.stderr
+
+
 def test_an_unknown_plugin_in_the_configuration_is_a_clear_error(tmp_path):
     runner = CliRunner(
         env={"CARATFLOW_PLUGINS": "eu,atlantis", "CARATFLOW_INSTANCE_PATH": str(tmp_path)}

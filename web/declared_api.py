@@ -68,6 +68,7 @@ def describe(document: dict[str, Any], plugins: Plugins) -> dict[str, Any]:
         )
     if "ShipmentIn" in schemas:
         schemas["ShipmentIn"].setdefault("properties", {}).update(presented)
+        schemas["ShipmentIn"]["additionalProperties"] = False  # none reaches the engine
         schemas["ShipmentIn"]["description"] = (
             "A presentation: the core fields, and the fields each enabled plugin declares "
             "for its law (kept in the shipment's details)."

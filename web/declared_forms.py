@@ -45,6 +45,20 @@ def sections(sets: Iterable[FieldSet], facts: Mapping[str, str], day: date) -> l
     ]
 
 
+def distinct(found: Iterable[Section]) -> list[Section]:
+    """Each field once: where several sets declare the same name (an export's destination
+    under two plugins' law) the first shows it, so one input posts one value; a section
+    left without fields is dropped."""
+    seen: set[str] = set()
+    kept = []
+    for section in found:
+        fields = [f for f in section.fields if f.name not in seen]
+        seen |= {f.name for f in fields}
+        if fields:
+            kept.append(Section(section.fieldset, section.title, fields))
+    return kept
+
+
 def countries() -> list[tuple[str, str]]:
     return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
 

@@ -472,7 +472,7 @@ def _fields(shipment: Shipment) -> Any:
 def _declared_sections(shipment: Shipment, action: str) -> list[declared_forms.Section]:
     facts = facts_of(shipment)
     sets = _fields(shipment).action(action, facts)
-    return declared_forms.sections(sets, facts, legal_date(shipment))
+    return declared_forms.distinct(declared_forms.sections(sets, facts, legal_date(shipment)))
 
 
 def _presentation_sections(actor: Any) -> list[declared_forms.Section]:
@@ -481,7 +481,7 @@ def _presentation_sections(actor: Any) -> list[declared_forms.Section]:
     plugins = {p for a in people.visible_authorities(db(), actor) for p in a.plugins}
     fields = runtime().plugins.jurisdiction(plugins).fields
     sets = [s for s in fields.sets if s.where == "presentation"]
-    return declared_forms.sections(sets, {}, utcnow().date())
+    return declared_forms.distinct(declared_forms.sections(sets, {}, utcnow().date()))
 
 
 def _specs(sections: list[declared_forms.Section]) -> list[Any]:

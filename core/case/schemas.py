@@ -192,8 +192,9 @@ PRESENTATION_EXAMPLE: dict[str, Any] = {
 
 class ShipmentIn(BaseModel):
     """A presentation: the Kimberley Process certificate as presented at the counter and
-    the containers with their seals. Fields beyond these are kept in ``details`` for the
-    plugins (e.g. ``destination`` and ``lawful_import`` on an export)."""
+    the containers with their seals. Fields beyond these are those the enabled plugins
+    declare (``caratflow.jurisdiction.fields``), kept in ``details``; the service refuses
+    any other."""
 
     model_config = ConfigDict(
         extra="allow",

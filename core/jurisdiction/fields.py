@@ -169,10 +169,19 @@ class Declared(BaseModel):
         stored: a record from before the declaration, or none yet)."""
         if isinstance(stored, cls):
             return stored
+        if not isinstance(stored, Mapping):
+            return None
         try:
-            return cls.model_validate(stored) if isinstance(stored, Mapping) else None
+            return cls.model_validate(cls.stored_before(dict(stored)))
         except ValidationError:
             return None
+
+    @classmethod
+    def stored_before(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        """A record kept before the field was declared, in the shape the model reads now
+        (a plugin overrides it for the shapes it once stored), so that a replay reads an
+        old case as it was decided; never applied to what is presented or decided now."""
+        return stored
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> Self:
@@ -180,6 +189,22 @@ class Declared(BaseModel):
         plugin's), typed; the empty model where nothing valid is stored."""
         own = {k: v for k, v in values.items() if k in cls.model_fields}
         return cls.read(own) or cls()
+
+
+def was_yes_no(stored: dict[str, Any], *names: str) -> dict[str, Any]:
+    """``stored`` with each of ``names`` once kept as a JSON boolean, as ``yes``/``no``."""
+    return {
+        k: ("yes" if v else "no") if k in names and isinstance(v, bool) else v
+        for k, v in stored.items()
+    }
+
+
+def was_list(stored: dict[str, Any], name: str, field: str) -> dict[str, Any]:
+    """``stored`` with ``name`` once kept as a list of plain values, as rows of ``field``."""
+    value = stored.get(name)
+    if isinstance(value, list) and all(not isinstance(v, Mapping) for v in value):
+        return {**stored, name: [{field: v} for v in value]}
+    return stored
 
 
 # -- what a plugin registers ----------------------------------------------------------------

@@ -29,6 +29,7 @@ from caratflow.plugins.belgium_g7.certificate import (
     bound_for_a_g7_market,
     identities_listed,
 )
+from caratflow.plugins.belgium_g7.fields import Destination
 
 PARAMETERS = DatedParameters(Path(__file__).parent / "parameters" / "documents.toml")
 
@@ -37,7 +38,8 @@ def _refuses(shipment: Shipment) -> str | None:
     if shipment.direction != Direction.EXPORT or shipment.goods not in CERTIFIED_GOODS:
         return "issued for exports of polished diamonds only"
     if not bound_for_a_g7_market(shipment, shipment.authority.local_date(shipment.presented_at)):
-        return f"{shipment.details.get('destination') or 'the destination'} is not a G7 market"
+        destination = Destination.of(shipment.details).destination or "the destination"
+        return f"{destination} is not a G7 market"
     return None
 
 

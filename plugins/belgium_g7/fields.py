@@ -12,7 +12,10 @@ document (the transition ``amends`` the shipment with them).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from caratflow.jurisdiction.fields import (
     Amount,
@@ -24,6 +27,8 @@ from caratflow.jurisdiction.fields import (
     FieldsRegistrar,
     Text,
     declared,
+    was_list,
+    was_yes_no,
 )
 from caratflow.law.parameters import DatedParameters
 
@@ -35,6 +40,15 @@ CUT = ("polished", "synthetic")
 EXEMPTIONS = sorted(
     {ground for grounds in PARAMETERS.history("ban_exemptions") for ground in grounds}
 )
+
+
+def _shares_were_a_mapping(stored: dict[str, Any]) -> dict[str, Any]:
+    """``origin_shares`` was once ``{"AO": "99", "RU": "1"}``."""
+    shares = stored.get("origin_shares")
+    if isinstance(shares, Mapping):
+        rows = [{"country": c, "percent": str(p)} for c, p in shares.items()]
+        return {**stored, "origin_shares": rows}
+    return stored
 
 
 class Share(Declared):
@@ -134,6 +148,11 @@ class OriginStatement(Declared):
 class Origin(Declared):
     """The origin and route of the goods (G7 control point)"""
 
+    @classmethod
+    def stored_before(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        stored = was_list(_shares_were_a_mapping(stored), "transit_countries", "country")
+        return was_yes_no(stored, "mixed")
+
     origin_shares: list[Share] = SHARES
     mixed: Choice = declared(
         "Mixed origin",
@@ -157,6 +176,25 @@ class Origin(Declared):
 
 class Stones(Declared):
     """The stones (G7 control point)"""
+
+    @classmethod
+    def stored_before(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        """A stone's ``origin`` was once a list: a sanctioned country in it is the one kept
+        (so an old Russian stone stays Russian on replay)."""
+        listed = stored.get("stones")
+        if not isinstance(listed, list):
+            return stored
+        banned = set(PARAMETERS.value("sanctioned_countries", date.today()))
+        rows = []
+        for stone in listed:
+            origin = stone.get("origin") if isinstance(stone, Mapping) else None
+            if isinstance(origin, list):
+                tainted = [c for c in origin if c in banned]
+                stone = {k: v for k, v in stone.items() if k != "origin"}
+                if tainted or origin:
+                    stone["origin"] = (tainted or origin)[0]
+            rows.append(stone)
+        return {**stored, "stones": rows}
 
     stones: list[Stone] = declared(
         "Stones",
@@ -200,6 +238,10 @@ class Document(Declared):
 
 class OriginEvidence(Declared):
     """The origin evidence received (G7 verification of origin)"""
+
+    @classmethod
+    def stored_before(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        return was_list(_shares_were_a_mapping(stored), "origin_documents", "sha256")
 
     origin_shares: list[Share] = declared(
         "Shares by country of mining",

@@ -55,6 +55,7 @@ from caratflow.law.rules import Case, Verdict, info, passed, warn
 from caratflow.models import Event, Shipment
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
 from caratflow.plugins.eu.documents import PARAMETERS as DOCUMENT_PARAMETERS
+from caratflow.plugins.eu.fields import Export
 from caratflow.plugins.eu.messages import (
     CONFIRMATIONS,
     IMPORT_CONFIRMATION,
@@ -271,7 +272,7 @@ def import_confirmation_awaited(case: Case) -> Verdict:
     calendar = calendar_of(case.shipment.authority)
     period = AWAITED_CONFIRMATION.period_on(case.legal_date)
     due_on = period.due_after(calendar, calendar.legal_date(case.at))
-    destination = case.shipment.details.get("destination", "the destination")
+    destination = Export.of(case.shipment.details).destination or "the destination"
     return info(
         f"{destination}'s authority is to confirm the import (Art. 8); awaited by "
         f"{due_on:%A %d %B %Y}, then the officers are reminded",

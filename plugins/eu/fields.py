@@ -12,6 +12,7 @@ in a verification (Art. 4(5)), required under a risk-based selection. The rules 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from caratflow.jurisdiction.fields import (
     Amount,
@@ -23,6 +24,8 @@ from caratflow.jurisdiction.fields import (
     FieldsRegistrar,
     Text,
     declared,
+    was_list,
+    was_yes_no,
 )
 from caratflow.law.parameters import DatedParameters
 
@@ -96,6 +99,10 @@ class Export(Declared):
 class Invoice(Declared):
     """The traders' invoices (Art. 17)"""
 
+    @classmethod
+    def stored_before(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        return was_yes_no(stored, "invoice_warranty")
+
     invoice_warranty: Choice = declared(
         "Invoice carries the KP warranty",
         help="The invoice carries the warranty statement of the System of Warranties",
@@ -118,6 +125,10 @@ MIXED = declared(
 
 class Import(Declared):
     """An import of rough diamonds (Arts. 3, 4, 7)"""
+
+    @classmethod
+    def stored_before(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        return was_yes_no(stored, "mixed")
 
     member_state_of_import: Country = declared(
         "Member State of import",
@@ -144,6 +155,14 @@ class Import(Declared):
 
 class Transit(Declared):
     """A transit through the Community (Art. 18)"""
+
+    @classmethod
+    def stored_before(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        """``transit_declared`` was the list of what the certificate stated as transit."""
+        declared = stored.get("transit_declared")
+        if isinstance(declared, list):
+            stored = {**stored, "transit_declared": "yes" if "EU" in declared else "no"}
+        return was_yes_no(stored, "mixed")
 
     destination: Country = declared(
         "Destination beyond the Community",
@@ -221,7 +240,15 @@ class RemedialRelease(Declared):
     )
 
 
-class ImportVerification(Declared):
+class Opening(Declared):
+    """What a verification under Art. 4(5) records of its method."""
+
+    @classmethod
+    def stored_before(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        return was_list(stored, "opened", "container")  # the labels, once a plain list
+
+
+class ImportVerification(Opening):
     """The verification of an import (Art. 4(5))"""
 
     method: Choice = METHOD
@@ -242,7 +269,7 @@ class ImportVerification(Declared):
     )
 
 
-class ExportValidation(Declared):
+class ExportValidation(Opening):
     """The validation of a Community certificate (Art. 12(2))"""
 
     method: Choice = METHOD

@@ -31,6 +31,7 @@ from caratflow.law.registry import Registry
 from caratflow.law.rules import Case, Verdict, hold, info, passed
 from caratflow.models import Certificate, Event, Shipment
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE, IMPORT_CONFIRMED_BY
+from caratflow.plugins.eu.fields import Export
 from caratflow.plugins.eu.rules import PARAMETERS, RULES
 from caratflow.records.documents import valid_number
 
@@ -120,7 +121,7 @@ def export_message(shipment: Shipment, event: Event) -> Iterable[Notice]:
     if "certificate" in fields:  # the Community certificate the validation just issued
         issued = valid_number(shipment, COMMUNITY_CERTIFICATE.kind)
         fields["certificate"] = issued or fields["certificate"]
-    destination = shipment.details["destination"]
+    destination = Export.of(shipment.details).destination
     yield Notice(
         kp_authority(destination),
         f"Kimberley Process export: certificate {fields.get('certificate', '')} to {destination}",

@@ -15,6 +15,7 @@ from caratflow.jurisdiction.reports import Report, ReportInput, ShipmentRow
 from caratflow.law.registry import ReceivedMessage, Registry
 from caratflow.plugins.eu.deadlines import COMMISSION
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE
+from caratflow.plugins.eu.fields import Export
 from caratflow.plugins.eu.messages import (
     CONFIRMATIONS,
     EXPORT_MESSAGE,
@@ -74,7 +75,7 @@ def export_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
             "issuing_authority": c.issuing_authority,
             "validated_on": validated,
             "expires_on": issued.valid_until if issued else c.expires_on,
-            "destination": shipment.details.get("destination", ""),
+            "destination": Export.of(shipment.details).destination or "",
             "provenance": c.provenance,
             "origin": list(c.origin),
             "hs_codes": list(c.hs_codes),
@@ -129,7 +130,7 @@ def reconciliation_rows(source: ReportInput) -> Iterator[Mapping[str, Any]]:
         yield _reconciled(
             "export",
             number,
-            shipment.details.get("destination", ""),
+            Export.of(shipment.details).destination or "",
             heard,
             lambda said, c=c: differences(c, said, "confirmed", "exported"),
             ("confirmed", "unconfirmed"),

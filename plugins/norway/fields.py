@@ -9,6 +9,8 @@ import it re-exports (§5).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import create_model
 
 from caratflow.jurisdiction.fields import (
@@ -22,6 +24,7 @@ from caratflow.jurisdiction.fields import (
     Instant,
     Text,
     declared,
+    was_yes_no,
 )
 
 NOTICE_RULE, NOTICE_ARTICLE = "no.advance_notice", "FOR-2004-02-24-470 §8"
@@ -85,6 +88,10 @@ class NoticeRecorded(Declared):
 
 class Export(Declared):
     """An export of rough diamonds (§5)"""
+
+    @classmethod
+    def stored_before(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        return was_yes_no(stored, "reexport")
 
     destination: Country = declared(
         "Destination country",

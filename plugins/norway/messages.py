@@ -40,6 +40,7 @@ from caratflow.law.registry import Registry
 from caratflow.law.rules import Case, Verdict, hold, passed
 from caratflow.models import Certificate, Event, Shipment
 from caratflow.plugins.norway.documents import CONTROLLED_COPY, KP_CERTIFICATE
+from caratflow.plugins.norway.fields import Export
 from caratflow.plugins.norway.rules import (
     COMPLETION,
     CUSTOMS,
@@ -62,7 +63,7 @@ def permit_fields(shipment: Shipment, event: Event) -> dict[str, Any]:
     known: Mapping[str, Any] = {
         "certificate": issued or cert.number,
         "controlled_copy": valid_number(shipment, CONTROLLED_COPY.kind),
-        "destination": shipment.details.get("destination"),
+        "destination": Export.of(shipment.details).destination,
         "importer": cert.importer_name,
         "exporter": cert.exporter_name,
         "carats": cert.carats,
@@ -179,7 +180,7 @@ def export_announced(shipment: Shipment, event: Event) -> Iterable[Notice]:
     names = PARAMETERS.value("export_message_fields", event.legal_date)
     number = valid_number(shipment, KP_CERTIFICATE.kind) or shipment.certificate.number
     fields = certificate_fields(shipment.certificate, number, names)
-    destination = shipment.details["destination"]
+    destination = Export.of(shipment.details).destination
     validated_on = shipment.authority.local_date(event.at)
     yield Notice(
         kp_authority(destination),

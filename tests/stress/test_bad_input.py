@@ -156,8 +156,8 @@ INJECTIONS = {
     "certificate.importer.name": "<script>alert('importer')</script>",
     "certificate.importer.address": "1' OR '1'='1",
     "entry_point": "<img src=x onerror=alert(1)>",
-    "note": "'; DELETE FROM ledger_entry; --",
 }
+CLAIM = {"ground": "in_union_before_ban", "evidence": "'; DELETE FROM ledger_entry; --"}
 
 
 def test_sql_and_html_in_free_text_are_stored_and_returned_verbatim(client, make_token, session):
@@ -165,7 +165,8 @@ def test_sql_and_html_in_free_text_are_stored_and_returned_verbatim(client, make
     sent, and nothing in them is ever run."""
     auth = {"Authorization": f"Bearer {make_token(Role.OFFICER, 'BE')}"}
     before = table_counts(session)
-    response = client.post("/api/v1/shipments", json=shipment_payload(**INJECTIONS), headers=auth)
+    payload = shipment_payload(**INJECTIONS, sanctions_exemption=CLAIM)  # a declared text
+    response = client.post("/api/v1/shipments", json=payload, headers=auth)
     assert response.status_code == 201, response.json
     stored = client.get(f"/api/v1/shipments/{response.json['id']}", headers=auth).json
     certificate = stored["certificate"]
@@ -173,6 +174,7 @@ def test_sql_and_html_in_free_text_are_stored_and_returned_verbatim(client, make
     assert certificate["importer"]["name"] == INJECTIONS["certificate.importer.name"]
     assert certificate["importer"]["address"] == INJECTIONS["certificate.importer.address"]
     assert stored["entry_point"] == INJECTIONS["entry_point"]
+    assert stored["details"]["sanctions_exemption"] == CLAIM
     after = table_counts(session)
     assert after["shipment"] == before["shipment"] + 1
     # the decision, the shipment as presented and the clock it opened (issue 25)

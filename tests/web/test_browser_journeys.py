@@ -3,6 +3,7 @@ field the law asks for generated from its plugin's declaration."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from caratflow.case.access import Actor
 from caratflow.case.parties import register_party
 from caratflow.db import unit_of_work
 from caratflow.models import IssuedDocument, OutboxMessage, Role, Shipment
+from caratflow.plugins.belgium_g7.identities import register_identity
 from caratflow.testing.servers import LiveServer
 from caratflow.web import create_app
 
@@ -223,3 +225,109 @@ def test_an_antwerp_export_through_forms_only_in_french(
         assert shipment.details["lawful_import"]["signed_on"] == "2026-11-18"
         kinds = {d.kind for d in session.scalars(select(IssuedDocument))}
         assert "eu.community_certificate" in kinds
+
+
+# -- a G7 polished import at Antwerp, its stones row by row ---------------------------------
+
+STONES = {"BE-P-1": ("0.90", "CA"), "BE-P-2": ("0.60", "BW")}
+
+
+@pytest.fixture
+def cut_in_antwerp(antwerp, committed_runtime) -> LiveServer:
+    """The rough these stones were cut from, and the stones, registered as the cutting
+    works does it (through the identities API's service, not the journey's forms)."""
+    works = Actor("camille", Role.OFFICER, frozenset({"BE"}), frozenset({"fps_economy"}))
+    licence = hashlib.sha256(b"KP certificate CA2026-0091").hexdigest()
+    with unit_of_work(committed_runtime.sessions) as session:
+        register_identity(
+            session,
+            {
+                "id": "BE-R-1",
+                "kind": "rough_parcel",
+                "carats": "5.00",
+                "origin": {"CA": "60", "BW": "40"},
+                "documents": [licence],
+            },
+            works,
+        )
+        for number, (carats, _) in STONES.items():
+            payload = {"id": number, "kind": "polished", "carats": carats}
+            register_identity(session, {**payload, "parents": [{"id": "BE-R-1"}]}, works)
+    return antwerp
+
+
+def test_a_g7_polished_import_at_antwerp_with_its_stones_entered_row_by_row(
+    chromium,
+    cut_in_antwerp,
+    committed_runtime,
+    shots,  # noqa: F811
+):
+    """Reg. (EU) 833/2014 Art. 3p at the Antwerp control point: each stone on its own row
+    of the generated form (serial number, weight, country of mining from the list, digital
+    identity), the due-diligence statement on its fields, then verified by FPS Economy,
+    released by customs, and each stone's lineage traced to its rough."""
+    page, problems = open_page(chromium)
+    sign_in(page, cut_in_antwerp.url, "camille")
+
+    page.click("nav >> text=Present")
+    page.select_option("#authority", "BE")
+    page.select_option("#direction", "import")
+    page.select_option("#goods", "polished")
+    page.fill("#presented_at", "2026-11-20T10:15")
+    page.fill("#entry_point", "ANR")
+    for row, (number, (carats, origin)) in enumerate(STONES.items()):
+        page.fill(f"input[name='f.stones.{row}.id']", f"GIA-{row + 1}")
+        page.fill(f"input[name='f.stones.{row}.carats']", carats)
+        page.select_option(f"select[name='f.stones.{row}.origin']", origin)
+        page.fill(f"input[name='f.stones.{row}.identity']", number)
+    page.fill("input[name='f.origin_statement.made_by']", "Maple Leaf Diamonds Inc")
+    page.fill("input[name='f.origin_statement.made_on']", "2026-11-18")
+    page.fill("input[name='f.origin_statement.reference']", "DDS-2026-114")
+    for name, value in {
+        "certificate_number": "CA2026-0091",
+        "certificate_issuing_country": "CA",
+        "certificate_issuing_authority": "Natural Resources Canada",
+        "certificate_issued_on": "2026-11-12",
+        "certificate_expires_on": "2027-01-12",
+        "certificate_exporter_name": "Maple Leaf Diamonds Inc",
+        "certificate_exporter_address": "100 King St W, Toronto",
+        "certificate_importer_name": "Schupstraat Diamonds NV",
+        "certificate_importer_address": "Schupstraat 9, 2018 Antwerpen",
+        "certificate_parcels": "1",
+        "certificate_carats": "1.50",
+        "certificate_value_usd": "9400.00",
+        "certificate_hs_codes": "7102.39",
+        "certificate_origin": "CA",
+        "certificate_provenance": "CA",
+        "containers-0-label": "C1",
+        "containers-0-seals": "CA-30117",
+    }.items():
+        page.fill(f"#{name}", value)
+    shots(page, "g7-polished-import-form")
+    page.click("button[name=present]")
+    page.wait_for_url("**/shipments/*")
+    assert page.locator(".headline [data-state]").get_attribute("data-state") == "presented"
+    for rule in ("g7.russian_ban", "g7.mining_countries", "nl.trace.serial_lot", "g7.lineage"):
+        finding = page.locator(f'#findings [data-rule="{rule}"]').first
+        assert finding.get_attribute("data-outcome") == "pass", rule
+
+    click_decision(page, "verify")  # FPS Economy; asks for confirmation
+    assert page.locator(".headline [data-state]").get_attribute("data-state") == "verified"
+    click_decision(page, "release")  # customs
+    assert page.locator(".headline [data-state]").get_attribute("data-state") == "released"
+    shots(page, "g7-polished-import-released")
+
+    page.goto(f"{cut_in_antwerp.url}/identities/BE-P-1/lineage")
+    assert page.locator("[data-lineage]").get_attribute("data-lineage") == "clean"
+    assert page.locator('tr[data-identity="BE-R-1"]').count() == 1  # traced to its rough
+    shots(page, "g7-stone-lineage")
+    assert problems == []
+
+    with unit_of_work(committed_runtime.sessions) as session:
+        shipment = session.scalars(select(Shipment).order_by(Shipment.id.desc())).first()
+        assert shipment.details["stones"] == [
+            {"id": f"GIA-{row + 1}", "carats": carats, "origin": origin, "identity": number}
+            for row, (number, (carats, origin)) in enumerate(STONES.items())
+        ]
+        assert shipment.details["origin_statement"]["made_on"] == "2026-11-18"
+        assert [e.action for e in shipment.events] == ["present", "verify", "release"]

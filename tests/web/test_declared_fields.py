@@ -176,3 +176,20 @@ def test_art_4_5_b_a_risk_based_verification_names_the_containers_opened_or_is_a
     verified = act(client, f"{base}/actions/verify", auth, json={"inputs": inputs})
     assert verified.status_code == 200, verified.json
     assert verified.json["state"] == "verified"
+
+
+def test_a_presentation_field_no_plugin_declares_is_a_422_naming_it_and_writes_nothing(
+    client, make_token, session
+):
+    """No untyped ``details``: what no enabled plugin declares never reaches the record."""
+    before = count(session, Shipment)
+    answer = client.post(
+        "/api/v1/shipments",
+        json=shipment_payload(note="handle with care", transit_declared="yes"),
+        headers=headers(make_token, "BE"),
+    )
+    assert answer.status_code == 422, answer.json
+    assert answer.json["errors"] == [
+        {"field": "note", "message": "is not a field of this presentation"}
+    ]
+    assert count(session, Shipment) == before

@@ -60,3 +60,38 @@ def test_the_presentation_example_is_accepted_as_it_stands(client, make_token):
     auth = {"Authorization": f"Bearer {make_token(Role.OFFICER, 'NO')}"}
     checked = client.post("/api/v1/shipments/check", json=example, headers=auth)
     assert checked.status_code == 200, checked.json
+
+
+def test_every_plugins_presentation_and_inputs_are_described_none_left_untyped(client):
+    """Issue 23: the EU transit and invoice, Norway's re-export, the G7 stones, shares and
+    origin evidence, and the containers opened under Art. 4(5) are in the contract, typed;
+    a presentation takes no field beyond them."""
+    document = client.get("/api/v1/openapi.json").json
+    shipment_in = resolve(document, {"$ref": "#/components/schemas/ShipmentIn"})
+    assert shipment_in["additionalProperties"] is False
+    presented = shipment_in["properties"]
+    assert {
+        "transit_declared",
+        "invoice_warranty",
+        "reexport",
+        "import_certificate",
+        "origin_shares",
+        "transit_countries",
+        "sanctions_exemption",
+        "stones",
+        "origin_statement",
+    } <= set(presented)
+    assert presented["transit_declared"]["enum"] == ["yes", "no"]
+    assert presented["transit_declared"]["x-article"] == "Reg. (EC) 2368/2002 Art. 18"
+    stone = resolve(document, presented["stones"]["items"])["properties"]
+    assert stone["carats"]["x-unit"] == "ct" and stone["origin"]["x-rule"] == "g7.russian_ban"
+    for plugin in ("eu", "norway", "belgium_g7"):
+        assert f"plugin {plugin}" in presented["destination"]["description"], plugin
+    by_action = resolve(document, {"$ref": "#/components/schemas/ActionIn"})["properties"][
+        "inputs"
+    ]["x-inputs-by-action"]
+    verify = [resolve(document, ref)["properties"] for ref in by_action["verify"]]
+    opened = next(v["opened"] for v in verify if "opened" in v)
+    assert opened["x-required-when"] == {"method": ["risk_selection"]}
+    evidence = resolve(document, by_action["verify_origin"][0])["properties"]
+    assert evidence["origin_documents"]["x-required-when"] == "always"

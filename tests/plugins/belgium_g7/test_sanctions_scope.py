@@ -8,8 +8,10 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from caratflow.errors import InvalidInput
+from caratflow.models import Shipment
 from caratflow.plugins.belgium_g7.rules import PARAMETERS
 from caratflow.testing.payloads import documents, shares, shipment_payload
 
@@ -192,3 +194,27 @@ def test_replay_shows_the_indirect_ban_reaching_half_carat_stones_from_1_septemb
     assert "g7.russian_ban: pass -> refuse" in line.differences
     [line] = service.replay(session, shipment.id, date(2023, 12, 31), officer)
     assert "g7.russian_ban: pass -> not assessed" in line.differences
+
+
+# -- records kept before the fields were declared (issue 23) -------------------------------
+
+
+def test_a_record_kept_before_the_declaration_replays_as_it_was_decided(session, service, officer):
+    """Shares once kept as ``{"AO": "99", "RU": "1"}``, transit countries and a stone's
+    origin once kept as lists: the typed readers read them still, so a replay of an old
+    case still sees its Russian share, route and stone (Reg. (EU) 833/2014 Art. 3p)."""
+    parcel = service.present(session, rough("2026-11-20"), officer).shipment
+    russian = {"certificate.origin": ["RU"]}  # no stone weighed yet: held
+    stone = service.present(session, polished("2024-10-01", **russian), officer).shipment
+    old = {
+        parcel.id: {"origin_shares": {"AO": "99", "RU": "1"}, "transit_countries": ["AE"]},
+        stone.id: {"stones": [{"id": "R1", "carats": "0.70", "origin": ["CA", "RU"]}]},
+    }
+    for shipment_id, details in old.items():
+        session.execute(update(Shipment).where(Shipment.id == shipment_id).values(details=details))
+    session.commit()
+    session.expire_all()
+    [line] = service.replay(session, parcel.id, date(2026, 11, 20), officer)
+    assert "g7.mixed_parcels: not assessed -> refuse" in line.differences
+    [line] = service.replay(session, stone.id, date(2024, 10, 1), officer)
+    assert "g7.russian_ban: hold -> refuse" in line.differences

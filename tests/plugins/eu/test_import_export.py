@@ -456,3 +456,16 @@ def test_what_the_plugin_leaves_out_is_declared_with_its_reason():
 
     assert set(OUT_OF_SCOPE) == {"kp.dealers.records_5y"}
     assert all("Art" in reason or "Annex" in reason for reason in OUT_OF_SCOPE.values())
+
+
+def test_records_kept_before_the_declaration_are_read_in_their_old_shape():
+    """Art. 4(5) and 18: a verification that once recorded ``opened`` as a list of labels,
+    a transit whose ``transit_declared`` was a list, an invoice warranty kept as a
+    boolean: the typed readers still read them (a replay decides them as then)."""
+    from caratflow.plugins.eu.fields import ImportVerification, Invoice, Transit
+
+    verification = ImportVerification.of({"method": "every_container", "opened": ["C1", "C2"]})
+    assert [c.container for c in verification.opened or []] == ["C1", "C2"]
+    assert Transit.of({"transit_declared": ["EU"], "destination": "AE"}).transit_declared == "yes"
+    assert Transit.of({"transit_declared": []}).transit_declared == "no"
+    assert Invoice.of({"invoice_warranty": False}).invoice_warranty == "no"
