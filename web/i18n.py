@@ -18,7 +18,7 @@ fail when a text is untranslated or a ``.mo`` is stale). After changing a text::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -29,6 +29,8 @@ from babel import Locale, dates, numbers
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale, lazy_gettext
 from flask_login import current_user
+
+from caratflow.jurisdiction import texts
 
 LOCALES = {
     "en_GB": "English",
@@ -90,6 +92,7 @@ def init_app(app: Flask) -> None:
         usd=usd,
         label=label,
         text=plugin_text,
+        finding=finding_text,
         count=count,
         by_severity=by_severity,
     )
@@ -200,12 +203,45 @@ def label(name: str | None) -> str:
     return known if known is not None else plugin_text(name, name.replace("_", " "))
 
 
-def plugin_text(msgid: str | None, default: str | None = None) -> str:
+def reader_language() -> str:
+    return str(get_locale()).split("_")[0]
+
+
+def _catalogue() -> Mapping[str, Mapping[str, str]]:
+    runtime = current_app.extensions.get("caratflow")
+    return runtime.plugins.texts() if runtime is not None else {}
+
+
+def plugin_text(msgid: str | None, default: str | None = None, **params: Any) -> str:
     """A plugin's text in the reader's language, from its own catalogue (issue 23);
     as written where it has none."""
-    if not msgid:
-        return ""
-    runtime = current_app.extensions.get("caratflow")
-    texts = runtime.plugins.texts().get(msgid, {}) if runtime is not None else {}
-    language = str(get_locale()).split("_")[0]
-    return texts.get(language) or texts.get("en") or (msgid if default is None else default)
+    return texts.render(_catalogue(), msgid, reader_language(), params, default)
+
+
+def finding_text(finding: Any) -> str:
+    """A finding's message in the reader's language (a record, a rule's finding or its
+    JSON); the recorded English where it was written without a message id."""
+    if isinstance(finding, Mapping):
+        message, msgid, params = (
+            finding["message"],
+            finding.get("message_id"),
+            finding.get("params"),
+        )
+    else:
+        message = finding.message
+        msgid = getattr(finding, "message_id", None) or getattr(message, "msgid", None)
+        params = getattr(finding, "message_params", None) or getattr(message, "params", None)
+    return plugin_text(msgid, str(message), **(params or {})) if msgid else str(message)
+
+
+def spoken(body: Any) -> Any:
+    """A JSON body with each finding's ``text`` in the reader's language beside its
+    recorded ``message`` (the API's answers, issue 23)."""
+    if isinstance(body, Mapping):
+        found = {key: spoken(value) for key, value in body.items()}
+        if "message_id" in found and "message" in found:
+            found["text"] = finding_text(found)
+        return found
+    if isinstance(body, list):
+        return [spoken(item) for item in body]
+    return body

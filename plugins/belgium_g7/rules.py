@@ -20,12 +20,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from caratflow.jurisdiction.texts import Messages, load_catalogue
 from caratflow.law.parameters import DatedParameters
 from caratflow.law.rules import Case, RuleBook, Verdict, hold, passed, refuse, warn
 
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("belgium_g7", HERE / "rules.toml")
+TEXTS = load_catalogue(HERE / "texts.toml")  # issue 23: what a reader sees, in 5 languages
+T = Messages(TEXTS)
 WHOLE = Decimal(100)
 VERIFY_ORIGIN = "verify_origin"  # the control point's verification of origin evidence
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")

@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from caratflow.jurisdiction.retention import years_after
+from caratflow.jurisdiction.texts import Messages, load_catalogue
 from caratflow.law.parameters import DatedParameters
 from caratflow.law.rules import Case, RuleBook, Verdict, hold, info, passed, refuse, warn
 from caratflow.ledger.sealing import reference
@@ -29,6 +30,8 @@ from caratflow.plugins.norway.fields import AdvanceNotice
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("norway", HERE / "rules.toml")
+TEXTS = load_catalogue(HERE / "texts.toml")  # issue 23: what a reader sees, in 5 languages
+T = Messages(TEXTS)
 AUTHORITY = "NO"
 CLEARANCE = ("release", "export")  # customs clearance after the permit (§9, §10)
 

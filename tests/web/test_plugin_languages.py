@@ -1,0 +1,108 @@
+"""Issue 23, point 3: what a plugin says reads in the reader's language on every page of a
+demo (states, actions, findings, deadlines, reports, the lineage page, the public check),
+asserted against the English of the plugins' own catalogues, so that it cannot pass for
+want of anything to look for."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from caratflow.accounts.provisioning import load_demo
+from caratflow.jurisdiction.reports import Period
+from caratflow.jurisdiction.texts import placeholders
+from caratflow.models import IssuedDocument, Role
+from caratflow.testing.people import post_form
+
+LANGUAGES = ("nb", "nl", "fr", "de")
+DEMO_DAY = date(2026, 11, 20)
+LINKS = re.compile(r'href="(/(?:shipments/\d+(?:/actions/\w+)?|identities/[^"/]+/lineage))"')
+HIDDEN = re.compile(r"<(script|style|svg)\b.*?</\1>", re.S)
+TITLES = re.compile(r'\btitle="([^"]*)"')
+
+
+def visible_text(page: str) -> str:
+    """What a reader sees of a page, tooltips included, its spaces made single."""
+    page = HIDDEN.sub(" ", page)
+    text = " ".join([re.sub(r"<[^>]+>", " ", page), *TITLES.findall(page)])
+    return " ".join(html.unescape(text).split())
+
+
+def english_patterns(catalogue: Mapping[str, Mapping[str, str]], language: str) -> dict[str, Any]:
+    """For each entry that reads otherwise in ``language``: its English, as a pattern
+    (parameters match anything), whole words only."""
+    found = {}
+    for msgid, texts in catalogue.items():
+        english, translated = texts["en"], texts[language]
+        if english.casefold() == translated.casefold():
+            continue
+        literal = re.split(r"\{[^}]*\}", english)
+        pattern = r".{1,80}?".join(re.escape(part) for part in literal)
+        if len(re.sub(r"\W", "", "".join(literal))) < 3 or (
+            placeholders(english) and not any(len(part.strip()) > 8 for part in literal)
+        ):
+            continue  # too short to tell from a word of the language, or all parameters
+        found[msgid] = re.compile(rf"(?<!\w){pattern}(?!\w)")
+    return found
+
+
+def english_on(text: str, patterns: Mapping[str, Any]) -> list[str]:
+    return [f"{msgid}: {m.group(0)!r}" for msgid, p in patterns.items() if (m := p.search(text))]
+
+
+@pytest.fixture
+def demo(session, runtime) -> Iterator[None]:
+    assert load_demo(session, runtime.plugins, runtime.shipments) > 0
+    session.commit()
+    yield
+
+
+def pages_of_the_demo(client: Any, session: Any, host: Any) -> Iterator[tuple[str, str]]:
+    """Every page an officer of the demo reads: lists, each shipment, each decision form,
+    the reports, the lineage pages, the public check of each issued document."""
+    seen: set[str] = set()
+    queue = ["/", "/shipments/", "/deadlines", "/workflow", "/reports"]
+    for name in host.plugin_names:
+        for report in host.contributions(name).reports:
+            period = Period.containing(DEMO_DAY, report.period).label
+            queue.append(f"/reports?authority={_authority(report.plugin)}&report={report.name}")
+            queue[-1] += f"&period={period}"
+    queue += [f"/verify/{n}" for n in session.scalars(select(IssuedDocument.number))]
+    while queue:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        response = client.get(url)
+        assert response.status_code in (200, 422), url
+        page = response.text
+        queue += [link for link in LINKS.findall(page) if link not in seen]
+        yield url, page
+
+
+def _authority(plugin: str) -> str:
+    return "NO" if plugin == "norway" else "BE"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_plugin_english_on_the_pages_of_a_demo(
+    demo, browser, make_person, runtime, session, language
+):
+    host = runtime.plugins
+    patterns = english_patterns(host.texts(), language)
+    assert len(patterns) > 10  # the catalogues' English, to look for
+    reader = browser(make_person(Role.SUPERVISOR, "BE", "NO"))
+    post_form(reader, "/shipments/", "/locale", locale=language)
+    english, read = {}, 0
+    for url, page in pages_of_the_demo(reader, session, host):
+        read += 1
+        if found := english_on(visible_text(page), patterns):
+            english[url] = found
+    assert read > 20
+    assert english == {}, "\n".join(f"{url}: {found}" for url, found in english.items())
