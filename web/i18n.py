@@ -239,7 +239,8 @@ def spoken(body: Any) -> Any:
     recorded ``message`` (the API's answers, issue 23)."""
     if isinstance(body, Mapping):
         found = {key: spoken(value) for key, value in body.items()}
-        if "message_id" in found and "message" in found:
+        msgid = found.get("message_id", 0)
+        if isinstance(found.get("message"), str) and (msgid is None or isinstance(msgid, str)):
             found["text"] = finding_text(found)
         return found
     if isinstance(body, list):
