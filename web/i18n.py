@@ -42,8 +42,8 @@ LOCALES = {
 DEFAULT_LOCALE = "en_GB"
 NORWEGIAN = ("no", "nn")  # browsers that ask for Norwegian in general get Bokmål
 
-# Names of core states and actions as officers read them; a plugin's own names are
-# shown as written (their translations belong to the plugin).
+# Names (and descriptions) of core states and actions as officers read them; a plugin's
+# own come from its catalogue (``plugin_text``).
 LABELS = {
     "presented": lazy_gettext("presented"),
     "verified": lazy_gettext("verified"),
@@ -75,6 +75,31 @@ LABELS = {
     "missed": lazy_gettext("missed"),
     "suspended": lazy_gettext("suspended"),
     "cancelled": lazy_gettext("cancelled"),
+    # the core workflow's descriptions of its states and decisions (jurisdiction/workflow.py)
+    "presented with its certificate; not yet verified": lazy_gettext(
+        "presented with its certificate; not yet verified"
+    ),
+    "content verified against the certificate": lazy_gettext(
+        "content verified against the certificate"
+    ),
+    "detained: a condition of the law is not met": lazy_gettext(
+        "detained: a condition of the law is not met"
+    ),
+    "released into free circulation": lazy_gettext("released into free circulation"),
+    "left under a validated export certificate": lazy_gettext(
+        "left under a validated export certificate"
+    ),
+    "refused; the goods may not pass": lazy_gettext("refused; the goods may not pass"),
+    "content checked against the certificate; the record is clean": lazy_gettext(
+        "content checked against the certificate; the record is clean"
+    ),
+    "detain the consignment": lazy_gettext("detain the consignment"),
+    "release the verified consignment": lazy_gettext("release the verified consignment"),
+    "let the verified consignment leave": lazy_gettext("let the verified consignment leave"),
+    "release after remedial action, with the recorded ground": lazy_gettext(
+        "release after remedial action, with the recorded ground"
+    ),
+    "refuse the consignment for good": lazy_gettext("refuse the consignment for good"),
 }
 
 babel = Babel()
@@ -93,6 +118,7 @@ def init_app(app: Flask) -> None:
         label=label,
         text=plugin_text,
         finding=finding_text,
+        period=period_text,
         count=count,
         by_severity=by_severity,
     )
@@ -216,6 +242,13 @@ def plugin_text(msgid: str | None, default: str | None = None, **params: Any) ->
     """A plugin's text in the reader's language, from its own catalogue (issue 23);
     as written where it has none."""
     return texts.render(_catalogue(), msgid, reader_language(), params, default)
+
+
+def period_text(period: str) -> str:
+    """A legal period ("10 working days") in the reader's language, in the words of the
+    plugins' catalogues."""
+    said = texts.Messages(_catalogue()).period(period)
+    return plugin_text(said.msgid, said, **said.params) if isinstance(said, texts.Text) else said
 
 
 def finding_text(finding: Any) -> str:

@@ -34,6 +34,8 @@ from typing import Any
 
 from babel import dates
 
+from caratflow.jurisdiction.clocks import Period
+
 LANGUAGES = ("en", "nb", "nl", "fr", "de")
 Catalogue = Mapping[str, Mapping[str, str]]
 NESTED = "$text"  # a parameter that is itself a catalogue text: {"$text": id, "params": {...}}
@@ -48,10 +50,13 @@ def load_catalogue(path: Path) -> dict[str, dict[str, str]]:
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
     """Dotted ids (``[eu.verified]``) read by TOML as nested tables, flattened back."""
     for key, value in table.items():
-        if isinstance(value, Mapping) and not any(isinstance(v, str) for v in value.values()):
-            yield from _flatten(value, f"{prefix}{key}.")
-        else:
+        strings = [v for v in value.values() if isinstance(v, str)]
+        if strings and len(strings) < len(value):
+            raise ValueError(f"{prefix}{key}: an entry that is also a table of entries")
+        if strings:
             yield f"{prefix}{key}", value
+        else:
+            yield from _flatten(value, f"{prefix}{key}.")
 
 
 def missing(catalogue: Catalogue, languages: Iterable[str] = LANGUAGES) -> list[str]:
@@ -136,6 +141,20 @@ class Messages:
             n: v if isinstance(v, date | Decimal | int) else stored[n] for n, v in params.items()
         }
         return Text(render(self.catalogue, msgid, "en", english), msgid, stored)
+
+    def period(self, period: Period | str) -> str:
+        """A legal period (or its text, as a deadline keeps it) in words of the catalogue's
+        ``period.<unit>.one`` or ``.many`` entries where it has them, else as written."""
+        if isinstance(period, str):
+            try:
+                period = Period.parse(period)
+            except ValueError:
+                return period
+        number = "one" if period.count == 1 else "many"
+        msgid = f"period.{str(period.unit).replace(' ', '_')}.{number}"
+        if msgid in self.catalogue and not period.to_the_day:
+            return self(msgid, count=period.count)
+        return str(period)
 
 
 def render(

@@ -17,7 +17,7 @@ participants list.
 from __future__ import annotations
 
 from caratflow.law.rules import Case, Verdict, refuse
-from caratflow.plugins.eu.rules import COMMUNITY, ROUGH, RULES, community
+from caratflow.plugins.eu.rules import COMMUNITY, ROUGH, RULES, T, community
 
 ASSESSED = {"present", "verify"}
 
@@ -30,10 +30,7 @@ def bound_for_outside_the_community(case: Case) -> Verdict | None:
     if destination not in community(case):
         return None
     return refuse(
-        f"{destination} is in the Community, which is one territory for the Kimberley "
-        "Process (Reg. (EC) 2368/2002 Art. 1): a movement between Member States is no "
-        "export (Art. 2(k)), and a Community certificate issues only for rough diamonds "
-        "going into the territory of a participant outside it (Arts. 11, 12(1)(c))",
+        T("eu.territory.no_export", destination=destination),
         field="destination",
         destination=destination,
     )
@@ -51,21 +48,17 @@ def coming_from_outside_the_community(case: Case) -> Verdict | None:
     if certificate.issuing_country in within:
         field, country = "certificate.issuing_country", certificate.issuing_country
         came = (
-            "under a Community certificate, which accompanies rough diamonds leaving the "
-            "Community (Art. 11)"
+            T("eu.territory.came.community_certificate")
             if country == COMMUNITY
-            else f"under a certificate of {country}, a Member State"
+            else T("eu.territory.came.member_state_certificate", country=country)
         )
     elif certificate.provenance in within:
         field, country = "certificate.provenance", certificate.provenance
-        came = f"from {country}, a Member State (its provenance)"
+        came = T("eu.territory.came.member_state", country=country)
     else:
         return None
     return refuse(
-        f"this consignment comes {came}: the Community is one territory for the Kimberley "
-        "Process (Reg. (EC) 2368/2002 Art. 1), so a movement between Member States is no "
-        "import (Art. 2(j)) and no KP import control applies to it (Art. 3); only rough "
-        "diamonds entering the Community from a participant outside it are presented here",
+        T("eu.territory.no_import", came=came),
         field=field,
         country=country,
     )

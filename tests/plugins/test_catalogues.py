@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
+
 from caratflow.jurisdiction.fields import Spec, specs
 from caratflow.jurisdiction.texts import mismatched, missing
 from caratflow.models import Role
 from caratflow.testing.payloads import shipment_payload
 from caratflow.testing.people import post_form
 
+SHIPPED = ["eu", "norway", "belgium_g7"]  # the plugins of this repository (not tests' own)
 CORE = {"verify", "hold", "refuse", "verified", "held", "refused", "release", "export", ""}
 
 
@@ -51,10 +54,10 @@ def test_every_translation_keeps_the_parameters_of_the_english(plugin_host):
         assert mismatched(plugin_host.contributions(name).texts) == [], name
 
 
-def test_the_catalogue_names_everything_its_plugin_shows(plugin_host):
-    for name in plugin_host.plugin_names:
-        contributed = plugin_host.contributions(name)
-        assert sorted(texts_of(contributed) - set(contributed.texts)) == [], name
+@pytest.mark.parametrize("plugin", SHIPPED)
+def test_the_catalogue_names_everything_its_plugin_shows(plugin_host, plugin):
+    contributed = plugin_host.contributions(plugin)
+    assert sorted(texts_of(contributed) - set(contributed.texts)) == []
 
 
 def test_a_norwegian_control_reads_in_norwegian(browser, make_person, client, make_token):
