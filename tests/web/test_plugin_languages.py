@@ -17,7 +17,9 @@ from sqlalchemy import select
 from caratflow.accounts.provisioning import load_demo
 from caratflow.jurisdiction.reports import Period
 from caratflow.jurisdiction.texts import placeholders
-from caratflow.models import IssuedDocument, Role
+from caratflow.ledger.leaves import finding_row
+from caratflow.models import FindingRecord, IssuedDocument, Role
+from caratflow.testing.payloads import shipment_payload
 from caratflow.testing.people import post_form
 
 LANGUAGES = ("nb", "nl", "fr", "de")
@@ -112,3 +114,30 @@ def test_no_plugin_english_on_the_pages_of_a_demo(
             english[url] = found
     assert read > 20
     assert english == {}, "\n".join(f"{url}: {found}" for url, found in english.items())
+
+
+def test_the_api_gives_each_finding_in_the_readers_language_beside_its_record(
+    client, make_token, session
+):
+    """The recorded (and sealed) message stays English; ``text`` is the reader's, from the
+    message id and parameters stored with the finding."""
+    token = make_token(Role.OFFICER, "NO")
+    headers = {"Authorization": f"Bearer {token}", "Accept-Language": "de-DE,de;q=0.9"}
+    payload = shipment_payload(authority="NO", entry_point="OSL")
+    body = client.post("/api/v1/shipments", json=payload, headers=headers).json
+    [entry] = [f for f in body["findings"] if f["rule"] == "no.import.gardermoen"]
+    assert entry["message"] == "entered through OSL"
+    assert entry["message_id"] == "no.import.entered" and entry["params"] == {"entry": "OSL"}
+    assert entry["text"] == "eingeführt über OSL"
+    record = session.scalars(
+        select(FindingRecord).where(FindingRecord.message_id == "no.import.entered")
+    ).one()
+    assert record.message == "entered through OSL"  # what the ledger sealed
+    assert finding_row(record)["message"] == "entered through OSL"
+    assert "message_id" not in finding_row(record)
+
+    history = client.get(
+        f"/api/v1/shipments/{body['id']}/history", headers={**headers, "Accept-Language": "fr"}
+    ).json
+    texts = [f["text"] for e in history["events"] for f in e["findings"]]
+    assert "entré par OSL" in texts
