@@ -230,9 +230,9 @@ def caratflow_web_extend(register: Register) -> None:
 # -- the drawing ----------------------------------------------------------------------------
 
 
-def say(msgid: str) -> str:
+def say(msgid: str, **params: Any) -> str:
     """One of this plugin's texts in the reader's language (the drawing is made here)."""
-    return render(TEXTS, msgid, str(get_locale()).split("_")[0])
+    return render(TEXTS, msgid, str(get_locale()).split("_")[0], params)
 
 
 NODE_W, NODE_H, COL_GAP, ROW_GAP, MARGIN = 220, 52, 110, 22, 20
@@ -288,7 +288,7 @@ def lineage_svg(graph: LineageGraph) -> Markup:
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="wf" role="img" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
-        f"<title>lineage of {escape(graph.number)}</title>"
+        f"<title>{escape(say('g7.lineage.of', number=graph.number))}</title>"
         '<defs><marker id="lineage-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         '<path class="wf-arrowhead" d="M0,0 L10,5 L0,10 z"/></marker></defs>'

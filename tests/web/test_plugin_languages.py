@@ -141,3 +141,28 @@ def test_the_api_gives_each_finding_in_the_readers_language_beside_its_record(
     ).json
     texts = [f["text"] for e in history["events"] for f in e["findings"]]
     assert "entré par OSL" in texts
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_lineage_page_reads_in_the_readers_language(
+    client, auth, browser, make_person, runtime, language
+):
+    """belgium_g7's lineage page, its drawing and its problems (a Russian share, a stone
+    registered without its rough) in each language, none of its English left."""
+    parcel = {"id": "BE-R-9", "kind": "rough_parcel", "carats": "5.00"}
+    parcel |= {"origin": {"AO": "99", "RU": "1"}, "documents": ["a" * 64]}
+    for body in (
+        parcel,
+        {"id": "BE-P-9", "kind": "polished", "carats": "0.90", "parents": [{"id": "BE-R-9"}]},
+        {"id": "BE-P-8", "kind": "polished", "carats": "0.50", "origin": {"BW": "100"}},
+    ):
+        response = client.post("/api/v1/identities", json=body, headers=auth)
+        assert response.status_code == 201, response.json
+    reader = browser(make_person(Role.AUDITOR, "BE"))
+    post_form(reader, "/shipments/", "/locale", locale=language)
+    patterns = english_patterns(runtime.plugins.texts(), language)
+    for number in ("BE-P-9", "BE-P-8"):
+        page = reader.get(f"/identities/{number}/lineage")
+        assert page.status_code == 200
+        assert 'data-lineage="' in page.text
+        assert english_on(visible_text(page.text), patterns) == []
