@@ -18,7 +18,7 @@ fail when a text is untranslated or a ``.mo`` is stale). After changing a text::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -29,6 +29,7 @@ from babel import Locale, dates, numbers
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale, lazy_gettext
 from flask_login import current_user
+from jinja2 import pass_context
 
 from caratflow.jurisdiction import texts
 
@@ -115,14 +116,25 @@ def init_app(app: Flask) -> None:
         month=month,
         decimal=decimal,
         usd=usd,
-        label=label,
-        text=plugin_text,
+        label=per_request(label),
+        text=per_request(plugin_text),
         finding=finding_text,
         period=period_text,
         count=count,
         by_severity=by_severity,
     )
     app.jinja_env.globals.update(LOCALES=LOCALES, html_lang=html_lang)
+
+
+def per_request(function: Callable[..., str]) -> Callable[..., str]:
+    """A filter Jinja must call at each rendering: on a constant (``'g7.lineage.clean'|text``)
+    it would otherwise call it once, when compiling, and keep that reader's language."""
+
+    @pass_context
+    def each_time(_context: Any, *args: Any, **kwargs: Any) -> str:
+        return function(*args, **kwargs)
+
+    return each_time
 
 
 def select_locale() -> str:
