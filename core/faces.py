@@ -117,9 +117,14 @@ class FindingOut(Out):
     rule: str
     outcome: Outcome
     basis: str = Field(description="the article of law, e.g. 'Reg. (EC) 2368/2002 Art. 3(b)'")
-    message: str
+    message: str = Field(description="as recorded (English), the text the ledger seals")
     version: date = Field(description="the date the applied version of the rule took effect")
     data: dict[str, Any]
+    message_id: str | None = Field(None, description="the message's id in its plugin's catalogue")
+    params: dict[str, Any] = Field(default_factory=dict, description="the message's parameters")
+    text: str | None = Field(
+        None, description="the message in the reader's language (Accept-Language)"
+    )
 
 
 class TreeHeadOut(Out):

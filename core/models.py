@@ -329,6 +329,10 @@ class FindingRecord(Base):
     message: Mapped[str] = mapped_column(Text)
     rule_version: Mapped[date]
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # issue 23: the message's catalogue id and parameters, so each reader gets it in their
+    # language; ``message`` (English) stays what the ledger seals. None: recorded as text.
+    message_id: Mapped[str | None] = mapped_column(String(120), default=None)
+    message_params: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     event: Mapped[Event] = relationship(back_populates="findings")
 

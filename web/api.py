@@ -64,6 +64,7 @@ from caratflow.web.apimodels import (
     SubmissionOut,
 )
 from caratflow.web.context import db, read_db, runtime
+from caratflow.web.i18n import spoken
 from caratflow.web.openapi import document
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -596,6 +597,6 @@ def _shipment_response(shipment: Shipment, status: int = 200) -> Response:
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    response = jsonify(body)
+    response = jsonify(spoken(body))
     response.status_code = status
     return response

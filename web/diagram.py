@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from markupsafe import Markup, escape
 
 from caratflow.jurisdiction.workflow import STAY, Workflow
+from caratflow.web import i18n
 
 NODE_W, NODE_H, LINE_H = 196, 40, 15
 GAP = 120  # between columns: room for the labels of the arrows leaving a state
@@ -91,7 +92,7 @@ def workflow_svg(
         kind = "wf-terminal" if state.terminal else "wf-plugin" if state.plugin else "wf-core"
         h = height_of[name]
         parts.append(f'<g class="wf-node {kind}" data-state="{escape(name)}">')
-        parts.append(f"<title>{escape(state.description or name)}</title>")
+        parts.append(f"<title>{escape(i18n.label(state.description or name))}</title>")
         parts.append(f'<rect x="{x}" y="{y:.0f}" width="{NODE_W}" height="{h}" rx="7"/>')
         if state.terminal:
             parts.append(

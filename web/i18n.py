@@ -18,7 +18,7 @@ fail when a text is untranslated or a ``.mo`` is stale). After changing a text::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -29,6 +29,9 @@ from babel import Locale, dates, numbers
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale, lazy_gettext
 from flask_login import current_user
+from jinja2 import pass_context
+
+from caratflow.jurisdiction import texts
 
 LOCALES = {
     "en_GB": "English",
@@ -40,8 +43,8 @@ LOCALES = {
 DEFAULT_LOCALE = "en_GB"
 NORWEGIAN = ("no", "nn")  # browsers that ask for Norwegian in general get Bokmål
 
-# Names of core states and actions as officers read them; a plugin's own names are
-# shown as written (their translations belong to the plugin).
+# Names (and descriptions) of core states and actions as officers read them; a plugin's
+# own come from its catalogue (``plugin_text``).
 LABELS = {
     "presented": lazy_gettext("presented"),
     "verified": lazy_gettext("verified"),
@@ -73,6 +76,31 @@ LABELS = {
     "missed": lazy_gettext("missed"),
     "suspended": lazy_gettext("suspended"),
     "cancelled": lazy_gettext("cancelled"),
+    # the core workflow's descriptions of its states and decisions (jurisdiction/workflow.py)
+    "presented with its certificate; not yet verified": lazy_gettext(
+        "presented with its certificate; not yet verified"
+    ),
+    "content verified against the certificate": lazy_gettext(
+        "content verified against the certificate"
+    ),
+    "detained: a condition of the law is not met": lazy_gettext(
+        "detained: a condition of the law is not met"
+    ),
+    "released into free circulation": lazy_gettext("released into free circulation"),
+    "left under a validated export certificate": lazy_gettext(
+        "left under a validated export certificate"
+    ),
+    "refused; the goods may not pass": lazy_gettext("refused; the goods may not pass"),
+    "content checked against the certificate; the record is clean": lazy_gettext(
+        "content checked against the certificate; the record is clean"
+    ),
+    "detain the consignment": lazy_gettext("detain the consignment"),
+    "release the verified consignment": lazy_gettext("release the verified consignment"),
+    "let the verified consignment leave": lazy_gettext("let the verified consignment leave"),
+    "release after remedial action, with the recorded ground": lazy_gettext(
+        "release after remedial action, with the recorded ground"
+    ),
+    "refuse the consignment for good": lazy_gettext("refuse the consignment for good"),
 }
 
 babel = Babel()
@@ -88,12 +116,25 @@ def init_app(app: Flask) -> None:
         month=month,
         decimal=decimal,
         usd=usd,
-        label=label,
-        text=plugin_text,
+        label=per_request(label),
+        text=per_request(plugin_text),
+        finding=finding_text,
+        period=period_text,
         count=count,
         by_severity=by_severity,
     )
     app.jinja_env.globals.update(LOCALES=LOCALES, html_lang=html_lang)
+
+
+def per_request(function: Callable[..., str]) -> Callable[..., str]:
+    """A filter Jinja must call at each rendering: on a constant (``'g7.lineage.clean'|text``)
+    it would otherwise call it once, when compiling, and keep that reader's language."""
+
+    @pass_context
+    def each_time(_context: Any, *args: Any, **kwargs: Any) -> str:
+        return function(*args, **kwargs)
+
+    return each_time
 
 
 def select_locale() -> str:
@@ -205,12 +246,53 @@ def label(name: str | None) -> str:
     return known if known is not None else plugin_text(name, name.replace("_", " "))
 
 
-def plugin_text(msgid: str | None, default: str | None = None) -> str:
+def reader_language() -> str:
+    return str(get_locale()).split("_")[0]
+
+
+def _catalogue() -> Mapping[str, Mapping[str, str]]:
+    runtime = current_app.extensions.get("caratflow")
+    return runtime.plugins.texts() if runtime is not None else {}
+
+
+def plugin_text(msgid: str | None, default: str | None = None, **params: Any) -> str:
     """A plugin's text in the reader's language, from its own catalogue (issue 23);
     as written where it has none."""
-    if not msgid:
-        return ""
-    runtime = current_app.extensions.get("caratflow")
-    texts = runtime.plugins.texts().get(msgid, {}) if runtime is not None else {}
-    language = str(get_locale()).split("_")[0]
-    return texts.get(language) or texts.get("en") or (msgid if default is None else default)
+    return texts.render(_catalogue(), msgid, reader_language(), params, default)
+
+
+def period_text(period: str) -> str:
+    """A legal period ("10 working days") in the reader's language, in the words of the
+    plugins' catalogues."""
+    said = texts.Messages(_catalogue()).period(period)
+    return plugin_text(said.msgid, said, **said.params) if isinstance(said, texts.Text) else said
+
+
+def finding_text(finding: Any) -> str:
+    """A finding's message in the reader's language (a record, a rule's finding or its
+    JSON); the recorded English where it was written without a message id."""
+    if isinstance(finding, Mapping):
+        message, msgid, params = (
+            finding["message"],
+            finding.get("message_id"),
+            finding.get("params"),
+        )
+    else:
+        message = finding.message
+        msgid = getattr(finding, "message_id", None) or getattr(message, "msgid", None)
+        params = getattr(finding, "message_params", None) or getattr(message, "params", None)
+    return plugin_text(msgid, str(message), **(params or {})) if msgid else str(message)
+
+
+def spoken(body: Any) -> Any:
+    """A JSON body with each finding's ``text`` in the reader's language beside its
+    recorded ``message`` (the API's answers, issue 23)."""
+    if isinstance(body, Mapping):
+        found = {key: spoken(value) for key, value in body.items()}
+        msgid = found.get("message_id", 0)
+        if isinstance(found.get("message"), str) and (msgid is None or isinstance(msgid, str)):
+            found["text"] = finding_text(found)
+        return found
+    if isinstance(body, list):
+        return [spoken(item) for item in body]
+    return body

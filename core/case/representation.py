@@ -16,6 +16,8 @@ def finding_json(finding: FindingRecord) -> dict[str, Any]:
         "message": finding.message,
         "version": finding.rule_version.isoformat(),
         "data": finding.data,
+        "message_id": finding.message_id,  # issue 23: to render it in the reader's language
+        "params": finding.message_params or {},
     }
 
 

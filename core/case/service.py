@@ -496,6 +496,8 @@ def _insert_findings(
             "message": f.message,
             "rule_version": f.version,
             "data": jsonable(dict(f.data)),
+            "message_id": getattr(f.message, "msgid", None),
+            "message_params": getattr(f.message, "params", None),
         }
         for f in findings
     ]

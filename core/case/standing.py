@@ -23,6 +23,7 @@ from datetime import date
 from typing import Any
 
 from caratflow.errors import FieldError, InvalidInput
+from caratflow.jurisdiction.texts import recorded
 from caratflow.law.rules import Finding, Lift, Outcome, RecordForbids, Rule
 from caratflow.models import Event, FindingRecord
 
@@ -106,7 +107,7 @@ def _finding(record: FindingRecord) -> Finding:
         record.rule,
         Outcome(record.outcome),
         record.basis,
-        record.message,
+        recorded(record.message, record.message_id, record.message_params),
         record.rule_version,
         record.data or {},
     )

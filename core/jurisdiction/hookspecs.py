@@ -107,11 +107,14 @@ def caratflow_fields_register(register: FieldsRegistrar) -> None:
 @hookspec
 def caratflow_texts_register(register: Callable[[Mapping[str, Mapping[str, str]]], None]) -> None:
     """Give the plugin's message catalogue (``caratflow.jurisdiction.texts``): for each
-    message id (a state's or action's name, or the English text of a declared field's
-    label or help), its text in every language of the UI (en, nb, nl, fr, de).
+    message id (a state's or action's name or description, the English text of a declared
+    field's label or help, a report's title or column, a document's title, a deadline's
+    rule id, or a finding's message with its ``{parameters}``), its text in every language
+    of the UI (en, nb, nl, fr, de). Rules write findings with ``Messages`` over the same
+    catalogue, so each finding keeps its id and parameters beside its English.
 
-    Called once per plugin at start-up; the pages show the reader's language, English
-    where an entry is missing. Return nothing.
+    Called once per plugin at start-up; the pages and the API show the reader's language,
+    English where an entry is missing. Return nothing.
     """
 
 

@@ -95,6 +95,8 @@ class Finding:
             "message": self.message,
             "version": self.version.isoformat(),
             "data": dict(self.data),
+            "message_id": getattr(self.message, "msgid", None),  # issue 23
+            "params": getattr(self.message, "params", {}),
         }
 
 

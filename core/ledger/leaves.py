@@ -158,7 +158,20 @@ EVENT_COLUMNS = (
 )
 
 
-FINDING_COLUMNS = ("id", "rule", "outcome", "basis", "message", "rule_version", "data")
+FINDING_COLUMNS = (
+    "id",
+    "rule",
+    "outcome",
+    "basis",
+    "message",
+    "rule_version",
+    "data",
+    # issue 23: sealed where a finding has them, so that what readers get in their language
+    # cannot drift from the English; absent from the leaves of findings recorded before.
+    "message_id",
+    "message_params",
+)
+LATER_FINDING_COLUMNS = frozenset({"message_id", "message_params"})
 
 
 DOCUMENT_COLUMNS = (
@@ -267,7 +280,11 @@ def sealed_decision(
     """A decision as sealed: every column of the event, and each finding with its id."""
     record = {name: plain(event[name]) for name in EVENT_COLUMNS}
     record["findings"] = [
-        {name: plain(f[name]) for name in FINDING_COLUMNS}
+        {
+            name: plain(f[name])
+            for name in FINDING_COLUMNS
+            if name not in LATER_FINDING_COLUMNS or f[name] is not None
+        }
         for f in sorted(findings, key=lambda f: f["id"])
     ]
     return record

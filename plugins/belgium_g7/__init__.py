@@ -27,7 +27,7 @@ from caratflow.plugins.belgium_g7.commands import caratflow_cli_extend  # noqa: 
 from caratflow.plugins.belgium_g7.documents import caratflow_documents_register  # noqa: F401
 from caratflow.plugins.belgium_g7.fields import register_fields
 from caratflow.plugins.belgium_g7.lookups import IDENTITY_LOOKUP
-from caratflow.plugins.belgium_g7.rules import RULES
+from caratflow.plugins.belgium_g7.rules import RULES, TEXTS
 from caratflow.plugins.belgium_g7.web import caratflow_web_extend  # noqa: F401 - its pages
 
 HERE = Path(__file__).parent
@@ -120,3 +120,11 @@ def caratflow_demo_register(register: Callable[[Mapping[str, Any]], None]) -> No
 def caratflow_lookups_register(register: Callable[[LookupType], None]) -> None:
     """g7.digital_identity, nl.trace.serial_lot: other control points ask about an identity."""
     register(IDENTITY_LOOKUP)
+
+
+# -- what a person reads of it, in five languages (issue 23) ---------------------------------
+
+
+@hookimpl
+def caratflow_texts_register(register: Callable[[Mapping[str, Mapping[str, str]]], None]) -> None:
+    register(TEXTS)

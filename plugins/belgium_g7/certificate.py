@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from caratflow.jurisdiction.texts import Joined
 from caratflow.law.rules import Case, Verdict, hold, passed, refuse
 from caratflow.models import DocumentStatus, Shipment
 from caratflow.plugins.belgium_g7.fields import Destination, Stones
 from caratflow.plugins.belgium_g7.identities import identity_of, session_of
 from caratflow.plugins.belgium_g7.lineage import lineage_is_clean
-from caratflow.plugins.belgium_g7.rules import PARAMETERS, RULES, stones
+from caratflow.plugins.belgium_g7.rules import PARAMETERS, RULES, T, stones
 
 CERTIFIED_GOODS = {"polished", "synthetic"}
 G7_CERTIFICATE_KIND = "belgium_g7.g7_certificate"
@@ -49,10 +50,7 @@ def every_stone_traced_clean(case: Case) -> Iterable[Verdict]:
     listed = stones(case)
     numbers = identities_listed(case.shipment)
     if not listed or len(numbers) != len(listed):
-        yield hold(
-            "a G7 certificate lists each stone's digital identity: name it for every stone "
-            f"({len(numbers)} of {len(listed)} named)"
-        )
+        yield hold(T("g7.certificate.identities", named=len(numbers), listed=len(listed)))
         return
     check = lineage_is_clean(
         session_of(case), numbers, case.legal_date, authority=case.shipment.authority_code
@@ -60,13 +58,16 @@ def every_stone_traced_clean(case: Case) -> Iterable[Verdict]:
     if not check:
         tainted = sorted({p.identity for p in check.problems})
         yield refuse(
-            f"no G7 certificate: the lineage of {len(tainted)} stone(s) is not clean — "
-            + "; ".join(p.message for p in check.problems),
+            T(
+                "g7.certificate.lineage",
+                count=len(tainted),
+                problems=Joined("; ", (p.message for p in check.problems)),
+            ),
             problems=[p.as_dict() for p in check.problems],
             russian=check.russian,
         )
         return
-    yield passed(f"{len(numbers)} stone(s) traced to rough of documented non-Russian origin")
+    yield passed(T("g7.traced", count=len(numbers)))
 
 
 @RULES.rule(
@@ -78,9 +79,16 @@ def leaves_with_its_g7_certificate(case: Case) -> Verdict | None:
         return None
     document = case.registry.document_of(case.shipment.id, G7_CERTIFICATE_KIND)
     if document is None or document.status != DocumentStatus.VALID:
-        state = "none was issued" if document is None else f"{document.number} was revoked"
-        return refuse(
-            f"polished diamonds leave for {Destination.of(case.shipment.details).destination} "
-            f"only with a G7 certificate: {state}"
+        state = (
+            T("g7.certificate.none")
+            if document is None
+            else T("g7.certificate.revoked", number=document.number)
         )
-    return passed(f"leaves under G7 certificate {document.number}")
+        return refuse(
+            T(
+                "g7.certificate.needed",
+                destination=Destination.of(case.shipment.details).destination,
+                state=state,
+            )
+        )
+    return passed(T("g7.certificate.leaves", number=document.number))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from caratflow.jurisdiction.texts import Joined
 from caratflow.law.rules import Case, Verdict, hold, info, passed, refuse
 from caratflow.models import DigitalIdentity, IdentityKind
 from caratflow.plugins.belgium_g7.identities import (
@@ -16,7 +17,7 @@ from caratflow.plugins.belgium_g7.identities import (
     stone_label,
 )
 from caratflow.plugins.belgium_g7.lineage import lineage_is_clean
-from caratflow.plugins.belgium_g7.rules import RULES, stones
+from caratflow.plugins.belgium_g7.rules import RULES, T, stones
 
 
 @RULES.rule("g7.digital_identity", goods={"polished", "synthetic"})
@@ -54,25 +55,33 @@ def stones_carry_a_digital_identity(case: Case) -> Verdict | None:
             IdentityKind(row.kind) != KIND_OF_GOODS[case.shipment.goods]
             or row.carats != stone.carats
         ):
-            unlike.append(f"{stone_label(stone)} (registered as {row.kind}, {row.carats} ct)")
+            unlike.append(
+                T(
+                    "g7.identity.registered_as",
+                    stone=stone_label(stone),
+                    kind=row.kind,
+                    carats=row.carats,
+                )
+            )
     if not missing and not unlike:
-        return passed(
-            f"{len(due)} stone(s) of {threshold} ct or more, each with its digital identity"
-        )
+        return passed(T("g7.identity.all", count=len(due), threshold=threshold))
     said = []
     if missing:
-        said.append(f"no digital identity for {', '.join(missing)}")
+        said.append(T("g7.identity.missing", stones=missing))
     if unlike:
-        said.append(f"the identity does not match the stone for {', '.join(unlike)}")
-    data = {"missing": missing, "unlike": unlike, "threshold_carats": str(threshold)}
+        said.append(T("g7.identity.unlike", stones=Joined(", ", unlike)))
+    data = {
+        "missing": missing,
+        "unlike": [str(u) for u in unlike],
+        "threshold_carats": str(threshold),
+    }
     if case.shipment.direction == "export":
         return hold(
-            f"stones of {threshold} ct or more leave only with a digital identity registered "
-            f"at the control point: {'; '.join(said)}",
+            T("g7.identity.export_needs", threshold=threshold, said=Joined("; ", said)),
             **data,
         )
     return info(
-        f"stones of {threshold} ct or more need a digital identity once checked: {'; '.join(said)}",
+        T("g7.identity.import_needs", threshold=threshold, said=Joined("; ", said)),
         **data,
     )
 
@@ -98,19 +107,21 @@ def stones_inherit_the_origin_of_their_rough(case: Case) -> Verdict | None:
     russian = [stone.number for stone in known if stone.russian]
     if russian:
         return refuse(
-            f"cut from rough with a share of sanctioned origin, so of that origin themselves: "
-            f"{', '.join(russian)}",
+            T("g7.identity.cut_from_russian", stones=russian),
             stones=russian,
         )
     untraced = [stone for stone in known if not stone.clean]
     if untraced:
-        reasons = "; ".join(f"{s.number}: {s.problems[0].message}" for s in untraced)
+        reasons = Joined(
+            "; ",
+            (
+                T("g7.identity.stone_problem", number=s.number, problem=s.problems[0].message)
+                for s in untraced
+            ),
+        )
         data = {"stones": [s.number for s in untraced]}
         if case.shipment.direction == "export":
-            return hold(f"lineage not traced to documented rough: {reasons}", **data)
-        return info(f"lineage not traced to documented rough: {reasons}", **data)
+            return hold(T("g7.identity.untraced", reasons=reasons), **data)
+        return info(T("g7.identity.untraced", reasons=reasons), **data)
     countries = sorted({c for stone in known for c in stone.origin_countries})
-    return passed(
-        f"{len(known)} stone(s) traced to rough of documented non-Russian origin "
-        f"({', '.join(countries)})"
-    )
+    return passed(T("g7.identity.traced", count=len(known), countries=countries))

@@ -18,7 +18,6 @@ from caratflow.case import access
 from caratflow.case.access import Actor
 from caratflow.models import Authority, DigitalIdentity, IdentityCut, IdentityKind
 from caratflow.plugins.belgium_g7.identities import (
-    KIND_WORDS,
     MAX_GRAPH_NODES,
     TRACE_CHUNK,
     WHOLE,
@@ -28,6 +27,7 @@ from caratflow.plugins.belgium_g7.identities import (
     share_text,
     visible_row,
 )
+from caratflow.plugins.belgium_g7.rules import T
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def lineage_is_clean(
     for number in wanted:
         start = starts.get(number)
         if start is None:
-            problem = Problem(number, "g7.digital_identity", f"no digital identity {number}")
+            problem = Problem(number, "g7.digital_identity", T("g7.lineage.unknown", number=number))
             traced[number] = StoneLineage(number, found=False, problems=(problem,))
         else:
             traced[number] = _judge(start, roots[start.id], sanctioned)
@@ -194,8 +194,7 @@ def _judge(stone: Any, roots: Sequence[Any], sanctioned: frozenset[str]) -> Ston
                 Problem(
                     root.number,
                     "g7.lineage",
-                    f"{root.number} is {KIND_WORDS[kind]} registered without the rough it was "
-                    "cut from: its origin is declared, not traced to a rough parcel",
+                    T("g7.lineage.no_rough", number=root.number, kind=T(f"g7.kind.a.{kind.value}")),
                 )
             )
         total = sum(shares.values(), Decimal(0))
@@ -204,9 +203,13 @@ def _judge(stone: Any, roots: Sequence[Any], sanctioned: frozenset[str]) -> Ston
                 Problem(
                     root.number,
                     "g7.scope" if synthetic else "g7.mining_countries",
-                    f"the countries of {'production' if synthetic else 'mining'} stated for "
-                    f"{root.number} cover {share_text(total)}% of it: no documented origin "
-                    "for the rest",
+                    T(
+                        "g7.lineage.production_partial"
+                        if synthetic
+                        else "g7.lineage.mining_partial",
+                        number=root.number,
+                        percent=share_text(total),
+                    ),
                 )
             )
         if not root.documents:
@@ -214,7 +217,7 @@ def _judge(stone: Any, roots: Sequence[Any], sanctioned: frozenset[str]) -> Ston
                 Problem(
                     root.number,
                     "g7.scope" if synthetic else "g7.rough.non_russian",
-                    f"no document supports the origin of {root.number}",
+                    T("g7.lineage.undocumented", number=root.number),
                 )
             )
         tainted = sorted(sanctioned & set(shares))
@@ -225,8 +228,7 @@ def _judge(stone: Any, roots: Sequence[Any], sanctioned: frozenset[str]) -> Ston
                 Problem(
                     root.number,
                     "g7.russian_ban" if synthetic else "g7.lineage",
-                    f"{root.number} has a share from {portion}: every stone cut from it is of "
-                    "that origin (a mixed parcel with any Russian share is Russian)",
+                    T("g7.lineage.tainted", number=root.number, portion=portion),
                 )
             )
     return StoneLineage(

@@ -12,11 +12,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
+from caratflow.jurisdiction.texts import Messages, Text, load_catalogue
 from caratflow.law.rules import Case, RuleBook, Verdict, hold, passed, refuse, warn
 from caratflow.plugins.belgium_g7.fields import PARAMETERS, Origin, OriginEvidence, Stone, Stones
 
 HERE = Path(__file__).parent
 RULES = RuleBook("belgium_g7", HERE / "rules.toml")
+TEXTS = load_catalogue(HERE / "texts.toml")  # issue 23: what a reader sees, in 5 languages
+T = Messages(TEXTS)
 WHOLE = Decimal(100)
 VERIFY_ORIGIN = "verify_origin"  # the control point's verification of origin evidence
 
@@ -56,10 +59,7 @@ def outside_the_ban(case: Case) -> Verdict | None:
     codes = case.shipment.certificate.hs_codes
     if listed & set(codes):
         return None
-    return passed(
-        f"HS {', '.join(codes)}: not among the goods of Reg. (EU) 833/2014 Art. 3p "
-        "(industrial diamonds are outside the ban)"
-    )
+    return passed(T("g7.outside_the_ban", codes=codes))
 
 
 def unless_exempt(case: Case, refusal: Verdict) -> Verdict:
@@ -72,18 +72,22 @@ def unless_exempt(case: Case, refusal: Verdict) -> Verdict:
     grounds = PARAMETERS.value("ban_exemptions", case.legal_date)
     ground, evidence = claim.ground, claim.evidence
     if ground not in grounds:  # a ground of another day: the ban of this one stands
-        allowed = ", ".join(sorted(grounds)) or "none"
-        why = f"the exemption claimed ({ground!r}) is no ground on {case.legal_date} ({allowed})"
+        allowed = ", ".join(sorted(grounds)) or "—"
+        why = T("g7.exemption.no_ground", ground=repr(ground), day=case.legal_date, allowed=allowed)
     elif not evidence:
-        why = f"the exemption {ground} is claimed without its evidence: {grounds[ground]}"
+        why = T("g7.exemption.no_evidence", ground=ground, needed=grounds[ground])
     else:
         return warn(
-            f"exemption claimed: {str(ground).replace('_', ' ')}, with evidence {evidence!r}; "
-            f"the ban would otherwise apply: {refusal.message}",
+            T(
+                "g7.exemption.claimed",
+                ground=str(ground).replace("_", " "),
+                evidence=repr(evidence),
+                refusal=refusal.message,
+            ),
             exemption=ground,
             evidence=evidence,
         )
-    return refuse(f"{refusal.message}; {why}", **refusal.data)
+    return refuse(T("g7.refused_because", refusal=refusal.message, why=why), **refusal.data)
 
 
 @RULES.rule("g7.scope")
@@ -91,11 +95,8 @@ def covered_by_the_g7_system(case: Case) -> Verdict:
     """Rough, polished and synthetic diamonds all come under the G7 control system."""
     goods = case.shipment.goods
     if goods == "synthetic" and not case.shipment.certificate.origin:
-        return hold(
-            "a synthetic diamond's country of production must be declared "
-            "(certificate origin) so that Russian production can be excluded"
-        )
-    return passed(f"{goods} diamonds: checked under the G7 control and verification system")
+        return hold(T("g7.synthetic.production_country"))
+    return passed(T("g7.scope", goods=T(f"g7.goods.{goods}")))
 
 
 @RULES.rule("g7.rough.non_russian", goods={"rough"})
@@ -104,21 +105,17 @@ def rough_not_russian(case: Case) -> Verdict:
     if outside := outside_the_ban(case):
         return outside
     if not mining_countries(case):
-        return hold(
-            "no country of mining is documented: origin evidence is needed before the "
-            "parcel can be cleared"
-        )
+        return hold(T("g7.rough.no_mining_country"))
     tainted = sorted(sanctioned(case) & (mining_countries(case) | routed_through(case)))
     if tainted:
         return unless_exempt(
             case,
             refuse(
-                f"origin, provenance or transit {', '.join(tainted)} is covered by the ban on "
-                "Russian diamonds; a valid Kimberley Process certificate does not clear it",
+                T("g7.rough.banned", countries=tainted),
                 countries=tainted,
             ),
         )
-    return passed("documented non-Russian origin, provenance and route")
+    return passed(T("g7.rough.clean"))
 
 
 @RULES.rule("g7.russian_ban", goods={"polished", "synthetic"})
@@ -134,44 +131,30 @@ def polished_and_synthetic_not_russian(case: Case) -> Verdict:
 def _russian_ban(case: Case) -> Verdict:
     banned = sanctioned(case)
     if through := sorted(banned & routed_through(case)):
-        return refuse(
-            f"exported from or through {', '.join(through)}: direct ban", countries=through
-        )
+        return refuse(T("g7.direct_ban.through", countries=through), countries=through)
     russian_origin = banned & mining_countries(case)
     if not russian_origin:
-        return passed("no Russian origin declared")
+        return passed(T("g7.no_russian_origin"))
     if case.shipment.goods == "synthetic":
-        return refuse(
-            "synthetic diamonds produced in Russia: direct ban", countries=sorted(russian_origin)
-        )
+        return refuse(T("g7.direct_ban.synthetic"), countries=sorted(russian_origin))
     threshold = PARAMETERS.value("indirect_ban_min_carats", case.legal_date)
     if threshold == "none":
-        return passed(
-            "Russian origin, processed in a third country: the indirect ban was not "
-            "yet in force on the legal date"
-        )
+        return passed(T("g7.indirect_ban.not_in_force"))
     weighed = [s for s in stones(case) if s.origin in banned]
     if not weighed:
-        return hold(
-            "Russian origin declared but no stone weights given: the indirect ban "
-            f"covers stones of {threshold} ct and above"
-        )
+        return hold(T("g7.indirect_ban.no_weights", threshold=threshold))
     unweighed = [s.id or "?" for s in weighed if s.carats is None]
     if unweighed:
-        return hold(f"no weight given for Russian-origin stone(s) {', '.join(unweighed)}")
+        return hold(T("g7.indirect_ban.unreadable", stones=unweighed))
     caught = [s for s in weighed if s.carats is not None and s.carats >= Decimal(threshold)]
     if caught:
         ids = [s.id or "?" for s in caught]
         return refuse(
-            f"Russian-origin stones of {threshold} ct or more, processed in a third "
-            f"country (indirect ban): {', '.join(ids)}",
+            T("g7.indirect_ban.caught", threshold=threshold, stones=ids),
             stones=ids,
             threshold_carats=threshold,
         )
-    return passed(
-        f"Russian-origin stones all below {threshold} ct, the indirect ban's weight "
-        "on the legal date"
-    )
+    return passed(T("g7.indirect_ban.below", threshold=threshold))
 
 
 @RULES.rule("g7.mining_countries", goods={"rough", "polished"})
@@ -183,13 +166,12 @@ def mining_countries_listed(case: Case) -> Iterable[Verdict]:
     if case.shipment.goods not in required or outside_the_ban(case):
         return
     if not mining_countries(case):
-        yield hold("the countries of mining are not stated: no documented non-Russian origin")
+        yield hold(T("g7.mining.not_stated"))
         return
     given = shares(case)
     if given and sum(given.values()) != WHOLE:
         yield hold(
-            f"the mining countries stated cover {sum(given.values())}% of the parcel, "
-            "not all of it: no documented non-Russian origin for the rest",
+            T("g7.mining.partial", percent=sum(given.values())),
             covered_percent=sum(given.values()),
         )
         return
@@ -200,10 +182,10 @@ def mining_countries_listed(case: Case) -> Iterable[Verdict]:
     if missing_statement:
         yield hold(missing_statement)
     if not unverified and not missing_statement:
-        yield passed(f"countries of mining listed: {', '.join(sorted(mining_countries(case)))}")
+        yield passed(T("g7.mining.listed", countries=sorted(mining_countries(case))))
 
 
-def _mixed_and_unverified(case: Case) -> str | None:
+def _mixed_and_unverified(case: Case) -> Text | None:
     """Reg. (EU) 2025/395: a mixed-origin rough certificate waits for the G7 verification."""
     if case.shipment.goods != "rough":
         return None
@@ -215,14 +197,10 @@ def _mixed_and_unverified(case: Case) -> str | None:
     )
     if not mixed or verified:
         return None
-    return (
-        f"a mixed-origin certificate ({', '.join(sorted(mining_countries(case)))}) is "
-        "accepted only once its origin is verified through the G7 mechanism "
-        "(request_origin_evidence, then verify_origin)"
-    )
+    return T("g7.mixed.unverified", countries=sorted(mining_countries(case)))
 
 
-def _origin_statement_missing(case: Case) -> str | None:
+def _origin_statement_missing(case: Case) -> Text | None:
     """From the date in force, polished stones of the weight in force brought into the
     Union carry the importer's due-diligence statement on their origin
     (``origin_statement``)."""
@@ -239,10 +217,7 @@ def _origin_statement_missing(case: Case) -> str | None:
     absent = [name for name in rule["fields"] if not getattr(statement, name, None)]
     if not absent:
         return None
-    return (
-        f"polished stones of {least} ct or more need a due-diligence statement on their "
-        f"origin (origin_statement: {', '.join(absent)} missing)"
-    )
+    return T("g7.origin_statement.missing", least=least, absent=absent)
 
 
 @RULES.rule("g7.mixed_parcels", goods={"rough", "polished"})
@@ -259,13 +234,15 @@ def mixed_parcel_untainted(case: Case) -> Verdict | None:
         return unless_exempt(
             case,
             refuse(
-                f"mixed parcel with a share from {', '.join(tainted)} "
-                f"({', '.join(f'{c}: {p}%' for c, p in portion.items())}): the whole "
-                "parcel counts as Russian",
+                T(
+                    "g7.mixed.tainted",
+                    countries=tainted,
+                    shares=", ".join(f"{c}: {p}%" for c, p in portion.items()),
+                ),
                 shares=portion,
             ),
         )
-    return passed(f"mixed parcel of {', '.join(sorted(countries))}: no Russian share")
+    return passed(T("g7.mixed.clean", countries=sorted(countries)))
 
 
 @RULES.rule("g7.rough.non_russian", actions={"verify_origin"})
@@ -275,10 +252,8 @@ def origin_documents_attached(case: Case) -> Verdict:
     evidence = OriginEvidence.of(case.details)
     documents = evidence.origin_documents or []
     if not documents or not evidence.origin_shares:  # required: a record from before
-        return hold(
-            "the evidence documents are not attached: give the SHA-256 of each (origin_documents)"
-        )
-    return passed(f"{len(documents)} evidence document(s) checked", documents=len(documents))
+        return hold(T("g7.evidence.not_attached"))
+    return passed(T("g7.evidence.checked", count=len(documents)), documents=len(documents))
 
 
 @RULES.rule("nl.trace.serial_lot", goods={"polished", "synthetic"})
@@ -286,15 +261,10 @@ def serial_or_lot_numbers(case: Case) -> Iterable[Verdict]:
     """Traceability rests on serial and lot numbers, not physical trackers."""
     listed = stones(case)
     if not listed:
-        yield warn(
-            "no stones listed with serial or lot numbers: tracing this lot relies on "
-            "the certificate alone"
-        )
+        yield warn(T("g7.trace.no_stones"))
         return
     unnamed = [i for i, s in enumerate(listed) if not (s.id or s.lot)]
     if unnamed:
-        yield hold(
-            f"{len(unnamed)} stone(s) carry neither a serial nor a lot number", positions=unnamed
-        )
+        yield hold(T("g7.trace.unnamed", count=len(unnamed)), positions=unnamed)
     else:
-        yield passed(f"{len(listed)} stone(s), each with a serial or lot number")
+        yield passed(T("g7.trace.named", count=len(listed)))

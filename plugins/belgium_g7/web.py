@@ -29,6 +29,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from flask import Blueprint, Response, render_template, url_for
+from flask_babel import get_locale
 from markupsafe import Markup, escape
 from pydantic import Field
 
@@ -44,11 +45,13 @@ from caratflow.faces import (
     web,
 )
 from caratflow.jurisdiction.hookspecs import hookimpl
+from caratflow.jurisdiction.texts import render
 from caratflow.models import IdentityKind
 from caratflow.plugins.belgium_g7 import identities, lookups
 from caratflow.plugins.belgium_g7 import lineage as g7_lineage
 from caratflow.plugins.belgium_g7.identities import IdentityIn
 from caratflow.plugins.belgium_g7.lineage import LineageGraph
+from caratflow.plugins.belgium_g7.rules import TEXTS
 
 blueprint = Blueprint("identities_api", __name__, url_prefix="/api/v1")
 pages = Blueprint("identities", __name__, url_prefix="/identities", template_folder="templates")
@@ -226,6 +229,12 @@ def caratflow_web_extend(register: Register) -> None:
 
 # -- the drawing ----------------------------------------------------------------------------
 
+
+def say(msgid: str, **params: Any) -> str:
+    """One of this plugin's texts in the reader's language (the drawing is made here)."""
+    return render(TEXTS, msgid, str(get_locale()).split("_")[0], params)
+
+
 NODE_W, NODE_H, COL_GAP, ROW_GAP, MARGIN = 220, 52, 110, 22, 20
 RELATION_CLASS = {"self": "wf-plugin", "ancestor": "wf-core", "descendant": "wf-core"}
 
@@ -266,20 +275,20 @@ def lineage_svg(graph: LineageGraph) -> Markup:
         )
     for node in graph.nodes:
         x, y = position[node.number]
-        origin = ", ".join(node.origin_countries) or "no origin stated"
+        origin = ", ".join(node.origin_countries) or say("g7.lineage.no_origin")
         parts.append(
             f'<g class="wf-node {RELATION_CLASS[node.relation]}" data-identity="'
             f'{escape(node.number)}"><title>{escape(node.number)}: {escape(origin)}</title>'
             f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="7"/>'
             f'<text class="wf-name" x="{x + NODE_W / 2}" y="{y + 21}">{escape(node.number)}</text>'
             f'<text class="wf-stay" x="{x + NODE_W / 2}" y="{y + 40}">'
-            f"{escape(node.kind.value.replace('_', ' '))} · {node.carats} ct · {escape(origin)}"
+            f"{escape(say(f'g7.kind.{node.kind.value}'))} · {node.carats} ct · {escape(origin)}"
             "</text></g>"
         )
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="wf" role="img" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
-        f"<title>lineage of {escape(graph.number)}</title>"
+        f"<title>{escape(say('g7.lineage.of', number=graph.number))}</title>"
         '<defs><marker id="lineage-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         '<path class="wf-arrowhead" d="M0,0 L10,5 L0,10 z"/></marker></defs>'

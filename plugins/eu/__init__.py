@@ -29,7 +29,7 @@ from caratflow.plugins.eu.documents import caratflow_documents_register  # noqa:
 from caratflow.plugins.eu.fields import register_fields
 from caratflow.plugins.eu.messages import NOTICES, kp_authority
 from caratflow.plugins.eu.reports import REPORTS
-from caratflow.plugins.eu.rules import PARAMETERS, RULES
+from caratflow.plugins.eu.rules import PARAMETERS, RULES, TEXTS
 from caratflow.plugins.eu.scope import keep_until
 from caratflow.plugins.eu.territory import ASSESSED  # noqa: F401 - Art. 1: one territory
 
@@ -144,3 +144,11 @@ def caratflow_reports_register(register: Callable[[Report], None]) -> None:
 @hookimpl
 def caratflow_retention_until(record: RetentionFacts) -> date | None:
     return keep_until(record)
+
+
+# -- what a person reads of it, in five languages (issue 23) ---------------------------------
+
+
+@hookimpl
+def caratflow_texts_register(register: Callable[[Mapping[str, Mapping[str, str]]], None]) -> None:
+    register(TEXTS)

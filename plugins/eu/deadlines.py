@@ -62,7 +62,7 @@ from caratflow.plugins.eu.messages import (
     KP_CONFIRMATION,
     validator_audience,
 )
-from caratflow.plugins.eu.rules import PARAMETERS, RULES
+from caratflow.plugins.eu.rules import PARAMETERS, RULES, T
 
 COMMISSION = "commission"
 
@@ -220,15 +220,19 @@ def confirmed_within_ten_working_days(case: Case) -> Verdict | None:
     deadline = deadline_of(case.shipment, CONFIRMATION.id)
     if deadline is None:  # presented before the clock was kept
         return None
-    due = f"{deadline.due_on:%A %d %B %Y}"
     if case.at > deadline.due_at:
         return warn(
-            f"confirmed late: the {deadline.period} from presentation on "
-            f"{deadline.starts_on:%d %B %Y} ran out at the end of {due}",
+            T(
+                "eu.confirm.late",
+                period=T.period(deadline.period),
+                starts_on=deadline.starts_on,
+                due=deadline.due_on,
+            ),
             due_on=deadline.due_on,
         )
     return passed(
-        f"confirmed within {deadline.period} of presentation (due {due})", due_on=deadline.due_on
+        T("eu.confirm.in_time", period=T.period(deadline.period), due=deadline.due_on),
+        due_on=deadline.due_on,
     )
 
 
@@ -239,20 +243,22 @@ def non_compliance_to_be_notified(case: Case) -> Verdict | None:
     if deadline_of(case.shipment, NOTIFY) is not None:
         return None  # told already, at its detention
     if not kp_non_compliance(case.shipment.events):
-        return info(
-            "no non-compliance with Reg. (EC) 2368/2002 stands: what stops the goods is "
-            "another law's, of which Art. 5(3) asks no notice"
-        )
+        return info(T("eu.notify.not_kp"))
     calendar = calendar_of(case.shipment.authority)
     period = NON_COMPLIANCE_NOTICE.period_on(case.legal_date)
     due_on = period.due_after(calendar, calendar.legal_date(case.at))
     cert = case.shipment.certificate
-    told = "the Commission"
-    if case.shipment.direction == "import":
-        told += f" and {cert.issuing_authority} ({cert.issuing_country})"
+    told = (
+        T(
+            "eu.notify.commission_and",
+            authority=cert.issuing_authority,
+            country=cert.issuing_country,
+        )
+        if case.shipment.direction == "import"
+        else T("eu.notify.commission")
+    )
     return info(
-        f"{told} are to be informed of the non-compliance by {due_on:%A %d %B %Y}; "
-        "the notices are queued",
+        T("eu.notify.due", told=told, due_on=due_on),
         due_on=due_on,
     )
 
@@ -265,16 +271,15 @@ def import_confirmation_awaited(case: Case) -> Verdict:
     if received:
         first = received[0]
         return info(
-            f"the import was confirmed already by {first.peer}'s authority",
+            T("eu.confirmation.received", peer=first.peer),
             confirmed_by=first.peer,
             message_id=first.message_id,
         )
     calendar = calendar_of(case.shipment.authority)
     period = AWAITED_CONFIRMATION.period_on(case.legal_date)
     due_on = period.due_after(calendar, calendar.legal_date(case.at))
-    destination = Export.of(case.shipment.details).destination or "the destination"
+    destination = Export.of(case.shipment.details).destination or "—"
     return info(
-        f"{destination}'s authority is to confirm the import (Art. 8); awaited by "
-        f"{due_on:%A %d %B %Y}, then the officers are reminded",
+        T("eu.confirmation.awaited", destination=destination, due_on=due_on),
         due_on=due_on,
     )

@@ -27,12 +27,13 @@ from typing import Any
 from sqlalchemy.orm import object_session
 
 from caratflow.jurisdiction.notices import Notice, declare_notice
+from caratflow.jurisdiction.texts import Joined
 from caratflow.law.registry import Registry
 from caratflow.law.rules import Case, Verdict, hold, info, passed
 from caratflow.models import Certificate, Event, Shipment
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE, IMPORT_CONFIRMED_BY
 from caratflow.plugins.eu.fields import Export
-from caratflow.plugins.eu.rules import PARAMETERS, RULES
+from caratflow.plugins.eu.rules import PARAMETERS, RULES, T
 from caratflow.records.documents import valid_number
 
 IMPORT = {"import"}
@@ -94,9 +95,9 @@ def confirmation_names_the_consignment(case: Case) -> Verdict:
     fields = confirmation_fields(case.shipment, case.legal_date)
     missing = [name for name, value in fields.items() if value in (None, "")]
     if missing:
-        return hold(f"the import confirmation cannot name: {', '.join(missing)}")
+        return hold(T("eu.confirmation.incomplete", missing=Joined(", ", map(T, missing))))
     authority = case.shipment.certificate.validating_authority
-    return info(f"the import is confirmed to {authority}", **fields)
+    return info(T("eu.confirmation.sent", authority=authority), **fields)
 
 
 def import_confirmation(shipment: Shipment, event: Event) -> Iterable[Notice]:
@@ -219,13 +220,27 @@ def presented_as_announced(case: Case) -> Verdict | None:
     found = differences(certificate, latest.data)
     if found:
         return hold(
-            f"certificate {certificate.number} differs from what {latest.peer}'s authority "
-            f"announced: {describe(found)}",
+            T(
+                "eu.announced.differs",
+                number=certificate.number,
+                peer=latest.peer,
+                said=Joined(
+                    "; ",
+                    (
+                        T("eu.announced.difference", field=T(name), **values)
+                        for name, values in found.items()
+                    ),
+                ),
+            ),
             **source,
             differences=found,
         )
     return passed(
-        f"certificate {certificate.number} is as {latest.peer}'s authority announced it on "
-        f"{case.shipment.authority.local_date(latest.received_at):%d %B %Y}",
+        T(
+            "eu.announced.same",
+            number=certificate.number,
+            peer=latest.peer,
+            on=case.shipment.authority.local_date(latest.received_at),
+        ),
         **source,
     )

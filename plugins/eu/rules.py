@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from caratflow.deadlines.keeping import calendar_of
+from caratflow.jurisdiction.texts import Joined, Messages, Text, load_catalogue
 from caratflow.law.rules import Case, RuleBook, Verdict, hold, info, passed, refuse, warn
 from caratflow.models import DocumentStatus
 from caratflow.plugins.eu.documents import COMMUNITY_CERTIFICATE, IMPORT_CONFIRMED_BY
@@ -31,9 +32,11 @@ from caratflow.plugins.eu.fields import (
 
 HERE = Path(__file__).parent
 RULES = RuleBook("eu", HERE / "rules.toml")
+TEXTS = load_catalogue(HERE / "texts.toml")  # issue 23: what a reader sees, in 5 languages
+T = Messages(TEXTS)
 COMMUNITY = "EU"
 ROUGH = {"rough"}
-DETAIN = "the consignment is to be detained (Art. 5(1)(b))"
+DETAIN = T("eu.to_be_detained")
 
 
 def parameter(case: Case, name: str) -> Any:
@@ -68,21 +71,25 @@ def certificate_from_participant(case: Case) -> Iterable[Verdict]:
     participant = country in participants(case)
     if not participant:
         yield hold(
-            f"the certificate was issued in {country}, which is not a Kimberley Process "
-            f"participant: {DETAIN}",
+            T("eu.issued_by_non_participant", country=country, detain=DETAIN),
             issuing_country=country,
         )
     first = case.registry.first_presentation(country, certificate.number, before=case.shipment.id)
     if first is not None:
         yield hold(
-            f"certificate {country} {certificate.number} was already presented for shipment "
-            f"{first.shipment_id} at authority {first.authority_code}: a certificate serves "
-            f"one consignment; {DETAIN}",
+            T(
+                "eu.certificate_presented_before",
+                country=country,
+                number=certificate.number,
+                shipment=first.shipment_id,
+                authority=first.authority_code,
+                detain=DETAIN,
+            ),
             first_shipment=first.shipment_id,
             first_authority=first.authority_code,
         )
     if participant and first is None:
-        yield passed(f"certificate issued by a participant ({country}), presented once")
+        yield passed(T("eu.certificate_of_participant", country=country))
 
 
 @RULES.rule("eu.import.container", directions={"import"}, goods=ROUGH)
@@ -91,11 +98,10 @@ def containers_sealed(case: Case) -> Verdict:
     broken = [c.label for c in case.shipment.containers if not c.seals_intact]
     if broken:
         return hold(
-            f"seals broken on container(s) {', '.join(broken)}: the consignment is to be "
-            "detained (Art. 5(1)(b))",
+            T("eu.seals_broken", containers=broken, detain=DETAIN),
             containers=broken,
         )
-    return passed("every container's seals are intact")
+    return passed(T("eu.seals_intact"))
 
 
 @RULES.rule("eu.import.identifies", directions={"import"}, goods=ROUGH, actions={"verify"})
@@ -109,16 +115,15 @@ def certificate_identifies_consignment(case: Case) -> Verdict:
     weighed = _decimal(case.inputs.get("weighed_carats"))
     tolerance = Decimal(parameter(case, "weighing_tolerance_carats"))
     if weighed is not None and weighed.is_nan():
-        return hold(f"the weighed carats {case.inputs['weighed_carats']!r} cannot be read")
+        return hold(T("eu.carats_unreadable", carats=repr(case.inputs["weighed_carats"])))
     if weighed is not None and abs(weighed - certificate.carats) > tolerance:
         differences["carats"] = {"certificate": str(certificate.carats), "found": str(weighed)}
     if differences:
         return hold(
-            f"the consignment does not match its certificate ({', '.join(differences)}): "
-            "to be detained (Art. 5(1)(b))",
+            T("eu.consignment_differs", differences=Joined(", ", map(T, differences))),
             differences=differences,
         )
-    return passed("the certificate identifies the consignment")
+    return passed(T("eu.certificate_identifies"))
 
 
 @RULES.rule("kp.certificate.fields", directions={"import", "transit"}, goods=ROUGH)
@@ -132,22 +137,15 @@ def certificate_complete(case: Case) -> Iterable[Verdict]:
     failures = 0
     if not validated:
         failures += 1
-        yield hold(
-            f"the certificate shows no validation by the exporting authority (Annex I): {DETAIN}"
-        )
+        yield hold(T("eu.not_validated", detain=DETAIN))
     if not origin_known:
         failures += 1
-        yield hold(
-            f"an unmixed parcel's certificate must state its country of origin (Annex I): {DETAIN}"
-        )
+        yield hold(T("eu.origin_missing", detain=DETAIN))
     for problem, data in _certificate_dates_and_number(case):
         failures += 1
-        yield hold(f"{problem} (Annex I): {DETAIN}", **data)
+        yield hold(T("eu.annex_i", problem=problem, detain=DETAIN), **data)
     if not failures:
-        yield passed(
-            "KP minimum content present, validated by the exporting authority, in force "
-            "on the day of presentation"
-        )
+        yield passed(T("eu.certificate_complete"))
 
 
 def presented_on(case: Case) -> date:
@@ -166,24 +164,27 @@ def _certificate_dates_and_number(case: Case) -> Iterable[tuple[str, dict[str, A
     prefixes = parameter(case, "certificate_number_prefixes").get(country, [country])
     if not certificate.number.startswith(tuple(prefixes)):
         yield (
-            f"the certificate's number {certificate.number} does not carry the ISO 3166-1 "
-            f"code of its issuing country ({' or '.join(prefixes)})",
+            T(
+                "eu.number_without_country",
+                number=certificate.number,
+                prefixes=Joined(" / ", prefixes),
+            ),
             {"number": certificate.number, "expected_prefix": prefixes},
         )
     issued, expires, day = certificate.issued_on, certificate.expires_on, presented_on(case)
     if expires < issued:
         yield (
-            f"the certificate expires on {expires}, before it was issued on {issued}",
+            T("eu.expires_before_issue", expires=expires, issued=issued),
             {"issued_on": issued, "expires_on": expires},
         )
     if issued > day:
         yield (
-            f"the certificate was issued on {issued}, after its presentation on {day}",
+            T("eu.issued_after_presentation", issued=issued, day=day),
             {"issued_on": issued, "presented_on": day},
         )
     elif expires < day:
         yield (
-            f"the certificate expired on {expires}, before its presentation on {day}",
+            T("eu.expired_before_presentation", expires=expires, day=day),
             {"expires_on": expires, "presented_on": day},
         )
 
@@ -199,10 +200,9 @@ def presented_where_due(case: Case) -> Verdict:
     presented = Import.of(case.shipment.details)
     due = {presented.member_state_of_import, presented.member_state_of_destination} - {None}
     if not due or country in due:
-        return passed(f"presented to the Community authority in {country}")
+        return passed(T("eu.presented_where_due", country=country))
     return warn(
-        f"presented in {country}, not in the Member State of import or destination "
-        f"({', '.join(sorted(due))}): lawful only where neither has a Community authority",
+        T("eu.presented_elsewhere", country=country, due=sorted(due)),
         due=sorted(due),
     )
 
@@ -217,7 +217,7 @@ def risk_analysis(case: Case) -> dict[str, Any]:
     """Art. 4(5)(b): why this consignment does or does not have every container opened."""
     profile = parameter(case, "risk_profile")
     certificate = case.shipment.certificate
-    reasons: list[str] = []
+    reasons: list[Text] = []
     score = 0
     traders = sorted({certificate.importer_name, certificate.exporter_name})
     histories = case.registry.party_histories(
@@ -227,18 +227,18 @@ def risk_analysis(case: Case) -> dict[str, Any]:
         history = histories[trader]
         if not history.seen_before:
             score += profile["first_time_trader"]
-            reasons.append(f"first shipment of {trader}")
+            reasons.append(T("eu.risk.first_shipment", trader=trader))
         if history.held:
             score += profile["trader_held_before"]
-            reasons.append(f"{trader} had {history.held} consignment(s) detained before")
+            reasons.append(T("eu.risk.held_before", trader=trader, held=history.held))
     if certificate.origin and certificate.provenance not in certificate.origin:
         score += profile["provenance_not_origin"]
-        reasons.append(f"provenance {certificate.provenance} is not a country of origin")
+        reasons.append(T("eu.risk.provenance", provenance=certificate.provenance))
     per_carat = certificate.value_usd / certificate.carats
     low, high = Decimal(profile["min_usd_per_carat"]), Decimal(profile["max_usd_per_carat"])
     if not low <= per_carat <= high:
         score += profile["value_per_carat_outside"]
-        reasons.append(f"USD {per_carat:.2f} per carat is outside {low}-{high}")
+        reasons.append(T("eu.risk.value", per_carat=f"{per_carat:.2f}", low=low, high=high))
     labels = [c.label for c in case.shipment.containers]
     if score >= profile["open_every_container_from"]:
         selection = labels
@@ -248,7 +248,7 @@ def risk_analysis(case: Case) -> dict[str, Any]:
         selection = sorted(labels, key=lambda label: _lot(case, label))[:count]
     return {
         "score": score,
-        "reasons": reasons or ["no risk factor"],
+        "reasons": reasons or [T("eu.risk.none")],
         "open": sorted(selection),
         "open_every_container": selection == labels,
     }
@@ -262,8 +262,12 @@ def verification_method(case: Case) -> Verdict:
     analysis = risk_analysis(case)
     if case.action == "present":
         return info(
-            f"risk analysis: score {analysis['score']} "
-            f"({'; '.join(analysis['reasons'])}); open {', '.join(analysis['open'])}",
+            T(
+                "eu.risk.analysis",
+                score=analysis["score"],
+                reasons=Joined("; ", analysis["reasons"]),
+                open=analysis["open"],
+            ),
             **analysis,
         )
     verification = ImportVerification.of(case.inputs)
@@ -273,17 +277,14 @@ def verification_method(case: Case) -> Verdict:
         return _every_container(case, opened)
     if analysis["open_every_container"]:
         return hold(
-            "the risk analysis requires every container to be opened: "
-            f"{'; '.join(analysis['reasons'])}",
+            T("eu.risk.open_every", reasons=Joined("; ", analysis["reasons"])),
             **analysis,
         )
     missing = sorted(set(analysis["open"]) - opened)
     if missing:
-        return hold(
-            f"the risk analysis selected {', '.join(missing)}, which was not opened", **analysis
-        )
+        return hold(T("eu.risk.not_opened", containers=missing), **analysis)
     return passed(
-        f"risk-based selection opened {', '.join(sorted(opened))} (score {analysis['score']})",
+        T("eu.risk.opened", containers=sorted(opened), score=analysis["score"]),
         method=method,
         **analysis,
     )
@@ -296,16 +297,16 @@ def _every_container(case: Case, opened: set[str]) -> Verdict:
     labels = [c.label for c in case.shipment.containers]
     unknown = sorted(opened - set(labels))
     if unknown:
-        return hold(f"no container {', '.join(unknown)} in this consignment", unknown=unknown)
+        return hold(T("eu.no_such_container", containers=unknown), unknown=unknown)
     left = [label for label in labels if opened and label not in opened]
     if left:
         return hold(
-            f"every container is to be opened (Art. 4(5)(a)): {', '.join(left)} was not",
+            T("eu.every_container.not_opened", containers=left),
             method="every_container",
             not_opened=left,
         )
     return passed(
-        f"every container opened (Art. 4(5)(a)): {', '.join(labels)}",
+        T("eu.every_container.opened", containers=labels),
         method="every_container",
         opened=labels,
     )
@@ -321,11 +322,8 @@ def verification_suspended_in_transit(case: Case) -> Verdict:
     """Under customs transit, verification waits until the consignment reaches the
     authority at its destination; so does the clock of Art. 5(1)(a)."""
     if case.action == "place_under_transit":
-        return info(
-            "placed under customs transit: verification and the 10 working days of "
-            "Art. 5(1)(a) are suspended until the consignment reaches the authority"
-        )
-    return info("the consignment reached the authority: verification and its clock resume")
+        return info(T("eu.transit.suspends"))
+    return info(T("eu.transit.resumes"))
 
 
 @RULES.rule("eu.verify.without_delay", goods=ROUGH, actions={"verify"})
@@ -338,20 +336,16 @@ def verified_without_delay(case: Case) -> Verdict:
     allowed = parameter(case, "verification_working_days")
     if waited > allowed:
         return warn(
-            f"verified {waited} working days after presentation; the service standard "
-            f"for 'without delay' is {allowed}",
+            T("eu.verified_late", waited=waited, allowed=allowed),
             working_days=waited,
         )
-    return passed(f"verified {waited} working day(s) after presentation")
+    return passed(T("eu.verified_after", waited=waited))
 
 
 @RULES.rule("eu.detain", directions={"import"}, goods=ROUGH, actions={"hold"})
 def detained(case: Case) -> Verdict:
     """Where Art. 3 is not met, the consignment is detained."""
-    return info(
-        "consignment detained; it may be released only after remedial action "
-        "(Art. 5(2)) and the Commission and issuing authority are told (Art. 5(3))"
-    )
+    return info(T("eu.detained"))
 
 
 @RULES.rule("eu.remedial_release", goods=ROUGH, actions={"remediate"}, guard=True)
@@ -361,10 +355,10 @@ def remedial_release_ground(case: Case) -> Verdict:
     ground = case.inputs.get("ground")
     if ground not in grounds:
         return refuse(
-            f"remedial release needs its ground (inputs.ground): one of {', '.join(grounds)}",
+            T("eu.remedial.ground_needed", grounds=grounds),
             grounds=grounds,
         )
-    return passed(f"released after remedial action on the ground: {ground.replace('_', ' ')}")
+    return passed(T("eu.remedial.released", ground=T(ground)))
 
 
 # -- lawful import before the regulation, and certified stocks (Arts. 6 and 7) ----------------
@@ -379,10 +373,7 @@ def exported_before_application(case: Case) -> Verdict | None:
     applies = parameter(case, "regulation_applies_from")
     latest = applies["date"] - timedelta(days=applies["exported_at_latest_days_before"])
     if exported <= latest:
-        return info(
-            f"exported on {exported}, at the latest five days before the regulation "
-            "applied: a confirmation of lawful import may be issued"
-        )
+        return info(T("eu.exported_before_application", exported=exported))
     return None
 
 
@@ -397,8 +388,8 @@ def lawful_presence(case: Case) -> Verdict | None:
     if evidence.kind != "lawful_presence":
         return None
     if not evidence.reference:
-        return hold("a lawful-presence confirmation must give its reference")
-    return passed(f"lawful presence confirmed ({evidence.reference})")
+        return hold(T("eu.lawful_presence.reference"))
+    return passed(T("eu.lawful_presence.confirmed", reference=evidence.reference))
 
 
 # -- export (Arts. 11 to 14) ------------------------------------------------------------------
@@ -414,13 +405,13 @@ def export_certificate_may_issue(case: Case) -> Iterable[Verdict]:
         number = evidence.certificate or ""
         clearing = (*sorted(IMPORT_CONFIRMED_BY), "release")
         if case.registry.cleared_import(case.shipment.authority_code, number, clearing):
-            yield passed(f"lawful import shown: certificate {number} was confirmed here")
+            yield passed(T("eu.lawful_import.confirmed", number=number))
         else:
-            yield hold(f"no verified import under certificate {number} is on record")
+            yield hold(T("eu.lawful_import.none_on_record", number=number))
     elif kind not in {"annex_v_declaration", "lawful_presence"}:
-        yield hold("no conclusive evidence of lawful import (lawful_import)")
+        yield hold(T("eu.lawful_import.missing"))
     if not case.shipment.containers or not all(c.seals for c in case.shipment.containers):
-        yield hold("every container must be tamper-proof and sealed")
+        yield hold(T("eu.containers_unsealed"))
 
 
 @RULES.rule("eu.export.wdc_declaration", directions={"export"}, goods=ROUGH)
@@ -431,10 +422,17 @@ def industry_declaration(case: Case) -> Verdict | None:
         return None
     organisation = evidence.organisation
     if organisation not in parameter(case, "annex_v_organisations"):
-        return hold(f"{organisation or 'no organisation'} is not an Annex V organisation")
+        return hold(T("eu.wdc.not_annex_v", organisation=organisation or "—"))
     if not evidence.member or not evidence.signed_on:
-        return hold("the declaration must name the signing member and its date")
-    return passed(f"declaration of {evidence.member} ({organisation}), signed {evidence.signed_on}")
+        return hold(T("eu.wdc.incomplete"))
+    return passed(
+        T(
+            "eu.wdc.declared",
+            member=evidence.member,
+            organisation=organisation,
+            signed_on=evidence.signed_on,
+        )
+    )
 
 
 @RULES.rule("kp.no_non_participants", directions={"export"}, goods=ROUGH)
@@ -442,14 +440,15 @@ def destination_participates(case: Case) -> Verdict | None:
     """No rough diamonds go to a country outside the Kimberley Process."""
     destination = Export.of(case.shipment.details).destination
     if not destination:
-        return hold("state the destination country (destination)")
+        return hold(T("eu.destination_missing"))
     if destination in community(case):
         return None  # no export at all (territory.py), and no question of participation
     if destination not in participants(case):
         return refuse(
-            f"{destination} is not a Kimberley Process participant", destination=destination
+            T("eu.destination_not_participant", destination=destination),
+            destination=destination,
         )
-    return passed(f"destination {destination} is a participant")
+    return passed(T("eu.destination_participant", destination=destination))
 
 
 @RULES.rule("kp.no_non_participants", directions={"import"}, goods=ROUGH)
@@ -460,22 +459,23 @@ def provenance_participates(case: Case) -> Verdict:
     provenance = case.shipment.certificate.provenance
     if provenance not in participants(case):
         return hold(
-            f"the country of provenance {provenance} is not a Kimberley Process participant "
-            f"on {case.legal_date}: no trade with non-participants; {DETAIN}",
+            T(
+                "eu.provenance_not_participant",
+                provenance=provenance,
+                day=case.legal_date,
+                detain=DETAIN,
+            ),
             provenance=provenance,
         )
-    return passed(f"provenance {provenance} is a participant")
+    return passed(T("eu.provenance_participant", provenance=provenance))
 
 
 @RULES.rule("eu.export.validate", directions={"export"}, goods=ROUGH, actions={"verify"})
 def export_validated(case: Case) -> Verdict:
     """The certificate is validated only after checking content and sealing under supervision."""
     if case.inputs.get("sealed_under_supervision") != "yes":
-        return hold(
-            "the containers must be sealed under the authority's supervision before "
-            "the certificate is validated (inputs.sealed_under_supervision: yes)"
-        )
-    return passed("content checked and containers sealed under supervision")
+        return hold(T("eu.export.seal_under_supervision"))
+    return passed(T("eu.export.validated"))
 
 
 @RULES.rule("eu.export.conditions", directions={"export"}, goods=ROUGH, actions={"export"})
@@ -484,14 +484,20 @@ def leaves_under_community_certificate(case: Case) -> Iterable[Verdict]:
     Community authority, in a tamper-proof container."""
     document = case.registry.document_of(case.shipment.id, COMMUNITY_CERTIFICATE.kind)
     if document is None:
-        yield hold("no Community certificate was issued and validated for this consignment")
+        yield hold(T("eu.export.no_certificate"))
     elif document.status != DocumentStatus.VALID:
-        yield hold(f"Community certificate {document.number} was {document.status.value}")
+        yield hold(
+            T(
+                "eu.export.certificate_status",
+                number=document.number,
+                status=T(document.status.value),
+            )
+        )
     broken = [c.label for c in case.shipment.containers if not c.seals_intact]
     if broken:
-        yield hold(f"seals broken on container(s) {', '.join(broken)} since validation")
+        yield hold(T("eu.export.seals_broken", containers=broken))
     if document is not None and document.status == DocumentStatus.VALID and not broken:
-        yield passed(f"leaves under Community certificate {document.number}, seals intact")
+        yield passed(T("eu.export.leaves", number=document.number))
 
 
 @RULES.rule("eu.export.valid_2_months", directions={"export"}, goods=ROUGH, actions={"export"})
@@ -503,21 +509,17 @@ def certificate_still_valid(case: Case) -> Verdict | None:
         return None
     if case.decision_date > document.valid_until:
         return refuse(
-            f"Community certificate {document.number} expired on "
-            f"{document.valid_until:%d %B %Y}: it may not be used and is to be returned to "
-            "the issuing authority (return_certificate)",
+            T("eu.export.expired", number=document.number, valid_until=document.valid_until),
             certificate=document.number,
             valid_until=document.valid_until,
         )
-    return passed(
-        f"Community certificate {document.number} valid until {document.valid_until:%d %B %Y}"
-    )
+    return passed(T("eu.export.valid", number=document.number, valid_until=document.valid_until))
 
 
 @RULES.rule("eu.export.detain", directions={"export"}, goods=ROUGH, actions={"hold"})
 def export_detained(case: Case) -> Verdict:
     """An export not meeting Arts. 11-13 is detained, as Art. 5(2)-(3) provide."""
-    return info("export consignment detained; remedial release and notice as Art. 5(2)-(3)")
+    return info(T("eu.export.detained"))
 
 
 # -- transit, traders and fees (Arts. 17 to 19) -----------------------------------------------
@@ -529,25 +531,24 @@ def transit_exempt(case: Case) -> Verdict:
     outside it, in an untampered container, under a certificate that shows the transit."""
     broken = [c.label for c in case.shipment.containers if not c.seals_intact]
     if broken:
-        return hold(f"in transit with broken seals on {', '.join(broken)}")
+        return hold(T("eu.transit.seals_broken", containers=broken))
     transit = Transit.of(case.shipment.details)
     destination = transit.destination
     if not destination:
-        return hold("state the destination beyond the Community (destination)")
+        return hold(T("eu.transit.destination_missing"))
     if destination in community(case):  # Art. 1: one territory, its Member States dated
         return hold(
-            f"goods bound for {destination} do not only pass through the Community: not a transit",
+            T("eu.transit.not_through", destination=destination),
             destination=destination,
         )
     if destination not in participants(case):
         return hold(
-            f"transit to {destination}, which is not a Kimberley Process participant, is not "
-            "exempt: no trade with non-participants",
+            T("eu.transit.not_participant", destination=destination),
             destination=destination,
         )
     if transit.transit_declared != "yes":
-        return hold("the certificate does not clearly state the transit (transit_declared)")
-    return passed(f"transit to {destination} exempt: recorded, not verified")
+        return hold(T("eu.transit.not_declared"))
+    return passed(T("eu.transit.exempt", destination=destination))
 
 
 @RULES.rule(
@@ -556,8 +557,8 @@ def transit_exempt(case: Case) -> Verdict:
 def invoice_warranty(case: Case) -> Verdict:
     """Traders' invoices carry the KP warranty statement, and traders keep records 3 years."""
     if Invoice.of(case.shipment.details).invoice_warranty == "no":
-        return warn("the invoice does not carry the KP warranty statement")
-    return passed("invoice warranty not in question")
+        return warn(T("eu.invoice.no_warranty"))
+    return passed(T("eu.invoice.warranty"))
 
 
 @RULES.rule("eu.fees", goods=ROUGH, actions={"verify"})
@@ -567,11 +568,11 @@ def fee_within_cost(case: Case) -> Verdict:
     fee, cost = Decimal(fees["fee_eur"]), Decimal(fees["cost_eur"])
     if fee > cost:
         return warn(
-            f"the fee (EUR {fee}) exceeds the cost of the service (EUR {cost})",
+            T("eu.fee.above_cost", fee=fee, cost=cost),
             fee_eur=fee,
             cost_eur=cost,
         )
-    return info(f"verification fee EUR {fee}", fee_eur=fee)
+    return info(T("eu.fee.charged", fee=fee), fee_eur=fee)
 
 
 def _lot(case: Case, label: str) -> str:

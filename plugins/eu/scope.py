@@ -7,7 +7,7 @@ from datetime import date
 
 from caratflow.jurisdiction.retention import RetentionFacts, years_after
 from caratflow.law.rules import Case, Verdict, info
-from caratflow.plugins.eu.rules import PARAMETERS, RULES
+from caratflow.plugins.eu.rules import PARAMETERS, RULES, T
 
 # LAW.md ids the plugin deliberately does not turn into checks, each with its reason.
 OUT_OF_SCOPE = {
@@ -23,7 +23,7 @@ def original_kept(case: Case) -> Verdict:
     """The original import certificate is kept at least three years."""
     years = PARAMETERS.value("retention_years", case.legal_date)
     until = years_after(case.legal_date, years)
-    return info(f"original certificate kept until at least {until:%Y-%m-%d}", keep_until=until)
+    return info(T("eu.retain.original", until=until), keep_until=until)
 
 
 @RULES.rule("eu.export.copy_3y", directions={"export"}, goods={"rough"}, actions={"export"})
@@ -31,7 +31,7 @@ def copy_kept(case: Case) -> Verdict:
     """The certified copy and the evidence of an export are kept at least three years."""
     years = PARAMETERS.value("retention_years", case.legal_date)
     until = years_after(case.decision_date, years)
-    return info(f"copy and evidence kept until at least {until:%Y-%m-%d}", keep_until=until)
+    return info(T("eu.retain.copy", until=until), keep_until=until)
 
 
 def keep_until(record: RetentionFacts) -> date | None:

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 from caratflow.law.rules import Case, Verdict, refuse
 from caratflow.plugins.eu.fields import Export
-from caratflow.plugins.eu.rules import COMMUNITY, ROUGH, RULES, community, parameter
+from caratflow.plugins.eu.rules import COMMUNITY, ROUGH, RULES, T, community, parameter
 
 ASSESSED = {"present", "verify"}
 
 
-def within_the_union(case: Case, country: str) -> str:
-    """How a finding names a place inside the one territory: a Member State, or a
-    territory one entity with the Union (Greenland, Art. 1 second paragraph)."""
-    if country in parameter(case, "one_entity_with_the_union"):
-        return "one entity with the Union for the scheme (Art. 1, second paragraph)"
-    return "a Member State"
+def one_entity(case: Case, country: str) -> bool:
+    """Whether ``country`` is no Member State but one entity with the Union for the scheme
+    (Greenland, Art. 1 second paragraph): its findings say so, not "a Member State"."""
+    return country in parameter(case, "one_entity_with_the_union")
 
 
 @RULES.rule("eu.export.issue", directions={"export"}, goods=ROUGH, actions=ASSESSED, guard=True)
@@ -38,12 +36,13 @@ def bound_for_outside_the_community(case: Case) -> Verdict | None:
     destination = Export.of(case.details).destination
     if destination not in community(case):
         return None
+    message = (
+        "eu.territory.no_export_one_entity"
+        if one_entity(case, destination)
+        else ("eu.territory.no_export")
+    )
     return refuse(
-        f"{destination}, {within_the_union(case, destination)}, is in the Community, which "
-        "is one territory for the Kimberley "
-        "Process (Reg. (EC) 2368/2002 Art. 1): a movement between Member States is no "
-        "export (Art. 2(k)), and a Community certificate issues only for rough diamonds "
-        "going into the territory of a participant outside it (Arts. 11, 12(1)(c))",
+        T(message, destination=destination),
         field="destination",
         destination=destination,
     )
@@ -60,22 +59,24 @@ def coming_from_outside_the_community(case: Case) -> Verdict | None:
     within = community(case)
     if certificate.issuing_country in within:
         field, country = "certificate.issuing_country", certificate.issuing_country
-        came = (
-            "under a Community certificate, which accompanies rough diamonds leaving the "
-            "Community (Art. 11)"
-            if country == COMMUNITY
-            else f"under a certificate of {country}, {within_the_union(case, country)}"
-        )
+        if country == COMMUNITY:
+            came = T("eu.territory.came.community_certificate")
+        elif one_entity(case, country):
+            came = T("eu.territory.came.one_entity_certificate", country=country)
+        else:
+            came = T("eu.territory.came.member_state_certificate", country=country)
     elif certificate.provenance in within:
         field, country = "certificate.provenance", certificate.provenance
-        came = f"from {country}, {within_the_union(case, country)} (its provenance)"
+        came = T(
+            "eu.territory.came.one_entity"
+            if one_entity(case, country)
+            else "eu.territory.came.member_state",
+            country=country,
+        )
     else:
         return None
     return refuse(
-        f"this consignment comes {came}: the Community is one territory for the Kimberley "
-        "Process (Reg. (EC) 2368/2002 Art. 1), so a movement between Member States is no "
-        "import (Art. 2(j)) and no KP import control applies to it (Art. 3); only rough "
-        "diamonds entering the Community from a participant outside it are presented here",
+        T("eu.territory.no_import", came=came),
         field=field,
         country=country,
     )

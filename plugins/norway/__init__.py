@@ -26,7 +26,6 @@ from caratflow.jurisdiction.hookspecs import hookimpl
 from caratflow.jurisdiction.notices import Addressee, NoticeRule
 from caratflow.jurisdiction.reports import Report
 from caratflow.jurisdiction.retention import RetentionFacts
-from caratflow.jurisdiction.texts import load_catalogue
 from caratflow.jurisdiction.workflow import PRESENTED, STAY, WorkflowRegistrar
 from caratflow.law.rules import Rule
 from caratflow.plugins.norway.deadlines import advance_notice_in_time  # noqa: F401 - §8
@@ -35,7 +34,14 @@ from caratflow.plugins.norway.fields import RECORD_NOTICE, register_fields
 from caratflow.plugins.norway.identity import valid_birth_number, valid_organisation_number
 from caratflow.plugins.norway.messages import NOTICES
 from caratflow.plugins.norway.reports import REPORTS
-from caratflow.plugins.norway.rules import AUTHORITY, CLEARANCE, PARAMETERS, RULES, keep_until
+from caratflow.plugins.norway.rules import (
+    AUTHORITY,
+    CLEARANCE,
+    PARAMETERS,
+    RULES,
+    TEXTS,
+    keep_until,
+)
 
 HERE = Path(__file__).parent
 HOLD_TARGET = DatedPeriod(PARAMETERS, "hold_target")  # issue 26: held too long, a service target
@@ -151,7 +157,7 @@ def caratflow_fields_register(register: FieldsRegistrar) -> None:
 @hookimpl
 def caratflow_texts_register(register: Callable[[Mapping[str, Mapping[str, str]]], None]) -> None:
     """What a person reads of this plugin, in the five languages of the UI."""
-    register(load_catalogue(HERE / "texts.toml"))
+    register(TEXTS)
 
 
 @hookimpl

@@ -26,7 +26,7 @@ from caratflow.deadlines.keeping import calendar_of
 from caratflow.jurisdiction.clocks import DatedPeriod
 from caratflow.law.rules import Case, Verdict, passed, warn
 from caratflow.plugins.norway.fields import RECORD_NOTICE, AdvanceNotice
-from caratflow.plugins.norway.rules import PARAMETERS, RULES
+from caratflow.plugins.norway.rules import PARAMETERS, RULES, T
 
 ADVANCE_NOTICE_PERIOD = DatedPeriod(PARAMETERS, "advance_notice_period")
 
@@ -36,10 +36,7 @@ def advance_notice_in_time(case: Case) -> Verdict | None:
     """The advance notice reaches the authority at least 1 working day before dispatch (§8)."""
     notice = AdvanceNotice.read(case.details.get("advance_notice"))
     if notice is None:
-        return warn(
-            "no advance notice on the set form reached the authority before the shipment "
-            "(advance_notice)"
-        )
+        return warn(T("no.notice.none"))
     if notice.received_at is None or notice.dispatch_on is None:
         return None  # a notice kept from before its fields were declared: nothing to time
     received_at, dispatch_on = notice.received_at, notice.dispatch_on
@@ -58,15 +55,24 @@ def advance_notice_in_time(case: Case) -> Verdict | None:
     }
     if received_on > latest:
         why = calendar.why_closed(received_on)
-        closed = f" ({why}, not a working day)" if why else ""
+        closed = T("no.notice.closed", why=why) if why else ""
         return warn(
-            f"the advance notice arrived on {received_on:%A %d %B %Y}{closed}, too late for a "
-            f"dispatch on {dispatch_on:%A %d %B %Y}: it had to arrive {period} before, by "
-            f"{latest:%A %d %B %Y}",
+            T(
+                "no.notice.late",
+                received_on=received_on,
+                closed=closed,
+                dispatch_on=dispatch_on,
+                period=T.period(period),
+                latest=latest,
+            ),
             **facts,
         )
     return passed(
-        f"the advance notice arrived on {received_on:%A %d %B %Y}, at least {period} before "
-        f"the dispatch on {dispatch_on:%A %d %B %Y}",
+        T(
+            "no.notice.in_time",
+            received_on=received_on,
+            period=T.period(period),
+            dispatch_on=dispatch_on,
+        ),
         **facts,
     )

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import object_session
 
 from caratflow.jurisdiction.notices import Notice, declare_notice
+from caratflow.jurisdiction.texts import Joined
 from caratflow.law.registry import Registry
 from caratflow.law.rules import Case, Verdict, hold, passed
 from caratflow.models import Certificate, Event, Shipment
@@ -47,6 +48,7 @@ from caratflow.plugins.norway.rules import (
     CUSTOMS_INVESTIGATION,
     PARAMETERS,
     RULES,
+    T,
 )
 from caratflow.records.documents import valid_number
 
@@ -225,16 +227,24 @@ def presented_as_announced(case: Case) -> Verdict | None:
     source = {"announced_by": latest.peer, "message_id": latest.message_id}
     found = differences(case.shipment.certificate, latest.data)
     if found:
-        said = "; ".join(
-            f"{name} announced {v['announced']}, presented {v['presented']}"
-            for name, v in found.items()
+        said = Joined(
+            "; ",
+            (
+                T(
+                    "no.announced.difference",
+                    field=T(name),
+                    announced=v["announced"],
+                    presented=v["presented"],
+                )
+                for name, v in found.items()
+            ),
         )
         return hold(
-            f"certificate {number} differs from what {latest.peer}'s authority announced: {said}",
+            T("no.announced.differs", number=number, peer=latest.peer, said=said),
             **source,
             differences=found,
         )
-    return passed(f"certificate {number} is as {latest.peer}'s authority announced it", **source)
+    return passed(T("no.announced.same", number=number, peer=latest.peer), **source)
 
 
 def _lines(fields: Mapping[str, Any]) -> str:

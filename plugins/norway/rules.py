@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from caratflow.jurisdiction.retention import years_after
+from caratflow.jurisdiction.texts import Joined, Messages, Text, load_catalogue
 from caratflow.law.parameters import DatedParameters
 from caratflow.law.rules import Case, RuleBook, Verdict, hold, info, passed, refuse, warn
 from caratflow.ledger.sealing import reference
@@ -28,6 +29,8 @@ from caratflow.plugins.norway.fields import AdvanceNotice, Export
 HERE = Path(__file__).parent
 PARAMETERS = DatedParameters.in_folder(HERE / "parameters")
 RULES = RuleBook("norway", HERE / "rules.toml")
+TEXTS = load_catalogue(HERE / "texts.toml")  # issue 23: what a reader sees, in 5 languages
+T = Messages(TEXTS)
 AUTHORITY = "NO"
 CLEARANCE = ("release", "export")  # customs clearance after the permit (§9, §10)
 
@@ -53,20 +56,25 @@ def party_registered(case: Case) -> Verdict:
         else (certificate.exporter_name)
     )
     role = "importer" if case.shipment.direction == "import" else "exporter"
+    party = T(f"no.party.{role}")
     registered = case.registry.party_registered(AUTHORITY, name)
     late = decisions(case, "allow_late_registration")
     if late:
         allowed_on = case.shipment.authority.local_date(late[-1].at)
         return info(
-            f"{role} {name} {'registered' if registered else 'registers'} late, allowed on "
-            f"{allowed_on:%Y-%m-%d}: {late[-1].reason}",
+            T(
+                "no.registration.late_registered" if registered else "no.registration.late",
+                party=party,
+                name=name,
+                allowed_on=allowed_on,
+                reason=late[-1].reason,
+            ),
             registered=registered,
         )
     if registered:
-        return passed(f"{role} {name} is registered")
+        return passed(T("no.registration.registered", party=party, name=name))
     return refuse(
-        f"{role} {name} is not registered with the authority; register first, or allow late "
-        "registration if it does not hinder control",
+        T("no.registration.missing", party=party, name=name),
         party=name,
         role=role,
     )
@@ -79,17 +87,13 @@ def imported_through_gardermoen(case: Case) -> Verdict:
     entry = case.shipment.entry_point
     if entry not in allowed:
         return refuse(
-            f"imports of rough diamonds must enter through {' or '.join(allowed)} "
-            f"(Oslo Lufthavn Gardermoen), not {entry or 'an unnamed entry point'}",
+            T("no.import.entry", allowed=Joined(" / ", allowed), entry=entry or "—"),
             entry_point=entry,
             allowed=allowed,
         )
     if case.action in COMPLETION | set(CLEARANCE) and not decisions(case, "store_bonded"):
-        return hold(
-            "the goods must be stored in the bonded warehouse at Gardermoen until "
-            "control and customs clearance"
-        )
-    return passed(f"entered through {entry}")
+        return hold(T("no.import.bonded_first"))
+    return passed(T("no.import.entered", entry=entry))
 
 
 @RULES.rule(
@@ -102,10 +106,7 @@ def imported_through_gardermoen(case: Case) -> Verdict:
 def cleared_only_under_permit(case: Case) -> Verdict:
     """Customs clears an import only under the authority's permit (§9): a detained import is
     released by completing its control, never by a remedial release."""
-    return refuse(
-        "customs clears rough diamonds only under the authority's permit: lift the detention "
-        "(resume_control) and complete the control, or refuse the consignment"
-    )
+    return refuse(T("no.import.permit_only"))
 
 
 # -- import and export conditions ------------------------------------------------------------
@@ -117,25 +118,27 @@ def import_conditions(case: Case) -> Iterable[Verdict]:
     sealed tamper-proof containers (§4)."""
     certificate = case.shipment.certificate
     if certificate.issuing_country not in participants(case):
-        yield refuse(
-            f"the certificate was issued in {certificate.issuing_country}, which is "
-            "not a Kimberley Process participant"
-        )
+        yield refuse(T("no.import.non_participant", country=certificate.issuing_country))
     broken = [c.label for c in case.shipment.containers if not c.seals_intact]
     if broken:
-        yield hold(f"container(s) {', '.join(broken)} not correctly sealed", containers=broken)
+        yield hold(T("no.import.not_sealed", containers=broken), containers=broken)
     first = case.registry.first_presentation(
         certificate.issuing_country, certificate.number, before=case.shipment.id
     )
     if first is not None:  # "clearly for that consignment": one certificate, one consignment
         yield hold(
-            f"certificate {certificate.issuing_country} {certificate.number} was already "
-            f"presented for shipment {first.shipment_id} at authority {first.authority_code}",
+            T(
+                "no.import.presented_before",
+                country=certificate.issuing_country,
+                number=certificate.number,
+                shipment=first.shipment_id,
+                authority=first.authority_code,
+            ),
             first_shipment=first.shipment_id,
             first_authority=first.authority_code,
         )
     if certificate.issuing_country in participants(case) and not broken and first is None:
-        yield passed("certificate of a participant, presented once; containers sealed")
+        yield passed(T("no.import.conditions_met"))
 
 
 @RULES.rule("no.export.conditions", goods={"rough"}, directions={"export"})
@@ -146,41 +149,40 @@ def export_conditions(case: Case) -> Verdict:
     destination = Export.of(case.shipment.details).destination
     certificate = case.shipment.certificate
     if not destination:
-        return hold("state the destination country (destination) of the export")
+        return hold(T("no.export.destination_missing"))
     if destination == AUTHORITY or destination not in participants(case):
         return refuse(
-            f"{destination} is not another Kimberley Process participant", destination=destination
+            T("no.export.not_participant", destination=destination), destination=destination
         )
     if certificate.issuing_country != AUTHORITY:
-        return refuse(
-            "an export from Norway travels under a certificate issued by the "
-            f"Norwegian authority, not one issued in {certificate.issuing_country}"
-        )
+        return refuse(T("no.export.foreign_certificate", country=certificate.issuing_country))
     if case.action in COMPLETION and case.inputs.get("sealed_by_authority") != "yes":
-        return hold(
-            "the authority seals the containers, the certificate attached so that it cannot "
-            "be separated, before it issues the certificate (inputs.sealed_by_authority: yes)"
-        )
+        return hold(T("no.export.seal_first"))
     if case.action in CLEARANCE:
         return _leaves_under_norwegian_certificate(case, destination)
-    return passed(f"export to participant {destination} under a Norwegian certificate")
+    return passed(T("no.export.conditions_met", destination=destination))
 
 
 def _leaves_under_norwegian_certificate(case: Case, destination: str) -> Verdict:
     document = case.registry.document_of(case.shipment.id, KP_CERTIFICATE.kind)
     if document is None:
-        return hold("no Norwegian KP certificate was issued for this consignment")
+        return hold(T("no.export.no_certificate"))
     if document.status != DocumentStatus.VALID:
-        return hold(f"Norwegian KP certificate {document.number} was {document.status.value}")
+        return hold(
+            T(
+                "no.export.certificate_status",
+                number=document.number,
+                status=T(document.status.value),
+            )
+        )
     if document.valid_until is not None and case.decision_date > document.valid_until:
         return hold(
-            f"Norwegian KP certificate {document.number} expired on "
-            f"{document.valid_until:%d %B %Y}",
+            T("no.export.expired", number=document.number, valid_until=document.valid_until),
             certificate=document.number,
             valid_until=document.valid_until,
         )
     return passed(
-        f"leaves for {destination} under Norwegian KP certificate {document.number}",
+        T("no.export.leaves", destination=destination, number=document.number),
         certificate=document.number,
     )
 
@@ -193,15 +195,13 @@ def reexport_proven(case: Case) -> Verdict | None:
         return None
     number = export.import_certificate
     if not number:  # required on presentation: only a record from before the declaration
-        return refuse(
-            "a re-export needs the KP certificate that accompanied the import (import_certificate)"
-        )
+        return refuse(T("no.reexport.certificate_missing"))
     if not case.registry.cleared_import(AUTHORITY, number, CLEARANCE):
         return refuse(
-            f"no import into Norway under certificate {number} was cleared",
+            T("no.reexport.not_cleared", number=number),
             import_certificate=number,
         )
-    return passed(f"imported under certificate {number}, cleared in Norway")
+    return passed(T("no.reexport.cleared", number=number))
 
 
 @RULES.rule(
@@ -215,21 +215,18 @@ def export_permitted(case: Case) -> Verdict:
     """Customs lets the goods out only with the authority's permit (§10): a detained export
     leaves only once its control is completed, never by a remedial release."""
     if case.action == "remediate":
-        return refuse(
-            "goods leave Norway only under the authority's export permit: lift the detention "
-            "(resume_control) and complete the control, or refuse the export"
-        )
+        return refuse(T("no.export.permit_only"))
     granted = decisions(case, *COMPLETION)
     if not granted:
-        return hold("no export permit has been granted")
+        return hold(T("no.export.no_permit"))
     granted_on = case.shipment.authority.local_date(granted[-1].at)
-    return passed(f"permit granted on {granted_on:%Y-%m-%d} by {granted[-1].actor}")
+    return passed(T("no.export.permit", granted_on=granted_on, actor=granted[-1].actor))
 
 
 # -- controls (§11) and their completion (§12) -----------------------------------------------
 
 
-def recorded_control(case: Case, action: str, what: str) -> Verdict | None:
+def recorded_control(case: Case, action: str) -> Verdict | None:
     """The latest outcome of a control step: the one being recorded now, or an earlier one."""
     if case.action == action:
         outcome, day = case.inputs.get("outcome"), case.decision_date
@@ -238,8 +235,8 @@ def recorded_control(case: Case, action: str, what: str) -> Verdict | None:
     else:
         return None
     if outcome == "fail":
-        return hold(f"{what} failed on {day:%Y-%m-%d}", control=action)
-    return passed(f"{what} passed on {day:%Y-%m-%d}")
+        return hold(T("no.control.failed", what=T(action), day=day), control=action)
+    return passed(T("no.control.passed", what=T(action), day=day))
 
 
 @RULES.rule("no.control.document", goods={"rough"}, directions={"import"})
@@ -247,10 +244,7 @@ def document_control(case: Case) -> Iterable[Verdict]:
     """Every import: the certificate matches the advance notice, field by field (§11)."""
     given = AdvanceNotice.read(case.details.get("advance_notice"))
     if given is None:
-        yield hold(
-            "no advance notice (§8) is on record: the certificate has nothing to be "
-            "compared with (advance_notice)"
-        )
+        yield hold(T("no.control.no_notice"))
     notice = given.model_dump(exclude_none=True) if given else {}
     certificate = case.shipment.certificate
     announced = {
@@ -267,12 +261,12 @@ def document_control(case: Case) -> Iterable[Verdict]:
     }
     if differing:
         yield hold(
-            f"the certificate differs from the advance notice in {', '.join(differing)}",
+            T("no.control.differs", fields=Joined(", ", map(T, differing))),
             differences=differing,
         )
     if case.action in COMPLETION:
-        recorded = recorded_control(case, "control_documents", "document control")
-        yield recorded or hold("the document control has not been recorded")
+        recorded = recorded_control(case, "control_documents")
+        yield recorded or hold(T("no.control.not_recorded", what=T("control_documents")))
 
 
 @RULES.rule("no.control.identity", goods={"rough"})
@@ -280,22 +274,22 @@ def identity_control(case: Case) -> Iterable[Verdict]:
     """Every shipment: seals unbroken, container untouched, markings match (§11)."""
     broken = [c.label for c in case.shipment.containers if not c.seals_intact]
     if broken:
-        yield hold(f"seals broken on {', '.join(broken)}", containers=broken)
+        yield hold(T("no.control.seals_broken", containers=broken), containers=broken)
     if case.action in COMPLETION:
-        recorded = recorded_control(case, "control_identity", "identity control")
-        yield recorded or hold("the identity control has not been recorded")
+        recorded = recorded_control(case, "control_identity")
+        yield recorded or hold(T("no.control.not_recorded", what=T("control_identity")))
 
 
 @RULES.rule("no.control.physical", goods={"rough"})
 def physical_control(case: Case) -> Verdict | None:
     """The authority examines the diamonds themselves where it finds reason (§11)."""
-    return recorded_control(case, "control_physical", "physical control")
+    return recorded_control(case, "control_physical")
 
 
 @RULES.rule("no.control.freight_docs", goods={"rough"})
 def freight_documents_control(case: Case) -> Verdict | None:
     """The authority may check every freight document (§11)."""
-    return recorded_control(case, "control_freight_documents", "freight document control")
+    return recorded_control(case, "control_freight_documents")
 
 
 CUSTOMS = "customs"  # the outbox audience of Tollvesenet's clearance offices
@@ -307,11 +301,11 @@ def control_marked(case: Case) -> Verdict:
     """On completion: mark the certificate controlled, keep a copy, tell Tollvesenet (§12)."""
     number = case.shipment.certificate.number
     if case.shipment.direction == "import":
-        kept = f"certificate {number} marked as controlled by the controlled copy kept with it"
+        kept = T("no.control.marked", number=number)
     else:
-        kept = "the Norwegian KP certificate issued with this permit is kept by the authority"
+        kept = T("no.control.kept")
     return info(
-        f"{kept}; Tollvesenet is told the {case.shipment.direction} permit is granted",
+        T("no.control.told", kept=kept, permit=T(f"no.permit.{case.shipment.direction}")),
         notify="Tollvesenet",
         audience=CUSTOMS,
     )
@@ -321,7 +315,7 @@ def control_marked(case: Case) -> Verdict:
 def suspicion_reported(case: Case) -> Verdict:
     """On suspicion of a crime the authority must notify Tollvesenet (§12)."""
     return info(
-        "Tollvesenet notified of a suspected offence, in a restricted notice to its investigators",
+        T("no.control.suspicion"),
         notify="Tollvesenet",
         audience=CUSTOMS_INVESTIGATION,
     )
@@ -335,31 +329,28 @@ APPEAL_ACTIONS = {"lodge_appeal", "forward_appeal", "uphold_appeal", "overturn_a
 @RULES.rule("no.control.appeal", goods={"rough"}, directions={"import"}, actions=APPEAL_ACTIONS)
 def control_appeal(case: Case) -> Verdict:
     """A control decision may be appealed to Utenriksdepartementet (§12)."""
-    return _appeal(case, "the control decision")
+    return _appeal(case, T("no.appeal.control_decision"))
 
 
 @RULES.rule("no.certificate.appeal", goods={"rough"}, directions={"export"}, actions=APPEAL_ACTIONS)
 def certificate_appeal(case: Case) -> Verdict:
     """Decisions on issuing a Norwegian certificate may be appealed to the ministry (§6)."""
-    return _appeal(case, "the decision on the Norwegian certificate")
+    return _appeal(case, T("no.appeal.certificate_decision"))
 
 
-def _appeal(case: Case, decision: str) -> Verdict:
+def _appeal(case: Case, decision: Text) -> Verdict:
     """Each step of an appeal names the decision appealed and where the ledger sealed it."""
     refusals = decisions(case, "refuse")
     appealed = (
-        f" of {case.shipment.authority.local_date(refusals[-1].at):%Y-%m-%d}" if refusals else ""
+        T("no.appeal.of", day=case.shipment.authority.local_date(refusals[-1].at))
+        if refusals
+        else ""
     )
-    step = {
-        "lodge_appeal": "appeal lodged against",
-        "forward_appeal": "appeal forwarded to Utenriksdepartementet against",
-        "uphold_appeal": "Utenriksdepartementet upheld",
-        "overturn_appeal": "Utenriksdepartementet overturned",
-    }[case.action]
+    step = T(f"no.appeal.step.{case.action}")
     references = {"appealed": _decision_reference(case, refusals[-1]) if refusals else None}
     if case.action != "lodge_appeal" and (lodged := decisions(case, "lodge_appeal")):
         references["lodged"] = _decision_reference(case, lodged[-1])
-    return info(f"{step} {decision}{appealed}", **references)
+    return info(T("no.appeal.said", step=step, decision=decision, appealed=appealed), **references)
 
 
 def _decision_reference(case: Case, event: Event) -> dict[str, object]:
@@ -384,12 +375,11 @@ def control_fee(case: Case) -> Verdict:
     ceiling = Decimal(PARAMETERS.value("average_control_cost_nok", case.legal_date))
     if fee > ceiling:
         return warn(
-            f"the fee schedule (NOK {fee}) exceeds the average cost (NOK {ceiling}); "
-            "§3 forbids charging it",
+            T("no.fee.above_cost", fee=fee, ceiling=ceiling),
             fee_nok=fee,
             average_cost_nok=ceiling,
         )
-    return info(f"control fee NOK {fee} (average cost NOK {ceiling})", fee_nok=fee)
+    return info(T("no.fee.charged", fee=fee, ceiling=ceiling), fee_nok=fee)
 
 
 @RULES.rule("no.retain.10y", goods={"rough"}, actions=set(CLEARANCE))
@@ -398,8 +388,7 @@ def retention_announced(case: Case) -> Verdict:
     cleared = case.decision_date
     until = keep_until(cleared, case.legal_date)
     return info(
-        f"documents kept until at least {until:%Y-%m-%d} (10 years from clearance "
-        f"on {cleared:%Y-%m-%d})",
+        T("no.retention", until=until, cleared=cleared),
         keep_until=until,
     )
 

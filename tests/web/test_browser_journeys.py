@@ -20,6 +20,7 @@ from caratflow.testing.servers import LiveServer
 from caratflow.web import create_app
 
 from .test_browser import PASSWORD, open_page, shots, sign_in  # noqa: F401 - fixtures
+from .test_plugin_languages import english_on, english_patterns, visible_text
 
 IMPORTER = "Thune Gullsmed AS"
 
@@ -55,6 +56,12 @@ def decide(page: Any, action: str, outcome: str | None = None, reason: str | Non
         page.fill("#reason", reason)
     page.click("form button[type=submit] >> nth=-1")
     page.wait_for_url("**/shipments/*")
+
+
+def no_plugin_english(page: Any, runtime: Any, language: str) -> None:
+    """The page a reader sees holds none of the plugins' English texts (issue 23)."""
+    patterns = english_patterns(runtime.plugins.texts(), language)
+    assert english_on(visible_text(page.content()), patterns) == []
 
 
 def click_decision(page: Any, action: str) -> None:
@@ -102,6 +109,7 @@ def test_a_norwegian_import_through_forms_only_in_norwegian(
         "containers-0-seals": "BE-55120",
     }.items():
         page.fill(f"#{name}", value)
+    no_plugin_english(page, committed_runtime, "nb")
     shots(page, "norwegian-counter-form")
     page.click("button[name=present]")
     page.wait_for_url("**/shipments/*")
@@ -114,12 +122,14 @@ def test_a_norwegian_import_through_forms_only_in_norwegian(
     decide(page, "control_documents", "pass")
     decide(page, "control_identity", "pass")
     decide(page, "control_physical", "pass", reason="Parcel weighed: 58,20 ct, as declared")
+    no_plugin_english(page, committed_runtime, "nb")
     shots(page, "controls-recorded")
     click_decision(page, "verify")  # asks for confirmation: cannot be undone
     assert page.locator(".headline [data-state]").get_attribute("data-state") == "verified"
     click_decision(page, "release")
     assert page.locator(".headline [data-state]").get_attribute("data-state") == "released"
     shots(page, "released")
+    no_plugin_english(page, committed_runtime, "nb")
     assert page.locator("html").get_attribute("lang") == "nb"
     assert problems == []
 
@@ -202,6 +212,7 @@ def test_an_antwerp_export_through_forms_only_in_french(
         "containers-0-seals": "BE-77120",
     }.items():
         page.fill(f"#{name}", value)
+    no_plugin_english(page, committed_runtime, "fr")
     shots(page, "antwerp-export-form-fr")
     page.click("button[name=present]")
     page.wait_for_url("**/shipments/*")
@@ -212,10 +223,12 @@ def test_an_antwerp_export_through_forms_only_in_french(
     page.click("form button[type=submit] >> nth=-1")  # confirmed: it cannot be undone
     page.wait_for_url("**/shipments/*")
     assert page.locator(".headline [data-state]").get_attribute("data-state") == "verified"
+    no_plugin_english(page, committed_runtime, "fr")
     shots(page, "validated-fr")
     page.click("#decide form[action$='/actions/export'] button")
     page.wait_for_url("**/shipments/*")
     assert page.locator(".headline [data-state]").get_attribute("data-state") == "exported"
+    no_plugin_english(page, committed_runtime, "fr")
     assert page.locator("html").get_attribute("lang") == "fr"
     assert problems == []
 
