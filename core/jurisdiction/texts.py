@@ -48,15 +48,16 @@ def load_catalogue(path: Path) -> dict[str, dict[str, str]]:
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    """Dotted ids (``[eu.verified]``) read by TOML as nested tables, flattened back."""
+    """Dotted ids (``[eu.verified]``) read by TOML as nested tables, flattened back. An id
+    may be an entry and the prefix of others at once: Norway's ``[no]`` (the answer) and
+    its ``[no.export.…]`` texts."""
     for key, value in table.items():
-        strings = [v for v in value.values() if isinstance(v, str)]
-        if strings and len(strings) < len(value):
-            raise ValueError(f"{prefix}{key}: an entry that is also a table of entries")
+        strings = {k: v for k, v in value.items() if isinstance(v, str)}
         if strings:
-            yield f"{prefix}{key}", value
-        else:
-            yield from _flatten(value, f"{prefix}{key}.")
+            yield f"{prefix}{key}", strings
+        children = {k: v for k, v in value.items() if isinstance(v, Mapping)}
+        if children:
+            yield from _flatten(children, f"{prefix}{key}.")
 
 
 def missing(catalogue: Catalogue, languages: Iterable[str] = LANGUAGES) -> list[str]:
