@@ -1,8 +1,8 @@
 """work digest: officers opt in to a daily e-mail of their work; events indexed by legal
 date for the dashboard's decisions per week (issue 26)
 
-Revision ID: 0054
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-08 02:00:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0054"
-down_revision: str | None = "0053"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """findings keep their message id and parameters, to be read in any language (issue 23)
 
-Revision ID: 0051
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-08 01:45:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0051"
-down_revision: str | None = "0056"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,7 +3,7 @@
 PostgreSQL indexes it by trigrams (``pg_trgm``, GIN); SQLite by an FTS5 table with the
 trigram tokenizer over it, kept by triggers. Existing shipments get their text here.
 
-Revision ID: 0053
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-08 02:00:00
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0053"
+revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -5,8 +5,8 @@ canonical form); its PDF and the PDF's signature come after the commit, so both 
 empty. A deadline counts its sealed changes (``deadline.sealed_changes``) instead of
 counting its ledger entries at each change.
 
-Revision ID: 0056
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-08 02:00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0056"
-down_revision: str | None = "0054"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
