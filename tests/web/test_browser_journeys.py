@@ -278,11 +278,14 @@ def test_a_g7_polished_import_at_antwerp_with_its_stones_entered_row_by_row(
     """Reg. (EU) 833/2014 Art. 3p at the Antwerp control point: each stone on its own row
     of the generated form (serial number, weight, country of mining from the list, digital
     identity), the due-diligence statement on its fields, then verified by FPS Economy,
-    released by customs, and each stone's lineage traced to its rough."""
-    page, problems = open_page(chromium)
+    released by customs, and each stone's lineage traced to its rough. In Dutch, as an
+    Antwerp officer reads it: no plugin text stays English."""
+    page, problems = open_page(chromium, locale="nl-BE")
     sign_in(page, cut_in_antwerp.url, "camille")
+    page.select_option("#locale", "nl")
+    page.wait_for_load_state("networkidle")
 
-    page.click("nav >> text=Present")
+    page.click("nav >> text=Aanbieden")
     page.select_option("#authority", "BE")
     page.select_option("#direction", "import")
     page.select_option("#goods", "polished")
@@ -316,6 +319,7 @@ def test_a_g7_polished_import_at_antwerp_with_its_stones_entered_row_by_row(
         "containers-0-seals": "CA-30117",
     }.items():
         page.fill(f"#{name}", value)
+    no_plugin_english(page, committed_runtime, "nl")
     shots(page, "g7-polished-import-form")
     page.click("button[name=present]")
     page.wait_for_url("**/shipments/*")
@@ -328,11 +332,14 @@ def test_a_g7_polished_import_at_antwerp_with_its_stones_entered_row_by_row(
     assert page.locator(".headline [data-state]").get_attribute("data-state") == "verified"
     click_decision(page, "release")  # customs
     assert page.locator(".headline [data-state]").get_attribute("data-state") == "released"
+    no_plugin_english(page, committed_runtime, "nl")
     shots(page, "g7-polished-import-released")
 
     page.goto(f"{cut_in_antwerp.url}/identities/BE-P-1/lineage")
     assert page.locator("[data-lineage]").get_attribute("data-lineage") == "clean"
     assert page.locator('tr[data-identity="BE-R-1"]').count() == 1  # traced to its rough
+    no_plugin_english(page, committed_runtime, "nl")
+    assert page.locator("html").get_attribute("lang") == "nl"
     shots(page, "g7-stone-lineage")
     assert problems == []
 
