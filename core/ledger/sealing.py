@@ -120,6 +120,9 @@ def append_entries(
     (bench/bench_identities.py). They are logged at one instant, so the sequencer places
     them in the order of their keys.
     """
+    records = list(records)
+    if not records:  # nothing to seal (a sweep with nothing missed): no key needed
+        return []
     moment = logged_at or datetime.now(UTC)
     keys = session_leaf_keys(session)
     rows, refs = [], []

@@ -255,3 +255,16 @@ def test_a_sweep_asks_as_many_statements_for_forty_deadlines_as_for_three(commit
     with unit_of_work(committed_runtime.sessions) as session:
         assert sweep(session).deadlines == 0  # each reminder queued once, nothing due again
         assert count(committed_runtime, select(func.count()).select_from(OutboxMessage)) == 43
+
+
+def test_a_sweep_with_nothing_missed_seals_nothing_and_needs_no_leaf_key(committed_runtime):
+    """The missed clocks' leaves are one INSERT, and none at all when none was missed: a
+    session that holds no leaf key (bench/bench_sweep.py's) sweeps reminders alone."""
+    from sqlalchemy.orm import Session
+
+    from caratflow.deadlines.sweep import sweep
+
+    open_reminders(committed_runtime, 3)
+    with Session(committed_runtime.engine) as session, session.begin():
+        result = sweep(session)
+    assert (result.deadlines, result.reminders, result.missed) == (3, 3, 0)
