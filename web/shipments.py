@@ -71,13 +71,14 @@ def index() -> str:
     authorities = people.visible_authorities(db(), actor)
     filters = _filters(args, authorities)
     cursor = args.get("cursor")
+    after = optional_whole_number(cursor or None, "cursor", None)  # a bad one is a 422
     problem = None
     try:
         page = queries.search_shipments(
             read_db(),
             actor,
             filters,
-            cursor=optional_whole_number(cursor or None, "cursor", None),
+            cursor=after,
             limit=PAGE_SIZE,
             sort=args.get("sort") or None,
             as_rows=True,  # issue 28: a list reads rows
