@@ -142,21 +142,7 @@ def _declared(runtime: Runtime) -> list[AuthorityProfile]:
 
 def _as_profile(authority: Authority) -> AuthorityProfile:
     return AuthorityProfile.from_data(
-        {
-            column: getattr(authority, column)
-            for column in (
-                "code",
-                "name",
-                "country",
-                "zone",
-                "subdivision",
-                "plugins",
-                "entry_points",
-                "offices",
-                "series",
-                "duties",
-            )
-        }
+        {c.name: getattr(authority, c.name) for c in Authority.__table__.columns}
     )
 
 

@@ -37,16 +37,17 @@ def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def key_hash(name: str, public_key: Ed25519PublicKey) -> bytes:
-    """The 4 bytes that tell which key signed a note line (C2SP signed-note)."""
-    data = name.encode() + b"\n" + bytes([ED25519]) + raw_public_key(public_key)
+def key_hash(name: str, public_key: Ed25519PublicKey, algorithm: int = ED25519) -> bytes:
+    """The 4 bytes that tell which key signed a note line (C2SP signed-note): SHA-256 of
+    name, newline, the algorithm's byte (0x01 Ed25519, 0x04 a cosignature) and the key."""
+    data = name.encode() + b"\n" + bytes([algorithm]) + raw_public_key(public_key)
     return hashlib.sha256(data).digest()[:4]
 
 
-def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
-    """``<name>+<hex key hash>+<base64(0x01 ‖ key)>``: how a witness is told the key."""
-    encoded = base64.b64encode(bytes([ED25519]) + raw_public_key(public_key)).decode()
-    return f"{name}+{key_hash(name, public_key).hex()}+{encoded}"
+def verifier_key(name: str, public_key: Ed25519PublicKey, algorithm: int = ED25519) -> str:
+    """``<name>+<hex key hash>+<base64(algorithm ‖ key)>``: how a witness is told the key."""
+    encoded = base64.b64encode(bytes([algorithm]) + raw_public_key(public_key)).decode()
+    return f"{name}+{key_hash(name, public_key, algorithm).hex()}+{encoded}"
 
 
 def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:

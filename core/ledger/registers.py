@@ -118,22 +118,7 @@ REGISTERS: dict[str, Register] = {
             extra=_user_authorities,
             private=("password_hash",),
         ),
-        Register(
-            "authority",
-            Authority,
-            (
-                "code",
-                "name",
-                "country",
-                "zone",
-                "subdivision",
-                "plugins",
-                "entry_points",
-                "offices",
-                "series",
-                "duties",
-            ),
-        ),
+        Register("authority", Authority, tuple(c.name for c in Authority.__table__.columns)),
         Register(
             "closure_day",
             ClosureDay,

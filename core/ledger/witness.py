@@ -29,9 +29,10 @@ from caratflow.ledger.checkpoints import (
     ED25519,
     Checkpoint,
     CheckpointError,
+    key_hash,
     open_note,
-    raw_public_key,
     split_note,
+    verifier_key,
 )
 
 COSIGNATURE_V1 = 0x04
@@ -42,14 +43,12 @@ _DASH = "\u2014 "
 
 def cosigner_key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
     """SHA-256(name ‖ "\\n" ‖ 0x04 ‖ public key)[:4]: which cosigner a line is from."""
-    data = name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + raw_public_key(public_key)
-    return hashlib.sha256(data).digest()[:4]
+    return key_hash(name, public_key, COSIGNATURE_V1)
 
 
 def cosigner_vkey(name: str, public_key: Ed25519PublicKey) -> str:
     """The witness's key as a note verifier key: ``<name>+<hex key id>+<base64(0x04 ‖ key)>``."""
-    encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + raw_public_key(public_key)).decode()
-    return f"{name}+{cosigner_key_id(name, public_key).hex()}+{encoded}"
+    return verifier_key(name, public_key, COSIGNATURE_V1)
 
 
 def parse_vkey(vkey: str) -> tuple[str, int, Ed25519PublicKey]:
