@@ -96,7 +96,10 @@ class DocumentType:
     range), ``validity`` (the last valid day, ``None`` for no expiry) and ``required``
     (the field keys the law says it must show, e.g. the KP Annex I minimum content,
     checked at every issue). ``refuses`` gives a reason not to issue it for a shipment,
-    or ``None``; ``content`` the fields.
+    or ``None``; ``content`` the fields. ``languages`` are the languages it is printed
+    in at an authority (issue 23: the Community certificate in English and the Member
+    State's language, Annex IV); its title, wording and labels come from the plugin's
+    catalogue in each, English first.
 
     ``issued_by`` names the decisions that issue it, in their own transaction, for every
     shipment it does not refuse (an export's validation issues its certificate);
@@ -113,6 +116,7 @@ class DocumentType:
     validity: Callable[[date], date | None] = lambda issued_on: None
     refuses: Callable[[Shipment], str | None] = lambda shipment: None
     required: Callable[[date], Sequence[str]] = lambda issued_on: ()
+    languages: Callable[[Authority, date], Sequence[str]] = lambda authority, issued_on: ("en",)
     issued_by: frozenset[str] = frozenset()
     returned_by: frozenset[str] = frozenset()
     revoked_by: frozenset[str] = frozenset()
@@ -191,3 +195,18 @@ def format_country(code: str | None) -> str:
         return ""
     found = pycountry.countries.get(alpha_2=code)
     return f"{found.name} ({code})" if found is not None else code
+
+
+def printed_in(
+    catalogue: Mapping[str, Mapping[str, str]], languages: Sequence[str]
+) -> Callable[[str], str]:
+    """How a document prints a text of its plugin's catalogue in ``languages``: as written
+    (the plugin writes it in English, or already in both, as Norway's), then each other
+    language's version once, joined by " / " (one the catalogue lacks is left out)."""
+
+    def printed(text: str) -> str:
+        translations = catalogue.get(text, {})
+        versions = [text, *(translations.get(lang, text) for lang in languages if lang != "en")]
+        return " / ".join(dict.fromkeys(versions)) if text else text
+
+    return printed

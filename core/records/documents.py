@@ -67,9 +67,10 @@ from caratflow.jurisdiction.documents import (
     Field,
     Numbering,
     Wording,
+    printed_in,
 )
 from caratflow.ledger import leaves
-from caratflow.records.rendering import render_pdf
+from caratflow.records.rendering import FRAME, render_pdf
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +248,8 @@ class DocumentService:
             raise DocumentRefused(
                 f"no number range for {wording.title} at authority {authority.code}: {error}"
             ) from None
+        languages = list(document_type.languages(authority, issued_on))
+        printed = printed_in(self.host.texts(), languages)
         content = {
             "title": wording.title,
             "subtitle": wording.subtitle,
@@ -256,6 +259,11 @@ class DocumentService:
             "fields": [asdict(f) for f in fields],
             "issuer": {"name": authority.name, "country": authority.country},
         }
+        if languages != ["en"]:  # issue 23: printed as Annex IV has it; pages translate
+            texts = [wording.title, wording.subtitle, wording.statement, *FRAME]
+            texts += [f.label for f in fields]
+            content["languages"] = languages
+            content["printed"] = {text: printed(text) for text in texts if text}
         signer = key_id(signing_keys.public_key(self.settings))
         for _ in range(_NUMBER_ATTEMPTS):
             serial = _next_serial(session, kind, authority.code, numbering)

@@ -31,6 +31,16 @@ the best one scored all eight at every rendering (issue 28). Fixed, the code is 
 for the same address whatever segno's scoring does in a later version."""
 
 
+SCAN = (
+    "Scan the code or open the address below to see whether this document is genuine and "
+    "still valid. No account is needed."
+)
+FRAME = ("No.", "Issuing authority", "Date of issue", "Date of expiry", "Check this document", SCAN)
+"""The words every document prints around its plugin's fields: printed in the document's
+languages when it is issued (``content["printed"]``, with its title, wording and labels),
+in English where it has none."""
+
+
 def render_pdf(form: Mapping[str, Any], *, digest: str) -> bytes:
     """An A4 PDF of a document's canonical form (``documents.canonical_form``): title,
     number, statement, fields, issuer, dates, QR check; ``digest``, the form's sealed
@@ -44,11 +54,15 @@ def render_pdf(form: Mapping[str, Any], *, digest: str) -> bytes:
     issuer, check_url, signer = content["issuer"], content["check_url"], form["signer"]
     regular, bold = _fonts()
     ink = colors.HexColor("#14213d")
-    style = ParagraphStyle("body", fontName=regular, fontSize=9.5, leading=12.5)
-    small = ParagraphStyle("small", parent=style, fontSize=8, leading=10.5, textColor=colors.grey)
+    # in two languages every text is about twice as long: a smaller type keeps one page
+    scale = 0.86 if len(content.get("languages", ("en",))) > 1 else 1.0
+    style = ParagraphStyle("body", fontName=regular, fontSize=9.5 * scale, leading=12.5 * scale)
+    small = ParagraphStyle(
+        "small", parent=style, fontSize=8 * scale, leading=10.5 * scale, textColor=colors.grey
+    )
     label_style = ParagraphStyle("label", parent=style, fontName=bold, textColor=ink)
     title_style = ParagraphStyle(
-        "title", parent=style, fontName=bold, fontSize=17, leading=21, textColor=ink
+        "title", parent=style, fontName=bold, fontSize=17 * scale, leading=21 * scale, textColor=ink
     )
 
     def cell(text: Any, cell_style: ParagraphStyle = style) -> Paragraph:
@@ -70,11 +84,20 @@ def render_pdf(form: Mapping[str, Any], *, digest: str) -> bytes:
         invariant=True,
     )
     width = A4[0] - 36 * mm
+    in_languages = content.get("printed", {})
+
+    def framed(text: str) -> str:
+        """``text`` in the document's languages, as issued (issue 23)."""
+        return in_languages.get(text, text)
+
     heading = Table(
         [
             [
-                [cell(content["title"], title_style), cell(content.get("subtitle", ""), style)],
-                [cell("No.", small), cell(number, title_style)],
+                [
+                    cell(framed(content["title"]), title_style),
+                    cell(framed(content.get("subtitle", "")), style),
+                ],
+                [cell(framed("No."), small), cell(number, title_style)],
             ]
         ],
         colWidths=[width * 0.68, width * 0.32],
@@ -89,12 +112,15 @@ def render_pdf(form: Mapping[str, Any], *, digest: str) -> bytes:
         )
     )
     rows = [
-        [cell("Issuing authority", label_style), cell(f"{issuer['name']} ({issuer['country']})")],
-        [cell("Date of issue", label_style), cell(issued_on.isoformat())],
+        [
+            cell(framed("Issuing authority"), label_style),
+            cell(f"{issuer['name']} ({issuer['country']})"),
+        ],
+        [cell(framed("Date of issue"), label_style), cell(issued_on.isoformat())],
     ]
     if valid_until is not None:
-        rows.append([cell("Date of expiry", label_style), cell(valid_until.isoformat())])
-    rows += [[cell(f["label"], label_style), cell(f["value"])] for f in content["fields"]]
+        rows.append([cell(framed("Date of expiry"), label_style), cell(valid_until.isoformat())])
+    rows += [[cell(framed(f["label"]), label_style), cell(f["value"])] for f in content["fields"]]
     body = Table(rows, colWidths=[width * 0.32, width * 0.68])
     body.setStyle(
         TableStyle(
@@ -115,11 +141,8 @@ def render_pdf(form: Mapping[str, Any], *, digest: str) -> bytes:
             [
                 QrCode(check_url, 34 * mm),
                 [
-                    cell("Check this document", label_style),
-                    cell(
-                        "Scan the code or open the address below to see whether this document "
-                        "is genuine and still valid. No account is needed."
-                    ),
+                    cell(framed("Check this document"), label_style),
+                    cell(framed(SCAN)),
                     Spacer(1, 2 * mm),
                     cell(check_url, label_style),
                     Spacer(1, 2 * mm),
@@ -146,7 +169,7 @@ def render_pdf(form: Mapping[str, Any], *, digest: str) -> bytes:
     )
     story = [heading, Spacer(1, 5 * mm)]
     if content.get("statement"):
-        story += [cell(content["statement"], style), Spacer(1, 5 * mm)]
+        story += [cell(framed(content["statement"]), style), Spacer(1, 5 * mm)]
     story += [body, Spacer(1, 5 * mm), cell(validation), Spacer(1, 6 * mm), check]
     document.build(story)
     return buffer.getvalue()

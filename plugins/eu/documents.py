@@ -61,6 +61,12 @@ def _serials(parameter: str) -> Callable[[Authority, date], Numbering]:
     return numbering
 
 
+def _languages(authority: Authority, issued_on: date) -> tuple[str, ...]:
+    """English and the Member State's language (Annex IV), as the dated data says."""
+    by_country = PARAMETERS.value("document_languages", issued_on)
+    return tuple(by_country.get(authority.country, by_country["default"]))
+
+
 def _refuse_unless(direction: Direction, goods: Goods) -> Callable[[Shipment], str | None]:
     def refuses(shipment: Shipment) -> str | None:
         if shipment.direction != direction or shipment.goods != goods:
@@ -109,6 +115,7 @@ COMMUNITY_CERTIFICATE = DocumentType(
     validity=_two_months,
     refuses=_refuse_unless(Direction.EXPORT, Goods.ROUGH),
     required=_kp_minimum_content,
+    languages=_languages,
     issued_by=frozenset({"verify"}),
     returned_by=frozenset({"return_certificate"}),
     revoked_by=DETAINED,
@@ -122,6 +129,7 @@ CERTIFIED_COPY = DocumentType(
     content=_certified_copy_fields,
     refuses=_refuse_unless(Direction.IMPORT, Goods.ROUGH),
     required=_kp_minimum_content,
+    languages=_languages,
     issued_by=IMPORT_CONFIRMED_BY,
     revoked_by=DETAINED,
 )

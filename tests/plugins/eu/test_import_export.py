@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from caratflow.deadlines.keeping import deadline_of
 from caratflow.errors import InvalidInput
 from caratflow.law.rules import LawForbids
-from caratflow.models import DeadlineStatus
+from caratflow.models import DeadlineStatus, IssuedDocument
+from caratflow.records.rendering import FRAME
 from caratflow.testing.payloads import DELETE, export_payload, outcomes, shipment_payload
 
 
@@ -469,3 +471,41 @@ def test_records_kept_before_the_declaration_are_read_in_their_old_shape():
     assert Transit.of({"transit_declared": ["EU"], "destination": "AE"}).transit_declared == "yes"
     assert Transit.of({"transit_declared": []}).transit_declared == "no"
     assert Invoice.of({"invoice_warranty": False}).invoice_warranty == "no"
+
+
+def test_the_community_certificate_is_printed_in_english_and_the_member_states_language(
+    session, service, officer, runtime, tmp_path
+):
+    """Annex IV, 'Language': English and, where relevant, the language of the Member State
+    concerned. Antwerp's certificate reads in English and Dutch, each label once."""
+    import pypdfium2 as pdfium
+
+    shipment = service.present(session, export_payload(), officer).shipment
+    service.act(session, shipment.id, "verify", officer, inputs={"sealed_under_supervision": "yes"})
+    document = session.scalar(
+        select(IssuedDocument).where(IssuedDocument.shipment_id == shipment.id)
+    )
+    assert document.content["languages"] == ["en", "nl"]
+    printed = document.content["printed"]  # the pages keep the English, and translate it
+    assert printed[document.content["title"]] == (
+        "Kimberley Process Certificate / Certificaat van het Kimberleyproces"
+    )
+    assert all(" / " in printed[field["label"]] for field in document.content["fields"])
+    pdf = pdfium.PdfDocument(runtime.documents.pdf_of(session, document))
+    assert len(pdf) == 1  # a smaller type keeps the two languages on one page
+    text = " ".join(" ".join(page.get_textpage().get_text_bounded() for page in pdf).split())
+    assert "Certificaat van het Kimberleyproces" in text and "Kimberley Process Certificate" in text
+
+
+def test_the_certified_copy_is_printed_in_english_and_dutch_too(session, service, officer):
+    """The certified copy a Community authority gives the importer (Art. 5(1)(a)) reads in
+    the same languages: every label, the title and the statement."""
+    shipment = service.present(session, shipment_payload(), officer).shipment
+    service.act(session, shipment.id, "verify", officer)
+    issued = select(IssuedDocument).where(IssuedDocument.shipment_id == shipment.id)
+    copy = session.scalar(issued)
+    assert copy.kind == "eu.certified_copy" and copy.content["languages"] == ["en", "nl"]
+    printed = copy.content["printed"]
+    shown = [copy.content["title"], copy.content["statement"], *FRAME]
+    shown += [field["label"] for field in copy.content["fields"]]
+    assert [text for text in shown if " / " not in printed[text]] == []
