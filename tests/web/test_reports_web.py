@@ -162,6 +162,23 @@ def test_every_date_of_a_report_reads_in_one_format_of_the_readers_language(
     assert re.fullmatch(r"\d{2}\.\d{2}\.\d{4}", verified), verified
 
 
+def test_the_words_in_a_reports_cells_read_in_the_readers_language(
+    client, auth, payload, browser, make_person
+):
+    """Issue 23: the reconciliation's cells (direction, status) are words a person reads:
+    in German, an import nobody announced reads "Einfuhr", "nicht angekündigt"."""
+    present(client, auth, payload)
+    officer = browser(make_person(Role.OFFICER, "BE"))
+    officer.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    url = "/reports?authority=BE&report=kp.electronic_messages&period=2026-11"
+    page = officer.get(url)
+    assert page.status_code == 200, page.text[:300]
+    table = page.text.split('<section class="card" id="report">')[1]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    assert "Einfuhr" in cells and "nicht angekündigt" in cells, cells
+    assert "import" not in cells and "not announced" not in cells
+
+
 def _report(officer, period: str) -> str:
     url = f"/reports?authority=BE&report=eu.report.import_monthly&period={period}"
     page = officer.get(url)
