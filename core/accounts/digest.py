@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -25,9 +27,11 @@ from caratflow.db import unit_of_work
 from caratflow.deadlines.outbox import enqueue
 from caratflow.errors import FieldError, InvalidInput
 from caratflow.jurisdiction.contributions import Plugins
-from caratflow.models import User, WorkDigest, utcnow
+from caratflow.jurisdiction.texts import load_catalogue
+from caratflow.models import User, UserProfile, WorkDigest, utcnow
 
 KIND = "digest"  # the outbox kind
+WORDS = load_catalogue(Path(__file__).with_name("digest.toml"))
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 
 
@@ -97,54 +101,78 @@ def _send_one(
     work = my_work(session, host, actor_for(user), now)
     if not work.count and not work.claimed:
         return 0
+    profile = session.get(UserProfile, user.id)
+    language = (profile.locale if profile is not None and profile.locale else "en")[:2]
     return enqueue(
         session,
         key=f"{KIND}:{user.name}:{today.isoformat()}",
         authority=authority_of(user),
         audience=f"officer:{user.name}"[:60],
         kind=KIND,
-        subject=f"My work, {today.isoformat()}: {work.count} waiting",
-        body=body(work, f"{public_url}/work"),
+        subject=said("digest.subject", language, day=today.isoformat(), count=work.count),
+        body=body(work, f"{public_url}/work", language, host.texts()),
         scheduled_for=now,
         data={"user": user.name, "day": today.isoformat(), "waiting": work.count},
         to=[f"mailto:{digest.address}"],
     )
 
 
-def body(work: Work, link: str) -> str:
-    """The digest as plain text: the start page's sections, each with its count."""
+def said(msgid: str, language: str, **params: Any) -> str:
+    """A digest text in ``language`` (English where that language has none)."""
+    texts = WORDS[msgid]
+    return texts.get(language, texts["en"]).format(**params)
+
+
+def body(work: Work, link: str, language: str = "en", plugin_texts: Any = None) -> str:
+    """The digest as plain text in the officer's language: the start page's sections, each
+    with its count; states and actions as the plugins' catalogues name them."""
+
+    def word(text: str) -> str:
+        texts = WORDS.get(text) or (plugin_texts or {}).get(text, {})
+        return texts.get(language, texts.get("en", text))
+
     sections = [
         (
-            "Four-eyes requests waiting for you",
+            said("digest.requests", language),
             [
-                f"{_shipment(r.shipment)}: {r.request.action}, requested by "
-                f"{r.request.requested_by}"
+                f"{_shipment(r.shipment)}: "
+                + said(
+                    "digest.requested_by",
+                    language,
+                    action=word(r.request.action),
+                    requester=r.request.requested_by,
+                )
                 for r in work.requests
             ],
         ),
         (
-            "Presentations waiting for your decision",
-            [f"{_shipment(s)}: {s.state}" for s in work.awaiting],
+            said("digest.awaiting", language),
+            [f"{_shipment(s)}: {word(s.state)}" for s in work.awaiting],
         ),
         (
-            "Deadlines due today or overdue",
+            said("digest.due", language),
             [
-                f"{v.deadline.rule} ({v.deadline.basis}), due {v.deadline.due_on.isoformat()}"
-                f"{f', shipment #{v.deadline.shipment_id}' if v.deadline.shipment_id else ''}"
-                f": {v.bucket}"
+                f"{v.deadline.rule} ({v.deadline.basis}), "
+                + said("digest.due_on", language, day=v.deadline.due_on.isoformat())
+                + (f", #{v.deadline.shipment_id}" if v.deadline.shipment_id else "")
+                + f": {word(v.bucket)}"
                 for v in work.due
             ],
         ),
         (
-            "Held longer than the target",
+            said("digest.held", language),
             [
-                f"{_shipment(held.shipment)}: target {due.isoformat()}"
+                f"{_shipment(held.shipment)}: "
+                + said("digest.target", language, day=due.isoformat())
                 for held, due in work.held_too_long
             ],
         ),
-        ("Cases you claimed", [f"{_shipment(s)}: {s.state}" for s in work.claimed]),
+        (
+            said("digest.claimed", language),
+            [f"{_shipment(s)}: {word(s.state)}" for s in work.claimed],
+        ),
     ]
-    lines = [f"{work.count} waiting for you. Your start page: {link}", ""]
+    lines = [said("digest.lead", language, count=work.count, link=link), ""]
     for title, items in sections:
         lines.append(f"{title} ({len(items)})")
         lines.extend(f"- {item}" for item in items)

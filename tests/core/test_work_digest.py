@@ -123,3 +123,29 @@ def test_two_workers_at_once_send_one_digest(committed_runtime, officer):
     assert sorted(counts) == [0, 0, 0, 1]
     with unit_of_work(runtime.sessions) as session:
         assert len(digests(session)) == 1
+
+
+def test_the_digest_reads_in_the_language_the_officer_chose(
+    session, sessions, plugin_host, make_person, service, officer
+):
+    """A Flemish officer who chose Dutch on the pages gets the digest in Dutch, its state
+    named as the catalogue names it; the same day, an English reader's is in English."""
+    from caratflow.accounts import profiles
+
+    service.present(session, shipment_payload(), officer)
+    dutch = make_person(Role.OFFICER, "BE", name="an")
+    profiles.profile(session, dutch.user).locale = "nl"
+    english = make_person(Role.OFFICER, "BE", name="ann")
+    for person in (dutch, english):
+        digest.subscribe(session, person.user, f"{person.user.name}@diamonds.example.be", time(7))
+    session.commit()
+
+    assert digest.send_digests(sessions, plugin_host, LINK, AFTER) == 2
+    by_user = {message.data["user"]: message for message in digests(session)}
+    nl, en = by_user["an"], by_user["ann"]
+    assert nl.subject.startswith("Mijn werk, 2026-12-07: ")
+    assert "Aanbiedingen die op uw beslissing wachten (1)" in nl.body
+    assert ": aangeboden" in nl.body and ": verstreken" in nl.body  # state, bucket in Dutch
+    assert not {"presented", "overdue", "waiting"} & set(nl.body.split())
+    assert en.subject.startswith("My work, 2026-12-07: ")
+    assert "Presentations waiting for your decision (1)" in en.body
