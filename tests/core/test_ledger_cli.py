@@ -116,27 +116,28 @@ def test_a_rotated_leaf_key_authenticates_new_leaves_and_the_old_still_verify(cl
     assert "every record matches its leaf" in cli("ledger", "verify").stdout
 
 
-def test_a_rollback_to_an_older_head_fails_verify_against_a_witnesss_checkpoint(cli, tmp_path):
-    """Issue 25: the newer head, its entries, nodes and records deleted together leave a
-    ledger that verifies alone; the checkpoint a witness kept of the newer head says no."""
+def a_sealed_presentation(cli, tmp_path) -> int:
+    """An instance with one presentation sequenced: the signed tree's size."""
     cli("init")
     cli("users", "add", "anna", "--role", "officer", "--authority", "BE")
     payload = tmp_path / "shipment.json"
     payload.write_text(json.dumps(shipment_payload()))
     cli("present", str(payload), "--as", "anna")
-    older = int(cli("ledger", "sequence").stdout.split()[-1])
-    cli(
-        "legal-hold",
-        "place",
-        "1",
-        "--kind",
-        "investigation",
-        "--reference",
-        "PV 1",
-        "--reason",
-        "suspected fraud",
-    )
-    newer = int(cli("ledger", "sequence").stdout.split()[-1])
+    return int(cli("ledger", "sequence").stdout.split()[-1])
+
+
+def a_newer_head(cli) -> int:
+    """One more sealed decision (a legal hold on shipment 1), sequenced: the new size."""
+    hold = ("legal-hold", "place", "1", "--kind", "investigation", "--reference", "PV 1")
+    cli(*hold, "--reason", "suspected fraud")
+    return int(cli("ledger", "sequence").stdout.split()[-1])
+
+
+def test_a_rollback_to_an_older_head_fails_verify_against_a_witnesss_checkpoint(cli, tmp_path):
+    """Issue 25: the newer head, its entries, nodes and records deleted together leave a
+    ledger that verifies alone; the checkpoint a witness kept of the newer head says no."""
+    older = a_sealed_presentation(cli, tmp_path)
+    newer = a_newer_head(cli)
     witness = tmp_path / "witness.checkpoint"
     witness.write_text(cli("ledger", "checkpoint").stdout)
     assert witness.read_text().startswith(f"127.0.0.1:5000/ledger\n{newer}\n")
@@ -184,12 +185,7 @@ def test_a_witness_cosigns_each_head_and_a_rollback_fails_against_what_it_cosign
     """Issue 25 point 4: an auditor's witness (``ledger watch``) fed files, the node keeping
     its cosignatures; after a rollback, ``verify`` fails on the kept cosignature and against
     the witness's state, and the witness refuses to cosign the older head."""
-    cli("init")
-    cli("users", "add", "anna", "--role", "officer", "--authority", "BE")
-    payload = tmp_path / "shipment.json"
-    payload.write_text(json.dumps(shipment_payload()))
-    cli("present", str(payload), "--as", "anna")
-    older = int(cli("ledger", "sequence").stdout.split()[-1])
+    older = a_sealed_presentation(cli, tmp_path)
     log_key = cli("ledger", "checkpoint", "--verifier-key").stdout.strip()
     assert log_key.startswith("127.0.0.1:5000/ledger+")
     auditor = tmp_path / "auditor"
@@ -204,18 +200,7 @@ def test_a_witness_cosigns_each_head_and_a_rollback_fails_against_what_it_cosign
     first.write_text(cli("ledger", "checkpoint").stdout)
     cosigned = cli(*watch, str(first), "--log-key", log_key)
     assert f"cosigned size {older} as auditor.test/w1" in cosigned.stderr
-    cli(
-        "legal-hold",
-        "place",
-        "1",
-        "--kind",
-        "investigation",
-        "--reference",
-        "PV 1",
-        "--reason",
-        "fraud",
-    )
-    newer = int(cli("ledger", "sequence").stdout.split()[-1])
+    newer = a_newer_head(cli)
     body = tmp_path / "add-checkpoint"
     body.write_text(cli("ledger", "checkpoint", "--old", str(older)).stdout)
     assert body.read_text().startswith(f"old {older}\n")
